@@ -1,0 +1,144 @@
+"""Turn plain mappings (parsed TOML, JSON) into frozen config dataclasses, strictly.
+
+Every config dataclass in the project (model, data, training, search ...) is built through
+:func:`from_mapping`, so an unknown key, a wrong type or a bad value fails the same way
+everywhere: a :class:`~harness.errors.SpecError` naming the dotted key and the closest valid one.
+Validation of *values* (ranges, enums) lives in each dataclass's ``__post_init__``, raising
+``ValueError``; it is converted here into a SpecError naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar, get_args, get_origin
+
+from harness.errors import SpecError, closest
+
+T = TypeVar("T")
+
+
+def from_mapping(cls: type[T], data: Mapping[str, Any], *, where: str = "") -> T:
+    """Build dataclass ``cls`` from ``data``, checking keys and types recursively.
+
+    Args:
+        cls: a dataclass type; nested dataclass fields are built from nested mappings.
+        data: the values; missing keys take the field defaults.
+        where: the dotted path of ``data`` inside the study, used in error messages.
+
+    Returns:
+        An instance of ``cls``.
+
+    Raises:
+        SpecError: unknown key (with the closest valid key), wrong type, or a value that
+            the dataclass's ``__post_init__`` rejects.
+    """
+    if not isinstance(data, Mapping):
+        raise SpecError(f"expected a table, got {type(data).__name__}", key=where or None)
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{where}.{key}" if where else key
+        if key not in fields:
+            raise SpecError(
+                f"unknown key for {cls.__name__}", key=path, suggestion=_suggest(where, key, fields)
+            )
+        kwargs[key] = _coerce(hints[key], value, path)
+    try:
+        return cls(**kwargs)
+    except ValueError as error:
+        key, _, message = str(error).partition(": ")
+        if key in fields and message:
+            path = f"{where}.{key}" if where else key
+            raise SpecError(message, key=path) from None
+        raise SpecError(str(error), key=where or None) from None
+    except TypeError as error:  # a required field without default
+        raise SpecError(str(error), key=where or None) from None
+
+
+def _suggest(where: str, key: str, fields: Mapping[str, Any]) -> str | None:
+    match = closest(key, fields)
+    if match is None:
+        return None
+    return f"{where}.{match}" if where else match
+
+
+def _coerce(hint: Any, value: Any, path: str) -> Any:
+    origin = get_origin(hint)
+    if hint is Any:
+        return value
+    if origin is Literal:
+        allowed = get_args(hint)
+        if value not in allowed:
+            choices = ", ".join(repr(a) for a in allowed)
+            suggestion = closest(str(value), [str(a) for a in allowed])
+            raise SpecError(f"must be one of {choices}, got {value!r}", key=path,
+                            suggestion=suggestion)
+        return value
+    if origin in (typing.Union, types.UnionType):
+        options = get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(option, value, path)
+            except SpecError as error:
+                errors.append(error.message)
+        raise SpecError("; ".join(errors), key=path)
+    if dataclasses.is_dataclass(hint):
+        return from_mapping(hint, value, where=path)  # type: ignore[arg-type]
+    if origin in (tuple, list):
+        if not isinstance(value, list | tuple):
+            raise SpecError(f"expected a list, got {type(value).__name__} {value!r}", key=path)
+        args = get_args(hint)
+        item = args[0] if args else Any
+        return tuple(_coerce(item, v, f"{path}[{i}]") for i, v in enumerate(value))
+    if origin in (dict, Mapping) or hint is dict:
+        if not isinstance(value, Mapping):
+            raise SpecError(f"expected a table, got {type(value).__name__}", key=path)
+        return dict(value)
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SpecError(f"expected a number, got {type(value).__name__} {value!r}", key=path)
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SpecError(f"expected an integer, got {type(value).__name__} {value!r}", key=path)
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise SpecError(f"expected true or false, got {value!r}", key=path)
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise SpecError(f"expected a string, got {type(value).__name__} {value!r}", key=path)
+        return value
+    return value
+
+
+def to_mapping(instance: Any) -> dict[str, Any]:
+    """The JSON-serializable dict of a (nested) config dataclass; tuples become lists."""
+    def convert(value: Any) -> Any:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: convert(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, tuple | list):
+            return [convert(v) for v in value]
+        if isinstance(value, dict):
+            return {k: convert(v) for k, v in value.items()}
+        return value
+    return convert(instance)
+
+
+def require(condition: bool, field: str, message: str) -> None:
+    """For ``__post_init__``: raise ``ValueError("field: message")`` unless ``condition``.
+
+    :func:`from_mapping` turns that into a SpecError naming the full dotted key.
+    """
+    if not condition:
+        raise ValueError(f"{field}: {message}")
