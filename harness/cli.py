@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"harness {name}: error: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        print(f"\nharness {name}: interrupted; finished runs are on disk, run again to resume.",
-              file=sys.stderr)
+        print(
+            f"\nharness {name}: interrupted; finished runs are on disk, run again to resume.",
+            file=sys.stderr,
+        )
         return 130

@@ -75,8 +75,9 @@ def _coerce(hint: Any, value: Any, path: str) -> Any:
         if value not in allowed:
             choices = ", ".join(repr(a) for a in allowed)
             suggestion = closest(str(value), [str(a) for a in allowed])
-            raise SpecError(f"must be one of {choices}, got {value!r}", key=path,
-                            suggestion=suggestion)
+            raise SpecError(
+                f"must be one of {choices}, got {value!r}", key=path, suggestion=suggestion
+            )
         return value
     if origin in (typing.Union, types.UnionType):
         options = get_args(hint)
@@ -124,6 +125,7 @@ def _coerce(hint: Any, value: Any, path: str) -> Any:
 
 def to_mapping(instance: Any) -> dict[str, Any]:
     """The JSON-serializable dict of a (nested) config dataclass; tuples become lists."""
+
     def convert(value: Any) -> Any:
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             return {f.name: convert(getattr(value, f.name)) for f in dataclasses.fields(value)}
@@ -132,6 +134,7 @@ def to_mapping(instance: Any) -> dict[str, Any]:
         if isinstance(value, dict):
             return {k: convert(v) for k, v in value.items()}
         return value
+
     return convert(instance)
 
 

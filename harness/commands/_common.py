@@ -1,0 +1,66 @@
+"""Arguments and helpers shared by several subcommands."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from harness.errors import UserError
+
+
+def add_study_arguments(parser: argparse.ArgumentParser) -> None:
+    """The study file and the ways to override it: ``--set``, ``--seeds``, ``--runs-dir``."""
+    parser.add_argument("study_file", metavar="STUDY.toml", help="the study file")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key, e.g. --set base.train.steps=50 (repeatable)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=parse_seeds,
+        default=None,
+        help="a seed count (expanded to 0..N-1) or a list like 1,2,3",
+    )
+    add_runs_dir(parser)
+
+
+def add_runs_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--runs-dir",
+        default=None,
+        help="root of the results store (default $HARNESS_RUNS_DIR or ./runs)",
+    )
+
+
+def parse_seeds(text: str) -> int | list[int]:
+    try:
+        if "," in text:
+            return [int(part) for part in text.split(",") if part.strip()]
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a count or a list like 1,2,3: {text!r}"
+        ) from None
+
+
+def load_study_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from harness.spec import load_study
+
+    return load_study(args.study_file, overrides=args.overrides, seeds=args.seeds)
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def require_columns(columns: Sequence[str], needed: Sequence[str], what: str) -> None:
+    missing = [c for c in needed if c not in columns]
+    if missing:
+        raise UserError(f"{what} has no column(s) {', '.join(missing)}")

@@ -1,0 +1,44 @@
+"""``harness export STUDY_DIR --format parquet|csv``: the results table as a file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from harness.commands._common import add_runs_dir
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "study_dir",
+        nargs="?",
+        default=None,
+        help="a study directory or name (default: the most recent study)",
+    )
+    parser.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    parser.add_argument(
+        "--output", "-o", default=None, help="file to write (default: <study dir>/results.<format>)"
+    )
+    parser.add_argument(
+        "--curves",
+        action="store_true",
+        help="export every logged metric row instead of final values",
+    )
+    parser.add_argument("--all", action="store_true", help="include failed and diverged runs")
+    add_runs_dir(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.store import find_study_dir, load_curves, load_table
+
+    study_dir = find_study_dir(args.study_dir, runs_dir=args.runs_dir)
+    loader = load_curves if args.curves else load_table
+    table = loader(study_dir, include_unfinished=args.all)
+    name = "curves" if args.curves else "results"
+    output = Path(args.output) if args.output else study_dir / f"{name}.{args.format}"
+    if args.format == "parquet":
+        table.write_parquet(output)
+    else:
+        table.write_csv(output)
+    print(f"wrote {table.height} rows x {table.width} columns to {output}")
+    return 0

@@ -1,0 +1,99 @@
+"""Live progress of a study: runs done / total with ETA, and each active run's step and loss.
+
+Active runs are followed by reading the new lines of their ``metrics.jsonl`` — the same file
+the results come from — so progress works alike for built-in and command runs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from harness.executors import RunPlan
+from harness.records import RunRecord
+from harness.runner import ProgressSink
+
+LOSS_KEYS = ("train_loss", "loss", "val_loss")
+
+
+class MetricsTail:
+    """Reads the lines appended to a ``metrics.jsonl`` since the last call."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.step: int | None = None
+        self.loss: tuple[str, float] | None = None
+
+    def poll(self) -> None:
+        try:
+            with self.path.open() as handle:
+                handle.seek(self.offset)
+                chunk = handle.read()
+        except FileNotFoundError:
+            return
+        complete, _, _ = chunk.rpartition("\n")
+        if not complete:
+            return
+        self.offset += len(complete) + 1
+        for line in complete.splitlines():
+            try:
+                row: dict[str, Any] = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row.get("step"), int | float):
+                self.step = int(row["step"])
+            for key in LOSS_KEYS:
+                if isinstance(row.get(key), int | float):
+                    self.loss = (key, float(row[key]))
+                    break
+
+
+class RichProgress(ProgressSink):
+    """A rich progress display: one bar for the study, one line per active run."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self.overall: Any = None
+        self.active: dict[Any, tuple[Any, MetricsTail, RunPlan]] = {}
+
+    def start(self, *, total: int, finished: int, active_plans: list[RunPlan]) -> None:
+        self.progress.start()
+        self.overall = self.progress.add_task("[bold]runs", total=total, completed=finished)
+
+    def started(self, plan: RunPlan) -> None:
+        task = self.progress.add_task(f"  {plan.key}", total=plan.total_steps)
+        self.active[plan.key] = (task, MetricsTail(plan.run_dir / "metrics.jsonl"), plan)
+
+    def tick(self) -> None:
+        for task, tail, plan in self.active.values():
+            tail.poll()
+            loss = f" {tail.loss[0]} {tail.loss[1]:.4f}" if tail.loss else ""
+            self.progress.update(task, completed=tail.step or 0, description=f"  {plan.key}{loss}")
+
+    def finished(self, plan: RunPlan, record: RunRecord | None) -> None:
+        task, _, _ = self.active.pop(plan.key, (None, None, None))
+        if task is not None:
+            self.progress.remove_task(task)
+        self.progress.advance(self.overall)
+        status = record.status if record else "interrupted"
+        if status != "done":
+            detail = f": {record.error}" if record and record.error else ""
+            self.console.print(f"[yellow]{plan.key} {status}{detail}")
+        elif not self.console.is_terminal:
+            self.console.print(f"{plan.key} done in {record.wall_time_s:.1f}s")  # type: ignore[union-attr]
+
+    def stop(self) -> None:
+        self.progress.stop()

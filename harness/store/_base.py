@@ -1,0 +1,86 @@
+"""The results-store interface; every implementation passes the store conformance suite."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.records import RunRecord, Status
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunKey:
+    """The identity of a run within a study."""
+
+    variant: str
+    seed: int
+
+    def __str__(self) -> str:
+        return f"{self.variant}-s{self.seed}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfigFile:
+    """What the runner writes before a run starts (``config.json``)."""
+
+    study: str
+    variant: str
+    seed: int
+    kind: str
+    config: dict[str, Any]
+    config_hash: str
+
+
+class Store(ABC):
+    """Where a study's runs live. The store, not wandb, is the source of truth.
+
+    Writers on several processes (and hosts, on a shared filesystem) may use one store at
+    once: a run is claimed exclusively before it starts, and its record appears atomically.
+    """
+
+    @abstractmethod
+    def write_study_meta(self, meta: dict[str, Any]) -> None:
+        """Store the study's description (``study.json``)."""
+
+    @abstractmethod
+    def read_study_meta(self) -> dict[str, Any]:
+        """The stored study description."""
+
+    @abstractmethod
+    def run_dir(self, key: RunKey) -> Path:
+        """The directory a run writes its files into."""
+
+    @abstractmethod
+    def write_config(self, config: RunConfigFile) -> None:
+        """Store a run's resolved config before it starts."""
+
+    @abstractmethod
+    def read_config(self, key: RunKey) -> RunConfigFile | None:
+        """A run's stored config, or None when it was never planned."""
+
+    @abstractmethod
+    def try_claim(self, key: RunKey, owner: dict[str, Any]) -> bool:
+        """Claim a run for execution. False when a live claim by someone else exists."""
+
+    @abstractmethod
+    def release(self, key: RunKey) -> None:
+        """Drop a run's claim (after its record is written, or on cancellation)."""
+
+    @abstractmethod
+    def write_record(self, record: RunRecord) -> None:
+        """Store a finished run's record, atomically."""
+
+    @abstractmethod
+    def read_record(self, key: RunKey) -> RunRecord | None:
+        """A finished run's record; None while the run is unfinished."""
+
+    @abstractmethod
+    def status(self, key: RunKey) -> Status:
+        """pending, running, done, failed or diverged."""
+
+    @abstractmethod
+    def run_keys(self) -> Iterator[RunKey]:
+        """Every run the store knows of (planned, running or finished)."""

@@ -1,0 +1,55 @@
+"""The end-of-study summary: variant × seed final metric, and what to type next."""
+
+from __future__ import annotations
+
+import shlex
+
+from rich.console import Console
+from rich.table import Table
+
+from harness.runner import StudyOutcome
+from harness.spec import StudySpec
+from harness.store import FileSystemStore, RunKey
+
+
+def print_summary(console: Console, spec: StudySpec, outcome: StudyOutcome) -> int:
+    """Print the summary table; return the exit code (1 when any run failed)."""
+    store = FileSystemStore(outcome.study_dir)
+    table = Table(title=f"{spec.name}: final {spec.metric} ({spec.direction})")
+    table.add_column("variant", style="bold")
+    for seed in spec.seeds:
+        table.add_column(f"s{seed}", justify="right")
+    failed = []
+    for variant in spec.variants:
+        cells = []
+        for seed in spec.seeds:
+            key = RunKey(variant=variant.name, seed=seed)
+            record = store.read_record(key)
+            if record is None:
+                cells.append(f"[dim]{store.status(key)}")
+            elif record.status != "done":
+                cells.append(f"[red]{record.status}")
+                if record.status == "failed":
+                    failed.append(key)
+            else:
+                value = record.final_metrics.get(spec.metric)
+                cells.append(f"{value:.4f}" if value is not None else "[dim]n/a")
+        name = f"{variant.name} (baseline)" if variant.name == spec.baseline else variant.name
+        table.add_row(name, *cells)
+    console.print(table)
+    console.print(
+        f"{len(outcome.executed)} run(s) executed now, {len(outcome.skipped)} already "
+        f"finished, {len(outcome.planned)} in the study; results in {outcome.study_dir}"
+    )
+    if outcome.busy:
+        console.print(f"[yellow]{len(outcome.busy)} run(s) are running in another process.")
+    if failed:
+        console.print(
+            f"[red]{len(failed)} run(s) failed: "
+            f"{', '.join(str(k) for k in failed)}; see their output.log "
+            "(rerun them with --retry-failed)"
+        )
+    console.print(
+        f"Next: [bold]harness compare {shlex.quote(str(outcome.study_dir))} --metric {spec.metric}"
+    )
+    return 1 if failed else 0
