@@ -38,7 +38,7 @@ from harness.errors import SpecError, closest
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 STUDY_KEYS = ("name", "description", "metric", "direction", "seeds", "baseline", "wandb_project")
 TOP_LEVEL_KEYS = ("study", "base", "variants", "wandb")
-COMMAND_KEYS = ("command", "shell", "env", "params")
+COMMAND_KEYS = ("command", "shell", "env", "params", "cwd")
 BUILTIN_TABLES = ("model", "data", "train")
 
 
@@ -278,12 +278,14 @@ def _validate_config(config: Mapping[str, Any], *, where: str) -> Literal["built
         for key in config:
             if key not in COMMAND_KEYS:
                 raise SpecError(
-                    "a command run takes only 'command', 'shell', 'env' and 'params'",
+                    "a command run takes only 'command', 'shell', 'env', 'params' and 'cwd'",
                     key=f"{where}.{key}",
                     suggestion=_prefixed(where, closest(key, COMMAND_KEYS)),
                 )
         if not isinstance(config["command"], str) or not config["command"].strip():
             raise SpecError("must be a non-empty string", key=f"{where}.command")
+        if not isinstance(config.get("cwd", ""), str):
+            raise SpecError("must be a directory path", key=f"{where}.cwd")
         if not isinstance(config.get("shell", False), bool):
             raise SpecError("expected true or false", key=f"{where}.shell")
         env = config.get("env", {})

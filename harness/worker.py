@@ -233,6 +233,7 @@ def _run_command(planned: dict[str, Any], run_dir: Path) -> tuple[int, str]:
             process = subprocess.Popen(
                 argv,
                 shell=bool(config.get("shell", False)),
+                cwd=config.get("cwd") or None,
                 env=command_env(planned, run_dir),
                 stdout=output,
                 stderr=subprocess.STDOUT,
