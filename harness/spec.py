@@ -37,7 +37,7 @@ from harness.errors import SpecError, closest
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 STUDY_KEYS = ("name", "description", "metric", "direction", "seeds", "baseline", "wandb_project")
-TOP_LEVEL_KEYS = ("study", "base", "variants", "wandb")
+TOP_LEVEL_KEYS = ("study", "base", "variants", "sweep", "wandb")
 COMMAND_KEYS = ("command", "shell", "env", "params", "cwd")
 BUILTIN_TABLES = ("model", "data", "train")
 
@@ -96,7 +96,8 @@ class StudySpec:
         variants: the variants, in file order.
         wandb: wandb settings.
         source: the study file, when read from one.
-        extra: top-level tables owned by other features (``search``, ``sweep`` ...), raw.
+        sweep: the ``[sweep]`` table, when the study has one (its points are in ``variants``).
+        extra: top-level tables owned by other features (``search``, ``executor`` ...), raw.
     """
 
     name: str
@@ -109,6 +110,7 @@ class StudySpec:
     variants: tuple[VariantSpec, ...]
     wandb: WandbSettings = field(default_factory=WandbSettings)
     source: Path | None = None
+    sweep: Mapping[str, Any] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def variant(self, name: str) -> VariantSpec:
@@ -134,12 +136,21 @@ class StudySpec:
             "base": _jsonable(self.base),
             "variant_configs": {v.name: _jsonable(v.config) for v in self.variants},
             "source": str(self.source) if self.source else None,
+            "sweep": _sweep_points(self.sweep),
         }
 
 
 # Extra top-level tables, registered by the features that own them (search, sweep, phases,
 # executor ...). Maps table name -> validator(raw_table, spec_without_extra) -> None.
 EXTRA_TABLES: dict[str, Any] = {}
+
+
+def _sweep_points(sweep: Mapping[str, Any]) -> dict[str, dict[str, Any]] | None:
+    if not sweep:
+        return None
+    from harness.sweep import swept_values
+
+    return swept_values(sweep)
 
 
 def default_seeds(count: int) -> tuple[int, ...]:
@@ -181,8 +192,11 @@ def load_study(
     except tomllib.TOMLDecodeError as error:
         line = _toml_error_line(str(error))
         raise SpecError(f"not valid TOML: {error}", file=path, line=line) from None
-    for assignment in overrides:
-        apply_override(raw, assignment)
+    try:
+        for assignment in overrides:
+            apply_override(raw, assignment)
+    except SpecError as error:
+        raise error.located(file=path, line=None) from None
     if seeds is not None:
         raw.setdefault("study", {})["seeds"] = seeds if isinstance(seeds, int) else list(seeds)
     try:
@@ -220,10 +234,26 @@ def parse_study(raw: Mapping[str, Any], *, source: Path | None = None) -> StudyS
     seed_list = _seeds(study.get("seeds", 3))
 
     base = _table(raw, "base")
-    variant_tables = _table(raw, "variants", required=True)
+    variant_tables = _table(raw, "variants", required="sweep" not in raw)
+    sweep = _table(raw, "sweep")
+    if sweep:
+        from harness.sweep import expand_sweep
+
+        for swept_name, swept in expand_sweep(sweep).items():
+            if swept_name in variant_tables:
+                raise SpecError(
+                    f"the sweep makes a variant '{swept_name}' that [variants] already has",
+                    key=f"variants.{swept_name}",
+                )
+            variant_tables[swept_name] = swept
     if not variant_tables:
         raise SpecError("a study needs at least one variant", key="variants")
-    base_kind = _validate_config(base, where="base")
+    # When every variant brings its own command, the base only holds what they share (env,
+    # params ...): it is checked through each resolved variant, not as a built-in config.
+    own_commands = all(isinstance(v, Mapping) and "command" in v for v in variant_tables.values())
+    base_kind = (
+        None if own_commands and "command" not in base else _validate_config(base, where="base")
+    )
     variants = []
     for variant_name, overrides in variant_tables.items():
         where = f"variants.{variant_name}"
@@ -233,9 +263,11 @@ def parse_study(raw: Mapping[str, Any], *, source: Path | None = None) -> StudyS
             )
         if not isinstance(overrides, Mapping):
             raise SpecError("a variant must be a table", key=where)
-        resolved = deep_merge(base, overrides)
-        if "command" in overrides:  # a command variant replaces the built-in trainer
-            resolved = {k: v for k, v in resolved.items() if k not in BUILTIN_TABLES}
+        if "command" in overrides:  # replaces the base's built-in trainer, not its own keys
+            trainer_free = {k: v for k, v in base.items() if k not in BUILTIN_TABLES}
+            resolved = deep_merge(trainer_free, overrides)
+        else:
+            resolved = deep_merge(base, overrides)
         kind = _validate_config(resolved, where=where)
         if kind == "builtin" and base_kind == "command":
             raise SpecError("the base is a command; a variant cannot drop it", key=where)
@@ -264,6 +296,7 @@ def parse_study(raw: Mapping[str, Any], *, source: Path | None = None) -> StudyS
         variants=tuple(variants),
         wandb=wandb,
         source=source,
+        sweep=sweep,
         extra=extra,
     )
     for key, validate in EXTRA_TABLES.items():
@@ -369,7 +402,10 @@ def locate_key(text: str, dotted: str) -> int | None:
                 continue
             path = table + _split_key(assignment.group(1))
         depth = _common_prefix(path, target)
-        if depth == len(path) and (best is None or depth > best[0]):
+        # a line on the way to the key ([variants.a] for variants.a.model.x), or one that
+        # writes the key as part of a longer dotted key or header ([variant.a] for variant)
+        on_path = depth == len(path) or depth == len(target)
+        if on_path and (best is None or depth > best[0]):
             best = (depth, number)
     return best[1] if best else None
 
