@@ -23,21 +23,23 @@ located, the dotted key and the closest valid key.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import SpecError, closest
+from harness.executors.config import validate_executor_table
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 STUDY_KEYS = ("name", "description", "metric", "direction", "seeds", "baseline", "wandb_project")
-TOP_LEVEL_KEYS = ("study", "base", "variants", "sweep", "wandb")
+TOP_LEVEL_KEYS = ("study", "base", "variants", "sweep", "phases", "wandb")
 COMMAND_KEYS = ("command", "shell", "env", "params", "cwd")
 BUILTIN_TABLES = ("model", "data", "train")
 
@@ -143,6 +145,16 @@ class StudySpec:
 # Extra top-level tables, registered by the features that own them (search, sweep, phases,
 # executor ...). Maps table name -> validator(raw_table, spec_without_extra) -> None.
 EXTRA_TABLES: dict[str, Any] = {}
+EXTRA_TABLES["executor"] = validate_executor_table  # [executor]: where runs execute
+
+
+def _validate_search(table: Any, spec: StudySpec) -> None:
+    from harness.tune.config import validate_search_table  # imports no optuna
+
+    validate_search_table(table, spec)
+
+
+EXTRA_TABLES["search"] = _validate_search
 
 
 def _sweep_points(sweep: Mapping[str, Any]) -> dict[str, dict[str, Any]] | None:
@@ -184,6 +196,21 @@ def load_study(
         SpecError: a missing file, bad TOML, or any invalid key or value.
     """
     path = Path(path)
+    raw, text = read_study_file(path, overrides=overrides, seeds=seeds)
+    if "phases" in raw:
+        raise SpecError("this is a phased study: run it with 'harness study', which runs its "
+                        "phases in order", file=path, key="phases")
+    with located_in(path, text):
+        return parse_study(raw, source=path)
+
+
+def read_study_file(
+    path: Path,
+    *,
+    overrides: Sequence[str] = (),
+    seeds: int | Sequence[int] | None = None,
+) -> tuple[dict[str, Any], str]:
+    """The parsed TOML of a study file with ``--set`` and ``--seeds`` applied, and its text."""
     if not path.is_file():
         raise SpecError("study file not found", file=path)
     text = path.read_text()
@@ -199,8 +226,14 @@ def load_study(
         raise error.located(file=path, line=None) from None
     if seeds is not None:
         raw.setdefault("study", {})["seeds"] = seeds if isinstance(seeds, int) else list(seeds)
+    return raw, text
+
+
+@contextlib.contextmanager
+def located_in(path: Path, text: str) -> Iterator[None]:
+    """Fill in the file and line of any SpecError raised inside."""
     try:
-        return parse_study(raw, source=path)
+        yield
     except SpecError as error:
         line = locate_key(text, error.key) if error.key else None
         raise error.located(file=path, line=line) from None
