@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,8 +115,9 @@ def run_study(
     wandb: Mapping[str, Any] | None = None,
     progress: ProgressSink | None = None,
     poll_interval: float = 0.5,
+    only: Collection[RunKey] | None = None,
 ) -> StudyOutcome:
-    """Run every unfinished run of ``spec``; see the module docstring.
+    """Run every unfinished run of ``spec`` (or of ``only`` among them); see the module docstring.
 
     Raises:
         UserError: finished runs exist with a different config (and not ``fresh``).
@@ -126,6 +127,8 @@ def run_study(
     if fresh:
         store.archive()
     plans = plan_runs(spec, store, wandb=wandb)
+    if only is not None:
+        plans = [plan for plan in plans if plan.key in only]
     conflicts = config_conflicts(store, plans)
     if conflicts:
         listing = "\n  ".join(conflicts[:10])
@@ -158,7 +161,7 @@ def run_study(
         while queue or in_flight:
             while queue and len(in_flight) < executor.capacity:
                 plan = queue.pop(0)
-                if not _claim(store, plan, spec):
+                if not _claim(store, plan, spec, retry_failed=retry_failed):
                     outcome.busy.append(plan.key)
                     continue
                 executor.submit(plan)
@@ -185,10 +188,12 @@ def run_study(
     return outcome
 
 
-def _claim(store: FileSystemStore, plan: RunPlan, spec: StudySpec) -> bool:
+def _claim(store: FileSystemStore, plan: RunPlan, spec: StudySpec, *, retry_failed: bool) -> bool:
     if not store.try_claim(plan.key, claim_owner("runner")):
         return False
-    if store.read_record(plan.key) is not None:  # finished by another process meanwhile
+    record = store.read_record(plan.key)
+    retrying = retry_failed and record is not None and record.status == "failed"
+    if record is not None and not retrying:  # finished by another process meanwhile
         store.release(plan.key)
         return False
     store.write_config(

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from harness.spec import StudySpec
+    from harness.store import RunKey
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +41,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--retry-failed",
         action="store_true",
         help="rerun runs that failed (crashed or exited non-zero)",
+    )
+    adaptive = parser.add_argument_group("adaptive seeding (anytime-valid)")
+    adaptive.add_argument(
+        "--until-decided",
+        action="store_true",
+        help="after the study's seeds, add seeds only to comparisons that are "
+        "still undecided, until decided or --max-seeds",
+    )
+    adaptive.add_argument(
+        "--max-seeds",
+        type=positive,
+        default=10,
+        help="most seeds per variant with --until-decided (default 10)",
+    )
+    adaptive.add_argument(
+        "--alpha",
+        type=float,
+        default=0.05,
+        help="family-wise error level with --until-decided (default 0.05)",
+    )
+    adaptive.add_argument(
+        "--margin",
+        type=float,
+        default=None,
+        help="equivalence margin in metric units (enables 'equivalent')",
     )
     parser.add_argument("--no-wandb", action="store_true", help="do not log to wandb")
     parser.add_argument("--no-progress", action="store_true", help="no live progress display")
@@ -71,22 +97,62 @@ def _run_one(spec: StudySpec, root: Path, args: argparse.Namespace, console: Con
     from harness.summary import print_summary
 
     settings = executor_settings(spec, args)
-    outcome = run_study(
-        spec,
-        runs_root=root,
-        executor_factory=lambda: make_executor(
-            settings.kind,
-            settings=settings,
-            jobs=settings.jobs,
-            threads=args.threads,
-            device=args.device,
-        ),
-        fresh=args.fresh,
-        retry_failed=args.retry_failed,
-        wandb=wandb_settings(spec, disabled=args.no_wandb),
-        progress=None if args.no_progress else RichProgress(),
+
+    def run_runs(spec: StudySpec, only: set[RunKey] | None = None, fresh: bool = False):
+        return run_study(
+            spec,
+            runs_root=root,
+            executor_factory=lambda: make_executor(
+                settings.kind,
+                settings=settings,
+                jobs=settings.jobs,
+                threads=args.threads,
+                device=args.device,
+            ),
+            fresh=fresh,
+            retry_failed=args.retry_failed,
+            wandb=wandb_settings(spec, disabled=args.no_wandb),
+            progress=None if args.no_progress else RichProgress(),
+            only=only,
+        )
+
+    if not args.until_decided:
+        return print_summary(console, spec, run_runs(spec, fresh=args.fresh))
+    return _run_adaptive(spec, root, args, console, run_runs)
+
+
+def _run_adaptive(
+    spec: StudySpec, root: Path, args: argparse.Namespace, console: Console, run_runs: Any
+) -> int:
+    from harness.adaptive import AdaptiveSettings, run_until_decided
+    from harness.runner import StudyOutcome, study_dir_for
+    from harness.sequential_view import print_report
+    from harness.store import FileSystemStore, load_table
+    from harness.summary import print_summary
+
+    settings = AdaptiveSettings(max_seeds=args.max_seeds, alpha=args.alpha, margin=args.margin)
+    study_dir = study_dir_for(spec, root)
+    if args.fresh:
+        FileSystemStore(study_dir).archive()
+    rounds: list[tuple[StudySpec, StudyOutcome]] = []
+
+    def run(spec_: StudySpec, only: set[RunKey] | None) -> StudyOutcome:
+        rounds.append((spec_, run_runs(spec_, only)))
+        return rounds[-1][1]
+
+    report = run_until_decided(
+        spec, settings, run=run, load_table=load_table, study_dir=study_dir, announce=console.print
     )
-    return print_summary(console, spec, outcome)
+    outcome = StudyOutcome(
+        study_dir=study_dir,
+        planned=[plan for _, done in rounds for plan in done.planned],
+        skipped=[key for _, done in rounds for key in done.skipped],
+        executed=[record for _, done in rounds for record in done.executed],
+        busy=[key for _, done in rounds for key in done.busy],
+    )
+    code = print_summary(console, rounds[-1][0], outcome)
+    print_report(report, console)
+    return code
 
 
 def _run_phased(

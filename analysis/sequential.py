@@ -1,0 +1,728 @@
+"""Adaptive seeding with anytime-valid error control (issue 11).
+
+A sequential test of the mean paired (by seed) difference between a variant and the baseline,
+valid when looked at after every new seed and with the seed-noise standard deviation unknown.
+
+The method is the Bayes-factor t-test with a normal prior on the standardized effect and the
+right-Haar prior on the scale (Rouder et al. 2009; Pérez-Ortiz, Lardy, de Heide & Grünwald 2024,
+"E-statistics, group invariance and anytime-valid testing"). For n paired differences with
+t-statistic t and ν = n − 1,
+
+    BF10(t, n) = (1 + n g)^(-1/2) · [(1 + t²/ν) / (1 + t²/(ν (1 + n g)))]^((ν + 1)/2),
+
+where g is the prior variance of the standardized effect δ = mean/sd. BF10 is the likelihood
+ratio of the scale-invariant part of the data, so under H0 (mean = 0, any sd) it is a
+nonnegative martingale that starts at 1; Ville's inequality gives P(sup_n BF10 ≥ 1/α) ≤ α.
+Testing every shifted null "mean = μ0" and keeping the μ0 not rejected gives a time-uniform
+confidence sequence (CS): P(the true mean leaves the CS at any n) ≤ α. All verdicts are read off
+that CS, so each comparison's error is ≤ α under any stopping rule, and Bonferroni over the m
+comparisons (α/m each) keeps the family-wise error ≤ α. docs/sequential.md has the details.
+
+Everything here is a pure function of arrays or a polars table; nothing draws random numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+from scipy import integrate, stats
+
+Direction = Literal["minimize", "maximize"]
+Verdict = Literal["better", "worse", "equivalent", "undecided", "inconclusive"]
+
+#: Prior variance g of the standardized effect δ ~ N(0, g). Chosen by simulation (see
+#: docs/sequential.md): between g = 1 and g = 2 the expected number of seeds barely moves for
+#: effects of 0.5–2 sd; g = 2 lets a 2-sd effect stop one seed earlier.
+DEFAULT_EFFECT_PRIOR_VARIANCE = 2.0
+
+#: Verdict codes used by the vectorised functions (index into this tuple).
+VERDICT_CODES: tuple[str, ...] = ("undecided", "better", "worse", "equivalent")
+
+_MAX_FIXED_N = 100_000
+
+
+# --------------------------------------------------------------------------- the e-process
+
+
+def log_bayes_factor(
+    t: np.ndarray | float,
+    n: np.ndarray | float,
+    *,
+    effect_prior_variance: float = DEFAULT_EFFECT_PRIOR_VARIANCE,
+) -> np.ndarray:
+    """Log of the t-test Bayes factor BF10(t, n) for H0: mean = 0 against δ ~ N(0, g).
+
+    Args:
+        t: one-sample t-statistic(s); ±inf is allowed (zero sample sd, nonzero mean).
+        n: number of observations (≥ 2), broadcast against ``t``.
+        effect_prior_variance: g, the prior variance of the standardized effect.
+
+    Returns:
+        log BF10, same broadcast shape. It depends on the data only through (t, n).
+    """
+    _check_prior_variance(effect_prior_variance)
+    t = np.asarray(t, dtype=float)
+    n = np.asarray(n, dtype=float)
+    if np.any(n < 2):
+        raise ValueError("the t-test Bayes factor needs n >= 2")
+    nu = n - 1.0
+    c = 1.0 + n * effect_prior_variance
+    u = t * t / nu
+    with np.errstate(invalid="ignore"):
+        # log[(1 + u) / (1 + u/c)], whose limit as |t| -> inf is log c.
+        log_ratio = np.where(np.isinf(u), np.log(c), np.log1p(u) - np.log1p(u / c))
+    return -0.5 * np.log(c) + 0.5 * (nu + 1.0) * log_ratio
+
+
+def t_threshold(
+    n: np.ndarray | float,
+    *,
+    alpha: float,
+    effect_prior_variance: float = DEFAULT_EFFECT_PRIOR_VARIANCE,
+) -> np.ndarray:
+    """The |t| at which BF10(t, n) reaches 1/alpha; inf where no t can reach it.
+
+    BF10 increases in |t| towards (1 + n g)^((n-1)/2), so solving BF10 = 1/α is closed-form:
+    with c = 1 + n g and K = (√c / α)^(2/n), t*² = (n − 1)(K − 1) / (1 − K/c) when K < c.
+
+    Args:
+        n: number(s) of observations; entries < 2 give inf.
+        alpha: level of the (per-comparison) test.
+        effect_prior_variance: g.
+
+    Returns:
+        t*, same shape as ``n``.
+    """
+    _check_alpha(alpha)
+    _check_prior_variance(effect_prior_variance)
+    n = np.asarray(n, dtype=float)
+    out = np.full(n.shape, np.inf)
+    valid = n >= 2
+    c = 1.0 + np.where(valid, n, 2.0) * effect_prior_variance
+    log_k = (2.0 / np.where(valid, n, 2.0)) * (0.5 * np.log(c) - math.log(alpha))
+    k = np.exp(log_k)
+    reachable = valid & (log_k < np.log(c))
+    out[reachable] = np.sqrt((n[reachable] - 1.0) * np.expm1(log_k[reachable]))
+    out[reachable] /= np.sqrt(1.0 - k[reachable] / c[reachable])
+    return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfidenceSequence:
+    """Per-look statistics of a sequence of paired differences (last axis = looks n = 1..N).
+
+    Attributes:
+        n: (N,) look numbers 1..N.
+        mean: sample mean after each look.
+        sd: sample sd (ddof = 1) after each look; nan at n = 1.
+        e_value: BF10 for H0: mean = 0 after each look; 1 at n = 1 (no scale-free information).
+        look_low, look_high: the CS computed at that look alone, (mean ∓ t*·sd/√n).
+        low, high: running intersection of the per-look CSs up to each look; this is what the
+            verdicts use. It is empty (low > high) only if the true mean has left some per-look
+            CS, an event of probability ≤ alpha under the model.
+    """
+
+    n: np.ndarray
+    mean: np.ndarray
+    sd: np.ndarray
+    e_value: np.ndarray
+    look_low: np.ndarray
+    look_high: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+def confidence_sequence(
+    diffs: np.ndarray,
+    *,
+    alpha: float,
+    effect_prior_variance: float = DEFAULT_EFFECT_PRIOR_VARIANCE,
+) -> ConfidenceSequence:
+    """Anytime-valid confidence sequence for the mean of i.i.d. normal differences.
+
+    Vectorised: ``diffs`` may have any leading shape (e.g. (simulations, seeds)); the last axis
+    is the order in which observations arrive (for studies: ascending seed).
+
+    Args:
+        diffs: paired differences, shape (..., N); must be finite.
+        alpha: miscoverage allowed over all looks together.
+        effect_prior_variance: g.
+
+    Returns:
+        A ConfidenceSequence with arrays of shape (..., N).
+    """
+    x = np.asarray(diffs, dtype=float)
+    if x.ndim == 0:
+        raise ValueError("diffs must have at least one axis")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("diffs must be finite")
+    n_looks = x.shape[-1]
+    n = np.arange(1, n_looks + 1, dtype=float)
+    if n_looks == 0:
+        empty = np.zeros(x.shape)
+        return ConfidenceSequence(
+            n=n, mean=empty, sd=empty, e_value=empty, look_low=empty, look_high=empty,
+            low=empty, high=empty,
+        )  # fmt: skip
+    # Prefix sums of data shifted by its first value: the variance is shift-invariant and the
+    # shift removes the cancellation that raw sums of squares suffer when |mean| >> sd.
+    shift = x[..., :1]
+    y = x - shift
+    s1 = np.cumsum(y, axis=-1)
+    s2 = np.cumsum(y * y, axis=-1)
+    mean = shift + s1 / n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m2 = np.maximum(s2 - s1 * s1 / n, 0.0)
+        sd = np.where(n >= 2, np.sqrt(m2 / (n - 1.0)), np.nan)
+        se = sd / np.sqrt(n)
+        t = np.where(mean == 0.0, 0.0, mean / se)
+    looks = n >= 2
+    e_value = np.ones(x.shape)
+    if n_looks >= 2:
+        e_value[..., 1:] = np.exp(
+            log_bayes_factor(t[..., 1:], n[1:], effect_prior_variance=effect_prior_variance)
+        )
+    t_star = t_threshold(n, alpha=alpha, effect_prior_variance=effect_prior_variance)
+    with np.errstate(invalid="ignore"):
+        half_width = np.where(np.isfinite(t_star) & looks, t_star * se, np.inf)
+    look_low = mean - half_width
+    look_high = mean + half_width
+    low = np.maximum.accumulate(look_low, axis=-1)
+    high = np.minimum.accumulate(look_high, axis=-1)
+    return ConfidenceSequence(
+        n=n, mean=mean, sd=sd, e_value=e_value, look_low=look_low, look_high=look_high,
+        low=low, high=high,
+    )  # fmt: skip
+
+
+def decision_path(
+    low: np.ndarray,
+    high: np.ndarray,
+    *,
+    margin: float | None = None,
+    direction: Direction = "minimize",
+) -> np.ndarray:
+    """Verdict codes (index into VERDICT_CODES) after each look, sticky from the first decision.
+
+    At a look the CS [low, high] for mean(variant − baseline) decides "better" when it lies on
+    the good side of 0 (below 0 when minimizing), "worse" on the other side, and "equivalent"
+    when ``margin`` is given and the CS lies inside (−margin, +margin). A sign decision takes
+    priority when both hold (the CS excludes 0 and lies inside the margin). The first decision
+    is kept for all later looks: that is when a runner stops adding seeds.
+
+    Args:
+        low, high: running-intersection CS bounds, shape (..., N).
+        margin: equivalence margin in metric units (> 0), or None for no equivalence verdict.
+        direction: "minimize" or "maximize" — which sign of the difference is better.
+
+    Returns:
+        int array of shape (..., N).
+    """
+    _check_direction(direction)
+    low = np.asarray(low, dtype=float)
+    high = np.asarray(high, dtype=float)
+    below, above = high < 0.0, low > 0.0
+    better, worse = (below, above) if direction == "minimize" else (above, below)
+    now = np.where(better, 1, np.where(worse, 2, 0))
+    if margin is not None:
+        _check_margin(margin)
+        now = np.where((now == 0) & (low > -margin) & (high < margin), 3, now)
+    if now.shape[-1] == 0:
+        return now.astype(np.int8)
+    decided = now > 0
+    first = np.argmax(decided, axis=-1)[..., None]
+    ever = np.any(decided, axis=-1, keepdims=True)
+    looks = np.arange(now.shape[-1])
+    code_at_first = np.take_along_axis(now, first, axis=-1)
+    return np.where(ever & (looks >= first), code_at_first, 0).astype(np.int8)
+
+
+# --------------------------------------------------------------------------- one comparison
+
+
+@dataclass(frozen=True, kw_only=True)
+class SequentialResult:
+    """The sequential verdict for one comparison after its latest look.
+
+    Attributes:
+        n: number of paired differences seen.
+        mean: mean of the differences (variant − baseline).
+        sd: sd of the differences (ddof = 1); nan for n < 2.
+        cs_low, cs_high: anytime-valid confidence sequence for the mean difference at level
+            ``alpha`` (running intersection over looks); ±inf until enough seeds are in.
+        e_value: BF10 for H0: mean difference = 0 at the latest look.
+        p_value: anytime-valid p-value min(1, 1 / max over looks of e_value).
+        verdict: "better" / "worse" / "equivalent" (decided), "undecided", or "inconclusive"
+            (undecided with n ≥ max_seeds).
+        decided_at: the look (number of seeds) at which the verdict was reached, or None.
+        within_margin: whether the CS lies inside (−margin, +margin); None without a margin.
+        cs_conflict: the running intersection became empty, which the model allows only with
+            probability ≤ alpha; cs_low/cs_high are then the latest look's own CS.
+        alpha: the per-comparison level used (already Bonferroni-adjusted where applicable).
+        margin, direction, effect_prior_variance: as passed.
+    """
+
+    n: int
+    mean: float
+    sd: float
+    cs_low: float
+    cs_high: float
+    e_value: float
+    p_value: float
+    verdict: Verdict
+    decided_at: int | None
+    within_margin: bool | None
+    cs_conflict: bool
+    alpha: float
+    margin: float | None
+    direction: Direction
+    effect_prior_variance: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (non-finite floats become None)."""
+        return {key: _json_float(value) for key, value in asdict(self).items()}
+
+
+def sequential_test(
+    diffs: np.ndarray | Sequence[float],
+    *,
+    alpha: float,
+    margin: float | None = None,
+    direction: Direction = "minimize",
+    max_seeds: int | None = None,
+    effect_prior_variance: float = DEFAULT_EFFECT_PRIOR_VARIANCE,
+) -> SequentialResult:
+    """Sequential verdict for one sequence of paired differences, looked at after each one.
+
+    Args:
+        diffs: variant − baseline, one per seed, in the order the seeds were run (1-D).
+        alpha: error allowed for this comparison over all looks (pass α/m for m comparisons;
+            ``sequential_compare`` does this for you).
+        margin: equivalence margin in metric units, or None.
+        direction: "minimize" (lower metric is better) or "maximize".
+        max_seeds: an undecided comparison with n ≥ max_seeds is "inconclusive".
+        effect_prior_variance: g, prior variance of the standardized effect.
+
+    Returns:
+        SequentialResult after the latest look.
+    """
+    x = np.asarray(diffs, dtype=float)
+    if x.ndim != 1:
+        raise ValueError(f"diffs must be 1-D, got shape {x.shape}")
+    if max_seeds is not None and max_seeds < 2:
+        raise ValueError("max_seeds must be >= 2")
+    _check_alpha(alpha)
+    _check_direction(direction)
+    if margin is not None:
+        _check_margin(margin)
+    n = x.size
+    if n < 2:
+        verdict: Verdict = (
+            "inconclusive" if max_seeds is not None and n >= max_seeds else "undecided"
+        )
+        return SequentialResult(
+            n=n, mean=float(x.mean()) if n else math.nan, sd=math.nan, cs_low=-math.inf,
+            cs_high=math.inf, e_value=1.0, p_value=1.0, verdict=verdict, decided_at=None,
+            within_margin=False if margin is not None else None, cs_conflict=False,
+            alpha=alpha, margin=margin, direction=direction,
+            effect_prior_variance=effect_prior_variance,
+        )  # fmt: skip
+    cs = confidence_sequence(x, alpha=alpha, effect_prior_variance=effect_prior_variance)
+    codes = decision_path(cs.low, cs.high, margin=margin, direction=direction)
+    code = int(codes[-1])
+    decided_at = int(np.argmax(codes > 0)) + 1 if code else None
+    verdict = VERDICT_CODES[code]  # type: ignore[assignment]
+    if code == 0 and max_seeds is not None and n >= max_seeds:
+        verdict = "inconclusive"
+    low, high = float(cs.low[-1]), float(cs.high[-1])
+    conflict = low > high
+    if conflict:
+        low, high = float(cs.look_low[-1]), float(cs.look_high[-1])
+    return SequentialResult(
+        n=n,
+        mean=float(cs.mean[-1]),
+        sd=float(cs.sd[-1]),
+        cs_low=low,
+        cs_high=high,
+        e_value=float(cs.e_value[-1]),
+        p_value=float(min(1.0, 1.0 / np.max(cs.e_value))),
+        verdict=verdict,
+        decided_at=decided_at,
+        within_margin=(-margin < low and high < margin) if margin is not None else None,
+        cs_conflict=bool(conflict),
+        alpha=alpha,
+        margin=margin,
+        direction=direction,
+        effect_prior_variance=effect_prior_variance,
+    )
+
+
+# --------------------------------------------------------------------------- fixed-n designs
+
+
+def paired_t_power(n: np.ndarray | int, effect: float, *, alpha: float) -> np.ndarray:
+    """Power of the fixed-n two-sided paired (one-sample) t-test at level alpha.
+
+    Exact, from the noncentral t: power = P(|T| > t_{1−α/2, n−1}), T ~ t'(n − 1, effect·√n).
+
+    Args:
+        n: number(s) of pairs (≥ 2).
+        effect: standardized effect |mean| / sd of the differences.
+        alpha: two-sided level.
+    """
+    n = np.asarray(n, dtype=float)
+    df = n - 1.0
+    crit = stats.t.ppf(1.0 - alpha / 2.0, df)
+    nc = abs(effect) * np.sqrt(n)
+    # The lower tail as the upper tail of −T: scipy's nct.cdf returns nan far in the left tail.
+    return stats.nct.sf(crit, df, nc) + stats.nct.sf(crit, df, -nc)
+
+
+def tost_power(n: int, effect: float, margin: float, *, alpha: float) -> float:
+    """Power of the fixed-n paired TOST equivalence test (each one-sided test at level alpha).
+
+    Equivalence is declared when mean ∓ t_{1−α, n−1}·sd/√n lies inside (−margin, margin).
+    Exact: integrate over the sampling distribution of sd/σ, with ``effect`` and ``margin`` in
+    units of σ (the sd of the differences).
+    """
+    if n < 2:
+        return 0.0
+    crit = float(stats.t.ppf(1.0 - alpha, n - 1))
+    root_n = math.sqrt(n)
+    v_max = margin * root_n / crit  # beyond this sd the TOST interval is wider than the margin
+    upper, lower = root_n * (margin - effect), -root_n * (margin + effect)
+    scale = math.sqrt(n - 1.0)
+
+    def integrand(v: float) -> float:
+        # sd/σ = V with (n − 1) V² ~ χ²(n − 1)
+        density = scale * stats.chi.pdf(v * scale, n - 1)
+        return float(stats.norm.cdf(upper - crit * v) - stats.norm.cdf(lower + crit * v)) * density
+
+    value, _ = integrate.quad(integrand, 0.0, v_max, limit=200)
+    return float(min(max(value, 0.0), 1.0))
+
+
+def fixed_n_equal_power(
+    effect: float,
+    *,
+    alpha: float,
+    power: float,
+    margin: float | None = None,
+    max_n: int = _MAX_FIXED_N,
+) -> int | None:
+    """Smallest n at which a fixed-n paired design reaches ``power`` at level ``alpha``.
+
+    With ``margin`` None: the two-sided paired t-test against the standardized effect
+    ``effect``. With ``margin`` (in sd units): the TOST equivalence test when the true
+    standardized mean difference is ``effect``.
+
+    Returns:
+        n (≥ 2), or None if even ``max_n`` pairs do not reach the power (e.g. effect 0).
+    """
+    if not 0.0 < power < 1.0:
+        raise ValueError("power must be in (0, 1)")
+    _check_alpha(alpha)
+    if margin is None:
+
+        def reaches(k: int) -> bool:
+            return bool(paired_t_power(k, effect, alpha=alpha) >= power)
+
+    else:
+        if abs(effect) >= margin:
+            return None
+
+        def reaches(k: int) -> bool:
+            return tost_power(k, abs(effect), margin, alpha=alpha) >= power
+
+    # Power increases with n: double to bracket, then bisect.
+    hi = 2
+    while not reaches(hi):
+        if hi >= max_n:
+            return None
+        hi = min(2 * hi, max_n)
+    lo = max(2, hi // 2)
+    if reaches(lo):
+        return lo
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if reaches(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+# --------------------------------------------------------------------------- a study table
+
+
+@dataclass(frozen=True, kw_only=True)
+class SequentialComparison:
+    """One variant against the baseline.
+
+    Attributes:
+        variant: the variant's name.
+        result: its SequentialResult (at level alpha / m).
+        seeds: the paired seeds used, ascending (the order of the looks).
+        needs_seed: still undecided and below max_seeds: the runner should add a seed.
+        fixed_n: seeds per arm that a fixed-n design at the same level would need for
+            ``target_power`` at the observed standardized effect |mean| / sd (paired t-test;
+            for an "equivalent" verdict the TOST with the margin). None when not computable
+            (n < 2, zero sd, or more than 100 000 seeds).
+    """
+
+    variant: str
+    result: SequentialResult
+    seeds: tuple[int, ...]
+    needs_seed: bool
+    fixed_n: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict, the result's fields flattened in."""
+        return {
+            "variant": self.variant,
+            **self.result.to_dict(),
+            "seeds": list(self.seeds),
+            "needs_seed": self.needs_seed,
+            "fixed_n": self.fixed_n,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class SequentialReport:
+    """Sequential verdicts for every variant against the baseline.
+
+    Attributes:
+        metric, baseline, direction, margin, max_seeds, effect_prior_variance: as passed.
+        alpha: family-wise error level; alpha_per_comparison = alpha / m (Bonferroni).
+        target_power: power used for the fixed-design comparison.
+        comparisons: one per variant, in the order given.
+        needs_seeds: variants that still need another seed (with ``needs_seed``).
+        runs_used: runs that entered a comparison: Σ_v n_v plus the distinct baseline seeds.
+        runs_fixed_design: runs a fixed design would need at ``target_power`` for the observed
+            effects: Σ_v fixed_n_v + max_v fixed_n_v (the baseline pairs with every variant);
+            None if any comparison's fixed_n is None.
+    """
+
+    metric: str
+    baseline: str
+    direction: Direction
+    alpha: float
+    alpha_per_comparison: float
+    margin: float | None
+    max_seeds: int | None
+    effect_prior_variance: float
+    target_power: float
+    comparisons: tuple[SequentialComparison, ...]
+    needs_seeds: tuple[str, ...]
+    runs_used: int
+    runs_fixed_design: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (non-finite floats become None)."""
+        return {
+            "method": "anytime-valid t-test confidence sequence (normal prior on effect, "
+            "right-Haar prior on scale), Bonferroni over comparisons",
+            "metric": self.metric,
+            "baseline": self.baseline,
+            "direction": self.direction,
+            "alpha": self.alpha,
+            "alpha_per_comparison": self.alpha_per_comparison,
+            "margin": self.margin,
+            "max_seeds": self.max_seeds,
+            "effect_prior_variance": self.effect_prior_variance,
+            "target_power": self.target_power,
+            "comparisons": [c.to_dict() for c in self.comparisons],
+            "needs_seeds": list(self.needs_seeds),
+            "runs_used": self.runs_used,
+            "runs_fixed_design": self.runs_fixed_design,
+        }
+
+
+def sequential_compare(
+    table: pl.DataFrame,
+    *,
+    metric: str,
+    baseline: str,
+    alpha: float = 0.05,
+    margin: float | None = None,
+    direction: Direction = "minimize",
+    max_seeds: int | None = None,
+    variants: Sequence[str] | None = None,
+    target_power: float = 0.8,
+    effect_prior_variance: float = DEFAULT_EFFECT_PRIOR_VARIANCE,
+) -> SequentialReport:
+    """Sequential verdicts for each variant against the baseline, paired by seed.
+
+    Rows are paired on ``seed``; the looks are taken in ascending seed order, which must be the
+    order in which seeds are added (a runner that adds seeds above the ones it has satisfies
+    it). Rows whose metric is null or non-finite are dropped with their pair.
+
+    Args:
+        table: columns ``variant`` (str), ``seed`` (int) and ``metric``; one row per run.
+        metric: the column compared.
+        baseline: the baseline variant's name.
+        alpha: family-wise error level; each of the m comparisons runs at alpha / m.
+        margin: equivalence margin in metric units, or None.
+        direction: "minimize" or "maximize" the metric.
+        max_seeds: undecided comparisons with this many paired seeds are "inconclusive".
+        variants: every variant to compare, fixed in advance (it sets m); default: all
+            variants in the table except the baseline. Listed variants without rows count.
+        target_power: power for the fixed-design comparison (``fixed_n``).
+        effect_prior_variance: g.
+
+    Returns:
+        SequentialReport.
+    """
+    _check_alpha(alpha)
+    for column in ("variant", "seed", metric):
+        if column not in table.columns:
+            raise ValueError(f"table has no column {column!r} (columns: {table.columns})")
+    if table.select(pl.struct("variant", "seed").is_duplicated().any()).item():
+        raise ValueError("table has more than one row for some (variant, seed)")
+    present = table.get_column("variant").unique(maintain_order=True).to_list()
+    if baseline not in present:
+        raise ValueError(f"baseline {baseline!r} not in table (variants: {present})")
+    if variants is None:
+        variants = [v for v in present if v != baseline]
+    variants = list(variants)
+    if baseline in variants:
+        raise ValueError("variants must not include the baseline")
+    if len(set(variants)) != len(variants):
+        raise ValueError("variants must be distinct")
+    m = max(len(variants), 1)
+    alpha_each = alpha / m
+
+    clean = table.select("variant", "seed", pl.col(metric).cast(pl.Float64).alias("value"))
+    clean = clean.filter(pl.col("value").is_not_null() & pl.col("value").is_finite())
+    base = clean.filter(pl.col("variant") == baseline).select("seed", base_value="value")
+
+    comparisons = []
+    baseline_seeds: set[int] = set()
+    for variant in variants:
+        paired = (
+            clean.filter(pl.col("variant") == variant)
+            .join(base, on="seed", how="inner")
+            .sort("seed")
+        )
+        diffs = (paired.get_column("value") - paired.get_column("base_value")).to_numpy()
+        seeds = tuple(int(s) for s in paired.get_column("seed").to_list())
+        baseline_seeds.update(seeds)
+        result = sequential_test(
+            diffs,
+            alpha=alpha_each,
+            margin=margin,
+            direction=direction,
+            max_seeds=max_seeds,
+            effect_prior_variance=effect_prior_variance,
+        )
+        needs = result.verdict == "undecided"
+        comparisons.append(
+            SequentialComparison(
+                variant=variant,
+                result=result,
+                seeds=seeds,
+                needs_seed=needs,
+                fixed_n=_observed_fixed_n(result, alpha_each, target_power),
+            )
+        )
+    fixed = [c.fixed_n for c in comparisons]
+    runs_fixed = (
+        sum(f for f in fixed if f is not None) + max(f for f in fixed if f is not None)
+        if fixed and all(f is not None for f in fixed)
+        else None
+    )
+    return SequentialReport(
+        metric=metric,
+        baseline=baseline,
+        direction=direction,
+        alpha=alpha,
+        alpha_per_comparison=alpha_each,
+        margin=margin,
+        max_seeds=max_seeds,
+        effect_prior_variance=effect_prior_variance,
+        target_power=target_power,
+        comparisons=tuple(comparisons),
+        needs_seeds=tuple(c.variant for c in comparisons if c.needs_seed),
+        runs_used=sum(c.result.n for c in comparisons) + len(baseline_seeds),
+        runs_fixed_design=runs_fixed,
+    )
+
+
+def variants_needing_seeds(
+    table: pl.DataFrame,
+    *,
+    metric: str,
+    baseline: str,
+    alpha: float = 0.05,
+    margin: float | None = None,
+    direction: Direction = "minimize",
+    max_seeds: int | None = None,
+    variants: Sequence[str] | None = None,
+    effect_prior_variance: float = DEFAULT_EFFECT_PRIOR_VARIANCE,
+) -> tuple[str, ...]:
+    """Which variants to run at the next seed, for a runner that looks after every seed.
+
+    Same arguments as ``sequential_compare``. Returns the undecided variants below
+    ``max_seeds`` followed by the baseline (every comparison pairs with it), or () when every
+    comparison is decided or inconclusive: the study is done.
+    """
+    report = sequential_compare(
+        table,
+        metric=metric,
+        baseline=baseline,
+        alpha=alpha,
+        margin=margin,
+        direction=direction,
+        max_seeds=max_seeds,
+        variants=variants,
+        effect_prior_variance=effect_prior_variance,
+    )
+    return (*report.needs_seeds, baseline) if report.needs_seeds else ()
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _observed_fixed_n(result: SequentialResult, alpha: float, power: float) -> int | None:
+    """fixed_n for SequentialComparison: see its docstring."""
+    if result.n < 2 or not result.sd > 0.0:
+        return None
+    effect = abs(result.mean) / result.sd
+    if result.verdict == "equivalent" and result.margin is not None:
+        return fixed_n_equal_power(
+            effect, alpha=alpha, power=power, margin=result.margin / result.sd
+        )
+    if effect == 0.0:
+        return None
+    return fixed_n_equal_power(effect, alpha=alpha, power=power)
+
+
+def _json_float(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+
+
+def _check_prior_variance(g: float) -> None:
+    if not g > 0.0:
+        raise ValueError(f"effect_prior_variance must be > 0, got {g}")
+
+
+def _check_margin(margin: float) -> None:
+    if not margin > 0.0:
+        raise ValueError(f"margin must be > 0, got {margin}")
+
+
+def _check_direction(direction: str) -> None:
+    if direction not in ("minimize", "maximize"):
+        raise ValueError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
