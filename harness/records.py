@@ -55,15 +55,24 @@ class RunRecord:
     output_tail: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The record as strict JSON data; a non-finite metric is the string "nan", "inf" or
+        "-inf" (JSON has no such numbers), turned back into a float by :meth:`from_dict`."""
+        data = dataclasses.asdict(self)
+        data["final_metrics"] = {
+            k: (v if math.isfinite(v) else str(v)) for k, v in self.final_metrics.items()
+        }
+        return data
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRecord:
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        fields = {k: v for k, v in data.items() if k in names}
+        metrics = fields.get("final_metrics") or {}
+        fields["final_metrics"] = {k: float(v) for k, v in metrics.items()}
+        return cls(**fields)
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:

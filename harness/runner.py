@@ -91,15 +91,22 @@ def wandb_settings(spec: StudySpec, *, disabled: bool = False) -> dict[str, Any]
     return {"mode": mode, "project": spec.wandb.project or spec.name, "entity": spec.wandb.entity}
 
 
-def config_conflicts(store: FileSystemStore, plans: Iterable[RunPlan]) -> list[str]:
-    """Finished runs whose stored config differs from the plan, described key by key."""
+def config_conflicts(
+    store: FileSystemStore, plans: Iterable[RunPlan], *, retry_failed: bool = False
+) -> list[str]:
+    """Finished runs whose stored config differs from the plan, described key by key.
+
+    A failed run that will be retried is no conflict: fixing a broken command and retrying is
+    what ``--retry-failed`` is for.
+    """
     conflicts = []
     for plan in plans:
         stored = store.read_config(plan.key)
         if stored is None or stored.config_hash == plan.config_hash:
             continue
-        if store.read_record(plan.key) is None:
-            continue  # never finished: nothing to protect, the new config replaces it
+        record = store.read_record(plan.key)
+        if record is None or (retry_failed and record.status == "failed"):
+            continue  # nothing finished to protect: the new config replaces it
         changed = _changed_keys(stored.config, plan.config)
         conflicts.append(f"{plan.key}: {', '.join(changed[:5]) or 'config'} changed")
     return conflicts
@@ -129,7 +136,7 @@ def run_study(
     plans = plan_runs(spec, store, wandb=wandb)
     if only is not None:
         plans = [plan for plan in plans if plan.key in only]
-    conflicts = config_conflicts(store, plans)
+    conflicts = config_conflicts(store, plans, retry_failed=retry_failed)
     if conflicts:
         listing = "\n  ".join(conflicts[:10])
         more = f"\n  ... and {len(conflicts) - 10} more" if len(conflicts) > 10 else ""

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import datetime
 import hashlib
 import json
 import re
@@ -198,8 +199,11 @@ def load_study(
     path = Path(path)
     raw, text = read_study_file(path, overrides=overrides, seeds=seeds)
     if "phases" in raw:
-        raise SpecError("this is a phased study: run it with 'harness study', which runs its "
-                        "phases in order", file=path, key="phases")
+        raise SpecError(
+            "this is a phased study: run it with 'harness study', which runs its phases in order",
+            file=path,
+            key="phases",
+        )
     with located_in(path, text):
         return parse_study(raw, source=path)
 
@@ -254,7 +258,7 @@ def parse_study(raw: Mapping[str, Any], *, source: Path | None = None) -> StudyS
                 suggestion=_prefixed("study", closest(key, STUDY_KEYS)),
             )
     name = _string(study, "name", required=True)
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.match(name) or name in (".", ".."):  # it names a directory
         raise SpecError("must use only letters, digits, '_', '.' and '-'", key="study.name")
     metric = _string(study, "metric", default="val_loss")
     direction = _string(study, "direction", default="minimize")
@@ -519,4 +523,6 @@ def _jsonable(value: Any) -> Any:
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
+    if isinstance(value, datetime.date | datetime.time):  # TOML dates and times
+        return value.isoformat()
     return value

@@ -13,20 +13,24 @@ from harness.store import FileSystemStore, RunKey
 
 
 def print_summary(console: Console, spec: StudySpec, outcome: StudyOutcome) -> int:
-    """Print the summary table; return the exit code (1 when any run failed)."""
+    """Print the summary table; return the exit code (1 when any run failed or is unfinished)."""
     store = FileSystemStore(outcome.study_dir)
     table = Table(title=f"{spec.name}: final {spec.metric} ({spec.direction})")
     table.add_column("variant", style="bold")
     for seed in spec.seeds:
         table.add_column(f"s{seed}", justify="right")
-    failed = []
+    failed, unfinished = [], []
     for variant in spec.variants:
         cells = []
         for seed in spec.seeds:
             key = RunKey(variant=variant.name, seed=seed)
             record = store.read_record(key)
             if record is None:
-                cells.append(f"[dim]{store.status(key)}")
+                status = store.status(key)
+                cells.append(f"[dim]{status}")
+                # planned (it has a config) and not running: its worker died without a record
+                if status == "pending" and store.read_config(key) is not None:
+                    unfinished.append(key)
             elif record.status != "done":
                 cells.append(f"[red]{record.status}")
                 if record.status == "failed":
@@ -49,7 +53,13 @@ def print_summary(console: Console, spec: StudySpec, outcome: StudyOutcome) -> i
             f"{', '.join(str(k) for k in failed)}; see their output.log "
             "(rerun them with --retry-failed)"
         )
+    if unfinished:
+        console.print(
+            f"[red]{len(unfinished)} run(s) did not finish: "
+            f"{', '.join(str(k) for k in unfinished)}; their worker died without a record "
+            "(see worker.log in the run directory); run again to resume"
+        )
     console.print(
         f"Next: [bold]harness compare {shlex.quote(str(outcome.study_dir))} --metric {spec.metric}"
     )
-    return 1 if failed else 0
+    return 1 if failed or unfinished else 0

@@ -69,7 +69,7 @@ def execute(
     started = time.time()
     status, error, diverged_step, tail = "done", None, None, None
     provenance = _provenance(
-        device if planned["kind"] == "builtin" else os.environ.get("CUDA_VISIBLE_DEVICES", "cpu")
+        device if planned["kind"] == "builtin" else os.environ.get("CUDA_VISIBLE_DEVICES") or "cpu"
     )
     wandb = WandbSink(
         wandb_settings or {},
@@ -82,7 +82,8 @@ def execute(
     try:
         with MetricsLog(run_dir / "metrics.jsonl", forward=wandb.log) as log:
             if planned["kind"] == "command":
-                returncode, tail = _run_command(planned, run_dir)
+                forward = wandb.log if wandb.run is not None else None
+                returncode, tail = _run_command(planned, run_dir, forward=forward)
                 if returncode != 0:
                     status, error = "failed", f"command exited with code {returncode}"
             else:
@@ -207,7 +208,11 @@ def command_env(planned: dict[str, Any], run_dir: Path) -> dict[str, str]:
     return env
 
 
-def _run_command(planned: dict[str, Any], run_dir: Path) -> tuple[int, str]:
+def _run_command(
+    planned: dict[str, Any],
+    run_dir: Path,
+    forward: Callable[[dict[str, Any]], None] | None = None,
+) -> tuple[int, str]:
     config = planned["config"]
     run_dir = run_dir.resolve()
     params = config.get("params", {})
@@ -243,9 +248,47 @@ def _run_command(planned: dict[str, Any], run_dir: Path) -> tuple[int, str]:
             output.write(f"harness: cannot execute command: {error}\n")
             return 127, str(error)
         _forward_termination(process)
-        returncode = process.wait()
+        returncode = _wait_forwarding(process, run_dir / "metrics.jsonl", forward)
     lines = output_path.read_text(errors="replace").splitlines()
     return returncode, "\n".join(lines[-OUTPUT_TAIL_LINES:])
+
+
+def _wait_forwarding(
+    process: subprocess.Popen[bytes],
+    metrics: Path,
+    forward: Callable[[dict[str, Any]], None] | None,
+) -> int:
+    """Wait for the command, forwarding (to wandb) the metric rows it appends as they come."""
+    if forward is None:
+        return process.wait()
+    offset = 0
+    while True:
+        try:
+            returncode = process.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            offset = _forward_new_rows(metrics, offset, forward)
+            continue
+        _forward_new_rows(metrics, offset, forward)
+        return returncode
+
+
+def _forward_new_rows(path: Path, offset: int, forward: Callable[[dict[str, Any]], None]) -> int:
+    """Forward the complete JSON lines appended after byte ``offset``; return the new offset."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            chunk = handle.read()
+    except FileNotFoundError:
+        return offset
+    complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits
+    for line in complete.splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict):
+            forward(row)
+    return offset + len(complete)
 
 
 def _forward_termination(process: subprocess.Popen[bytes]) -> None:
@@ -253,9 +296,17 @@ def _forward_termination(process: subprocess.Popen[bytes]) -> None:
 
     def handler(signum: int, frame: object) -> None:
         process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+        # Not process.wait(): the handler interrupts the main thread inside process.wait(),
+        # which holds Popen's waitpid lock, so a nested wait could only time out.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if os.waitpid(process.pid, os.WNOHANG)[0]:
+                    break
+            except ChildProcessError:  # already reaped
+                break
+            time.sleep(0.02)
+        else:
             process.kill()
         sys.exit(128 + signum)
 

@@ -19,6 +19,8 @@ def run(args: argparse.Namespace) -> int:
 
     spec = load_study_from_args(args)
     console = Console()
+    if not console.is_terminal:  # piped: keep whole lines (hashes, paths) for grep
+        console = Console(width=240)
     console.print(
         f"[green]{args.study_file} is valid[/]: study '{spec.name}', metric "
         f"{spec.metric} ({spec.direction}), baseline {spec.baseline}, "
@@ -27,17 +29,20 @@ def run(args: argparse.Namespace) -> int:
         f"{runs_root(args.runs_dir) / spec.name}"
     )
     table = Table(title="runs")
-    for column in ("variant", "kind", "seeds", "config hash", "overrides"):
+    for column in ("variant", "seed", "kind", "config hash", "run directory", "overrides"):
         table.add_column(column)
+    study_dir = runs_root(args.runs_dir) / spec.name
     for variant in spec.variants:
         overrides = ", ".join(f"{k}={v}" for k, v in _flatten(variant.overrides).items())
-        table.add_row(
-            variant.name,
-            variant.kind,
-            ",".join(map(str, spec.seeds)),
-            variant.config_hash,
-            overrides or "(base)",
-        )
+        for index, seed in enumerate(spec.seeds):
+            table.add_row(
+                variant.name,
+                str(seed),
+                variant.kind,
+                variant.config_hash,
+                str(study_dir / "runs" / variant.name / f"s{seed}"),
+                (overrides or "(base)") if index == 0 else "",
+            )
     console.print(table)
     return 0
 

@@ -141,6 +141,10 @@ class FileSystemStore(Store):
             return None
         stamp = time.strftime("%Y%m%d-%H%M%S")
         target = self.study_dir.with_name(f"{self.study_dir.name}.old-{stamp}")
+        suffix = 1
+        while target.exists():  # archived twice within a second
+            suffix += 1
+            target = self.study_dir.with_name(f"{self.study_dir.name}.old-{stamp}-{suffix}")
         self.study_dir.rename(target)
         return target
 
@@ -199,14 +203,23 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def _exclusive_create(path: Path, content: dict[str, Any]) -> bool:
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "w") as handle:
+    """Create ``path`` with ``content`` unless it exists, atomically and already complete.
+
+    The content goes to a temporary file that is then hard-linked into place (``link`` fails
+    when the name exists, and is atomic on NFS too). A plain ``O_EXCL`` create would show
+    other processes an empty claim for a moment, which they would take for a stale one.
+    """
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with tmp.open("w") as handle:
         json.dump(content, handle)
         handle.flush()
         os.fsync(handle.fileno())
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink()
     return True
 
 

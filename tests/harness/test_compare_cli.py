@@ -1,0 +1,246 @@
+"""``harness compare``: inputs (study directory, CSV, parquet, JSONL), formats, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from analysis import compare
+from harness.cli import main
+from harness.records import RunRecord
+from harness.store import FileSystemStore, RunConfigFile, RunKey
+
+REPO = Path(__file__).resolve().parents[2]
+SLEEP_GROUP1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
+SLEEP_GROUP2 = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
+
+
+def sleep_table() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "variant": ["control"] * 10 + ["drug"] * 10,
+            "seed": list(range(10)) * 2,
+            "extra": SLEEP_GROUP2 + SLEEP_GROUP1,
+            "other": [1.0] * 20,
+        }
+    )
+
+
+def write_study(
+    root: Path, name: str = "demo", effects: dict[str, float] | None = None, seeds: int = 4
+) -> Path:
+    """A finished study through the real store: study.json, config, metrics and record."""
+    effects = effects or {"base": 0.0, "good": -0.2, "same": 0.0}
+    rng = np.random.default_rng(0)
+    store = FileSystemStore(root / name)
+    store.write_study_meta(
+        {
+            "name": name,
+            "metric": "val_loss",
+            "direction": "minimize",
+            "baseline": "base",
+            "variants": list(effects),
+            "seeds": list(range(seeds)),
+        }
+    )
+    seed_effect = rng.normal(0, 0.5, seeds)
+    for variant, effect in effects.items():
+        for seed in range(seeds):
+            store.write_config(
+                RunConfigFile(
+                    study=name,
+                    variant=variant,
+                    seed=seed,
+                    kind="command",
+                    config={},
+                    config_hash="0",
+                )
+            )
+            rows = []
+            for step in (0, 10, 20):
+                loss = 3 + 5 / (1 + step) + seed_effect[seed] + effect + rng.normal(0, 0.01)
+                rows.append({"step": step, "train_loss": loss, "val_loss": loss + 0.1})
+            rows.append({"step": 20, "tokens_per_s": 1000.0 + seed, "peak_memory_mb": 500.0})
+            run_dir = store.run_dir(RunKey(variant=variant, seed=seed))
+            (run_dir / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+            final: dict[str, float] = {}
+            for row in rows:
+                final.update({k: float(v) for k, v in row.items() if k != "step"})
+            store.write_record(
+                RunRecord(
+                    study=name,
+                    variant=variant,
+                    seed=seed,
+                    kind="command",
+                    config_hash="0",
+                    status="done",
+                    final_metrics=final,
+                    started_at="2025-01-01T00:00:00Z",
+                    ended_at="2025-01-01T00:01:00Z",
+                    wall_time_s=60.0,
+                )
+            )
+    return store.study_dir
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(["compare", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet", "jsonl"])
+def test_json_output_equals_the_python_api(
+    tmp_path: Path, suffix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / f"results.{suffix}"
+    table = sleep_table()
+    {"csv": table.write_csv, "parquet": table.write_parquet, "jsonl": table.write_ndjson}[suffix](
+        path
+    )
+    code, out, _ = run_cli(
+        [str(path), "--metric", "extra", "--baseline", "control", "--format", "json"], capsys
+    )
+    assert code == 0
+    expected = compare(table, metric="extra", baseline="control").to_dict()
+    assert json.loads(out) == expected
+    assert f"{expected['comparisons'][0]['p_value']:.4g}" == "0.002833"
+
+
+def test_table_markdown_and_csv_formats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "results.csv"
+    sleep_table().write_csv(path)
+    base = [str(path), "--metric", "extra", "--baseline", "control"]
+    code, out, _ = run_cli(base, capsys)
+    assert code == 0
+    assert "paired t-test by seed" in out and "better" in out and "tiers" in out
+    code, out, _ = run_cli([*base, "--format", "markdown"], capsys)
+    assert "| drug | 10 | -1.58 | [-2.46, -0.70] |" in out
+    code, out, _ = run_cli([*base, "--format", "csv", "--unpaired"], capsys)
+    frame = pl.read_csv(out.encode())
+    assert frame["verdict"].to_list() == ["baseline", "indistinguishable"]
+    assert f"{frame['p_value'][1]:.4g}" == "0.07939"
+
+
+def test_first_variant_is_the_default_baseline_for_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "results.csv"
+    sleep_table().drop("other").write_csv(path)  # one metric column: no --metric needed
+    code, out, err = run_cli([str(path), "--format", "json"], capsys)
+    assert code == 0 and "baseline: control" in err
+    assert json.loads(out)["comparisons"][0]["baseline"] == "control"
+
+
+@pytest.mark.parametrize(
+    ("extra_args", "message"),
+    [
+        (["--metric", "extr"], "no metric 'extr'"),
+        (["--metric", "extra", "--baseline", "placebo"], "unknown baseline variant 'placebo'"),
+        (["--metric", "extra", "--agg", "mean"], "unknown aggregation"),
+        (["--metric", "extra", "--agg", "last:5"], "needs curves"),
+        ([], "pass --metric"),
+    ],
+)
+def test_bad_input_exits_2_with_a_message(
+    tmp_path: Path, extra_args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "results.csv"
+    sleep_table().write_csv(path)
+    code, out, err = run_cli([str(path), *extra_args], capsys)
+    assert code == 2 and message in err and out == ""
+    assert "Traceback" not in err
+
+
+def test_fewer_than_two_seeds_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "results.csv"
+    sleep_table().filter(pl.col("seed") == 0).write_csv(path)
+    code, _, err = run_cli([str(path), "--metric", "extra"], capsys)
+    assert code == 2 and "fewer than 2 seeds" in err and "nothing can be compared" in err
+
+
+def test_missing_variant_column_and_unknown_file_type_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "results.csv"
+    sleep_table().drop("variant").write_csv(path)
+    code, _, err = run_cli([str(path), "--metric", "extra"], capsys)
+    assert code == 2 and "no column variant" in err
+    odd = tmp_path / "results.xlsx"
+    odd.write_text("x")
+    code, _, err = run_cli([str(odd)], capsys)
+    assert code == 2 and "unknown file type" in err
+    code, _, err = run_cli([str(tmp_path / "nowhere")], capsys)
+    assert code == 2 and "not a study directory" in err
+
+
+def test_study_directory_with_study_defaults(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = write_study(tmp_path)
+    code, out, _ = run_cli([str(study), "--format", "json"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    assert data["metric"] == "val_loss" and data["paired"] is True
+    verdicts = {c["variant"]: c["verdict"] for c in data["comparisons"]}
+    assert verdicts == {"good": "better", "same": "indistinguishable"}
+    assert data["tiers"][0] == ["good"]
+    assert all(c["baseline"] == "base" for c in data["comparisons"])
+
+
+def test_no_path_uses_the_most_recent_study_under_the_runs_root(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_study(tmp_path, name="older")
+    newer = write_study(tmp_path, name="newer", effects={"base": 0.0, "x": 0.3})
+    later = newer.stat().st_mtime + 10
+    os.utime(newer / "study.json", (later, later))
+    code, out, _ = run_cli(["--runs-dir", str(tmp_path), "--format", "json"], capsys)
+    assert code == 0 and [c["variant"] for c in json.loads(out)["comparisons"]] == ["x"]
+    monkeypatch.setenv("HARNESS_RUNS_DIR", str(tmp_path))
+    code, out, _ = run_cli(["--format", "json"], capsys)
+    assert code == 0 and [c["variant"] for c in json.loads(out)["comparisons"]] == ["x"]
+    code, _, err = run_cli(["--runs-dir", str(tmp_path / "empty")], capsys)
+    assert code == 2 and "no study found" in err
+
+
+def test_curve_aggregations_from_a_study_and_from_a_long_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = write_study(tmp_path)
+    code, out, _ = run_cli(
+        [str(study), "--metric", "train_loss", "--agg", "step:10", "--format", "json"], capsys
+    )
+    assert code == 0 and json.loads(out)["metric"] == "train_loss"
+    from harness.store import load_curves
+
+    long_file = tmp_path / "curves.parquet"
+    load_curves(study).write_parquet(long_file)
+    args = ["--metric", "train_loss", "--agg", "step:10", "--baseline", "base", "--format", "json"]
+    code, from_file, _ = run_cli([str(long_file), *args], capsys)
+    assert code == 0 and json.loads(from_file) == json.loads(out)
+    code, _, err = run_cli([str(study), "--metric", "train_loss", "--agg", "step:15"], capsys)
+    assert code == 2 and "nearest logged steps: 10, 20" in err
+
+
+def test_compare_does_not_import_torch(tmp_path: Path) -> None:
+    path = tmp_path / "results.csv"
+    sleep_table().write_csv(path)
+    code = (
+        "import sys\n"
+        "from harness.cli import main\n"
+        f"assert main(['compare', {str(path)!r}, '--metric', 'extra', '--format', 'json']) == 0\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "assert 'matplotlib' not in sys.modules\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
