@@ -1,0 +1,32 @@
+"""Statistics over tables of results: estimators, CIs, tests, power, tiers.
+
+Pure functions over arrays and DataFrames (numpy, scipy, statsmodels, polars; never torch).
+Randomness, where any is needed, comes in as an explicit ``numpy.random.Generator``.
+"""
+
+from __future__ import annotations
+
+from analysis.compare import (
+    AnalysisError,
+    ComparisonResult,
+    PairComparison,
+    VariantSummary,
+    compare,
+    compare_values,
+    make_tiers,
+)
+from analysis.curves import Aggregation, aggregate_curves, curve_bands, parse_agg
+
+__all__ = [
+    "Aggregation",
+    "AnalysisError",
+    "ComparisonResult",
+    "PairComparison",
+    "VariantSummary",
+    "aggregate_curves",
+    "compare",
+    "compare_values",
+    "curve_bands",
+    "make_tiers",
+    "parse_agg",
+]

@@ -1,0 +1,147 @@
+"""From logged curves to one value per run, and curve summaries across seeds.
+
+A curves table is long: ``variant``, ``seed``, ``step`` and one column per metric, null where
+a metric was not logged at that step (``harness.store.load_curves``, or any file with those
+columns).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from analysis.compare import AnalysisError
+from analysis.stats import t_quantile
+
+if TYPE_CHECKING:
+    import polars as pl
+
+AGG_HELP = "final | min | last:K (mean of the last K logged values) | step:S (value at step S)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Aggregation:
+    """How a curve becomes one number per run.
+
+    Attributes:
+        kind: ``final`` (last logged value), ``min`` (smallest value), ``last`` (mean of the
+            last ``count`` logged values) or ``step`` (the value logged at ``step``).
+        count: K for ``last:K``.
+        step: S for ``step:S``.
+    """
+
+    kind: Literal["final", "min", "last", "step"]
+    count: int | None = None
+    step: int | None = None
+
+    def __str__(self) -> str:
+        if self.kind == "last":
+            return f"last:{self.count}"
+        if self.kind == "step":
+            return f"step:{self.step}"
+        return self.kind
+
+
+def parse_agg(text: str) -> Aggregation:
+    """Parse ``final``, ``min``, ``last:K`` or ``step:S``.
+
+    Raises:
+        AnalysisError: anything else.
+    """
+    text = text.strip()
+    if text in ("final", "min"):
+        return Aggregation(kind=text)  # type: ignore[arg-type]
+    match = re.fullmatch(r"(last|step):(\d+)", text)
+    if match:
+        number = int(match.group(2))
+        if match.group(1) == "last":
+            if number < 1:
+                raise AnalysisError("last:K needs K >= 1")
+            return Aggregation(kind="last", count=number)
+        return Aggregation(kind="step", step=number)
+    raise AnalysisError(f"unknown aggregation {text!r}; use {AGG_HELP}")
+
+
+def aggregate_curves(curves: pl.DataFrame, metric: str, agg: str | Aggregation) -> pl.DataFrame:
+    """One row per run (``variant``, ``seed``, ``metric``) from a curves table.
+
+    Only steps where the metric was logged (non-null, finite) count, in step order.
+
+    Args:
+        curves: columns ``variant``, ``seed``, ``step``, ``metric``.
+        metric: the metric column.
+        agg: an :class:`Aggregation` or its text form.
+
+    Raises:
+        AnalysisError: a missing column, a bad aggregation, or (``step:S``) runs that did not
+            log the metric at step S.
+    """
+    import polars as pl
+
+    aggregation = parse_agg(agg) if isinstance(agg, str) else agg
+    missing = [c for c in ("variant", "seed", "step", metric) if c not in curves.columns]
+    if missing:
+        raise AnalysisError(
+            f"the curves table has no column {', '.join(missing)}; "
+            f"columns: {', '.join(curves.columns)}"
+        )
+    value = pl.col(metric).cast(pl.Float64)
+    logged = (
+        curves.select("variant", "seed", "step", value)
+        .filter(pl.col(metric).is_not_null() & pl.col(metric).is_finite())
+        .sort("variant", "seed", "step")
+    )
+    keys = ["variant", "seed"]
+    if aggregation.kind == "final":
+        expression = pl.col(metric).last()
+    elif aggregation.kind == "min":
+        expression = pl.col(metric).min()
+    elif aggregation.kind == "last":
+        expression = pl.col(metric).tail(aggregation.count or 1).mean()
+    else:
+        at_step = logged.filter(pl.col("step") == aggregation.step)
+        runs = logged.select(keys).unique()
+        absent = runs.join(at_step.select(keys), on=keys, how="anti")
+        if absent.height:
+            steps = logged["step"].unique().sort()
+            nearest = steps.filter(steps <= aggregation.step).tail(1).to_list()
+            nearest += steps.filter(steps > aggregation.step).head(1).to_list()
+            example = absent.sort(keys).row(0)
+            raise AnalysisError(
+                f"{absent.height} run(s) did not log {metric} at step {aggregation.step} "
+                f"(e.g. {example[0]} seed {example[1]}); nearest logged steps: "
+                f"{', '.join(map(str, nearest)) or 'none'}"
+            )
+        return at_step.select([*keys, metric])
+    return logged.group_by(keys, maintain_order=True).agg(expression)
+
+
+def curve_bands(curves: pl.DataFrame, metric: str, *, alpha: float = 0.05) -> pl.DataFrame:
+    """Mean curve per variant with a t-based ``1 - alpha`` CI band across seeds.
+
+    Returns:
+        Columns ``variant``, ``step``, ``n``, ``mean``, ``sd``, ``ci_low``, ``ci_high``; the
+        band is null at steps logged by fewer than 2 seeds.
+    """
+    import numpy as np
+    import polars as pl
+
+    bands = (
+        curves.select("variant", "step", pl.col(metric).cast(pl.Float64))
+        .filter(pl.col(metric).is_not_null() & pl.col(metric).is_finite())
+        .group_by("variant", "step")
+        .agg(
+            pl.len().alias("n"),
+            pl.col(metric).mean().alias("mean"),
+            pl.col(metric).std().alias("sd"),
+        )
+        .sort("variant", "step")
+    )
+    n = bands["n"].to_numpy().astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        critical = np.where(n >= 2, t_quantile(1 - alpha / 2, n - 1), np.nan)
+    half = pl.Series("half", critical) * bands["sd"] / pl.Series(np.sqrt(n))
+    return bands.with_columns(
+        (pl.col("mean") - half).alias("ci_low"), (pl.col("mean") + half).alias("ci_high")
+    ).with_columns(pl.col("ci_low", "ci_high").fill_nan(None))

@@ -1,0 +1,157 @@
+"""Plain-text renderings of a :class:`~analysis.compare.ComparisonResult` (markdown), and the
+number formatting shared with the CLI's rich tables and the HTML report."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from analysis.compare import ComparisonResult
+
+
+def decimals(result: ComparisonResult) -> int:
+    """Decimals that show the seed noise sd to about 2-3 significant digits: metric values,
+    sds and differences are all printed with this many, so they line up and compare."""
+    scale = result.seed_noise_sd
+    if not math.isfinite(scale) or scale <= 0:
+        scale = max((abs(v.mean) for v in result.variants), default=1.0) or 1.0
+    return int(min(12, max(0, 2 - math.floor(math.log10(scale)))))
+
+
+def fmt(value: float | None, places: int = 2) -> str:
+    """Fixed ``places`` decimals; '-' for None/NaN."""
+    if value is None or not math.isfinite(value):
+        return "-" if value is None or math.isnan(value) else str(value)
+    return f"{value:.{places}f}"
+
+
+def fmt_signed(value: float | None, places: int = 2) -> str:
+    text = fmt(value, places)
+    return f"+{text}" if value is not None and math.isfinite(value) and value > 0 else text
+
+
+def fmt_p(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "-"
+    return "<0.0001" if value < 1e-4 else f"{value:.4f}"
+
+
+def fmt_ci(low: float | None, high: float | None, places: int = 2) -> str:
+    return f"[{fmt(low, places)}, {fmt(high, places)}]"
+
+
+def design_line(result: ComparisonResult) -> str:
+    """One sentence: the test, the effect size, the family and its correction."""
+    test = "paired t-test by seed" if result.paired else "Welch t-test (unpaired)"
+    effect = "d_z = mean diff / sd diff" if result.paired else "Hedges' g"
+    correction = "Holm (family-wise error)" if result.correction == "holm" else "BH (FDR)"
+    better = "lower" if result.direction == "minimize" else "higher"
+    return (
+        f"{test}; effect size {effect}; {result.n_comparisons} comparison(s) adjusted together "
+        f"by {correction} at alpha = {result.alpha:g}; {better} {result.metric} is better"
+    )
+
+
+def noise_line(result: ComparisonResult) -> str:
+    level = result.alpha / result.n_comparisons
+    places = decimals(result)
+    return (
+        f"seed noise sd {fmt(result.seed_noise_sd, places)}; minimum detectable effect "
+        f"{fmt(result.min_detectable_effect, places)} (80% power, two-sided level {level:.3g}, "
+        "current seeds)"
+    )
+
+
+def tiers_line(result: ComparisonResult) -> str:
+    return "  >  ".join(" = ".join(tier) for tier in result.tiers)
+
+
+def variant_headers() -> list[str]:
+    return ["tier", "variant", "n", "mean", "sd", "CI of mean"]
+
+
+def variant_cells(result: ComparisonResult) -> list[list[str]]:
+    tier = result.tier_of()
+    places = decimals(result)
+    rows = []
+    for v in sorted(result.variants, key=lambda v: (tier[v.variant], _rank_key(result, v.mean))):
+        is_baseline = v.variant == result.baseline and v.variant != "baseline"
+        label = f"{v.variant} (baseline)" if is_baseline else v.variant
+        rows.append(
+            [
+                str(tier[v.variant]),
+                label,
+                str(v.n),
+                fmt(v.mean, places),
+                fmt(v.sd, places),
+                fmt_ci(v.ci_low, v.ci_high, places),
+            ]
+        )
+    return rows
+
+
+def comparison_headers(result: ComparisonResult) -> list[str]:
+    return [
+        "variant",
+        "pairs" if result.paired else "n",
+        "diff",
+        f"{1 - result.alpha:.0%} CI",
+        "p",
+        f"p ({result.correction})",
+        result.effect_size_kind,
+        "P(better)",
+        "verdict",
+        "seeds needed",
+    ]
+
+
+def comparison_cells(result: ComparisonResult) -> list[list[str]]:
+    n = {v.variant: v.n for v in result.variants}
+    places = decimals(result)
+    rows = []
+    for c in result.comparisons:
+        rows.append(
+            [
+                c.variant,
+                str(c.n_pairs) if result.paired else f"{n[c.variant]}/{n[c.baseline]}",
+                fmt_signed(c.diff, places),
+                fmt_ci(c.ci_low, c.ci_high, places),
+                fmt_p(c.p_value),
+                fmt_p(c.p_adjusted),
+                fmt(c.effect_size, 2),
+                fmt(c.prob_improvement, 2),
+                c.verdict,
+                "-" if c.seeds_needed is None else str(c.seeds_needed),
+            ]
+        )
+    return rows
+
+
+def _rank_key(result: ComparisonResult, mean: float) -> float:
+    return mean if result.direction == "minimize" else -mean
+
+
+def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+    return "\n".join([line(headers), line(["---"] * len(headers))] + [line(r) for r in rows])
+
+
+def result_markdown(result: ComparisonResult) -> str:
+    """The comparison as markdown: design, variants, comparisons, tiers, noise, warnings."""
+    parts = [
+        f"**{result.metric}** vs baseline **{result.baseline}** — {design_line(result)}.",
+        "",
+        markdown_table(variant_headers(), variant_cells(result)),
+        "",
+        markdown_table(comparison_headers(result), comparison_cells(result)),
+        "",
+        f"**Tiers** (best first): {tiers_line(result)}",
+        "",
+        noise_line(result).capitalize() + ".",
+    ]
+    if result.warnings:
+        parts += [""] + [f"- **warning:** {w}" for w in result.warnings]
+    return "\n".join(parts) + "\n"

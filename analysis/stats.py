@@ -1,0 +1,445 @@
+"""Pure statistical building blocks: t-tests, CIs, effect sizes, multiplicity, power.
+
+Every function works on numpy arrays and broadcasts over leading axes, so a simulation can
+run thousands of studies in one call. Missing values are NaN: a sample is the finite entries
+along the last axis. Only ``scipy.special`` is used (not ``scipy.stats``, whose import alone
+costs more than a second and would dominate ``harness compare``).
+
+Conventions:
+    - ``alpha`` is two-sided: a ``1 - alpha`` confidence interval, a test at level ``alpha``.
+    - ``diff`` is always ``x - y`` in the metric's units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import special
+
+Direction = Literal["minimize", "maximize"]
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TTestResult:
+    """A t-test of a mean difference with its confidence interval (arrays broadcast alike).
+
+    Attributes:
+        estimate: the mean difference ``x - y``.
+        std_error: its standard error.
+        df: degrees of freedom (Welch–Satterthwaite for Welch, ``n - 1`` paired).
+        statistic: ``estimate / std_error``.
+        p_value: two-sided p-value.
+        ci_low: lower end of the ``1 - alpha`` confidence interval.
+        ci_high: upper end.
+        n: pairs (paired) or the smaller sample size (Welch).
+    """
+
+    estimate: FloatArray
+    std_error: FloatArray
+    df: FloatArray
+    statistic: FloatArray
+    p_value: FloatArray
+    ci_low: FloatArray
+    ci_high: FloatArray
+    n: FloatArray
+
+
+# -- distributions (thin wrappers over scipy.special) ---------------------------------------
+
+
+def t_quantile(q: ArrayLike, df: ArrayLike) -> FloatArray:
+    """The ``q`` quantile of Student's t with ``df`` degrees of freedom."""
+    return np.asarray(special.stdtrit(df, q), dtype=np.float64)
+
+
+def t_two_sided_p(statistic: ArrayLike, df: ArrayLike) -> FloatArray:
+    """Two-sided p-value ``P(|T| >= |t|)``; ``t = ±inf`` gives 0."""
+    t = np.abs(np.asarray(statistic, dtype=np.float64))
+    return np.asarray(np.minimum(1.0, 2.0 * special.stdtr(df, -t)), dtype=np.float64)
+
+
+def t_power(noncentrality: ArrayLike, df: ArrayLike, alpha: ArrayLike) -> FloatArray:
+    """Power of a two-sided t-test at level ``alpha``, from the noncentral t distribution.
+
+    ``P(T' > c) + P(T' < -c)`` with ``T' ~ nct(df, noncentrality)`` and ``c`` the
+    ``1 - alpha/2`` quantile of the central t.
+    """
+    critical = t_quantile(1.0 - np.asarray(alpha) / 2.0, df)
+    shift = np.abs(np.asarray(noncentrality, dtype=np.float64))  # power is symmetric in it
+    # P(T'(λ) < -c) = P(T'(-λ) > c).
+    upper = 1.0 - _nct_cdf(df, shift, critical)
+    lower = 1.0 - _nct_cdf(df, -shift, critical)
+    return np.asarray(np.clip(upper + lower, 0.0, 1.0), dtype=np.float64)
+
+
+def _nct_cdf(df: ArrayLike, noncentrality: ArrayLike, t: ArrayLike) -> FloatArray:
+    """Noncentral t cdf. scipy's ``nctdtr`` returns NaN for some far-tail arguments (e.g.
+    ``df=33, λ=40, t=2``) where the answer is within 1e-12 of 0 or 1; there the normal
+    approximation ``Φ(t - λ)`` gets the 0 or 1 right."""
+    t = np.asarray(t, dtype=np.float64)
+    noncentrality = np.asarray(noncentrality, dtype=np.float64)
+    cdf = special.nctdtr(df, noncentrality, t)
+    return np.asarray(np.where(np.isnan(cdf), special.ndtr(t - noncentrality), cdf))
+
+
+# -- one sample -----------------------------------------------------------------------------
+
+
+def sample_stats(values: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """``(n, mean, sd)`` of the finite entries along the last axis (sd with ``ddof=1``).
+
+    ``sd`` is NaN where ``n < 2``; ``mean`` is NaN where ``n == 0``.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    present = np.isfinite(x)
+    n = present.sum(axis=-1).astype(np.float64)
+    filled = np.where(present, x, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = filled.sum(axis=-1) / n
+        centred = np.where(present, x - mean[..., None], 0.0)
+        sd = np.sqrt((centred**2).sum(axis=-1) / (n - 1.0))
+    sd = np.where(n >= 2, sd, np.nan)
+    return n, mean, sd
+
+
+def mean_ci(values: ArrayLike, *, alpha: float = 0.05) -> dict[str, FloatArray]:
+    """Mean of each sample with its t-based ``1 - alpha`` confidence interval.
+
+    ``mean ± t(1 - alpha/2, n - 1) · sd / sqrt(n)``.
+
+    Returns:
+        ``{"n", "mean", "sd", "ci_low", "ci_high"}``, arrays over the leading axes.
+    """
+    n, mean, sd = sample_stats(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = t_quantile(1.0 - alpha / 2.0, n - 1.0) * sd / np.sqrt(n)
+    return {"n": n, "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half}
+
+
+def pooled_sd(sds: ArrayLike, ns: ArrayLike) -> float:
+    """Pooled standard deviation ``sqrt(Σ (n_i - 1) s_i² / Σ (n_i - 1))``.
+
+    Samples with fewer than 2 values (no sd) are left out.
+    """
+    sd = np.asarray(sds, dtype=np.float64)
+    n = np.asarray(ns, dtype=np.float64)
+    keep = (n >= 2) & np.isfinite(sd)
+    if not keep.any():
+        return float("nan")
+    return float(np.sqrt(((n[keep] - 1) * sd[keep] ** 2).sum() / (n[keep] - 1).sum()))
+
+
+# -- two samples ----------------------------------------------------------------------------
+
+
+def _t_result(
+    estimate: FloatArray, std_error: FloatArray, df: FloatArray, n: FloatArray, alpha: float
+) -> TTestResult:
+    """The test and CI shared by both designs. A zero standard error (identical runs) gives
+    ``t = 0, p = 1`` for a zero estimate and ``t = ±inf, p = 0`` otherwise, and a CI of width 0."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        statistic = np.where(
+            std_error > 0,
+            estimate / np.where(std_error > 0, std_error, 1.0),
+            np.where(estimate == 0, 0.0, np.copysign(np.inf, estimate)),
+        )
+        half = np.where(std_error > 0, t_quantile(1.0 - alpha / 2.0, df) * std_error, 0.0)
+    return TTestResult(
+        estimate=estimate,
+        std_error=std_error,
+        df=df,
+        statistic=statistic,
+        p_value=t_two_sided_p(statistic, df),
+        ci_low=estimate - half,
+        ci_high=estimate + half,
+        n=n,
+    )
+
+
+def paired_t(x: ArrayLike, y: ArrayLike, *, alpha: float = 0.05) -> TTestResult:
+    """Paired t-test of ``x - y`` over the positions (seeds) where both are finite.
+
+    ``t = mean(d) / (sd(d) / sqrt(n))`` with ``d = x - y``, ``df = n - 1``; CI
+    ``mean(d) ± t(1 - alpha/2, n - 1) · sd(d) / sqrt(n)``. Matches R's
+    ``t.test(x, y, paired = TRUE)``.
+
+    Args:
+        x, y: arrays of the same shape ``(..., n_seeds)``, aligned by seed, NaN where missing.
+        alpha: two-sided level; the CI has coverage ``1 - alpha``.
+    """
+    d = np.asarray(x, dtype=np.float64) - np.asarray(y, dtype=np.float64)
+    return paired_from_stats(*sample_stats(d), alpha=alpha)
+
+
+def paired_from_stats(
+    n: ArrayLike, mean: ArrayLike, sd: ArrayLike, *, alpha: float = 0.05
+) -> TTestResult:
+    """:func:`paired_t` from the n, mean and sd of the per-seed differences."""
+    n, mean, sd = (np.asarray(v, dtype=np.float64) for v in (n, mean, sd))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        se = sd / np.sqrt(n)
+    return _t_result(mean, se, n - 1.0, n, alpha)
+
+
+def welch_t(x: ArrayLike, y: ArrayLike, *, alpha: float = 0.05) -> TTestResult:
+    """Welch's unequal-variance t-test of ``mean(x) - mean(y)``.
+
+    ``se = sqrt(s_x²/n_x + s_y²/n_y)``, Welch–Satterthwaite
+    ``df = se⁴ / ((s_x²/n_x)²/(n_x - 1) + (s_y²/n_y)²/(n_y - 1))``. Matches R's
+    ``t.test(x, y)``. Where both variances are 0, ``df = n_x + n_y - 2``.
+
+    Args:
+        x, y: samples along the last axis (NaN-padded; they need not share seeds).
+        alpha: two-sided level.
+    """
+    nx, mx, sx = sample_stats(x)
+    ny, my, sy = sample_stats(y)
+    return welch_from_stats(nx, mx, sx, ny, my, sy, alpha=alpha)
+
+
+def welch_from_stats(
+    nx: ArrayLike,
+    mx: ArrayLike,
+    sx: ArrayLike,
+    ny: ArrayLike,
+    my: ArrayLike,
+    sy: ArrayLike,
+    *,
+    alpha: float = 0.05,
+) -> TTestResult:
+    """:func:`welch_t` from summary statistics (n, mean, sd of each sample)."""
+    nx, mx, sx, ny, my, sy = (np.asarray(v, dtype=np.float64) for v in (nx, mx, sx, ny, my, sy))
+    vx = sx**2 / nx
+    vy = sy**2 / ny
+    se = np.sqrt(vx + vy)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df = (vx + vy) ** 2 / (vx**2 / (nx - 1.0) + vy**2 / (ny - 1.0))
+    df = np.where(se > 0, df, nx + ny - 2.0)
+    return _t_result(mx - my, se, df, np.minimum(nx, ny), alpha)
+
+
+def tost_p(estimate: ArrayLike, std_error: ArrayLike, df: ArrayLike, margin: float) -> FloatArray:
+    """Two one-sided tests (TOST) of equivalence within ``±margin``.
+
+    The null is ``|true diff| >= margin``. ``p = max(P(T >= (est + margin)/se),
+    P(T <= (est - margin)/se))``: rejecting at ``alpha`` is the same as the
+    ``1 - 2·alpha`` CI lying inside ``(-margin, margin)``.
+    """
+    est = np.asarray(estimate, dtype=np.float64)
+    se = np.asarray(std_error, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        safe = np.where(se > 0, se, 1.0)
+        t_lower = np.where(se > 0, (est + margin) / safe, np.where(est > -margin, np.inf, -np.inf))
+        t_upper = np.where(se > 0, (est - margin) / safe, np.where(est < margin, -np.inf, np.inf))
+    p_lower = special.stdtr(df, -t_lower)  # H0: diff <= -margin, reject for large t_lower
+    p_upper = special.stdtr(df, t_upper)  # H0: diff >= +margin, reject for small t_upper
+    return np.asarray(np.maximum(p_lower, p_upper), dtype=np.float64)
+
+
+# -- effect sizes ---------------------------------------------------------------------------
+
+
+def cohens_dz(x: ArrayLike, y: ArrayLike) -> FloatArray:
+    """Standardized paired effect ``d_z = mean(d) / sd(d)``, ``d = x - y`` (no bias correction).
+
+    It is the effect size that sets a paired test's power: ``t = d_z · sqrt(n)``.
+    """
+    d = np.asarray(x, dtype=np.float64) - np.asarray(y, dtype=np.float64)
+    _, mean, sd = sample_stats(d)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(np.where(sd > 0, mean / sd, np.nan), dtype=np.float64)
+
+
+def hedges_g_from_stats(
+    nx: ArrayLike, mx: ArrayLike, sx: ArrayLike, ny: ArrayLike, my: ArrayLike, sy: ArrayLike
+) -> FloatArray:
+    """Hedges' g: ``(mean_x - mean_y) / s_pooled`` times the exact small-sample correction.
+
+    ``J(df) = Γ(df/2) / (sqrt(df/2) · Γ((df - 1)/2))`` with ``df = n_x + n_y - 2`` (Hedges
+    1981), which makes g unbiased under normality; the familiar ``1 - 3/(4·df - 1)`` is its
+    approximation.
+    """
+    nx, mx, sx, ny, my, sy = (np.asarray(v, dtype=np.float64) for v in (nx, mx, sx, ny, my, sy))
+    df = nx + ny - 2.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s_pooled = np.sqrt(((nx - 1) * sx**2 + (ny - 1) * sy**2) / df)
+        correction = np.exp(
+            special.gammaln(df / 2) - 0.5 * np.log(df / 2) - special.gammaln((df - 1) / 2)
+        )
+        g = (mx - my) / s_pooled * correction
+    return np.asarray(np.where(s_pooled > 0, g, np.nan), dtype=np.float64)
+
+
+def hedges_g(x: ArrayLike, y: ArrayLike) -> FloatArray:
+    """Hedges' g of two independent samples along the last axis (see
+    :func:`hedges_g_from_stats`)."""
+    return hedges_g_from_stats(*sample_stats(x), *sample_stats(y))
+
+
+def prob_improvement_paired(x: ArrayLike, y: ArrayLike, direction: Direction) -> FloatArray:
+    """Share of shared seeds on which ``x`` beats ``y`` (ties count one half).
+
+    "Beats" is direction-aware: lower for ``minimize``, higher for ``maximize``. It estimates
+    ``P(x_seed better than y_seed)`` for a new seed of the paired design.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    both = np.isfinite(x) & np.isfinite(y)
+    sign = -1.0 if direction == "minimize" else 1.0
+    score = np.where(both, 0.5 * (1.0 + np.sign(sign * (x - y))), 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(score.sum(axis=-1) / both.sum(axis=-1), dtype=np.float64)
+
+
+def prob_improvement_unpaired(x: ArrayLike, y: ArrayLike, direction: Direction) -> float:
+    """``P(X better than Y)`` over all (run of x, run of y) pairs, ties one half.
+
+    The Mann–Whitney / AUC statistic ``U / (n_x n_y)`` (as in rliable's probability of
+    improvement), direction-aware; computed from sorted values in ``O(n log n)``. 1-D inputs.
+    """
+    xs = np.asarray(x, dtype=np.float64)
+    ys = np.sort(np.asarray(y, dtype=np.float64))
+    xs = xs[np.isfinite(xs)]
+    ys = ys[np.isfinite(ys)]
+    if xs.size == 0 or ys.size == 0:
+        return float("nan")
+    below = np.searchsorted(ys, xs, side="left")  # y < x
+    not_above = np.searchsorted(ys, xs, side="right")  # y <= x
+    ties = not_above - below
+    above = ys.size - not_above  # y > x
+    wins = above if direction == "minimize" else below
+    return float((wins.sum() + 0.5 * ties.sum()) / (xs.size * ys.size))
+
+
+# -- multiplicity ---------------------------------------------------------------------------
+
+
+def holm(p_values: ArrayLike) -> FloatArray:
+    """Holm's step-down adjusted p-values along the last axis (R's ``p.adjust(p, "holm")``).
+
+    Sorted ascending, ``p_(i) · (m - i + 1)``, made monotone by a running maximum, capped at 1.
+    Rejecting where the adjusted p is ``<= alpha`` controls the family-wise error rate at alpha
+    under any dependence between the tests.
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    m = p.shape[-1]
+    if m == 0:
+        return p.copy()
+    order = np.argsort(p, axis=-1, kind="stable")
+    ranked = np.take_along_axis(p, order, axis=-1) * (m - np.arange(m))
+    adjusted = np.minimum(np.maximum.accumulate(ranked, axis=-1), 1.0)
+    out = np.empty_like(adjusted)
+    np.put_along_axis(out, order, adjusted, axis=-1)
+    return out
+
+
+def benjamini_hochberg(p_values: ArrayLike) -> FloatArray:
+    """Benjamini–Hochberg adjusted p-values along the last axis (R's ``p.adjust(p, "BH")``).
+
+    Sorted ascending, ``p_(i) · m / i``, made monotone by a running minimum from the top,
+    capped at 1. Controls the false discovery rate (not the family-wise error) for independent
+    or positively dependent tests.
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    m = p.shape[-1]
+    if m == 0:
+        return p.copy()
+    order = np.argsort(p, axis=-1, kind="stable")
+    ranked = np.take_along_axis(p, order, axis=-1) * m / np.arange(1, m + 1)
+    adjusted = np.minimum(np.minimum.accumulate(ranked[..., ::-1], axis=-1)[..., ::-1], 1.0)
+    out = np.empty_like(adjusted)
+    np.put_along_axis(out, order, adjusted, axis=-1)
+    return out
+
+
+def adjust(p_values: ArrayLike, method: Literal["holm", "bh"]) -> FloatArray:
+    """Adjusted p-values by ``method``: ``"holm"`` (FWER) or ``"bh"`` (FDR)."""
+    if method == "holm":
+        return holm(p_values)
+    if method == "bh":
+        return benjamini_hochberg(p_values)
+    raise ValueError(f"unknown correction {method!r} (use 'holm' or 'bh')")
+
+
+# -- power ----------------------------------------------------------------------------------
+
+
+def seeds_needed(
+    diff: ArrayLike, sd_diff: ArrayLike, *, alpha: float, power: float = 0.8, max_n: int = 2**31
+) -> NDArray[np.int64]:
+    """Smallest number of paired seeds whose two-sided paired t-test at ``alpha`` detects a true
+    difference ``diff`` with at least ``power``, when the per-seed differences have sd
+    ``sd_diff``.
+
+    Power is computed from the noncentral t (``df = n - 1``, noncentrality
+    ``|diff| / sd_diff · sqrt(n)``); it increases with n, so n is found by bisection,
+    vectorised over the inputs. The bracket comes from the normal approximation
+    ``n_z = ((z(1 - alpha/2) + z(power)) / effect)²`` plus Guenther's (1981) t correction
+    ``z(1 - alpha/2)² / 2``, widened by a few seeds, and falls back to ``[1, max_n]`` wherever
+    it does not bracket.
+
+    Returns:
+        Integer array shaped like the inputs; -1 where there is no answer: ``diff`` is 0 or not
+        finite, ``sd_diff`` is not positive, or more than ``max_n`` seeds would be needed.
+    """
+    diff, sd_diff = np.broadcast_arrays(
+        np.asarray(diff, dtype=np.float64), np.asarray(sd_diff, dtype=np.float64)
+    )
+    valid = np.isfinite(diff) & np.isfinite(sd_diff) & (diff != 0) & (sd_diff > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        effect = np.where(valid, np.abs(diff) / np.where(valid, sd_diff, 1.0), 1.0)
+
+    def reaches(n: NDArray[np.int64]) -> NDArray[np.bool_]:
+        return t_power(effect * np.sqrt(n), n - 1.0, alpha) >= power
+
+    # Invariant: power(low) < target <= power(high). n = 1 pair has no test at all.
+    z_alpha = special.ndtri(1.0 - alpha / 2.0)
+    n_normal = np.minimum(((z_alpha + special.ndtri(power)) / effect) ** 2, float(max_n))
+    low = np.maximum(np.floor(n_normal).astype(np.int64) - 1, 1)
+    low = np.where(reaches(low), 1, low)
+    high = np.minimum(np.ceil(n_normal + z_alpha**2 / 2).astype(np.int64) + 2, max_n)
+    high = np.where(reaches(high), high, max_n)
+    valid &= reaches(high)
+    while np.any(high[valid] - low[valid] > 1):
+        middle = (low + high) // 2
+        ok = reaches(middle)
+        high = np.where(ok, middle, high)
+        low = np.where(ok, low, middle)
+    return np.where(valid, high, -1)
+
+
+def minimum_detectable_effect(
+    sd: float, n: float, *, alpha: float, power: float = 0.8, paired: bool
+) -> float:
+    """Smallest true difference a two-sided t-test at ``alpha`` detects with ``power``.
+
+    Paired (``n`` pairs, ``sd`` = sd of per-seed differences): ``df = n - 1``, difference
+    ``λ · sd / sqrt(n)``. Unpaired (``n`` runs per variant, ``sd`` = per-run seed sd, equal
+    variances): ``df = 2n - 2``, difference ``λ · sd · sqrt(2 / n)``. ``λ`` solves
+    ``P(T'(df, λ) > c) = power`` (the opposite tail, below ``-c``, is ignored: it is < 1e-3
+    for any λ that reaches 80 % power).
+    """
+    if not (np.isfinite(sd) and n >= 2) or sd <= 0:
+        return float("nan")
+    df = n - 1.0 if paired else 2.0 * n - 2.0
+    critical = float(t_quantile(1.0 - alpha / 2.0, df))
+    noncentrality = float(special.nctdtrinc(df, 1.0 - power, critical))
+    scale = sd / np.sqrt(n) if paired else sd * np.sqrt(2.0 / n)
+    return float(noncentrality * scale)
+
+
+def significance_threshold(n: float, *, alpha: float, paired: bool) -> float:
+    """Smallest observed standardized difference that can reach ``alpha`` at all.
+
+    A paired test rejects only when ``|mean d| / sd(d) > c / sqrt(n)``, ``c`` the two-sided
+    critical t with ``n - 1`` df; an unpaired test with ``n`` runs a side (equal variances, the
+    best case for Welch) only when ``|diff| / sd > c · sqrt(2/n)`` with ``2n - 2`` df. Large
+    values mean the study can practically never separate variants.
+    """
+    df = n - 1.0 if paired else 2.0 * n - 2.0
+    critical = float(t_quantile(1.0 - alpha / 2.0, df))
+    return critical / np.sqrt(n) if paired else critical * np.sqrt(2.0 / n)

@@ -1,0 +1,164 @@
+"""Where ``harness compare`` and ``harness report`` get their tables: a study directory (through
+``harness.store``) or a results file (CSV, parquet, JSONL) from any tool."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import UserError, closest
+
+if TYPE_CHECKING:
+    import polars as pl
+
+# Columns that identify a run or describe it, never metrics.
+KEY_COLUMNS = ("variant", "seed", "step", "status")
+FILE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "ndjson"}
+FILE_SUFFIXES[".ndjson"] = "ndjson"
+
+
+@dataclass(kw_only=True)
+class Inputs:
+    """A source of results.
+
+    Attributes:
+        source: the study directory or the file.
+        study_dir: the study directory, when the source is one.
+        meta: the study's ``study.json`` (``metric``, ``direction``, ``baseline`` ...) or {}.
+        table: one row per run with final values, or None for a file of curves.
+        curves_file: for a file with a ``step`` column, the file itself as curves.
+    """
+
+    source: Path
+    study_dir: Path | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    table: pl.DataFrame | None = None
+    curves_file: pl.DataFrame | None = None
+    _curves: pl.DataFrame | None = field(default=None, repr=False)
+
+    def curves(self) -> pl.DataFrame | None:
+        """The curves table (loaded on first use for a study), or None when there is none."""
+        if self.curves_file is not None:
+            return self.curves_file
+        if self.study_dir is None:
+            return None
+        if self._curves is None:
+            from harness.store import load_curves
+
+            self._curves = load_curves(self.study_dir)
+        return self._curves
+
+    def metric_names(self) -> list[str]:
+        frame = self.table if self.table is not None else self.curves_file
+        if frame is None:
+            return []
+        return [c for c in frame.columns if c not in KEY_COLUMNS and frame.schema[c].is_numeric()]
+
+
+def load_inputs(path: str | None, *, runs_dir: str | None = None) -> Inputs:
+    """Resolve ``path``: a results file, a study directory, a study name under the runs root, or
+    None for the most recently modified study.
+
+    Raises:
+        UserError: nothing usable at ``path``.
+    """
+    if path is not None and Path(path).is_file():
+        return _load_file(Path(path))
+    from harness.store import find_study_dir, load_study_meta, load_table
+
+    study_dir = find_study_dir(path, runs_dir=runs_dir)
+    return Inputs(
+        source=study_dir,
+        study_dir=study_dir,
+        meta=load_study_meta(study_dir),
+        table=load_table(study_dir),
+    )
+
+
+def _load_file(path: Path) -> Inputs:
+    import polars as pl
+
+    kind = FILE_SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise UserError(
+            f"{path}: unknown file type '{path.suffix}'; use .csv, .parquet or .jsonl "
+            "(or pass a study directory)"
+        )
+    try:
+        if kind == "csv":
+            frame = pl.read_csv(path, infer_schema_length=None)
+        elif kind == "parquet":
+            frame = pl.read_parquet(path)
+        else:
+            frame = pl.read_ndjson(path, infer_schema_length=None)
+    except (pl.exceptions.PolarsError, OSError, ValueError) as error:
+        raise UserError(f"{path}: cannot read it as {kind}: {error}") from None
+    missing = [c for c in ("variant", "seed") if c not in frame.columns]
+    if missing:
+        raise UserError(
+            f"{path}: no column {', '.join(missing)}; a results file needs 'variant', 'seed' "
+            f"and metric columns (found: {', '.join(frame.columns)})"
+        )
+    if "step" in frame.columns:
+        return Inputs(source=path, curves_file=frame)
+    return Inputs(source=path, table=frame)
+
+
+def metric_table(inputs: Inputs, metric: str, agg: str = "final") -> pl.DataFrame:
+    """One row per run: ``variant``, ``seed``, ``metric``, with curves aggregated by ``agg``.
+
+    ``final`` reads the study's final values (the last value each run reported); the other
+    aggregations, and any aggregation of a curves file, need the curves.
+
+    Raises:
+        UserError: an unknown metric or aggregation, or curves that are needed but absent.
+    """
+    from analysis import AnalysisError, aggregate_curves, parse_agg
+
+    try:
+        aggregation = parse_agg(agg)
+    except AnalysisError as error:
+        raise UserError(str(error)) from None
+    names = inputs.metric_names()
+    if aggregation.kind == "final" and inputs.table is not None:
+        if metric not in inputs.table.columns:
+            curves = inputs.curves()
+            if curves is None or metric not in curves.columns:
+                raise UserError(_unknown_metric(metric, names, inputs.source))
+        else:
+            return inputs.table
+    curves = inputs.curves()
+    if curves is None:
+        raise UserError(
+            f"--agg {agg} needs curves: a study directory, or a file with a 'step' column "
+            f"({inputs.source} has one value per run)"
+        )
+    if metric not in curves.columns:
+        raise UserError(_unknown_metric(metric, names or list(curves.columns), inputs.source))
+    try:
+        return aggregate_curves(curves, metric, aggregation)
+    except AnalysisError as error:
+        raise UserError(str(error)) from None
+
+
+def default_metric(inputs: Inputs, metric: str | None) -> str:
+    """``--metric``, else the study's metric, else the only metric column of a file."""
+    if metric:
+        return metric
+    if inputs.meta.get("metric"):
+        return str(inputs.meta["metric"])
+    names = inputs.metric_names()
+    if len(names) == 1:
+        return names[0]
+    raise UserError(
+        f"pass --metric: {inputs.source} has several metric columns ({', '.join(names)})"
+        if names
+        else f"{inputs.source} has no numeric metric column"
+    )
+
+
+def _unknown_metric(metric: str, names: list[str], source: Path) -> str:
+    match = closest(metric, names)
+    hint = f" (did you mean '{match}'?)" if match else ""
+    return f"no metric '{metric}' in {source}{hint}; metrics: {', '.join(names) or 'none'}"
