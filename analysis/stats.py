@@ -140,7 +140,8 @@ def _t_result(
     estimate: FloatArray, std_error: FloatArray, df: FloatArray, n: FloatArray, alpha: float
 ) -> TTestResult:
     """The test and CI shared by both designs. A zero standard error (identical runs) gives
-    ``t = 0, p = 1`` for a zero estimate and ``t = ±inf, p = 0`` otherwise, and a CI of width 0."""
+    ``t = 0, p = 1`` for a zero estimate and ``t = ±inf, p = 0`` otherwise, and a CI of width 0;
+    fewer than 2 observations give NaN."""
     with np.errstate(invalid="ignore", divide="ignore"):
         statistic = np.where(
             std_error > 0,
@@ -148,12 +149,16 @@ def _t_result(
             np.where(estimate == 0, 0.0, np.copysign(np.inf, estimate)),
         )
         half = np.where(std_error > 0, t_quantile(1.0 - alpha / 2.0, df) * std_error, 0.0)
+    # Fewer than 2 observations (df < 1, sd undefined) test nothing: NaN, never p = 0.
+    testable = np.asarray(df) >= 1
+    statistic = np.where(testable, statistic, np.nan)
+    half = np.where(testable, half, np.nan)
     return TTestResult(
         estimate=estimate,
         std_error=std_error,
         df=df,
         statistic=statistic,
-        p_value=t_two_sided_p(statistic, df),
+        p_value=np.where(testable, t_two_sided_p(statistic, df), np.nan),
         ci_low=estimate - half,
         ci_high=estimate + half,
         n=n,

@@ -196,6 +196,9 @@ def fill_placeholders(text: str, values: dict[str, Any]) -> str:
 def command_env(planned: dict[str, Any], run_dir: Path) -> dict[str, str]:
     """The environment of a command run: ours, the study's ``env`` table, and HARNESS_* vars."""
     env = dict(os.environ)
+    # `python` in a study's command means the interpreter running harness (its venv), even
+    # when that venv is not activated.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.update(planned["config"].get("env", {}))
     env.update(
         {
