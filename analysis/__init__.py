@@ -16,17 +16,26 @@ from analysis.compare import (
     make_tiers,
 )
 from analysis.curves import Aggregation, aggregate_curves, curve_bands, parse_agg
+from analysis.pareto import ParetoResult, pareto_front
+from analysis.sequential import SequentialReport, sequential_compare
+from analysis.trend import Trend, sweep_trends
 
 __all__ = [
     "Aggregation",
     "AnalysisError",
     "ComparisonResult",
     "PairComparison",
+    "ParetoResult",
+    "SequentialReport",
+    "Trend",
     "VariantSummary",
     "aggregate_curves",
     "compare",
     "compare_values",
     "curve_bands",
     "make_tiers",
+    "pareto_front",
     "parse_agg",
+    "sequential_compare",
+    "sweep_trends",
 ]

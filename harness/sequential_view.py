@@ -22,7 +22,9 @@ def rows(report: Any) -> list[dict[str, Any]]:
         result = comparison.result
         verdict = result.verdict
         if verdict == "undecided":
-            verdict = "undecided (seed budget spent)"
+            verdict = "undecided (more seeds could decide)"
+        elif verdict == "inconclusive":
+            verdict = "inconclusive (seed budget spent)"
         out.append(
             {
                 "variant": comparison.variant,

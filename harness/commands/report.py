@@ -1,17 +1,24 @@
 """``harness report [STUDY_DIR]``: a self-contained HTML page and a markdown report.
 
-The comparison table, a forest plot of differences with CIs, curves per variant (mean and CI
-band across seeds) and efficiency beside quality. Writes ``report.html`` (figures embedded),
+The comparison table, a forest plot of differences with CIs, the metric against a swept
+parameter with a trend test, efficiency beside quality with the Pareto view, and curves per
+variant (mean and CI band across seeds). Writes ``report.html`` (figures embedded),
 ``report.md`` and its ``report_*.png`` figures into the study directory, or ``--output-dir``.
+On a phased study's root: one section per phase with its decision, and each phase's own report
+in ``<out>/<phase>/``.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.commands._common import add_runs_dir
-from harness.commands.compare import add_analysis_arguments, analyse
+from harness.commands.compare import add_analysis_arguments, compare_prepared, prepare
+
+if TYPE_CHECKING:
+    from harness.report.page import Report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,13 +42,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness.report.html import build_report
+    from harness.report.load import phased_root
 
-    inputs, result = analyse(args)
+    root = phased_root(args.path, runs_dir=args.runs_dir)
+    if root is not None:
+        return _run_phased(root, args)
+    prepared = prepare(args)
+    result = compare_prepared(prepared, args)
+    inputs = prepared.inputs
     source = inputs.source
     out_dir = (
         Path(args.output_dir) if args.output_dir else (source if source.is_dir() else source.parent)
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
     title = str(inputs.meta.get("name") or (source.name if source.is_dir() else source.stem))
     report = build_report(
         result,
@@ -50,10 +62,33 @@ def run(args: argparse.Namespace) -> int:
         agg=args.agg,
         table=inputs.table,
         curves=inputs.curves(),
+        runs=prepared.table,
+        sweep=inputs.meta.get("sweep"),
+        paired=args.paired,
     )
+    _write(report, out_dir)
+    print(f"wrote {out_dir / 'report.html'} and {out_dir / 'report.md'}")
+    return 0
+
+
+def _run_phased(root: Path, args: argparse.Namespace) -> int:
+    from harness.report.phased import build_phased_report
+
+    out_dir = Path(args.output_dir) if args.output_dir else root
+    report, phases = build_phased_report(root, args, out_dir)
+    _write(report, out_dir)
+    for name, phase_report in phases.items():
+        _write(phase_report, out_dir / name)
+    print(
+        f"wrote {out_dir / 'report.html'} and {out_dir / 'report.md'} "
+        f"({len(phases)} phase report(s) beside them)"
+    )
+    return 0
+
+
+def _write(report: Report, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.html").write_text(report.html)
     (out_dir / "report.md").write_text(report.markdown)
     for name, data in report.images.items():
         (out_dir / name).write_bytes(data)
-    print(f"wrote {out_dir / 'report.html'} and {out_dir / 'report.md'}")
-    return 0

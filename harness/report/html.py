@@ -2,21 +2,36 @@
 content as markdown (figures as PNG files beside it).
 
 Sections: verdicts against the baseline, a forest plot of the differences with their CIs,
-tiers and seed noise, efficiency (tokens/s, memory) beside quality, curves per variant (mean
-across seeds with a CI band), every pairwise comparison behind the tiers, and how the numbers
-were computed. matplotlib runs on the Agg backend; nothing is fetched from the network.
+tiers and seed noise, the metric against a swept parameter with a trend test (sweeps), efficiency
+beside quality with the Pareto view (tokens/s, memory, KV cache, parameters), curves per variant
+(mean across seeds with a CI band), every pairwise comparison behind the tiers, and how the
+numbers were computed. matplotlib runs on the Agg backend; nothing is fetched from the network.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from analysis import format as f
+from harness.report.efficiency import (
+    EFFICIENCY_COLUMNS,
+    efficiency_figure,
+    efficiency_rows,
+    efficiency_sections,
+    pareto,
+)
+from harness.report.page import (
+    VERDICT_COLOUR,
+    Figures,
+    Report,
+    Section,
+    html_page,
+    markdown_page,
+    pyplot,
+)
+from harness.report.sweep import sweep_figure, sweep_section, trends
 
 if TYPE_CHECKING:
     import polars as pl
@@ -24,27 +39,9 @@ if TYPE_CHECKING:
 
     from analysis import ComparisonResult
 
-EFFICIENCY_COLUMNS = {
-    "tokens_per_s": ("tokens/s", "maximize"),
-    "peak_memory_mb": ("peak memory (MB)", "minimize"),
-}
-VERDICT_COLOUR = {
-    "better": "#1a7f37",
-    "worse": "#cf222e",
-    "equivalent": "#0969da",
-    "indistinguishable": "#6e7781",
-}
+__all__ = ["EFFICIENCY_COLUMNS", "Report", "build_report", "forest_figure", "meta_line"]
+
 MAX_CURVE_PANELS = 2
-LABEL_OFFSETS = ((6, 6), (6, -13), (-6, 6), (-6, -13))
-
-
-@dataclass(kw_only=True)
-class Report:
-    """A rendered report: the HTML page, the markdown text and the PNG figures by file name."""
-
-    html: str
-    markdown: str
-    images: dict[str, bytes] = field(default_factory=dict)
 
 
 def build_report(
@@ -56,6 +53,9 @@ def build_report(
     table: pl.DataFrame | None = None,
     curves: pl.DataFrame | None = None,
     image_prefix: str = "report",
+    runs: pl.DataFrame | None = None,
+    sweep: Mapping[str, Mapping[str, Any]] | None = None,
+    paired: bool | None = None,
 ) -> Report:
     """Render ``result`` (and the tables it came from) as HTML and markdown.
 
@@ -64,53 +64,58 @@ def build_report(
         title: page title (the study name).
         source: where the results came from (shown in the header).
         agg: the curve aggregation used for the metric.
-        table: one row per run with final values (for the efficiency section).
+        table: one row per run with final values (for the efficiency and Pareto sections).
         curves: the curves table (for the curves section), or None.
         image_prefix: file-name prefix of the markdown's PNG files.
+        runs: one row per run with the compared metric as aggregated (for the sweep section);
+            default ``table``.
+        sweep: variant -> {dotted key: value} of the sweep points (``study.json``'s "sweep").
+        paired: the design forced for the comparison (None: decided from the seeds), reused
+            for the Pareto tiers.
     """
-    figures: list[tuple[str, str, Figure]] = [
-        ("forest", "Differences against the baseline", forest_figure(result))
-    ]
+    figures = Figures()
+
+    def add(key: str, caption: str, figure: Figure) -> None:
+        figures.add(key, f"{image_prefix}_{key}.png", caption, figure)
+
+    add("forest", "Differences against the baseline", forest_figure(result))
+    found = trends(result, runs if runs is not None else table, sweep)
+    if found:
+        add("sweep", "Metric against the swept parameter", sweep_figure(result, found))
     efficiency = efficiency_rows(result, table)
+    front = pareto(result, table, paired) if efficiency else None
     if efficiency:
-        figures.append(
-            ("efficiency", "Efficiency beside quality", efficiency_figure(result, efficiency))
-        )
+        add("efficiency", "Efficiency beside quality", efficiency_figure(result, efficiency, front))
     if curves is not None:
         curve_figure = curves_figure(result, curves)
         if curve_figure is not None:
-            figures.append(("curves", "Curves across seeds", curve_figure))
-    images = {f"{image_prefix}_{key}.png": _png(figure) for key, _, figure in figures}
-    captions = {f"{image_prefix}_{key}.png": caption for key, caption, _ in figures}
+            add("curves", "Curves across seeds", curve_figure)
 
-    sections = _sections(result, efficiency, agg)
-    page = _html_page(title, source, result, sections, images, captions)
-    markdown = _markdown(title, source, result, sections, captions)
-    return Report(html=page, markdown=markdown, images=images)
+    sections = comparison_sections(result, agg)
+    if found:
+        sections.append(sweep_section(result, found))
+    if efficiency:
+        sections += efficiency_sections(result, efficiency, front)
+    sections.append(Section(title="Curves", figure="curves"))
+    sections += closing_sections(result)
+    meta = meta_line(result, source)
+    return Report(
+        html=html_page(title, meta, sections, figures),
+        markdown=markdown_page(title, meta, sections, figures),
+        images=figures.images,
+    )
+
+
+def meta_line(result: ComparisonResult, source: str) -> str:
+    return f"{result.metric} · baseline {result.baseline} · source {source}"
 
 
 # -- figures --------------------------------------------------------------------------------
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    _pyplot().close(figure)
-    return buffer.getvalue()
-
-
 def forest_figure(result: ComparisonResult) -> Figure:
     """Each variant's difference from the baseline with its CI, coloured by verdict."""
-    plt = _pyplot()
+    plt = pyplot()
     comparisons = list(result.comparisons)
     figure, axis = plt.subplots(figsize=(7.5, 0.9 + 0.45 * len(comparisons)))
     for row, c in enumerate(reversed(comparisons)):
@@ -141,83 +146,6 @@ def forest_figure(result: ComparisonResult) -> Figure:
     return figure
 
 
-def efficiency_rows(result: ComparisonResult, table: pl.DataFrame | None) -> list[dict[str, Any]]:
-    """Per variant: the metric's mean and each efficiency column's mean, sd and change."""
-    if table is None:
-        return []
-    columns = [c for c in EFFICIENCY_COLUMNS if c in table.columns]
-    if not columns:
-        return []
-    import polars as pl
-
-    from analysis.stats import mean_ci
-
-    rows = []
-    baseline_means: dict[str, float] = {}
-    for summary in result.variants:
-        runs = table.filter(pl.col("variant") == summary.variant)
-        row: dict[str, Any] = {"variant": summary.variant, "summary": summary}
-        for column in columns:
-            values = runs[column].cast(pl.Float64).to_numpy()
-            stats = mean_ci(values, alpha=result.alpha)
-            row[column] = {key: float(value) for key, value in stats.items()}
-            if summary.variant == result.baseline:
-                baseline_means[column] = row[column]["mean"]
-        rows.append(row)
-    for row in rows:
-        for column in columns:
-            base = baseline_means.get(column, math.nan)
-            mean = row[column]["mean"]
-            row[column]["change"] = (mean / base - 1.0) if base else math.nan
-    return rows
-
-
-def efficiency_figure(result: ComparisonResult, rows: list[dict[str, Any]]) -> Figure:
-    """Quality (the metric) against each efficiency column, one point per variant with CIs."""
-    plt = _pyplot()
-    columns = [c for c in EFFICIENCY_COLUMNS if c in rows[0]]
-    figure, axes = plt.subplots(1, len(columns), figsize=(5.2 * len(columns), 4.0), squeeze=False)
-    verdicts = {c.variant: c.verdict for c in result.comparisons}
-    for axis, column in zip(axes[0], columns, strict=True):
-        label, direction = EFFICIENCY_COLUMNS[column]
-        for index, row in enumerate(rows):
-            summary = row["summary"]
-            stats = row[column]
-            colour = VERDICT_COLOUR.get(verdicts.get(row["variant"], ""), "black")
-            axis.errorbar(
-                stats["mean"],
-                summary.mean,
-                xerr=[
-                    [_span(stats["mean"], stats["ci_low"])],
-                    [_span(stats["ci_high"], stats["mean"])],
-                ],
-                yerr=[[summary.mean - summary.ci_low], [summary.ci_high - summary.mean]],
-                fmt="o",
-                color=colour,
-                capsize=3,
-            )
-            # Staggered labels: variants that do not differ sit on top of each other.
-            dx, dy = LABEL_OFFSETS[index % len(LABEL_OFFSETS)]
-            axis.annotate(
-                row["variant"], (stats["mean"], summary.mean), xytext=(dx, dy),
-                textcoords="offset points", fontsize=9, ha="left" if dx > 0 else "right",
-            )  # fmt: skip
-        axis.set_xlabel(f"{label} ({'higher' if direction == 'maximize' else 'lower'} is better)")
-        axis.set_ylabel(result.metric)
-        axis.grid(alpha=0.3)
-        axis.margins(0.15)
-    figure.suptitle(
-        f"{result.metric} against cost (mean and {1 - result.alpha:.0%} CI across seeds)"
-    )
-    figure.tight_layout()
-    return figure
-
-
-def _span(high: float, low: float) -> float:
-    value = high - low
-    return value if math.isfinite(value) else 0.0
-
-
 def curves_figure(result: ComparisonResult, curves: pl.DataFrame) -> Figure | None:
     """Mean curve per variant with a CI band across seeds: the compared metric, and the
     training loss beside it when it is a different, logged metric."""
@@ -232,7 +160,7 @@ def curves_figure(result: ComparisonResult, curves: pl.DataFrame) -> Figure | No
             panels.append((metric, bands))
     if not panels:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), 4.2), squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for axis, (metric, bands) in zip(axes[0], panels, strict=True):
@@ -273,20 +201,9 @@ def _focus(axis: Any, bands: pl.DataFrame) -> None:
 # -- text sections ----------------------------------------------------------------------------
 
 
-@dataclass(kw_only=True)
-class Section:
-    title: str
-    paragraphs: list[str] = field(default_factory=list)
-    headers: list[str] = field(default_factory=list)
-    rows: list[list[str]] = field(default_factory=list)
-    figure: str | None = None
-
-
-def _sections(
-    result: ComparisonResult, efficiency: list[dict[str, Any]], agg: str
-) -> list[Section]:
-    places = f.decimals(result)
-    sections = [
+def comparison_sections(result: ComparisonResult, agg: str) -> list[Section]:
+    """Verdicts against the baseline, the forest plot, tiers and seed noise."""
+    return [
         Section(
             title=f"Against {result.baseline}",
             paragraphs=[f.design_line(result) + f". Metric aggregation: {agg}."],
@@ -313,27 +230,11 @@ def _sections(
             rows=f.variant_cells(result),
         ),
     ]
-    if efficiency:
-        columns = [c for c in EFFICIENCY_COLUMNS if c in efficiency[0]]
-        headers = ["variant", f"{result.metric} mean"]
-        for column in columns:
-            headers += [f"{EFFICIENCY_COLUMNS[column][0]} mean ± sd", "vs baseline"]
-        rows = []
-        for row in efficiency:
-            cells = [row["variant"], f.fmt(row["summary"].mean, places)]
-            for column in columns:
-                stats = row[column]
-                cells += [
-                    f"{_quantity(stats['mean'])} ± {_quantity(stats['sd'])}",
-                    f"{stats['change']:+.1%}" if math.isfinite(stats["change"]) else "-",
-                ]
-            rows.append(cells)
-        sections.append(
-            Section(
-                title="Efficiency beside quality", headers=headers, rows=rows, figure="efficiency"
-            )
-        )
-    sections.append(Section(title="Curves", figure="curves"))
+
+
+def closing_sections(result: ComparisonResult) -> list[Section]:
+    """Every pairwise comparison behind the tiers, and the method."""
+    places = f.decimals(result)
     pair_rows = [
         [
             f"{c.variant} − {c.baseline}",
@@ -345,7 +246,7 @@ def _sections(
         ]
         for c in result.pairwise
     ]
-    sections.append(
+    return [
         Section(
             title="All pairwise comparisons (the tiers' evidence)",
             headers=[
@@ -357,16 +258,9 @@ def _sections(
                 "verdict",
             ],
             rows=pair_rows,
-        )
-    )
-    sections.append(Section(title="How these numbers were computed", paragraphs=_method(result)))
-    return sections
-
-
-def _quantity(value: float) -> str:
-    if not math.isfinite(value):
-        return "-"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+        ),
+        Section(title="How these numbers were computed", paragraphs=_method(result)),
+    ]
 
 
 def _method(result: ComparisonResult) -> list[str]:
@@ -394,94 +288,3 @@ def _method(result: ComparisonResult) -> list[str]:
         "alpha / number of comparisons (noncentral t). The observed difference is itself noisy, "
         "so treat it as a guide to the order of magnitude.",
     ]
-
-
-# -- page assembly ----------------------------------------------------------------------------
-
-STYLE = """
-body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2em auto;
-       max-width: 1100px; color: #1f2328; padding: 0 1em; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { font-size: 1.25em; margin-top: 1.6em;
-     border-bottom: 1px solid #d0d7de; padding-bottom: 0.2em; }
-.meta { color: #59636e; font-size: 0.9em; }
-table { border-collapse: collapse; font-size: 0.88em; margin: 0.6em 0; }
-th, td { border: 1px solid #d0d7de; padding: 4px 8px; text-align: right; white-space: nowrap; }
-th { background: #f6f8fa; } td:first-child, th:first-child { text-align: left; }
-.better { color: #1a7f37; font-weight: 600; } .worse { color: #cf222e; font-weight: 600; }
-.equivalent { color: #0969da; } .indistinguishable { color: #6e7781; }
-.warning { background: #fff8c5; border: 1px solid #d4a72c; padding: 0.4em 0.7em; }
-img { max-width: 100%; height: auto; }
-"""
-
-
-def _html_page(
-    title: str,
-    source: str,
-    result: ComparisonResult,
-    sections: list[Section],
-    images: dict[str, bytes],
-    captions: dict[str, str],
-) -> str:
-    esc = html.escape
-    by_key = {name.rsplit("_", 1)[-1].removesuffix(".png"): name for name in images}
-    body = [
-        f"<h1>{esc(title)}</h1>",
-        f'<p class="meta">{esc(result.metric)} · baseline {esc(result.baseline)} · source '
-        f"{esc(source)}</p>",
-    ]
-    for section in sections:
-        if section.figure and section.figure not in by_key and not section.rows:
-            continue
-        body.append(f"<h2>{esc(section.title)}</h2>")
-        for paragraph in section.paragraphs:
-            css = ' class="warning"' if paragraph.startswith("Warning:") else ""
-            body.append(f"<p{css}>{esc(paragraph)}</p>")
-        if section.rows:
-            body.append(_html_table(section.headers, section.rows))
-        if section.figure in by_key:
-            name = by_key[section.figure]
-            data = base64.b64encode(images[name]).decode("ascii")
-            body.append(f'<img alt="{esc(captions[name])}" src="data:image/png;base64,{data}">')
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{esc(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
-        + "\n".join(body)
-        + "\n</body>\n</html>\n"
-    )
-
-
-def _html_table(headers: list[str], rows: list[list[str]]) -> str:
-    esc = html.escape
-    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
-    lines = [f"<table><thead><tr>{head}</tr></thead><tbody>"]
-    for row in rows:
-        cells = []
-        for cell in row:
-            css = f' class="{cell}"' if cell in VERDICT_COLOUR else ""
-            cells.append(f"<td{css}>{esc(cell)}</td>")
-        lines.append("<tr>" + "".join(cells) + "</tr>")
-    lines.append("</tbody></table>")
-    return "\n".join(lines)
-
-
-def _markdown(
-    title: str,
-    source: str,
-    result: ComparisonResult,
-    sections: list[Section],
-    captions: dict[str, str],
-) -> str:
-    by_key = {name.rsplit("_", 1)[-1].removesuffix(".png"): name for name in captions}
-    lines = [f"# {title}", "", f"{result.metric} · baseline {result.baseline} · source {source}"]
-    for section in sections:
-        if section.figure and section.figure not in by_key and not section.rows:
-            continue
-        lines += ["", f"## {section.title}", ""]
-        for paragraph in section.paragraphs:
-            lines += [f"**{paragraph}**" if paragraph.startswith("Warning:") else paragraph, ""]
-        if section.rows:
-            lines += [f.markdown_table(section.headers, section.rows), ""]
-        if section.figure in by_key:
-            name = by_key[section.figure]
-            lines += [f"![{captions[name]}]({name})", ""]
-    return "\n".join(lines).rstrip() + "\n"

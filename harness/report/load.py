@@ -67,6 +67,15 @@ def load_inputs(path: str | None, *, runs_dir: str | None = None) -> Inputs:
         return _load_file(Path(path))
     from harness.store import find_study_dir, load_study_meta, load_table
 
+    phased = phased_root(path, runs_dir=runs_dir)
+    if phased is not None:
+        names = phase_names(phased)
+        example = f"{phased / names[0]}" if names else f"{phased}/<phase>"
+        raise UserError(
+            f"{phased} is a phased study: compare one phase at a time, e.g. {example} "
+            f"(phases: {', '.join(names) or 'none finished yet'}); 'harness report {phased}' "
+            "reports every phase with its decision"
+        )
     study_dir = find_study_dir(path, runs_dir=runs_dir)
     return Inputs(
         source=study_dir,
@@ -74,6 +83,36 @@ def load_inputs(path: str | None, *, runs_dir: str | None = None) -> Inputs:
         meta=load_study_meta(study_dir),
         table=load_table(study_dir),
     )
+
+
+def phased_root(path: str | None, *, runs_dir: str | None = None) -> Path | None:
+    """The root of a phased study (``phases.json``, no ``study.json``) named by ``path`` — a
+    directory or a study name under the runs root — or None."""
+    if path is None:
+        return None
+    from harness.store import runs_root
+
+    for candidate in (Path(path), runs_root(runs_dir) / path):
+        if (candidate / "phases.json").is_file() and not (candidate / "study.json").is_file():
+            return candidate
+    return None
+
+
+def phase_names(root: Path) -> list[str]:
+    """The phases of a phased study root: those in ``phases.json`` in order, then any other
+    phase directory (a phase still running has a directory but no decision yet)."""
+    import json
+
+    try:
+        decided = [str(d["phase"]) for d in json.loads((root / "phases.json").read_text())]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise UserError(
+            f"{root / 'phases.json'}: cannot read the phase decisions: {error}"
+        ) from None
+    others = sorted(
+        d.name for d in root.iterdir() if (d / "study.json").is_file() and d.name not in decided
+    )
+    return [name for name in decided if (root / name / "study.json").is_file()] + others
 
 
 def _load_file(path: Path) -> Inputs:
