@@ -168,7 +168,7 @@ def run_study(
         while queue or in_flight:
             while queue and len(in_flight) < executor.capacity:
                 plan = queue.pop(0)
-                if not _claim(store, plan, spec, retry_failed=retry_failed):
+                if not claim_run(store, plan, spec.name, retry_failed=retry_failed):
                     outcome.busy.append(plan.key)
                     continue
                 executor.submit(plan)
@@ -195,8 +195,14 @@ def run_study(
     return outcome
 
 
-def _claim(store: FileSystemStore, plan: RunPlan, spec: StudySpec, *, retry_failed: bool) -> bool:
-    if not store.try_claim(plan.key, claim_owner("runner")):
+def claim_run(
+    store: FileSystemStore, plan: RunPlan, study: str, *, retry_failed: bool, role: str = "runner"
+) -> bool:
+    """Claim an unfinished run (or a failed one, when retrying) and write its config.
+
+    False when another live process holds the run, or it finished meanwhile.
+    """
+    if not store.try_claim(plan.key, claim_owner(role)):
         return False
     record = store.read_record(plan.key)
     retrying = retry_failed and record is not None and record.status == "failed"
@@ -205,7 +211,7 @@ def _claim(store: FileSystemStore, plan: RunPlan, spec: StudySpec, *, retry_fail
         return False
     store.write_config(
         RunConfigFile(
-            study=spec.name,
+            study=study,
             variant=plan.key.variant,
             seed=plan.key.seed,
             kind=plan.kind,

@@ -84,10 +84,10 @@ def _tune(args, spec, search, study_dir, console) -> int:  # type: ignore[no-unt
     import time
 
     from harness.errors import UserError
+    from harness.executors.local import LocalExecutor
     from harness.progress import RichProgress
     from harness.runner import wandb_settings
     from harness.store import FileSystemStore
-    from harness.tune.executor import PrunableLocalExecutor
     from harness.tune.report import param_importances, print_report, save_plots, summarize
     from harness.tune.search import Search
     from harness.tune.storage import is_local, storage_location, tune_dir
@@ -108,8 +108,8 @@ def _tune(args, spec, search, study_dir, console) -> int:  # type: ignore[no-unt
     def say(line: str) -> None:
         console.print(line, markup=False, highlight=False)
 
-    def executor_factory() -> PrunableLocalExecutor:
-        return PrunableLocalExecutor(jobs=args.jobs, threads=args.threads, device=args.device)
+    def executor_factory() -> LocalExecutor:
+        return LocalExecutor(jobs=args.jobs, threads=args.threads, device=args.device)
 
     search_loop = Search(
         spec,

@@ -49,6 +49,12 @@ class Executor(ABC):
     def wait(self, timeout: float) -> list[RunPlan]:
         """Block up to ``timeout`` seconds; return the runs whose workers ended since last call."""
 
+    def cancel(self, plan: RunPlan) -> None:  # noqa: B027 - optional, like close()
+        """Stop one run's worker (a pruned trial); the run stays unfinished.
+
+        Executors that cannot stop a single run leave it to finish.
+        """
+
     @abstractmethod
     def cancel_all(self) -> None:
         """Stop every worker still running; their runs stay unfinished (no record)."""

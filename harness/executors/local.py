@@ -109,6 +109,11 @@ class LocalExecutor(Executor):
                 return done
             time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
 
+    def cancel(self, plan: RunPlan) -> None:
+        for process, running, _ in self._running.values():
+            if running.key == plan.key and process.poll() is None:
+                process.terminate()
+
     def cancel_all(self) -> None:
         for process, _, _ in self._running.values():
             if process.poll() is None:

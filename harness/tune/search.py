@@ -34,10 +34,10 @@ from typing import Any
 from harness.errors import UserError
 from harness.executors import Executor, RunPlan
 from harness.records import read_metrics
-from harness.runner import plan_runs
+from harness.runner import claim_run, plan_runs
 from harness.schema import to_mapping
 from harness.spec import StudySpec
-from harness.store import FileSystemStore, RunConfigFile, RunKey
+from harness.store import FileSystemStore, RunKey
 from harness.store.filesystem import STALE_AFTER_S, claim_is_live, claim_owner
 from harness.tune.config import SearchConfig, trial_variant
 from harness.tune.storage import ask_lock, open_storage
@@ -129,7 +129,7 @@ class Search:
         search: its ``[search]`` table.
         study_dir: the study directory (runs under ``runs/``, storage under ``tune/``).
         target: trials in all (complete + pruned), across every cooperating process.
-        executor_factory: builds the executor (``cancel(plan)`` stops one run when present).
+        executor_factory: builds the executor (``cancel(plan)`` stops a pruned trial's runs).
         wandb: wandb settings handed to workers.
         say: prints one progress line.
         poll_interval: seconds between looks at the runs.
@@ -262,7 +262,7 @@ class Search:
                 continue  # finished by an earlier attempt of this trial
             if status == "running":
                 active.waiting_on.add(plan.key)
-            elif _claim(self.store, plan, self.spec.name):
+            elif claim_run(self.store, plan, self.spec.name, retry_failed=True, role="tune"):
                 self.queue.append(plan)
             else:
                 active.waiting_on.add(plan.key)
@@ -418,9 +418,9 @@ class Search:
         for plan in [p for p in self.queue if p.key in keys]:
             self.queue.remove(plan)
             self.store.release(plan.key)
-        cancel = getattr(self.executor, "cancel", None)
+        cancel = self.executor.cancel
         for plan in active.plans:
-            if plan.key in self.in_flight and cancel is not None:
+            if plan.key in self.in_flight:
                 cancel(plan)
 
     def _adopt_abandoned(self, active: ActiveTrial, records: dict[RunKey, Any]) -> None:
@@ -430,7 +430,7 @@ class Search:
                 active.waiting_on.discard(key)
             elif self.store.status(key) == "pending":
                 plan = next(p for p in active.plans if p.key == key)
-                if _claim(self.store, plan, self.spec.name):
+                if claim_run(self.store, plan, self.spec.name, retry_failed=True, role="tune"):
                     active.waiting_on.discard(key)
                     self.queue.append(plan)
 
@@ -484,27 +484,6 @@ class Search:
             if not active.stopping:
                 with contextlib.suppress(Exception):  # else the next run recovers it as stale
                     self._requeue(active.trial)
-
-
-def _claim(store: FileSystemStore, plan: RunPlan, study: str) -> bool:
-    """Claim an unfinished (or failed: a trial retried) run and write its config."""
-    if not store.try_claim(plan.key, claim_owner("tune")):
-        return False
-    record = store.read_record(plan.key)
-    if record is not None and record.status != "failed":  # finished meanwhile
-        store.release(plan.key)
-        return False
-    store.write_config(
-        RunConfigFile(
-            study=study,
-            variant=plan.key.variant,
-            seed=plan.key.seed,
-            kind=plan.kind,
-            config=plan.config,
-            config_hash=plan.config_hash,
-        )
-    )
-    return True
 
 
 def _is_stale(trial: Any) -> bool:

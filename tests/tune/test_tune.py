@@ -23,10 +23,10 @@ import pytest
 from optuna.trial import TrialState
 
 from harness.errors import SpecError
+from harness.executors.local import LocalExecutor
 from harness.spec import load_study
 from harness.store import FileSystemStore, RunKey
 from harness.tune.config import search_of
-from harness.tune.executor import PrunableLocalExecutor
 from harness.tune.search import OUTCOME_ATTR, RETRY_ATTR, SEED_VALUES_ATTR, Search, open_study
 from harness.tune.winner import reevaluate, separation_check, top_trials
 
@@ -104,7 +104,7 @@ def search_in_process(study_file: Path, runs: Path, target: int, jobs: int = 2) 
         search,
         study_dir=runs / spec.name,
         target=target,
-        executor_factory=lambda: PrunableLocalExecutor(jobs=jobs, threads=1, device="cpu"),
+        executor_factory=lambda: LocalExecutor(jobs=jobs, threads=1, device="cpu"),
         say=lambda line: None,
         poll_interval=0.1,
     )
@@ -278,7 +278,7 @@ def test_the_winner_is_named_only_when_it_separates(
         search_config,
         trials,
         runs_root=runs,
-        executor_factory=lambda: PrunableLocalExecutor(jobs=2, threads=1, device="cpu"),
+        executor_factory=lambda: LocalExecutor(jobs=2, threads=1, device="cpu"),
     )
     check = separation_check(spec, search_config, trials, runs / "toy")
     assert check.verdict == verdict
