@@ -6,7 +6,6 @@ the results come from — so progress works alike for built-in and command runs.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,37 +13,22 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from harness.executors import RunPlan
-from harness.records import RunRecord
+from harness.records import MetricsTail, RunRecord
 from harness.runner import ProgressSink
 
 LOSS_KEYS = ("train_loss", "loss", "val_loss")
 
 
-class MetricsTail:
-    """Reads the lines appended to a ``metrics.jsonl`` since the last call."""
+class RunFollower:
+    """The latest step and loss of an active run, from the rows its metrics file gains."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
+        self.tail = MetricsTail(path)
         self.step: int | None = None
         self.loss: tuple[str, float] | None = None
 
     def poll(self) -> None:
-        try:
-            with self.path.open() as handle:
-                handle.seek(self.offset)
-                chunk = handle.read()
-        except FileNotFoundError:
-            return
-        complete, _, _ = chunk.rpartition("\n")
-        if not complete:
-            return
-        self.offset += len(complete) + 1
-        for line in complete.splitlines():
-            try:
-                row: dict[str, Any] = json.loads(line)
-            except json.JSONDecodeError:
-                continue
+        for row in self.tail.new_rows():
             if isinstance(row.get("step"), int | float):
                 self.step = int(row["step"])
             for key in LOSS_KEYS:
@@ -67,7 +51,7 @@ class RichProgress(ProgressSink):
             transient=False,
         )
         self.overall: Any = None
-        self.active: dict[Any, tuple[Any, MetricsTail, RunPlan]] = {}
+        self.active: dict[Any, tuple[Any, RunFollower, RunPlan]] = {}
 
     def start(self, *, total: int, finished: int, active_plans: list[RunPlan]) -> None:
         self.progress.start()
@@ -75,7 +59,7 @@ class RichProgress(ProgressSink):
 
     def started(self, plan: RunPlan) -> None:
         task = self.progress.add_task(f"  {plan.key}", total=plan.total_steps)
-        self.active[plan.key] = (task, MetricsTail(plan.run_dir / "metrics.jsonl"), plan)
+        self.active[plan.key] = (task, RunFollower(plan.run_dir / "metrics.jsonl"), plan)
 
     def tick(self) -> None:
         for task, tail, plan in self.active.values():

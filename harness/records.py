@@ -79,18 +79,19 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     """The JSON lines of a ``metrics.jsonl`` file; a torn last line (crash mid-write) is skipped."""
     if not path.exists():
         return []
+    return parse_rows(path.read_bytes().splitlines())
+
+
+def parse_rows(lines: list[bytes]) -> list[dict[str, Any]]:
+    """The JSON objects among ``lines``; blank, torn or non-object lines are skipped."""
     rows = []
-    with path.open() as handle:
-        for line in handle:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict):
-                rows.append(row)
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
     return rows
 
 
@@ -114,3 +115,25 @@ def first_non_finite(rows: list[dict[str, Any]]) -> tuple[int | None, str, float
                 step = row.get("step")
                 return (int(step) if isinstance(step, int | float) else None, key, value)
     return None
+
+
+class MetricsTail:
+    """Reads the rows appended to a ``metrics.jsonl`` since the last call.
+
+    Only complete lines are read: a line still being written waits for the next call.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+
+    def new_rows(self) -> list[dict[str, Any]]:
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self.offset)
+                chunk = handle.read()
+        except FileNotFoundError:
+            return []
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        return parse_rows(complete.splitlines())

@@ -25,7 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import RunDiverged
-from harness.records import RunRecord, final_metrics, first_non_finite, read_metrics
+from harness.records import (
+    MetricsTail,
+    RunRecord,
+    final_metrics,
+    first_non_finite,
+    read_metrics,
+)
 from harness.store import FileSystemStore, RunKey
 from harness.store.filesystem import HEARTBEAT_INTERVAL_S, claim_owner
 from harness.wandb_log import WandbSink
@@ -264,34 +270,16 @@ def _wait_forwarding(
     """Wait for the command, forwarding (to wandb) the metric rows it appends as they come."""
     if forward is None:
         return process.wait()
-    offset = 0
+    tail = MetricsTail(metrics)
     while True:
         try:
             returncode = process.wait(timeout=1.0)
         except subprocess.TimeoutExpired:
-            offset = _forward_new_rows(metrics, offset, forward)
-            continue
-        _forward_new_rows(metrics, offset, forward)
-        return returncode
-
-
-def _forward_new_rows(path: Path, offset: int, forward: Callable[[dict[str, Any]], None]) -> int:
-    """Forward the complete JSON lines appended after byte ``offset``; return the new offset."""
-    try:
-        with path.open("rb") as handle:
-            handle.seek(offset)
-            chunk = handle.read()
-    except FileNotFoundError:
-        return offset
-    complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits
-    for line in complete.splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict):
+            returncode = None
+        for row in tail.new_rows():
             forward(row)
-    return offset + len(complete)
+        if returncode is not None:
+            return returncode
 
 
 def _forward_termination(process: subprocess.Popen[bytes]) -> None:

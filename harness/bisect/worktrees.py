@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
+from harness.processes import process_start_time, same_process_alive
 
 WORKTREE_DIR_NAME = "harness-worktrees"
 
@@ -246,29 +247,16 @@ class WorktreePool:
 
 
 def _owner_tag(pid: int) -> str:
-    return f"{pid}-{_start_time(pid) or 0}"
+    return f"{pid}-{process_start_time(pid) or 0}"
 
 
 def _owner_alive(tag: str) -> bool:
     pid_text, _, start = tag.partition("-")
     if not pid_text.isdigit():
         return True  # not ours: leave it alone
-    pid = int(pid_text)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return str(_start_time(pid) or 0) == start
-
-
-def _start_time(pid: int) -> int | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return int(fields[19])
-    except (OSError, IndexError, ValueError):
-        return None
+    return same_process_alive(
+        int(pid_text), int(start) if start.isdigit() and start != "0" else None
+    )
 
 
 def _exit_on_sigterm() -> Any:

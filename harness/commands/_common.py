@@ -28,6 +28,17 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
     add_runs_dir(parser)
 
 
+def add_study_dir_argument(parser: argparse.ArgumentParser) -> None:
+    """An optional study directory (or name under the runs root), and ``--runs-dir``."""
+    parser.add_argument(
+        "study_dir",
+        nargs="?",
+        default=None,
+        help="a study directory or name (default: the most recent study)",
+    )
+    add_runs_dir(parser)
+
+
 def add_runs_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--runs-dir",

@@ -14,8 +14,9 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.commands._common import add_study_arguments, load_study_from_args, positive
 
@@ -92,10 +93,9 @@ def probability(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.bisect.measure import CommitMeasurements, command_variant
+    from harness.bisect.measure import command_variant
     from harness.bisect.search import noisy_bisect
     from harness.bisect.worktrees import WorktreePool, commits_between, repo_root, resolve_commit
-    from harness.store import runs_root
 
     repo = repo_root(args.repo)
     spec = load_study_from_args(args)
@@ -109,17 +109,7 @@ def run(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr, flush=True)
 
     with WorktreePool(repo, args.worktree_dir) as pool:
-        measurer = CommitMeasurements(
-            spec,
-            variant=variant,
-            metric=metric,
-            runs_root=runs_root(args.runs_dir),
-            repo=repo,
-            pool=pool,
-            retry_failed=args.retry_failed,
-            fresh=args.fresh,
-            report=say,
-        )
+        measurer = open_measurements(spec, variant, metric, args, repo, pool, say)
         measurer.write_meta(baseline=good.short)
         result = noisy_bisect(
             commits,
@@ -192,3 +182,29 @@ def render(result: BisectResult, *, study_dir: Path, measured_now: int) -> str:
         f"(harness compare {study_dir} works on it)"
     )
     return "\n".join(lines)
+
+
+def open_measurements(
+    spec: Any,
+    variant: str,
+    metric: str,
+    args: argparse.Namespace,
+    repo: Path,
+    pool: Any,
+    say: Callable[[str], None],
+) -> Any:
+    """The per-(commit, seed) measurement cache that bisect and regress share."""
+    from harness.bisect.measure import CommitMeasurements
+    from harness.store import runs_root
+
+    return CommitMeasurements(
+        spec,
+        variant=variant,
+        metric=metric,
+        runs_root=runs_root(args.runs_dir),
+        repo=repo,
+        pool=pool,
+        retry_failed=args.retry_failed,
+        fresh=args.fresh,
+        report=say,
+    )

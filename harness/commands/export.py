@@ -5,16 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.commands._common import add_runs_dir
+from harness.commands._common import add_study_dir_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "study_dir",
-        nargs="?",
-        default=None,
-        help="a study directory or name (default: the most recent study)",
-    )
+    add_study_dir_argument(parser)
     parser.add_argument("--format", choices=("parquet", "csv"), default="parquet")
     parser.add_argument(
         "--output", "-o", default=None, help="file to write (default: <study dir>/results.<format>)"
@@ -25,7 +20,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="export every logged metric row instead of final values",
     )
     parser.add_argument("--all", action="store_true", help="include failed and diverged runs")
-    add_runs_dir(parser)
 
 
 def run(args: argparse.Namespace) -> int:

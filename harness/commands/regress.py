@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.commands._common import add_study_arguments, load_study_from_args
-from harness.commands.bisect import add_git_arguments, probability
+from harness.commands.bisect import add_git_arguments, open_measurements, probability
 from harness.errors import UserError
 
 if TYPE_CHECKING:
@@ -65,11 +65,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import polars as pl
 
-    from harness.bisect.measure import CommitMeasurements, command_variant
+    from harness.bisect.measure import command_variant
     from harness.bisect.paired import compare_paired
     from harness.bisect.regress import Tolerance, judge_regression
     from harness.bisect.worktrees import WorktreePool, is_dirty, repo_root, resolve_commit
-    from harness.store import runs_root
 
     if (args.against is None) == (args.baseline_results is None):
         raise UserError("give exactly one of --against REV and --baseline-results STUDY_DIR")
@@ -101,17 +100,7 @@ def run(args: argparse.Namespace) -> int:
             f"{head.short} is). Use --working-tree to measure them."
         )
     with WorktreePool(repo, args.worktree_dir) as pool:
-        measurer = CommitMeasurements(
-            spec,
-            variant=variant,
-            metric=metric,
-            runs_root=runs_root(args.runs_dir),
-            repo=repo,
-            pool=pool,
-            retry_failed=args.retry_failed,
-            fresh=args.fresh,
-            report=say,
-        )
+        measurer = open_measurements(spec, variant, metric, args, repo, pool, say)
         reference_name = "reference"
         if against is not None:
             reference_name = against.short

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from harness.commands._common import add_runs_dir
+from harness.commands._common import add_study_dir_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "study_dir",
-        nargs="?",
-        default=None,
-        help="a study directory or name (default: the most recent study)",
-    )
-    add_runs_dir(parser)
+    add_study_dir_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -54,8 +54,9 @@ from harness.executors._remote import (
     write_job_info,
 )
 from harness.executors.config import ExecutorSettings
+from harness.processes import process_start_time
 from harness.store import RunKey
-from harness.store.filesystem import _process_start_time, claim_is_live
+from harness.store.filesystem import claim_is_live
 
 DEFAULT_JOBS = 256
 LOG_FILE = "slurm.log"
@@ -239,7 +240,7 @@ class SlurmExecutor(Executor):
         }
         if self.cluster == "local":  # the job id is the pid of a process on this host
             info["host"] = socket.gethostname()
-            info["pid_start"] = _process_start_time(int(job.job_id))
+            info["pid_start"] = process_start_time(int(job.job_id))
         return info
 
     # -- tracking -----------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from harness.processes import process_start_time, same_process_alive
 from harness.records import RunRecord, Status
 from harness.store._base import RunConfigFile, RunKey, Store
 
@@ -165,7 +166,7 @@ def claim_owner(role: str) -> dict[str, Any]:
     return {
         "host": socket.gethostname(),
         "pid": pid,
-        "pid_start": _process_start_time(pid),
+        "pid_start": process_start_time(pid),
         "role": role,
         "claimed_at": time.time(),
     }
@@ -179,10 +180,9 @@ def claim_is_live(claim: dict[str, Any], path: Path) -> bool:
     """
     if claim.get("host") == socket.gethostname():
         pid = claim.get("pid")
-        if not isinstance(pid, int) or not _pid_alive(pid):
+        if not isinstance(pid, int):
             return False
-        recorded = claim.get("pid_start")
-        return recorded is None or recorded == _process_start_time(pid)
+        return same_process_alive(pid, claim.get("pid_start"))
     try:
         age = time.time() - path.stat().st_mtime
     except FileNotFoundError:
@@ -242,31 +242,6 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (killed, not yet reaped) is not a live owner.
-    stat = Path(f"/proc/{pid}/stat")
-    if stat.exists():
-        with contextlib.suppress(OSError, IndexError):
-            if stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
-                return False
-    return True
-
-
-def _process_start_time(pid: int) -> int | None:
-    """The process start time in clock ticks since boot (Linux), to tell reused pids apart."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return int(fields[19])
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def _seed_of(name: str) -> int:
