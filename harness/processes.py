@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -38,3 +41,23 @@ def same_process_alive(pid: int, start_time: int | None) -> bool:
     if not pid_alive(pid):
         return False
     return start_time is None or start_time == process_start_time(pid)
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) back until the block ends, then raise it.
+
+    For the few lines between claiming a run and recording that it was claimed: a
+    KeyboardInterrupt between the two would leave a claim nobody releases.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt

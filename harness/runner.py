@@ -17,6 +17,7 @@ from typing import Any
 
 from harness.errors import UserError
 from harness.executors import Executor, RunPlan
+from harness.processes import interrupts_deferred
 from harness.records import RunRecord
 from harness.spec import StudySpec
 from harness.store import FileSystemStore, RunConfigFile, RunKey
@@ -168,19 +169,21 @@ def run_study(
         while queue or in_flight:
             while queue and len(in_flight) < executor.capacity:
                 plan = queue.pop(0)
-                if not claim_run(store, plan, spec.name, retry_failed=retry_failed):
-                    outcome.busy.append(plan.key)
-                    continue
-                executor.submit(plan)
-                in_flight[plan.key] = plan
+                with interrupts_deferred():  # a claim is either in flight or not taken
+                    if not claim_run(store, plan, spec.name, retry_failed=retry_failed):
+                        outcome.busy.append(plan.key)
+                        continue
+                    in_flight[plan.key] = plan
+                    executor.submit(plan)
                 progress.started(plan)
             for plan in executor.wait(poll_interval):
-                in_flight.pop(plan.key, None)
-                record = store.read_record(plan.key)
-                if record is None:  # the worker died before writing: leave it unfinished
-                    store.release(plan.key)
-                else:
-                    outcome.executed.append(record)
+                with interrupts_deferred():
+                    record = store.read_record(plan.key)
+                    if record is None:  # the worker died before writing: leave it unfinished
+                        store.release(plan.key)
+                    else:
+                        outcome.executed.append(record)
+                    in_flight.pop(plan.key, None)
                 progress.finished(plan, record)
             progress.tick()
     except BaseException:

@@ -33,6 +33,7 @@ from typing import Any
 
 from harness.errors import UserError
 from harness.executors import Executor, RunPlan
+from harness.processes import interrupts_deferred
 from harness.records import read_metrics
 from harness.runner import claim_run, plan_runs
 from harness.schema import to_mapping
@@ -262,10 +263,12 @@ class Search:
                 continue  # finished by an earlier attempt of this trial
             if status == "running":
                 active.waiting_on.add(plan.key)
-            elif claim_run(self.store, plan, self.spec.name, retry_failed=True, role="tune"):
-                self.queue.append(plan)
             else:
-                active.waiting_on.add(plan.key)
+                with interrupts_deferred():  # a claim is either queued or not taken
+                    if claim_run(self.store, plan, self.spec.name, retry_failed=True, role="tune"):
+                        self.queue.append(plan)
+                    else:
+                        active.waiting_on.add(plan.key)
         self.trials_run += 1
 
     def _trial_spec(self, variant: str, params: dict[str, Any]) -> StudySpec:
@@ -279,16 +282,20 @@ class Search:
     def _submit(self) -> None:
         executor = self._executor()
         while self.queue and len(self.in_flight) < executor.capacity:
-            plan = self.queue.pop(0)
-            executor.submit(plan)
-            self.in_flight[plan.key] = plan
+            with interrupts_deferred():
+                plan = self.queue.pop(0)
+                self.in_flight[plan.key] = plan
+                executor.submit(plan)
 
     def _collect(self, ended: list[RunPlan]) -> None:
         for plan in ended:
-            self.in_flight.pop(plan.key, None)
-            if self.store.read_record(plan.key) is not None:
+            with interrupts_deferred():
+                finished = self.store.read_record(plan.key) is not None
+                if not finished:
+                    self.store.release(plan.key)  # stopped (pruned), or its worker was killed
+                self.in_flight.pop(plan.key, None)
+            if finished:
                 continue
-            self.store.release(plan.key)  # stopped (pruned), or its worker was killed
             active = next((a for a in self.active.values() if plan in a.plans), None)
             if active is not None and not active.stopping:
                 self._fail(
@@ -430,9 +437,10 @@ class Search:
                 active.waiting_on.discard(key)
             elif self.store.status(key) == "pending":
                 plan = next(p for p in active.plans if p.key == key)
-                if claim_run(self.store, plan, self.spec.name, retry_failed=True, role="tune"):
-                    active.waiting_on.discard(key)
-                    self.queue.append(plan)
+                with interrupts_deferred():
+                    if claim_run(self.store, plan, self.spec.name, retry_failed=True, role="tune"):
+                        active.waiting_on.discard(key)
+                        self.queue.append(plan)
 
     # -- crashes and cooperation ------------------------------------------------------------
     def recover_stale(self) -> list[int]:
