@@ -12,13 +12,17 @@ from typing import Literal
 
 from harness.schema import require
 
-AttentionKind = Literal["selective", "mha"]
+AttentionKind = Literal["selective", "mha", "gqa", "mla"]
+NormPlacement = Literal["pre", "post", "sandwich"]
+HeadMixingKind = Literal["concat", "wsum", "perhead", "inputw", "sum"]
 NewHeadInit = Literal["normal", "ko_zero", "k_zero", "o_zero"]
+Parametrization = Literal["sp", "mup"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class ModelConfig:
-    """A nanoGPT-style decoder: token + learned position embeddings, pre-norm blocks, tied head.
+    """A nanoGPT-style decoder: token + learned position embeddings, pre-norm blocks (by
+    default, see ``norm_placement``), tied head.
 
     Selective attention (Leviathan, Kalman & Matias 2024): the selection head's scaled logits
     give S = ReLU(logits) on causal positions; F[i, j] = sum over queries i' < i of S[i', j]
@@ -33,8 +37,8 @@ class ModelConfig:
     starts on; ``protect_bos`` then protects that first key, not a document boundary.
 
     Attributes:
-        attention: "mha" (causal multi-head attention through SDPA) or "selective". Later
-            attention kinds extend this Literal.
+        attention: "mha" (causal multi-head attention through SDPA), "selective", "gqa"
+            (grouped-query: ``num_kv_heads``) or "mla" (multi-head latent: ``latent_dim``).
         vocab_size: token vocabulary; 0 takes the data's vocabulary size.
         block_size: context length (positions of the learned position embedding).
         n_layer: transformer blocks.
@@ -58,8 +62,40 @@ class ModelConfig:
             ε × mean over layers of (max_i M_i) / T, averaged over the batch. Selective only.
         memory_penalty_tau: τ, the amount of F that counts a key as fully masked.
         cumsum_dtype: dtype in which F is accumulated.
+        tie_embeddings: the readout (``lm_head``) shares the token embedding's weights.
+        parametrization: "sp" (standard: nanoGPT's init, one LR) or "mup" (maximal update
+            parametrization relative to a base width, see ``models.mup`` and
+            docs/coordcheck.md).
+        mup_base_width: muP's base width b (base shapes: width b, heads b / head_size, MLP
+            4b); width_mult = n_embd / b.
+        mup_output_mult: muP's logit multiplier at the base width (logits × it / width_mult).
+        mup_attn_mult: muP's attention multiplier: q·k × it / d_head.
+        mup_zero_init_query: muP: the query projections start at zero.
+        mup_zero_init_readout: muP: the readout starts at zero (needs tie_embeddings = false:
+            a tied readout is the token embedding).
         kernel_backend: which implementation of ``kernels.selection_cumsum`` computes F:
             "reference" (plain PyTorch), "triton", or "auto" (the kernel's own choice).
+        num_kv_heads: gqa only: key/value heads, a divisor of n_head (n_head is MHA); 0 with
+            any other attention.
+        latent_dim: mla only: the per-token latent that keys and values are read up from (all
+            an inference cache keeps); 0 with any other attention.
+        window_size: sliding-window attention: keys per query, its own included; 0 is full.
+        qk_norm: RMS-normalise each head's queries and keys (with a learned gain) before the
+            dot product.
+        norm_placement: "pre" (LayerNorm on each sublayer's input: GPT-2, Llama), "post" (on
+            each sublayer's output before the residual add: OLMo 2's reordered norm, not the
+            2017 post-LN) or "sandwich" (both).
+        head_mixing: how the heads combine: "concat", "wsum", "perhead", "inputw" or "sum"
+            (see ``models.head_mixing``).
+        nanohead_proportion: share of the attention parameters moved from regular heads to
+            heads of ``nanohead_dim`` (see ``models.nanoheads``); 0 is plain MHA.
+        nanohead_dim: the nanoheads' size.
+
+    The switches from ``num_kv_heads`` to ``nanohead_proportion`` build
+    ``models.attention_variants.VariantAttention`` (``models.nanoheads.NanoheadAttention``)
+    instead of the plain attention. Selective attention, ``add_a_head`` and muP stay on the
+    plain attention's shapes, so they take only the switches that keep them (window and QK-norm
+    for muP).
     """
 
     attention: AttentionKind = "mha"
@@ -79,6 +115,21 @@ class ModelConfig:
     memory_penalty_tau: float = 1.0
     cumsum_dtype: Literal["float32", "float64"] = "float32"
     kernel_backend: Literal["auto", "reference", "triton"] = "auto"
+    tie_embeddings: bool = True
+    parametrization: Parametrization = "sp"
+    mup_base_width: int = 64
+    mup_output_mult: float = 1.0
+    mup_attn_mult: float = 1.0
+    mup_zero_init_query: bool = False
+    mup_zero_init_readout: bool = False
+    num_kv_heads: int = 0
+    latent_dim: int = 0
+    window_size: int = 0
+    qk_norm: bool = False
+    norm_placement: NormPlacement = "pre"
+    head_mixing: HeadMixingKind = "concat"
+    nanohead_proportion: float = 0.0
+    nanohead_dim: int = 4
 
     def __post_init__(self) -> None:
         require(self.vocab_size >= 0, "vocab_size", "must be >= 0 (0: the data's vocabulary)")
@@ -103,6 +154,81 @@ class ModelConfig:
             "the memory loss needs attention = 'selective' (there is no F to penalise)",
         )
         require(self.memory_penalty_tau > 0.0, "memory_penalty_tau", "must be > 0")
+        require(self.mup_base_width >= 1, "mup_base_width", "must be >= 1")
+        require(self.mup_output_mult > 0.0, "mup_output_mult", "must be > 0")
+        require(self.mup_attn_mult > 0.0, "mup_attn_mult", "must be > 0")
+        require(
+            not self.mup_zero_init_readout or not self.tie_embeddings,
+            "mup_zero_init_readout",
+            "needs tie_embeddings = false (a tied readout is the token embedding)",
+        )
+        self._check_attention_variants()
+
+    def _check_attention_variants(self) -> None:
+        gqa, mla = self.attention == "gqa", self.attention == "mla"
+        require(
+            (self.num_kv_heads == 0) != gqa,
+            "num_kv_heads",
+            "needs attention = 'gqa'" if self.num_kv_heads else "attention = 'gqa' needs it",
+        )
+        require(
+            not gqa or self.n_head % self.num_kv_heads == 0,
+            "num_kv_heads",
+            f"must divide n_head ({self.n_head})",
+        )
+        require(
+            (self.latent_dim == 0) != mla,
+            "latent_dim",
+            "needs attention = 'mla'" if self.latent_dim else "attention = 'mla' needs it",
+        )
+        require(self.latent_dim >= 0, "latent_dim", "must be >= 0")
+        require(self.window_size >= 0, "window_size", "must be >= 0 (0: full attention)")
+        require(0.0 <= self.nanohead_proportion < 1.0, "nanohead_proportion", "must be in [0, 1)")
+        require(
+            1 <= self.nanohead_dim <= self.head_size,
+            "nanohead_dim",
+            f"must be in [1, head size {self.head_size}]",
+        )
+        nanoheads = self.nanohead_proportion > 0
+        require(
+            not nanoheads or (self.attention == "mha" and self.head_mixing == "concat"),
+            "nanohead_proportion",
+            "nanoheads need attention = 'mha' and head_mixing = 'concat'",
+        )
+        require(not (nanoheads and self.qk_norm), "qk_norm", "not with nanoheads")
+        require(
+            not (self.variant_attention and self.attention == "selective"),
+            "attention",
+            "selective attention takes none of num_kv_heads, latent_dim, window_size, "
+            "qk_norm, head_mixing, nanohead_proportion",
+        )
+        require(
+            not (self.variant_attention and self.add_a_head),
+            "add_a_head",
+            "only with the plain attention (mha or selective, no attention variant switches)",
+        )
+        require(
+            self.parametrization == "sp"
+            or not (gqa or mla or nanoheads or self.head_mixing != "concat"),
+            "parametrization",
+            "muP knows the shapes of MHA only: not with gqa, mla, nanoheads or head mixing",
+        )
+
+    @property
+    def variant_attention(self) -> bool:
+        """Whether a switch of ``models.attention_variants`` or ``models.nanoheads`` is on."""
+        return (
+            self.attention in ("gqa", "mla")
+            or self.window_size > 0
+            or self.qk_norm
+            or self.head_mixing != "concat"
+            or self.nanohead_proportion > 0
+        )
+
+    @property
+    def kv_heads(self) -> int:
+        """Key/value heads per layer (n_head except under GQA)."""
+        return self.num_kv_heads if self.attention == "gqa" else self.n_head
 
     @property
     def head_size(self) -> int:

@@ -1,6 +1,9 @@
 """A nanoGPT-style decoder with plain or selective attention. Reads top to bottom:
 norm → attention → MLP → block → model → initialisation.
 
+GQA, MLA, sliding windows, QK-norm and head mixing live in ``models/attention_variants.py``,
+nanoheads in ``models/nanoheads.py``; ``Block`` picks the attention module and places the norms.
+
 Architecture only: no optimizer, no I/O. The trainer owns those.
 """
 
@@ -17,7 +20,11 @@ from torch.nn import functional as F
 
 import kernels
 from kernels.selection_cumsum import selection_cumsum_reference
+from models import mup
+from models.attention_variants import RMSNorm, VariantAttention
 from models.config import ModelConfig
+from models.head_mixing import HeadGains
+from models.nanoheads import NanoheadAttention
 
 # -- norm ------------------------------------------------------------------------------------
 
@@ -78,6 +85,10 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.new_head = AddedHead(config) if config.add_a_head else None
         self.resid_dropout = nn.Dropout(config.dropout)
+        # The scaled attention logits (B, H, T, T) pass through here on the math path, so a
+        # forward hook can read them (``harness coordcheck``); ``fused = False`` forces that path.
+        self.logits_tap = nn.Identity()
+        self.fused = True
 
     def forward(
         self, x: torch.Tensor, *, memory_budget: int | None = None
@@ -96,13 +107,30 @@ class CausalSelfAttention(nn.Module):
             v = torch.cat([v1.unsqueeze(1), v], dim=1)
         dropout = config.dropout if self.training else 0.0
 
+        scale = mup.attention_scale(config)  # 1/√d_head (sp) or attn_mult/d_head (mup)
         forget = None
-        if config.attention == "mha" and memory_budget is None:
+        if config.attention == "mha" and memory_budget is None and self.fused:
             # fast path: fused causal attention
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout)
+            y = F.scaled_dot_product_attention(
+                q, k, v, is_causal=True, dropout_p=dropout, scale=scale
+            )
+        elif self.fused and fused_selective(
+            config, q, memory_budget=memory_budget, dropout=dropout
+        ):
+            # fast path: the fused selective-attention kernel; F is never materialised
+            y = kernels.selective_attention(
+                q,
+                k,
+                v,
+                selection_head=config.selection_head,
+                protect_bos=config.protect_bos,
+                allow_masking_myself=config.allow_masking_myself,
+                scale=scale,
+                backend=config.kernel_backend,
+            )  # (B, H, T, hs)
         else:
             # the plain math path; selective attention subtracts F before the softmax
-            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(self.head_size))  # (B, H, T, T)
+            att = self.logits_tap((q @ k.transpose(-2, -1)) * scale)  # (B, H, T, T)
             causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
             if config.attention == "selective":
                 forget = selection_cumsum(att[:, config.selection_head], config)  # (B, T, T)
@@ -123,6 +151,23 @@ class CausalSelfAttention(nn.Module):
         if self.new_head is not None:
             y = y + y_added
         return self.resid_dropout(y), forget
+
+
+def fused_selective(
+    config: ModelConfig, q: torch.Tensor, *, memory_budget: int | None, dropout: float
+) -> bool:
+    """Whether ``kernels.selective_attention`` computes this call: selective attention that
+    needs no F afterwards (no memory budget, no memory loss), without attention dropout, with
+    F in float32, on CUDA tensors (or ``kernel_backend = "triton"``, the interpreter in tests).
+    """
+    return (
+        config.attention == "selective"
+        and memory_budget is None
+        and config.memory_penalty_epsilon == 0
+        and dropout == 0
+        and config.cumsum_dtype == "float32"
+        and (q.is_cuda or config.kernel_backend == "triton")
+    )
 
 
 def budget_mask(forget: torch.Tensor | None, causal: torch.Tensor, budget: int) -> torch.Tensor:
@@ -164,19 +209,34 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
+    """norm_placement: "pre" normalises each sublayer's input (ln_1, ln_2), "post" its output
+    before the residual add (ln_1_post, ln_2_post: OLMo 2's reordered norm), "sandwich" both.
+    An absent norm is the identity."""
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        self.ln_1 = LayerNorm(config.n_embd, bias=config.bias)
-        self.attn = CausalSelfAttention(config)
-        self.ln_2 = LayerNorm(config.n_embd, bias=config.bias)
+        pre = config.norm_placement in ("pre", "sandwich")
+        post = config.norm_placement in ("post", "sandwich")
+
+        def norm(wanted: bool) -> nn.Module:
+            return LayerNorm(config.n_embd, bias=config.bias) if wanted else nn.Identity()
+
+        self.ln_1, self.ln_1_post = norm(pre), norm(post)
+        if config.nanohead_proportion > 0:
+            self.attn: nn.Module = NanoheadAttention(config)  # models/nanoheads.py
+        elif config.variant_attention:  # gqa, mla, window, qk_norm, head mixing
+            self.attn = VariantAttention(config)  # models/attention_variants.py
+        else:
+            self.attn = CausalSelfAttention(config)
+        self.ln_2, self.ln_2_post = norm(pre), norm(post)
         self.mlp = MLP(config)
 
     def forward(
         self, x: torch.Tensor, *, memory_budget: int | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         attended, forget = self.attn(self.ln_1(x), memory_budget=memory_budget)
-        x = x + attended
-        x = x + self.mlp(self.ln_2(x))
+        x = x + self.ln_1_post(attended)
+        x = x + self.ln_2_post(self.mlp(self.ln_2(x)))
         return x, forget
 
 
@@ -205,7 +265,11 @@ class GPT(nn.Module):
             )
         )
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        self.lm_head.weight = self.transformer.wte.weight  # tied
+        if config.tie_embeddings:
+            self.lm_head.weight = self.transformer.wte.weight
+        # muP's output_mult / width_mult (1 under SP): with tied weights the readout keeps the
+        # embedding's init and LR, so the whole readout correction is this factor.
+        self.output_multiplier = mup.output_multiplier(config)
 
     def num_params(self) -> int:
         """Parameters counted once each (the tied head is the token embedding)."""
@@ -232,7 +296,7 @@ class GPT(nn.Module):
         for block in self.transformer.h:
             x, forget = block(x, memory_budget=memory_budget)
             forgets.append(forget)
-        logits = self.lm_head(self.transformer.ln_f(x))  # (B, T, vocab)
+        logits = self.lm_head(self.transformer.ln_f(x)) * self.output_multiplier  # (B, T, vocab)
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)).float(), targets.reshape(-1))
@@ -267,14 +331,15 @@ def init_parameters(model: GPT, seed: int) -> None:
     Parameters two variants share therefore start identical even when one variant adds modules
     (the paired design). nanoGPT's scheme: weights N(0, 0.02), residual output projections
     N(0, 0.02 / sqrt(2 n_layer)), biases 0, norm gains 1; then the added head's
-    ``new_head_init`` zeroes its keys and/or output weights.
+    ``new_head_init`` zeroes its keys and/or output weights. Under muP the hidden matrices are
+    then rescaled (``models.mup.apply_init``).
     """
     config = model.config
     residual_std = 0.02 / math.sqrt(2 * config.n_layer)
     norm_gains = {
         f"{module_name}.weight"
         for module_name, module in model.named_modules()
-        if isinstance(module, LayerNorm)
+        if isinstance(module, LayerNorm | RMSNorm | HeadGains)
     }
     for name, param in model.named_parameters():  # the tied head appears once, as wte
         generator = torch.Generator().manual_seed(parameter_seed(seed, name))
@@ -288,6 +353,7 @@ def init_parameters(model: GPT, seed: int) -> None:
         if ".new_head." in name:
             value = _added_head_init(name, value, config)
         param.copy_(value)
+    mup.apply_init(model, config)  # muP: hidden matrices' std / √width_mult, zero inits
 
 
 def _added_head_init(name: str, value: torch.Tensor, config: ModelConfig) -> torch.Tensor:

@@ -23,7 +23,9 @@ from harness.errors import RunDiverged, UserError
 from harness.training.checkpoint import load_checkpoint, save_checkpoint
 from harness.training.config import RunConfig
 from harness.training.data import Batches, load_data, stream_seed
+from harness.training.run_metrics import model_cost, stability
 from harness.training.schedule import lr_multiplier
+from models import mup
 from models.gpt import GPT, init_parameters
 
 
@@ -57,6 +59,8 @@ def train(
     batches = to_device(setup.data.train(seed, tc.batch_size), device)
 
     recent_losses: list[float] = []
+    train_losses: list[float] = []
+    grad_norms: list[float] = []
     train_time, tokens = 0.0, 0
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -85,6 +89,8 @@ def train(
 
         recent_losses = [*recent_losses[-(tc.smooth_window - 1) :], train_loss]
         row = {"step": step, "train_loss": train_loss, "lr": lr, "grad_norm": grad_norm.item()}
+        train_losses.append(train_loss)
+        grad_norms.append(row["grad_norm"])
         if epsilon > 0:
             row["memory_loss"] = memory_sum.item() / tc.grad_accum_steps
         log(row)
@@ -98,6 +104,8 @@ def train(
     summary["tokens_per_s"] = tokens / train_time
     summary["peak_memory_mb"] = peak_memory_mb(device)
     summary["n_params"] = setup.raw_model.num_params()
+    summary.update(model_cost(setup.raw_model.config))
+    summary.update(stability(train_losses, grad_norms))
     if tc.save_checkpoint:
         save_checkpoint(setup.raw_model, Path(run_dir) / "checkpoint.pt")
     log(summary)
@@ -143,16 +151,7 @@ def prepare(config: RunConfig, *, seed: int, device: str) -> Setup:
 
     optimizer = make_optimizer(raw_model, config)
     tc = config.train
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda step: lr_multiplier(
-            step,
-            total_steps=tc.steps,
-            warmup_steps=tc.warmup_steps,
-            decay=tc.decay,
-            min_lr_ratio=tc.min_lr_ratio,
-        ),
-    )
+    scheduler = make_scheduler(optimizer, config)
 
     def autocast() -> contextlib.AbstractContextManager[Any]:
         if device == "cuda":
@@ -185,17 +184,36 @@ def prepare(config: RunConfig, *, seed: int, device: str) -> Setup:
 def make_optimizer(model: GPT, config: RunConfig) -> torch.optim.AdamW:
     """AdamW with weight decay on matrices and embeddings, none on norms and biases.
 
-    Each group carries its own ``lr``; the schedule (``LambdaLR``) scales each group's base LR,
-    so groups with different LRs keep their ratio.
+    The groups come from ``models.mup.param_groups`` (under muP the hidden matrices' group has
+    the base LR / width_mult), each with its own ``lr``; the schedule scales each group's base
+    LR, so the groups keep their ratio.
     """
     tc = config.train
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    groups = [
-        {"params": decay, "weight_decay": tc.weight_decay, "lr": tc.lr},
-        {"params": no_decay, "weight_decay": 0.0, "lr": tc.lr},
-    ]
+    groups = mup.param_groups(model, lr=tc.lr, weight_decay=tc.weight_decay)
     return torch.optim.AdamW(groups, lr=tc.lr, betas=(tc.beta1, tc.beta2))
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, config: RunConfig
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """Warmup then decay as a multiplier of each group's own base LR.
+
+    ``LambdaLR`` sets ``group["lr"] = group["initial_lr"] * multiplier``, so groups with
+    different LRs (muP's hidden matrices) keep their ratio. Setting one LR for every group — as
+    a hand-written ``for group in optimizer.param_groups: group["lr"] = lr`` does — would undo
+    muP's LR scaling; ``harness coordcheck`` catches that.
+    """
+    tc = config.train
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda step: lr_multiplier(
+            step,
+            total_steps=tc.steps,
+            warmup_steps=tc.warmup_steps,
+            decay=tc.decay,
+            min_lr_ratio=tc.min_lr_ratio,
+        ),
+    )
 
 
 @torch.no_grad()

@@ -1,0 +1,121 @@
+"""What a coordinate check runs: widths, steps, seeds and the fixed training settings.
+
+Torch-free: the CLI builds these before anything heavy is imported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from dataclasses import dataclass
+from typing import Literal
+
+from harness.errors import UserError
+from harness.training.config import DataConfig, RunConfig, TrainConfig
+from models.config import ModelConfig
+
+# Tapped activations, in the order of the forward pass. "embedding" and "logits" are
+# model-level (no layer); the rest are recorded for every block, never averaged across layers.
+ACTIVATIONS = (
+    "embedding",  # token + position embedding, the residual stream's input
+    "q",
+    "k",
+    "v",
+    "attn_logits",  # the scaled q·k on causal positions, before softmax (and before F)
+    "attn_out",  # the attention block's output (after c_proj), added to the residual
+    "mlp_out",  # the MLP's output, added to the residual
+    "block_out",  # the residual stream after the block
+    "logits",  # the model's output logits (after any output multiplier)
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CoordCheckSettings:
+    """One coordinate check.
+
+    Attributes:
+        widths: residual widths n_embd, at least three, increasing.
+        steps: training steps; the activations of the forward pass before each update are
+            recorded (step 0 is the initial model), so ``steps`` steps give steps 0..steps-1.
+        seeds: seeds per width; each seed fixes the init and the fixed batch.
+        parametrization: "mup" or "sp".
+        attention: "selective" or "mha".
+        lr: Adam's base LR, deliberately high so updates dominate the init within a few steps.
+        head_size: the fixed head dim (heads = width / head_size) — the default scheme: heads
+            and MLP width grow together with the residual width.
+        n_head: instead, a fixed number of heads whose size grows with width (the scheme in
+            which muP's 1/d_head attention scale matters); 0: use ``head_size``.
+        n_layer: transformer blocks.
+        block_size: tokens per sequence.
+        batch_size: sequences in the fixed batch.
+        base_width: muP's base width; 0: the smallest width.
+        zero_init_query: muP's optional zero init of the query projections.
+    """
+
+    widths: tuple[int, ...] = (64, 128, 256, 512)
+    steps: int = 10
+    seeds: int = 3
+    parametrization: Literal["sp", "mup"] = "mup"
+    attention: Literal["selective", "mha"] = "selective"
+    lr: float = 3e-3
+    head_size: int = 16
+    n_head: int = 0
+    n_layer: int = 2
+    block_size: int = 32
+    batch_size: int = 16
+    base_width: int = 0
+    zero_init_query: bool = False
+
+    def __post_init__(self) -> None:
+        widths = self.widths
+        if len(widths) < 3 or any(b <= a for a, b in itertools.pairwise(widths)):
+            raise UserError(f"--widths needs at least three increasing widths, got {widths}")
+        if self.steps < 2:
+            raise UserError(
+                "--steps must be >= 2 (the verdict judges steps after the first update)"
+            )
+        if self.seeds < 2:
+            raise UserError("--seeds must be >= 2 (the spread across seeds is part of the verdict)")
+        if self.lr <= 0:
+            raise UserError("--lr must be > 0")
+        for width in widths:
+            divisor = self.n_head or self.head_size
+            if width % divisor:
+                what = "--n-head" if self.n_head else "--head-size"
+                raise UserError(f"width {width} is not a multiple of {what} {divisor}")
+
+
+def width_config(settings: CoordCheckSettings, width: int) -> RunConfig:
+    """The run at ``width``: the model at that width, a constant LR and no clipping.
+
+    Gradient clipping is off because the global gradient norm changes with width, so clipping
+    would rescale updates differently at each width and hide (or fake) a scaling error; weight
+    decay is off so the check sees the parametrization alone.
+    """
+    n_head = settings.n_head or width // settings.head_size
+    base = settings.base_width or min(settings.widths)
+    model = ModelConfig(
+        attention=settings.attention,
+        block_size=settings.block_size,
+        n_layer=settings.n_layer,
+        n_head=n_head,
+        n_embd=width,
+        parametrization=settings.parametrization,
+        mup_base_width=base,
+        mup_zero_init_query=settings.zero_init_query and settings.parametrization == "mup",
+    )
+    train = TrainConfig(
+        steps=settings.steps,
+        batch_size=settings.batch_size,
+        lr=settings.lr,
+        warmup_steps=0,
+        decay="constant",
+        weight_decay=0.0,
+        grad_clip=0.0,
+    )
+    return RunConfig(model=model, data=DataConfig(val_sequences=8), train=train)
+
+
+def replace(settings: CoordCheckSettings, **changes: object) -> CoordCheckSettings:
+    """A copy of ``settings`` with ``changes``."""
+    return dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
