@@ -30,7 +30,6 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from scipy import integrate, stats
 
 Direction = Literal["minimize", "maximize"]
 Verdict = Literal["better", "worse", "equivalent", "undecided", "inconclusive"]
@@ -375,6 +374,8 @@ def paired_t_power(n: np.ndarray | int, effect: float, *, alpha: float) -> np.nd
         effect: standardized effect |mean| / sd of the differences.
         alpha: two-sided level.
     """
+    from scipy import stats  # imported where used: ~1 s, which `harness compare` need not pay
+
     n = np.asarray(n, dtype=float)
     df = n - 1.0
     crit = stats.t.ppf(1.0 - alpha / 2.0, df)
@@ -390,6 +391,8 @@ def tost_power(n: int, effect: float, margin: float, *, alpha: float) -> float:
     Exact: integrate over the sampling distribution of sd/σ, with ``effect`` and ``margin`` in
     units of σ (the sd of the differences).
     """
+    from scipy import integrate, stats  # imported where used, as in paired_t_power
+
     if n < 2:
         return 0.0
     crit = float(stats.t.ppf(1.0 - alpha, n - 1))

@@ -33,9 +33,8 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import stats as scipy_stats
 
-from analysis.stats import holm, mean_ci
+from analysis.stats import holm, mean_ci, t_quantile, t_two_sided_p
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,7 +104,7 @@ def fixed_effects_slope(
         df = n - intercepts - 1
         std_error = np.sqrt(rss / np.where(df > 0, df, np.nan) / sxx)
         t = slope / std_error
-        p_value = 2.0 * scipy_stats.t.sf(np.abs(t), np.where(df > 0, df, np.nan))
+        p_value = t_two_sided_p(t, np.where(df > 0, df, np.nan))
     # An exact fit (rss 0) with a nonzero slope is certain; with a zero slope, nothing is seen.
     exact = (df > 0) & (rss == 0) & (sxx > 0)
     p_value = np.where(exact, np.where(slope != 0, 0.0, 1.0), p_value)
@@ -135,7 +134,7 @@ def slope_fit(
     df = int(out["df"])
     slope = float(out["slope"])
     std_error = float(out["std_error"])
-    half = float(scipy_stats.t.ppf(1 - alpha / 2, df)) * std_error if df > 0 else math.nan
+    half = float(t_quantile(1 - alpha / 2, df)) * std_error if df > 0 else math.nan
     return SlopeFit(
         slope=slope,
         std_error=std_error,
@@ -159,8 +158,10 @@ def page_two_sided(y: np.ndarray) -> tuple[float, float]:
     complete = y[np.isfinite(y).all(axis=1)]
     if complete.shape[0] < 2 or complete.shape[1] < 3:
         return math.nan, math.nan
-    rising = scipy_stats.page_trend_test(complete)
-    falling = scipy_stats.page_trend_test(complete[:, ::-1])
+    from scipy import stats  # here, not at the top: its import alone costs ~1 s of every CLI call
+
+    rising = stats.page_trend_test(complete)
+    falling = stats.page_trend_test(complete[:, ::-1])
     p_value = min(1.0, 2.0 * min(float(rising.pvalue), float(falling.pvalue)))
     return float(rising.statistic), p_value
 

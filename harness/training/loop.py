@@ -66,7 +66,8 @@ def train(
         torch.cuda.reset_peak_memory_stats()
     for step in range(1, tc.steps + 1):
         started = time.perf_counter()
-        model.train()
+        if not model.training:  # evaluate() left it in eval mode; .train() walks every module
+            model.train()
         loss_sum = torch.zeros((), device=device)
         memory_sum = torch.zeros((), device=device)
         for _ in range(tc.grad_accum_steps):

@@ -230,7 +230,8 @@ def test_curve_aggregations_from_a_study_and_from_a_long_file(
     assert code == 2 and "nearest logged steps: 10, 20" in err
 
 
-def test_compare_does_not_import_torch(tmp_path: Path) -> None:
+def test_compare_imports_neither_torch_nor_the_slow_scipy_modules(tmp_path: Path) -> None:
+    # scipy.stats alone takes ~1 s to import: half the 2 s budget for a 100,000-row table
     path = tmp_path / "results.csv"
     sleep_table().write_csv(path)
     code = (
@@ -239,6 +240,7 @@ def test_compare_does_not_import_torch(tmp_path: Path) -> None:
         f"assert main(['compare', {str(path)!r}, '--metric', 'extra', '--format', 'json']) == 0\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
         "assert 'matplotlib' not in sys.modules\n"
+        "assert 'scipy.stats' not in sys.modules, 'scipy.stats was imported'\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False
