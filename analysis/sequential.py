@@ -31,6 +31,8 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
+from analysis.stats import t_power
+
 Direction = Literal["minimize", "maximize"]
 Verdict = Literal["better", "worse", "equivalent", "undecided", "inconclusive"]
 
@@ -367,21 +369,16 @@ def sequential_test(
 def paired_t_power(n: np.ndarray | int, effect: float, *, alpha: float) -> np.ndarray:
     """Power of the fixed-n two-sided paired (one-sample) t-test at level alpha.
 
-    Exact, from the noncentral t: power = P(|T| > t_{1−α/2, n−1}), T ~ t'(n − 1, effect·√n).
+    Exact, from the noncentral t (``analysis.stats.t_power``):
+    power = P(|T| > t_{1−α/2, n−1}), T ~ t'(n − 1, effect·√n).
 
     Args:
         n: number(s) of pairs (≥ 2).
         effect: standardized effect |mean| / sd of the differences.
         alpha: two-sided level.
     """
-    from scipy import stats  # imported where used: ~1 s, which `harness compare` need not pay
-
     n = np.asarray(n, dtype=float)
-    df = n - 1.0
-    crit = stats.t.ppf(1.0 - alpha / 2.0, df)
-    nc = abs(effect) * np.sqrt(n)
-    # The lower tail as the upper tail of −T: scipy's nct.cdf returns nan far in the left tail.
-    return stats.nct.sf(crit, df, nc) + stats.nct.sf(crit, df, -nc)
+    return t_power(abs(effect) * np.sqrt(n), n - 1.0, alpha)
 
 
 def tost_power(n: int, effect: float, margin: float, *, alpha: float) -> float:
@@ -391,7 +388,7 @@ def tost_power(n: int, effect: float, margin: float, *, alpha: float) -> float:
     Exact: integrate over the sampling distribution of sd/σ, with ``effect`` and ``margin`` in
     units of σ (the sd of the differences).
     """
-    from scipy import integrate, stats  # imported where used, as in paired_t_power
+    from scipy import integrate, stats  # here: ~1 s to import, which `harness compare` need not pay
 
     if n < 2:
         return 0.0
