@@ -233,11 +233,6 @@ class ComparisonResult:
 
         return pl.DataFrame(self.to_rows(), infer_schema_length=None)
 
-    def to_markdown(self) -> str:
-        from analysis.format import result_markdown
-
-        return result_markdown(self)
-
 
 def _number(value: float) -> float | None:
     value = float(value)

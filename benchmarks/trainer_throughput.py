@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 from harness.schema import from_mapping
-from harness.spec import load_study
+from harness.study.spec import load_study
 from harness.training import train
 from harness.training.config import RunConfig
 from harness.training.data import load_data

@@ -192,7 +192,10 @@ def _selective_attention_backward_op(
 @_selective_attention_backward_op.register_fake
 def _(grad_o, q, k, v, sel_q, sel_k, o, lse, prefix, scale, protect_bos, allow_masking_myself,
       block_m, block_n):  # fmt: skip
-    return tuple(torch.empty_like(x) for x in (q, k, v, sel_q, sel_k))
+    # Contiguous, as selective_attention_bwd returns them, whatever the inputs' strides: the
+    # model's q, k, v are transposed views and sel_q, sel_k slices of them, and a fake with the
+    # inputs' strides (empty_like) would not match the real outputs (torch.compile trusts it).
+    return tuple(x.new_empty(x.shape) for x in (q, k, v, sel_q, sel_k))
 
 
 def _setup_context(ctx, inputs, output):

@@ -7,7 +7,7 @@ variants are commits (their 12-digit short sha) and, for ``harness regress --wor
 and bisect and regress share it: a commit measured by one is not measured again by the other.
 
 A measurement is a command run planned with the store and executed by
-:func:`harness.worker.execute` in this process, with ``cwd`` the commit's worktree; its
+:func:`harness.run.worker.execute` in this process, with ``cwd`` the commit's worktree; its
 record is written atomically, so a bisect interrupted at any point resumes from the
 measurements that finished. The cache key is (commit, seed) plus the config hash of the
 study's command config without ``cwd`` (the worktree's location is incidental): if the study's
@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 from harness.bisect.worktrees import Commit, WorktreePool
 from harness.errors import UserError
-from harness.spec import StudySpec, VariantSpec, config_hash
 from harness.store import FileSystemStore, RunConfigFile, RunKey
 from harness.store.filesystem import claim_owner
+from harness.study.spec import StudySpec, VariantSpec, config_hash
 
 if TYPE_CHECKING:
     import polars as pl
@@ -170,7 +170,7 @@ class CommitMeasurements:
     def _measure_one(
         self, name: str, commit: Commit, seed: int, *, working_tree: bool
     ) -> Measurement:
-        from harness.worker import execute
+        from harness.run.worker import execute
 
         key = RunKey(variant=name, seed=seed)
         config = self._config(commit, working_tree=working_tree)

@@ -59,7 +59,7 @@ def parse_seeds(text: str) -> int | list[int]:
 
 
 def load_study_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from harness.spec import load_study
+    from harness.study.spec import load_study
 
     return load_study(args.study_file, overrides=args.overrides, seeds=args.seeds)
 

@@ -182,7 +182,7 @@ def run_sequential(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from analysis import sequential_compare
-    from harness.sequential_view import print_report
+    from harness.report.sequential_view import print_report
 
     if args.format == "csv":
         raise UserError("--sequential writes table, markdown or json, not csv")

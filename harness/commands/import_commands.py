@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.import_commands import default_study_name, parse_command_list, to_study_toml
+    from harness.study.import_commands import default_study_name, parse_command_list, to_study_toml
 
     if args.file == "-":
         text, source, name = sys.stdin.read(), "<stdin>", args.name or "imported"

@@ -12,8 +12,8 @@ from harness.executors.config import add_executor_arguments
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from harness.spec import StudySpec
     from harness.store import RunKey
+    from harness.study.spec import StudySpec
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,8 +74,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from harness.spec import located_in, parse_study, read_study_file
     from harness.store import runs_root
+    from harness.study.spec import located_in, parse_study, read_study_file
 
     path = Path(args.study_file)
     raw, text = read_study_file(path, overrides=args.overrides, seeds=args.seeds)
@@ -92,9 +92,9 @@ def _run_one(spec: StudySpec, root: Path, args: argparse.Namespace, console: Con
     """Run one study's unfinished runs and print its summary; returns the exit code."""
     from harness.executors import make_executor
     from harness.executors.config import executor_settings
-    from harness.progress import RichProgress
-    from harness.runner import run_study, wandb_settings
-    from harness.summary import print_summary
+    from harness.report.progress import RichProgress
+    from harness.report.summary import print_summary
+    from harness.run.runner import run_study, wandb_settings
 
     settings = executor_settings(spec, args)
 
@@ -124,11 +124,11 @@ def _run_one(spec: StudySpec, root: Path, args: argparse.Namespace, console: Con
 def _run_adaptive(
     spec: StudySpec, root: Path, args: argparse.Namespace, console: Console, run_runs: Any
 ) -> int:
-    from harness.adaptive import AdaptiveSettings, run_until_decided
-    from harness.runner import StudyOutcome, study_dir_for
-    from harness.sequential_view import print_report
+    from harness.report.sequential_view import print_report
+    from harness.report.summary import print_summary
+    from harness.run.adaptive import AdaptiveSettings, run_until_decided
+    from harness.run.runner import StudyOutcome, study_dir_for
     from harness.store import FileSystemStore, load_table
-    from harness.summary import print_summary
 
     settings = AdaptiveSettings(max_seeds=args.max_seeds, alpha=args.alpha, margin=args.margin)
     study_dir = study_dir_for(spec, root)
@@ -163,8 +163,8 @@ def _run_phased(
     args: argparse.Namespace,
     console: Console,
 ) -> int:
-    from harness.phases import parse_phased, run_phases
     from harness.store import load_table
+    from harness.study.phases import parse_phased, run_phases
 
     phased = parse_phased(raw, source=path, text=text)
     codes: list[int] = []

@@ -85,8 +85,8 @@ def _tune(args, spec, search, study_dir, console) -> int:  # type: ignore[no-unt
 
     from harness.errors import UserError
     from harness.executors.local import LocalExecutor
-    from harness.progress import RichProgress
-    from harness.runner import wandb_settings
+    from harness.report.progress import RichProgress
+    from harness.run.runner import wandb_settings
     from harness.store import FileSystemStore
     from harness.tune.report import param_importances, print_report, save_plots, summarize
     from harness.tune.search import Search

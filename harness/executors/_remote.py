@@ -1,6 +1,6 @@
 """What the cluster executors (Slurm, Ray) share.
 
-On the node, a job or task runs :func:`run_worker`: ``python -m harness.worker RUN_DIR`` as a
+On the node, a job or task runs :func:`run_worker`: ``python -m harness.run.worker RUN_DIR`` as a
 child process, exactly as the local executor does, with its output in the run's
 ``worker.log``. The worker writes ``record.json`` into the shared study directory; nothing
 comes back through the engine but a small summary.
@@ -88,7 +88,7 @@ def run_worker(task: WorkerTask) -> dict[str, Any]:
     argv = [
         sys.executable,
         "-m",
-        "harness.worker",
+        "harness.run.worker",
         str(run_dir),
         "--threads",
         str(task.threads),

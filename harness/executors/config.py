@@ -14,7 +14,7 @@ the one exception is ``--executor``, which sets ``kind``. Flags win over the tab
 can also be set with ``--set executor.KEY=VALUE``. The table is not part of any run's config,
 so moving a study between executors changes no config hash: finished runs stay finished.
 
-This module is imported by :mod:`harness.spec` to validate the table, so it stays cheap: no
+This module is imported by :mod:`harness.study.spec` to validate the table, so it stays cheap: no
 submitit, no ray.
 """
 
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from harness.schema import from_mapping, require
 
 if TYPE_CHECKING:
-    from harness.spec import StudySpec
+    from harness.study.spec import StudySpec
 
 EXECUTOR_KINDS = ("local", "slurm", "ray")
 
@@ -88,7 +88,7 @@ class ExecutorSettings:
 
 
 def validate_executor_table(table: Mapping[str, Any], spec: StudySpec) -> None:
-    """The ``harness.spec.EXTRA_TABLES`` validator: raise SpecError on a bad ``[executor]``."""
+    """Validate ``[executor]`` for ``harness.study.spec``: SpecError on a bad table."""
     from_mapping(ExecutorSettings, table, where="executor")
 
 

@@ -81,7 +81,7 @@ class LocalExecutor(Executor):
         argv = [
             sys.executable,
             "-m",
-            "harness.worker",
+            "harness.run.worker",
             str(plan.run_dir),
             "--threads",
             str(self.threads),

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from analysis import format as f
+from harness.report import format as f
 from harness.report.page import VERDICT_COLOUR, Section, pyplot, quantity
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from analysis import format as f
+from harness.report import format as f
 from harness.report.efficiency import (
     EFFICIENCY_COLUMNS,
     efficiency_figure,

@@ -162,7 +162,7 @@ def html_table(headers: list[str], rows: list[list[str]]) -> str:
 
 def markdown_page(title: str, meta: str, sections: list[Section], figures: Figures) -> str:
     """The same content as markdown; figures are referenced by file name."""
-    from analysis.format import markdown_table
+    from harness.report.format import markdown_table
 
     lines = [f"# {title}", "", meta]
     for section in sections:

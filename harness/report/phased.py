@@ -1,6 +1,6 @@
 """``harness report`` on a phased study's root: one section per phase with its decision.
 
-A phased study (:mod:`harness.phases`) leaves ``<root>/<phase>/`` study directories and
+A phased study (:mod:`harness.study.phases`) leaves ``<root>/<phase>/`` study directories and
 ``<root>/phases.json`` with each finished phase's decision. The root page shows, per phase,
 the decision as recorded when the phase ran ("winner X separates and is carried forward" or
 "a tie: later phases keep the baseline"), its comparison table and forest plot, and a link to
@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from analysis import format as f
 from harness.errors import UserError
+from harness.report import format as f
 from harness.report.page import Figures, Report, Section, html_page, markdown_page
 
 
@@ -34,9 +34,9 @@ def build_phased_report(
         UserError: ``--baseline`` was given, or ``phases.json`` is unreadable.
     """
     from harness.commands.compare import compare_prepared, prepare
-    from harness.phases import PhaseDecision
     from harness.report.html import build_report, forest_figure
     from harness.report.load import phase_names
+    from harness.study.phases import PhaseDecision
 
     if args.baseline:
         raise UserError("--baseline does not apply to a phased study: each phase has its own")

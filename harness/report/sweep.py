@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from analysis import format as f
+from harness.report import format as f
 from harness.report.page import Section, pyplot
 
 if TYPE_CHECKING:

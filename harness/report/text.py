@@ -25,7 +25,9 @@ def render(result: ComparisonResult, fmt: str, *, stream: TextIO | None = None) 
     elif fmt == "csv":
         out.write(result.to_frame().write_csv())
     elif fmt == "markdown":
-        out.write(result.to_markdown())
+        from harness.report.format import result_markdown
+
+        out.write(result_markdown(result))
     else:
         render_rich(result, out)
 
@@ -34,7 +36,7 @@ def render_rich(result: ComparisonResult, out: TextIO) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from analysis import format as f
+    from harness.report import format as f
 
     console = Console(file=out, width=None if out.isatty() else 160, highlight=False)
     console.print(

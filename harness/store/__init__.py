@@ -78,7 +78,7 @@ def load_study_meta(study_dir: str | Path) -> dict[str, Any]:
 
 
 def load_records(study_dir: str | Path) -> list[Any]:
-    """Every finished run's :class:`~harness.records.RunRecord`, in (variant, seed) order."""
+    """Every finished run's :class:`~harness.store.records.RunRecord`, in (variant, seed) order."""
     store = FileSystemStore(study_dir)
     records = (store.read_record(key) for key in store.run_keys())
     return [record for record in records if record is not None]
@@ -115,7 +115,7 @@ def load_curves(study_dir: str | Path, *, include_unfinished: bool = False) -> p
     """Every logged metric row of every finished run: ``variant``, ``seed``, ``step``, metrics."""
     import polars as pl
 
-    from harness.records import read_metrics
+    from harness.store.records import read_metrics
 
     store = FileSystemStore(study_dir)
     rows = []

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.records import RunRecord, Status
+from harness.store.records import RunRecord, Status
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.processes import process_start_time, same_process_alive
-from harness.records import RunRecord, Status
 from harness.store._base import RunConfigFile, RunKey, Store
+from harness.store.records import RunRecord, Status
 
 # A claim from another host counts as abandoned when its heartbeat is older than this.
 HEARTBEAT_INTERVAL_S = 15.0

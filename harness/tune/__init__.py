@@ -1,6 +1,6 @@
 """Seed-aware hyperparameter search through Optuna, the honest winner, and muTransfer.
 
-- ``config``: the ``[search]`` table (imports no optuna; registered with ``harness.spec``).
+- ``config``: the ``[search]`` table (imports no optuna; registered with ``harness.study.spec``).
 - ``search``: the trial loop — trials are ordinary runs, the seed-mean curve feeds the pruner,
   several processes cooperate on one storage, dead processes' trials are retried.
 - ``winner``: the top trials re-evaluated on fresh seeds and compared by ``analysis``.

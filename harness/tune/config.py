@@ -35,7 +35,7 @@ from harness.errors import SpecError, closest
 from harness.schema import from_mapping, require
 
 if TYPE_CHECKING:
-    from harness.spec import StudySpec, VariantSpec
+    from harness.study.spec import StudySpec, VariantSpec
 
 STORAGE_KINDS = ("journal", "sqlite")
 FRESH_SEED_START = 1000  # fresh seeds are counted from here, far from the usual 0..N-1
@@ -298,7 +298,7 @@ def trial_variant(
     It is resolved exactly like a variant of a study file (``[base]`` deep-merged with the
     variant's overrides and then the parameters), so a trial config is a study config.
     """
-    from harness.spec import deep_merge, parse_study
+    from harness.study.spec import deep_merge, parse_study
 
     base = base or spec.variant(search.variant)
     overrides = deep_merge(base.overrides, nest(params))

@@ -34,12 +34,12 @@ from typing import Any
 from harness.errors import UserError
 from harness.executors import Executor, RunPlan
 from harness.processes import interrupts_deferred
-from harness.records import read_metrics
-from harness.runner import claim_run, plan_runs
+from harness.run.runner import claim_run, plan_runs
 from harness.schema import to_mapping
-from harness.spec import StudySpec
 from harness.store import FileSystemStore, RunKey
 from harness.store.filesystem import STALE_AFTER_S, claim_is_live, claim_owner
+from harness.store.records import read_metrics
+from harness.study.spec import StudySpec
 from harness.tune.config import SearchConfig, trial_variant
 from harness.tune.storage import ask_lock, open_storage
 from harness.tune.strategies import make_pruner, make_sampler, suggest

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import SpecError
-from harness.spec import StudySpec, apply_override, deep_merge, parse_study
+from harness.study.spec import StudySpec, apply_override, deep_merge, parse_study
 from harness.tune.config import SearchConfig, nest
 
 CHECK_ATTR = "harness_separation_check"

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.executors import Executor
-from harness.runner import ProgressSink, run_study
-from harness.spec import StudySpec
+from harness.run.runner import ProgressSink, run_study
+from harness.study.spec import StudySpec
 from harness.tune.config import SearchConfig, trial_variant
 from harness.tune.search import trial_variant_of
 

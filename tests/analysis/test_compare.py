@@ -277,11 +277,8 @@ def test_compare_values_matches_compare() -> None:
     assert direct.to_dict() == via_table.to_dict()
 
 
-def test_to_frame_and_markdown() -> None:
+def test_to_frame() -> None:
     result = compare(sleep_table(), metric="extra", baseline="control")
     frame = result.to_frame()
     assert frame["variant"].to_list() == ["control", "drug"]
     assert frame["verdict"].to_list() == ["baseline", "better"]
-    text = result.to_markdown()
-    assert "| drug | 10 | -1.58 | [-2.46, -0.70] | 0.0028 | 0.0028 |" in text
-    assert "paired t-test by seed" in text and "Tiers" in text

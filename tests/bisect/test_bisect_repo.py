@@ -20,8 +20,8 @@ from harness.bisect.measure import CommitMeasurements, command_variant
 from harness.bisect.search import bisect_indices
 from harness.bisect.worktrees import WorktreePool, commits_between, resolve_commit
 from harness.cli import main
-from harness.spec import load_study
 from harness.store import load_study_meta, load_table
+from harness.study.spec import load_study
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bisect_synthetic_repo import build, git, user_state, worktrees

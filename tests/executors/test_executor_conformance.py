@@ -24,9 +24,9 @@ from executor_helpers import executions, pid_alive, read_json, wait_until
 from harness.cli import main as harness
 from harness.executors import make_executor
 from harness.executors.config import ExecutorSettings
-from harness.runner import ProgressSink, run_study
-from harness.spec import load_study
+from harness.run.runner import ProgressSink, run_study
 from harness.store import load_curves, load_records, load_table
+from harness.study.spec import load_study
 
 EXECUTORS = ["local", "slurm", "ray"]
 VOLATILE_RECORD_FIELDS = {"started_at", "ended_at", "wall_time_s"}

@@ -15,7 +15,7 @@ from harness.errors import SpecError, UserError
 from harness.executors import make_executor
 from harness.executors.config import ExecutorSettings, executor_settings
 from harness.executors.local import LocalExecutor
-from harness.spec import load_study
+from harness.study.spec import load_study
 
 STUDY = """\
 [study]
@@ -116,7 +116,7 @@ def test_slurm_without_sbatch_explains_the_rehearsal() -> None:
 def test_parsing_a_study_imports_neither_submitit_nor_ray(tmp_path: Path) -> None:
     path = write_study(tmp_path, '[executor]\nkind = "ray"')
     code = (
-        "import sys; from harness.spec import load_study; "
+        "import sys; from harness.study.spec import load_study; "
         f"load_study({str(path)!r}); "
         "assert not {'ray', 'submitit'} & set(sys.modules), sorted(sys.modules)"
     )

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.records import RunRecord
 from harness.store import FileSystemStore, RunConfigFile, RunKey
+from harness.store.records import RunRecord
 
 
 def write_study(

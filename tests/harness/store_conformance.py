@@ -24,9 +24,9 @@ from typing import Any
 
 import pytest
 
-from harness.records import RunRecord
 from harness.store import RunConfigFile, RunKey, Store
 from harness.store.filesystem import claim_owner
+from harness.store.records import RunRecord
 
 StoreFactory = Callable[[Path], Store]
 SPAWN = multiprocessing.get_context("spawn")

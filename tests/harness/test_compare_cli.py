@@ -14,8 +14,8 @@ import pytest
 
 from analysis import compare
 from harness.cli import main
-from harness.records import RunRecord
 from harness.store import FileSystemStore, RunConfigFile, RunKey
+from harness.store.records import RunRecord
 
 REPO = Path(__file__).resolve().parents[2]
 SLEEP_GROUP1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]

@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 
 from harness.cli import main
-from harness.records import RunRecord
 from harness.store import FileSystemStore, RunConfigFile, RunKey
+from harness.store.records import RunRecord
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -143,3 +143,22 @@ def test_report_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     study = write_study(tmp_path)
     assert main(["report", str(study), "--metric", "nope"]) == 2
     assert "no metric 'nope'" in capsys.readouterr().err
+
+
+def test_comparison_markdown() -> None:
+    from analysis import compare
+    from harness.report.format import result_markdown
+
+    # R's sleep data (extra hours of sleep, 10 patients, two drugs): see tests/analysis.
+    control = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
+    drug = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
+    table = pl.DataFrame(
+        {
+            "variant": ["control"] * 10 + ["drug"] * 10,
+            "seed": list(range(10)) * 2,
+            "extra": control + drug,
+        }
+    )
+    text = result_markdown(compare(table, metric="extra", baseline="control"))
+    assert "| drug | 10 | -1.58 | [-2.46, -0.70] | 0.0028 | 0.0028 |" in text
+    assert "paired t-test by seed" in text and "Tiers" in text

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import SpecError
-from harness.spec import apply_override, config_hash, default_seeds, load_study, locate_key
+from harness.study.spec import apply_override, config_hash, default_seeds, load_study, locate_key
 
 PYTHON = sys.executable
 
@@ -618,7 +618,7 @@ def test_validate_with_command_variants_does_not_need_the_trainer(tmp_path: Path
         """,
     )
     code = (
-        "import sys; from harness.spec import load_study; "
+        "import sys; from harness.study.spec import load_study; "
         f"spec = load_study({str(path)!r}); "
         "assert [v.kind for v in spec.variants] == ['command', 'command']; "
         "assert spec.variant('a').config['env'] == {'SHARED': '1'}; "

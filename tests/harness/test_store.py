@@ -14,9 +14,7 @@ from store_conformance import StoreConformance, StoreFactory, make_config, make_
 
 from harness.errors import UserError
 from harness.executors.local import LocalExecutor
-from harness.records import final_metrics, first_non_finite, read_metrics
-from harness.runner import run_study
-from harness.spec import parse_study
+from harness.run.runner import run_study
 from harness.store import (
     FileSystemStore,
     RunKey,
@@ -27,6 +25,8 @@ from harness.store import (
     load_table,
 )
 from harness.store.filesystem import STALE_AFTER_S, claim_owner
+from harness.store.records import final_metrics, first_non_finite, read_metrics
+from harness.study.spec import parse_study
 
 # Every store implementation, by name. A new store is one more entry here.
 STORE_FACTORIES: dict[str, StoreFactory] = {

@@ -151,6 +151,24 @@ def test_custom_op_passes_opcheck(device):
     torch.library.opcheck(torch.ops.harness_kernels.selective_attention.default, _op_args(device))
 
 
+def test_backward_op_passes_opcheck_on_the_models_layout(device):
+    """The model hands the kernel transposed views of one projection (q, k, v) and slices of
+    them (the selection head's): the backward's fake must give the real gradients' strides."""
+    B, T, H, D = 1, 16, 2, 16
+    qkv = torch.randn(B, T, 3 * H * D, generator=torch.Generator().manual_seed(8)).to(device)
+    q, k, v = (x.view(B, T, H, D).transpose(1, 2) for x in qkv.split(H * D, dim=2))
+    assert not q.is_contiguous()  # (B, nh, T, hs) views, as in models.gpt
+    options = (0.25, True, False, 16, 16)
+    with torch.no_grad():
+        o, lse, prefix = torch.ops.harness_kernels.selective_attention(
+            q, k, v, q[:, 1], k[:, 1], *options
+        )
+    torch.library.opcheck(
+        torch.ops.harness_kernels.selective_attention_backward.default,
+        (torch.randn_like(o), q, k, v, q[:, 1], k[:, 1], o, lse, prefix, *options),
+    )
+
+
 def test_fake_tensor_shapes():
     from torch._subclasses.fake_tensor import FakeTensorMode
 

@@ -24,8 +24,8 @@ from optuna.trial import TrialState
 
 from harness.errors import SpecError
 from harness.executors.local import LocalExecutor
-from harness.spec import load_study
 from harness.store import FileSystemStore, RunKey
+from harness.study.spec import load_study
 from harness.tune.config import search_of
 from harness.tune.search import OUTCOME_ATTR, RETRY_ATTR, SEED_VALUES_ATTR, Search, open_study
 from harness.tune.winner import reevaluate, separation_check, top_trials

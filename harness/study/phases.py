@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import SpecError, closest
-from harness.spec import NAME_PATTERN, StudySpec, deep_merge, located_in, parse_study
+from harness.study.spec import NAME_PATTERN, StudySpec, deep_merge, located_in, parse_study
 
 PHASE_KEYS = ("name", "description", "baseline", "base_from", "variants", "sweep")
 
@@ -229,7 +229,7 @@ def run_phases(
     Args:
         phased: the validated phased study.
         runs_root: the runs root; phases go to ``runs_root / phased.name / <phase>``.
-        run_phase: runs one phase's study given its runs root (``harness.runner.run_study``).
+        run_phase: runs one phase's study given its runs root (``harness.run.runner.run_study``).
         load_table: the results table of a study directory (``harness.store.load_table``).
         announce: where progress lines go.
     """

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
-from harness.runner import StudyOutcome
-from harness.spec import StudySpec
+from harness.run.runner import StudyOutcome
 from harness.store import RunKey
+from harness.study.spec import StudySpec
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -70,7 +70,7 @@ def run_until_decided(
     Args:
         spec: the study.
         settings: the sequential settings.
-        run: runs the given runs of a study (``harness.runner.run_study`` with ``only``).
+        run: runs the given runs of a study (``harness.run.runner.run_study`` with ``only``).
         load_table: the results table of the study directory.
         study_dir: the study directory.
         announce: where round-by-round lines go.

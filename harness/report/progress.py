@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from harness.executors import RunPlan
-from harness.records import MetricsTail, RunRecord
-from harness.runner import ProgressSink
+from harness.run.runner import ProgressSink
+from harness.store.records import MetricsTail, RunRecord
 
 LOSS_KEYS = ("train_loss", "loss", "val_loss")
 

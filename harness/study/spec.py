@@ -161,7 +161,7 @@ EXTRA_TABLES["search"] = _validate_search
 def _sweep_points(sweep: Mapping[str, Any]) -> dict[str, dict[str, Any]] | None:
     if not sweep:
         return None
-    from harness.sweep import swept_values
+    from harness.study.sweep import swept_values
 
     return swept_values(sweep)
 
@@ -274,7 +274,7 @@ def parse_study(raw: Mapping[str, Any], *, source: Path | None = None) -> StudyS
     variant_tables = _table(raw, "variants", required="sweep" not in raw)
     sweep = _table(raw, "sweep")
     if sweep:
-        from harness.sweep import expand_sweep
+        from harness.study.sweep import expand_sweep
 
         for swept_name, swept in expand_sweep(sweep).items():
             if swept_name in variant_tables:

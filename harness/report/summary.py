@@ -7,9 +7,9 @@ import shlex
 from rich.console import Console
 from rich.table import Table
 
-from harness.runner import StudyOutcome
-from harness.spec import StudySpec
+from harness.run.runner import StudyOutcome
 from harness.store import FileSystemStore, RunKey
+from harness.study.spec import StudySpec
 
 
 def print_summary(console: Console, spec: StudySpec, outcome: StudyOutcome) -> int:

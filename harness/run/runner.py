@@ -18,11 +18,11 @@ from typing import Any
 from harness.errors import UserError
 from harness.executors import Executor, RunPlan
 from harness.processes import interrupts_deferred
-from harness.records import RunRecord
-from harness.spec import StudySpec
+from harness.run.wandb_log import resolve_mode
 from harness.store import FileSystemStore, RunConfigFile, RunKey
 from harness.store.filesystem import claim_owner
-from harness.wandb_log import resolve_mode
+from harness.store.records import RunRecord
+from harness.study.spec import StudySpec
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import UserError
-from harness.sweep import sanitize_name
+from harness.study.sweep import sanitize_name
 
 SEED_FLAGS = ("--seed",)
 SAFE_ARG = re.compile(r"[\w@%+=:,./{}-]+")

@@ -1,4 +1,6 @@
-"""Run one planned run in this process and leave its record: ``python -m harness.worker RUN_DIR``.
+"""Run one planned run in this process and leave its record.
+
+``python -m harness.run.worker RUN_DIR``.
 
 The runner (or a Slurm job, or a Ray task) starts one worker per run. The worker reads the
 run's ``config.json``, takes over its claim, trains (built-in) or executes the external
@@ -25,22 +27,22 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import RunDiverged
-from harness.records import (
+from harness.run.wandb_log import WandbSink
+from harness.store import FileSystemStore, RunKey
+from harness.store.filesystem import HEARTBEAT_INTERVAL_S, claim_owner
+from harness.store.records import (
     MetricsTail,
     RunRecord,
     final_metrics,
     first_non_finite,
     read_metrics,
 )
-from harness.store import FileSystemStore, RunKey
-from harness.store.filesystem import HEARTBEAT_INTERVAL_S, claim_owner
-from harness.wandb_log import WandbSink
 
 OUTPUT_TAIL_LINES = 60
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.worker")
+    parser = argparse.ArgumentParser(prog="python -m harness.run.worker")
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -320,7 +322,7 @@ def _provenance(device: str) -> dict[str, Any]:
     import socket
 
     from harness import __version__
-    from harness.provenance import git_state
+    from harness.run.provenance import git_state
 
     info: dict[str, Any] = {
         "host": socket.gethostname(),
