@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from analysis import stats
+from analysis import power, stats
 
 if TYPE_CHECKING:
     import polars as pl
@@ -445,7 +445,7 @@ def compare_values(
     # alpha/m): reaching it guarantees significance under Holm whatever the other tests do.
     strict_alpha = alpha / n_comparisons
     advice = np.array([v == "indistinguishable" for v in verdicts])
-    needed = stats.seeds_needed(
+    needed = power.seeds_needed(
         np.where(advice, result.estimate, np.nan), sd_diff, alpha=strict_alpha, power=POWER
     )
 
@@ -492,7 +492,7 @@ def compare_values(
     else:
         n_design = float(n_runs.min())
         noise_for_mde = seed_noise_sd
-    mde = stats.minimum_detectable_effect(
+    mde = power.minimum_detectable_effect(
         noise_for_mde, n_design, alpha=strict_alpha, power=POWER, paired=use_paired
     )
 
@@ -627,7 +627,7 @@ def _design_warnings(
     alpha: float,
 ) -> list[str]:
     warnings = []
-    threshold = stats.significance_threshold(n_design, alpha=strict_alpha, paired=use_paired)
+    threshold = power.significance_threshold(n_design, alpha=strict_alpha, paired=use_paired)
     if threshold > HOPELESS_STANDARDIZED_DIFF:
         unit = "pairs" if use_paired else "seeds per variant"
         spread = "its seed-to-seed sd" if use_paired else "the seed sd"

@@ -31,7 +31,30 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from analysis.stats import t_power
+# The fixed-n designs the report sets beside the sequential one; defined in analysis.power and
+# importable from here as before.
+from analysis.power import fixed_n_equal_power, paired_t_power, tost_power
+
+__all__ = [
+    "DEFAULT_EFFECT_PRIOR_VARIANCE",
+    "VERDICT_CODES",
+    "ConfidenceSequence",
+    "Direction",
+    "SequentialComparison",
+    "SequentialReport",
+    "SequentialResult",
+    "Verdict",
+    "confidence_sequence",
+    "decision_path",
+    "fixed_n_equal_power",
+    "log_bayes_factor",
+    "paired_t_power",
+    "sequential_compare",
+    "sequential_test",
+    "t_threshold",
+    "tost_power",
+    "variants_needing_seeds",
+]
 
 Direction = Literal["minimize", "maximize"]
 Verdict = Literal["better", "worse", "equivalent", "undecided", "inconclusive"]
@@ -43,8 +66,6 @@ DEFAULT_EFFECT_PRIOR_VARIANCE = 2.0
 
 #: Verdict codes used by the vectorised functions (index into this tuple).
 VERDICT_CODES: tuple[str, ...] = ("undecided", "better", "worse", "equivalent")
-
-_MAX_FIXED_N = 100_000
 
 
 # --------------------------------------------------------------------------- the e-process
@@ -361,100 +382,6 @@ def sequential_test(
         direction=direction,
         effect_prior_variance=effect_prior_variance,
     )
-
-
-# --------------------------------------------------------------------------- fixed-n designs
-
-
-def paired_t_power(n: np.ndarray | int, effect: float, *, alpha: float) -> np.ndarray:
-    """Power of the fixed-n two-sided paired (one-sample) t-test at level alpha.
-
-    Exact, from the noncentral t (``analysis.stats.t_power``):
-    power = P(|T| > t_{1−α/2, n−1}), T ~ t'(n − 1, effect·√n).
-
-    Args:
-        n: number(s) of pairs (≥ 2).
-        effect: standardized effect |mean| / sd of the differences.
-        alpha: two-sided level.
-    """
-    n = np.asarray(n, dtype=float)
-    return t_power(abs(effect) * np.sqrt(n), n - 1.0, alpha)
-
-
-def tost_power(n: int, effect: float, margin: float, *, alpha: float) -> float:
-    """Power of the fixed-n paired TOST equivalence test (each one-sided test at level alpha).
-
-    Equivalence is declared when mean ∓ t_{1−α, n−1}·sd/√n lies inside (−margin, margin).
-    Exact: integrate over the sampling distribution of sd/σ, with ``effect`` and ``margin`` in
-    units of σ (the sd of the differences).
-    """
-    from scipy import integrate, stats  # here: ~1 s to import, which `harness compare` need not pay
-
-    if n < 2:
-        return 0.0
-    crit = float(stats.t.ppf(1.0 - alpha, n - 1))
-    root_n = math.sqrt(n)
-    v_max = margin * root_n / crit  # beyond this sd the TOST interval is wider than the margin
-    upper, lower = root_n * (margin - effect), -root_n * (margin + effect)
-    scale = math.sqrt(n - 1.0)
-
-    def integrand(v: float) -> float:
-        # sd/σ = V with (n − 1) V² ~ χ²(n − 1)
-        density = scale * stats.chi.pdf(v * scale, n - 1)
-        return float(stats.norm.cdf(upper - crit * v) - stats.norm.cdf(lower + crit * v)) * density
-
-    value, _ = integrate.quad(integrand, 0.0, v_max, limit=200)
-    return float(min(max(value, 0.0), 1.0))
-
-
-def fixed_n_equal_power(
-    effect: float,
-    *,
-    alpha: float,
-    power: float,
-    margin: float | None = None,
-    max_n: int = _MAX_FIXED_N,
-) -> int | None:
-    """Smallest n at which a fixed-n paired design reaches ``power`` at level ``alpha``.
-
-    With ``margin`` None: the two-sided paired t-test against the standardized effect
-    ``effect``. With ``margin`` (in sd units): the TOST equivalence test when the true
-    standardized mean difference is ``effect``.
-
-    Returns:
-        n (≥ 2), or None if even ``max_n`` pairs do not reach the power (e.g. effect 0).
-    """
-    if not 0.0 < power < 1.0:
-        raise ValueError("power must be in (0, 1)")
-    _check_alpha(alpha)
-    if margin is None:
-
-        def reaches(k: int) -> bool:
-            return bool(paired_t_power(k, effect, alpha=alpha) >= power)
-
-    else:
-        if abs(effect) >= margin:
-            return None
-
-        def reaches(k: int) -> bool:
-            return tost_power(k, abs(effect), margin, alpha=alpha) >= power
-
-    # Power increases with n: double to bracket, then bisect.
-    hi = 2
-    while not reaches(hi):
-        if hi >= max_n:
-            return None
-        hi = min(2 * hi, max_n)
-    lo = max(2, hi // 2)
-    if reaches(lo):
-        return lo
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if reaches(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
 
 
 # --------------------------------------------------------------------------- a study table

@@ -1,9 +1,12 @@
-"""Pure statistical building blocks: t-tests, CIs, effect sizes, multiplicity, power.
+"""Pure statistical building blocks: t-tests, CIs, effect sizes, multiplicity.
 
 Every function works on numpy arrays and broadcasts over leading axes, so a simulation can
 run thousands of studies in one call. Missing values are NaN: a sample is the finite entries
 along the last axis. Only ``scipy.special`` is used (not ``scipy.stats``, whose import alone
 costs more than a second and would dominate ``harness compare``).
+
+Power and design sizes (seeds needed, minimum detectable effect) are in :mod:`analysis.power`,
+the t distribution's quantiles and tails in :mod:`analysis.distributions`.
 
 Conventions:
     - ``alpha`` is two-sided: a ``1 - alpha`` confidence interval, a test at level ``alpha``.
@@ -16,11 +19,48 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy import special
 
+# Where these were defined before analysis.distributions and analysis.power took them; they
+# stay importable from here (``analysis.stats.t_quantile``, ``stats.seeds_needed`` ...).
+from analysis.distributions import FloatArray, t_quantile, t_two_sided_p
+from analysis.power import (
+    minimum_detectable_effect,
+    seeds_needed,
+    significance_threshold,
+    t_power,
+)
+
 Direction = Literal["minimize", "maximize"]
-FloatArray = NDArray[np.float64]
+
+__all__ = [
+    "Direction",
+    "FloatArray",
+    "TTestResult",
+    "adjust",
+    "benjamini_hochberg",
+    "cohens_dz",
+    "hedges_g",
+    "hedges_g_from_stats",
+    "holm",
+    "mean_ci",
+    "minimum_detectable_effect",
+    "paired_from_stats",
+    "paired_t",
+    "pooled_sd",
+    "prob_improvement_paired",
+    "prob_improvement_unpaired",
+    "sample_stats",
+    "seeds_needed",
+    "significance_threshold",
+    "t_power",
+    "t_quantile",
+    "t_two_sided_p",
+    "tost_p",
+    "welch_from_stats",
+    "welch_t",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,44 +86,6 @@ class TTestResult:
     ci_low: FloatArray
     ci_high: FloatArray
     n: FloatArray
-
-
-# -- distributions (thin wrappers over scipy.special) ---------------------------------------
-
-
-def t_quantile(q: ArrayLike, df: ArrayLike) -> FloatArray:
-    """The ``q`` quantile of Student's t with ``df`` degrees of freedom."""
-    return np.asarray(special.stdtrit(df, q), dtype=np.float64)
-
-
-def t_two_sided_p(statistic: ArrayLike, df: ArrayLike) -> FloatArray:
-    """Two-sided p-value ``P(|T| >= |t|)``; ``t = ±inf`` gives 0."""
-    t = np.abs(np.asarray(statistic, dtype=np.float64))
-    return np.asarray(np.minimum(1.0, 2.0 * special.stdtr(df, -t)), dtype=np.float64)
-
-
-def t_power(noncentrality: ArrayLike, df: ArrayLike, alpha: ArrayLike) -> FloatArray:
-    """Power of a two-sided t-test at level ``alpha``, from the noncentral t distribution.
-
-    ``P(T' > c) + P(T' < -c)`` with ``T' ~ nct(df, noncentrality)`` and ``c`` the
-    ``1 - alpha/2`` quantile of the central t.
-    """
-    critical = t_quantile(1.0 - np.asarray(alpha) / 2.0, df)
-    shift = np.abs(np.asarray(noncentrality, dtype=np.float64))  # power is symmetric in it
-    # P(T'(λ) < -c) = P(T'(-λ) > c).
-    upper = 1.0 - _nct_cdf(df, shift, critical)
-    lower = 1.0 - _nct_cdf(df, -shift, critical)
-    return np.asarray(np.clip(upper + lower, 0.0, 1.0), dtype=np.float64)
-
-
-def _nct_cdf(df: ArrayLike, noncentrality: ArrayLike, t: ArrayLike) -> FloatArray:
-    """Noncentral t cdf. scipy's ``nctdtr`` returns NaN for some far-tail arguments (e.g.
-    ``df=33, λ=40, t=2``) where the answer is within 1e-12 of 0 or 1; there the normal
-    approximation ``Φ(t - λ)`` gets the 0 or 1 right."""
-    t = np.asarray(t, dtype=np.float64)
-    noncentrality = np.asarray(noncentrality, dtype=np.float64)
-    cdf = special.nctdtr(df, noncentrality, t)
-    return np.asarray(np.where(np.isnan(cdf), special.ndtr(t - noncentrality), cdf))
 
 
 # -- one sample -----------------------------------------------------------------------------
@@ -368,83 +370,3 @@ def adjust(p_values: ArrayLike, method: Literal["holm", "bh"]) -> FloatArray:
     if method == "bh":
         return benjamini_hochberg(p_values)
     raise ValueError(f"unknown correction {method!r} (use 'holm' or 'bh')")
-
-
-# -- power ----------------------------------------------------------------------------------
-
-
-def seeds_needed(
-    diff: ArrayLike, sd_diff: ArrayLike, *, alpha: float, power: float = 0.8, max_n: int = 2**31
-) -> NDArray[np.int64]:
-    """Smallest number of paired seeds whose two-sided paired t-test at ``alpha`` detects a true
-    difference ``diff`` with at least ``power``, when the per-seed differences have sd
-    ``sd_diff``.
-
-    Power is computed from the noncentral t (``df = n - 1``, noncentrality
-    ``|diff| / sd_diff · sqrt(n)``); it increases with n, so n is found by bisection,
-    vectorised over the inputs. The bracket comes from the normal approximation
-    ``n_z = ((z(1 - alpha/2) + z(power)) / effect)²`` plus Guenther's (1981) t correction
-    ``z(1 - alpha/2)² / 2``, widened by a few seeds, and falls back to ``[1, max_n]`` wherever
-    it does not bracket.
-
-    Returns:
-        Integer array shaped like the inputs; -1 where there is no answer: ``diff`` is 0 or not
-        finite, ``sd_diff`` is not positive, or more than ``max_n`` seeds would be needed.
-    """
-    diff, sd_diff = np.broadcast_arrays(
-        np.asarray(diff, dtype=np.float64), np.asarray(sd_diff, dtype=np.float64)
-    )
-    valid = np.isfinite(diff) & np.isfinite(sd_diff) & (diff != 0) & (sd_diff > 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        effect = np.where(valid, np.abs(diff) / np.where(valid, sd_diff, 1.0), 1.0)
-
-    def reaches(n: NDArray[np.int64]) -> NDArray[np.bool_]:
-        return t_power(effect * np.sqrt(n), n - 1.0, alpha) >= power
-
-    # Invariant: power(low) < target <= power(high). n = 1 pair has no test at all.
-    z_alpha = special.ndtri(1.0 - alpha / 2.0)
-    n_normal = np.minimum(((z_alpha + special.ndtri(power)) / effect) ** 2, float(max_n))
-    low = np.maximum(np.floor(n_normal).astype(np.int64) - 1, 1)
-    low = np.where(reaches(low), 1, low)
-    high = np.minimum(np.ceil(n_normal + z_alpha**2 / 2).astype(np.int64) + 2, max_n)
-    high = np.where(reaches(high), high, max_n)
-    valid &= reaches(high)
-    while np.any(high[valid] - low[valid] > 1):
-        middle = (low + high) // 2
-        ok = reaches(middle)
-        high = np.where(ok, middle, high)
-        low = np.where(ok, low, middle)
-    return np.where(valid, high, -1)
-
-
-def minimum_detectable_effect(
-    sd: float, n: float, *, alpha: float, power: float = 0.8, paired: bool
-) -> float:
-    """Smallest true difference a two-sided t-test at ``alpha`` detects with ``power``.
-
-    Paired (``n`` pairs, ``sd`` = sd of per-seed differences): ``df = n - 1``, difference
-    ``λ · sd / sqrt(n)``. Unpaired (``n`` runs per variant, ``sd`` = per-run seed sd, equal
-    variances): ``df = 2n - 2``, difference ``λ · sd · sqrt(2 / n)``. ``λ`` solves
-    ``P(T'(df, λ) > c) = power`` (the opposite tail, below ``-c``, is ignored: it is < 1e-3
-    for any λ that reaches 80 % power).
-    """
-    if not (np.isfinite(sd) and n >= 2) or sd <= 0:
-        return float("nan")
-    df = n - 1.0 if paired else 2.0 * n - 2.0
-    critical = float(t_quantile(1.0 - alpha / 2.0, df))
-    noncentrality = float(special.nctdtrinc(df, 1.0 - power, critical))
-    scale = sd / np.sqrt(n) if paired else sd * np.sqrt(2.0 / n)
-    return float(noncentrality * scale)
-
-
-def significance_threshold(n: float, *, alpha: float, paired: bool) -> float:
-    """Smallest observed standardized difference that can reach ``alpha`` at all.
-
-    A paired test rejects only when ``|mean d| / sd(d) > c / sqrt(n)``, ``c`` the two-sided
-    critical t with ``n - 1`` df; an unpaired test with ``n`` runs a side (equal variances, the
-    best case for Welch) only when ``|diff| / sd > c · sqrt(2/n)`` with ``2n - 2`` df. Large
-    values mean the study can practically never separate variants.
-    """
-    df = n - 1.0 if paired else 2.0 * n - 2.0
-    critical = float(t_quantile(1.0 - alpha / 2.0, df))
-    return critical / np.sqrt(n) if paired else critical * np.sqrt(2.0 / n)

@@ -3,8 +3,10 @@
 Every config dataclass in the project (model, data, training, search ...) is built through
 :func:`from_mapping`, so an unknown key, a wrong type or a bad value fails the same way
 everywhere: a :class:`~harness.errors.SpecError` naming the dotted key and the closest valid one.
-Validation of *values* (ranges, enums) lives in each dataclass's ``__post_init__``, raising
-``ValueError``; it is converted here into a SpecError naming the key.
+Validation of *values* (ranges, enums) lives in each dataclass's ``__post_init__``, raising a
+``ValueError`` that names the field (:class:`FieldError` through :func:`require` in harness,
+``models.config.ModelConfigError`` in models, which cannot import harness); it is converted here
+into a SpecError naming the dotted key.
 """
 
 from __future__ import annotations
@@ -50,13 +52,27 @@ def from_mapping(cls: type[T], data: Mapping[str, Any], *, where: str = "") -> T
     try:
         return cls(**kwargs)
     except ValueError as error:
-        key, _, message = str(error).partition(": ")
+        key, message = _field_and_reason(error)
         if key in fields and message:
             path = f"{where}.{key}" if where else key
             raise SpecError(message, key=path) from None
         raise SpecError(str(error), key=where or None) from None
     except TypeError as error:  # a required field without default
         raise SpecError(str(error), key=where or None) from None
+
+
+def _field_and_reason(error: ValueError) -> tuple[str, str]:
+    """The field a ``__post_init__`` error names and what is wrong with it ("" if none).
+
+    A :class:`FieldError` or ``models.config.ModelConfigError`` carries both as ``field`` and
+    ``reason`` (read by name: models cannot import this module's class); any other ValueError
+    may name its field in the form ``"field: reason"``.
+    """
+    field, reason = getattr(error, "field", None), getattr(error, "reason", None)
+    if isinstance(field, str) and isinstance(reason, str):
+        return field, reason
+    field, _, reason = str(error).partition(": ")
+    return field, reason
 
 
 def _suggest(where: str, key: str, fields: Mapping[str, Any]) -> str | None:
@@ -138,10 +154,30 @@ def to_mapping(instance: Any) -> dict[str, Any]:
     return convert(instance)
 
 
-def require(condition: bool, field: str, message: str) -> None:
-    """For ``__post_init__``: raise ``ValueError("field: message")`` unless ``condition``.
+class FieldError(ValueError):
+    """A config dataclass's field holds a bad value (raised by :func:`require`).
 
-    :func:`from_mapping` turns that into a SpecError naming the full dotted key.
+    ``str(error)`` reads ``"field: reason"``; :func:`from_mapping` turns it into a SpecError
+    naming the full dotted key.
+
+    Attributes:
+        field: the offending field.
+        reason: what is wrong with it.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def require(condition: bool, field: str, message: str) -> None:
+    """For ``__post_init__``: raise :class:`FieldError` for ``field`` unless ``condition``.
+
+    Args:
+        condition: what must hold.
+        field: the field it checks.
+        message: what is wrong when it does not hold.
     """
     if not condition:
-        raise ValueError(f"{field}: {message}")
+        raise FieldError(field, message)

@@ -646,7 +646,7 @@ def selective_attention_bwd(
     allow_masking_myself,
     block_m,
     block_n,
-) -> tuple[torch.Tensor, ...]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(dQ, dK, dV, dQs, dKs), each in its input's dtype and shape."""
     B, H, T, D = q.shape
     H_kv = k.shape[1]

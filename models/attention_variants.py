@@ -6,7 +6,8 @@ window, and the head-mixing strategies of ``models.head_mixing``. ``models.gpt.B
 ``VariantAttention`` whenever one of these switches is on, and the plain ``CausalSelfAttention``
 otherwise, so the default model (and every checkpoint of it) is untouched.
 
-Reads top to bottom: norm → window mask → attend → the module → KV-cache accounting.
+Reads top to bottom: norm → window mask → attend → the module. What each variant caches at
+inference is counted in ``models.kv_cache``.
 Architecture only: no optimizer, no I/O.
 """
 
@@ -150,38 +151,3 @@ class VariantAttention(nn.Module):
 
         y = self.mix(y, x)  # (B, T, H * hs) for concat / perhead, (B, T, hs) otherwise
         return self.resid_dropout(self.c_proj(y)), None
-
-
-# -- KV-cache accounting ----------------------------------------------------------------------
-
-
-def kv_cache_elements_per_token(config: ModelConfig) -> int:
-    """Values an autoregressive decoder caches per token, over all layers.
-
-    Per layer: MHA and selective 2 · n_head · hs (a key and a value per head), plus 2 · hs for
-    the head ``add_a_head`` adds; GQA 2 · num_kv_heads · hs; MLA latent_dim (the latent;
-    keys and values are recomputed from it, and there is no decoupled RoPE key to cache);
-    nanoheads 2 · (regular heads · hs + nanoheads · nanohead_dim). A sliding window caches the
-    same per token but at most ``window_size`` tokens: see :func:`kv_cache_bytes`.
-    """
-    if config.attention == "mla":
-        per_layer = config.latent_dim
-    elif config.nanohead_proportion > 0:
-        from models.nanoheads import nanohead_layout
-
-        per_layer = 2 * nanohead_layout(config).attention_width
-    else:
-        per_layer = 2 * (config.kv_heads + int(config.add_a_head)) * config.head_size
-    return config.n_layer * per_layer
-
-
-def kv_cache_bytes_per_token(config: ModelConfig, bytes_per_element: int = 2) -> int:
-    """KV-cache bytes per token at ``bytes_per_element`` (2: a bf16/fp16 cache, as inference
-    keeps it, whatever the training precision)."""
-    return kv_cache_elements_per_token(config) * bytes_per_element
-
-
-def kv_cache_bytes(config: ModelConfig, context: int, bytes_per_element: int = 2) -> int:
-    """The whole cache for a ``context``-token sequence; a sliding window bounds the tokens."""
-    tokens = min(context, config.window_size) if config.window_size else context
-    return kv_cache_bytes_per_token(config, bytes_per_element) * tokens

@@ -1,8 +1,10 @@
 """The GPT's configuration: a frozen dataclass that imports no torch.
 
 Built from a study's ``[base.model]`` table by ``harness.schema.from_mapping``; every field name
-is the TOML key. Range checks live in ``__post_init__`` (``harness.schema.require``), choices in
-``Literal`` types, so a bad value fails at the door with the dotted key named.
+is the TOML key. Range checks live in ``__post_init__`` and raise :class:`ModelConfigError`
+naming the field, choices in ``Literal`` types, so a bad value fails at the door with the dotted
+key named (``from_mapping`` adds the table's path). Models never import harness, so the check
+is this module's own.
 """
 
 from __future__ import annotations
@@ -10,13 +12,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from harness.schema import require
-
 AttentionKind = Literal["selective", "mha", "gqa", "mla"]
 NormPlacement = Literal["pre", "post", "sandwich"]
 HeadMixingKind = Literal["concat", "wsum", "perhead", "inputw", "sum"]
 NewHeadInit = Literal["normal", "ko_zero", "k_zero", "o_zero"]
 Parametrization = Literal["sp", "mup"]
+
+
+class ModelConfigError(ValueError):
+    """A field of :class:`ModelConfig` holds a bad value.
+
+    ``str(error)`` reads ``"field: reason"``; ``harness.schema.from_mapping`` reads the two
+    attributes to name the full dotted key (``base.model.n_head``).
+
+    Attributes:
+        field: the offending field (its TOML key).
+        reason: what is wrong with it.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def _require(condition: bool, field: str, reason: str) -> None:
+    """Raise :class:`ModelConfigError` for ``field`` unless ``condition``."""
+    if not condition:
+        raise ModelConfigError(field, reason)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,32 +155,32 @@ class ModelConfig:
     nanohead_dim: int = 4
 
     def __post_init__(self) -> None:
-        require(self.vocab_size >= 0, "vocab_size", "must be >= 0 (0: the data's vocabulary)")
-        require(self.block_size >= 2, "block_size", "must be >= 2")
-        require(self.n_layer >= 1, "n_layer", "must be >= 1")
-        require(self.n_head >= 1, "n_head", "must be >= 1")
-        require(
+        _require(self.vocab_size >= 0, "vocab_size", "must be >= 0 (0: the data's vocabulary)")
+        _require(self.block_size >= 2, "block_size", "must be >= 2")
+        _require(self.n_layer >= 1, "n_layer", "must be >= 1")
+        _require(self.n_head >= 1, "n_head", "must be >= 1")
+        _require(
             self.n_embd >= 1 and self.n_embd % self.n_head == 0,
             "n_embd",
             f"must be a positive multiple of n_head ({self.n_head})",
         )
-        require(0.0 <= self.dropout < 1.0, "dropout", "must be in [0, 1)")
-        require(
+        _require(0.0 <= self.dropout < 1.0, "dropout", "must be in [0, 1)")
+        _require(
             0 <= self.selection_head < self.total_heads,
             "selection_head",
             f"must be a head index in [0, {self.total_heads})",
         )
-        require(self.memory_penalty_epsilon >= 0.0, "memory_penalty_epsilon", "must be >= 0")
-        require(
+        _require(self.memory_penalty_epsilon >= 0.0, "memory_penalty_epsilon", "must be >= 0")
+        _require(
             self.memory_penalty_epsilon == 0.0 or self.attention == "selective",
             "memory_penalty_epsilon",
             "the memory loss needs attention = 'selective' (there is no F to penalise)",
         )
-        require(self.memory_penalty_tau > 0.0, "memory_penalty_tau", "must be > 0")
-        require(self.mup_base_width >= 1, "mup_base_width", "must be >= 1")
-        require(self.mup_output_mult > 0.0, "mup_output_mult", "must be > 0")
-        require(self.mup_attn_mult > 0.0, "mup_attn_mult", "must be > 0")
-        require(
+        _require(self.memory_penalty_tau > 0.0, "memory_penalty_tau", "must be > 0")
+        _require(self.mup_base_width >= 1, "mup_base_width", "must be >= 1")
+        _require(self.mup_output_mult > 0.0, "mup_output_mult", "must be > 0")
+        _require(self.mup_attn_mult > 0.0, "mup_attn_mult", "must be > 0")
+        _require(
             not self.mup_zero_init_readout or not self.tie_embeddings,
             "mup_zero_init_readout",
             "needs tie_embeddings = false (a tied readout is the token embedding)",
@@ -166,48 +189,48 @@ class ModelConfig:
 
     def _check_attention_variants(self) -> None:
         gqa, mla = self.attention == "gqa", self.attention == "mla"
-        require(
+        _require(
             (self.num_kv_heads == 0) != gqa,
             "num_kv_heads",
             "needs attention = 'gqa'" if self.num_kv_heads else "attention = 'gqa' needs it",
         )
-        require(
+        _require(
             not gqa or self.n_head % self.num_kv_heads == 0,
             "num_kv_heads",
             f"must divide n_head ({self.n_head})",
         )
-        require(
+        _require(
             (self.latent_dim == 0) != mla,
             "latent_dim",
             "needs attention = 'mla'" if self.latent_dim else "attention = 'mla' needs it",
         )
-        require(self.latent_dim >= 0, "latent_dim", "must be >= 0")
-        require(self.window_size >= 0, "window_size", "must be >= 0 (0: full attention)")
-        require(0.0 <= self.nanohead_proportion < 1.0, "nanohead_proportion", "must be in [0, 1)")
-        require(
+        _require(self.latent_dim >= 0, "latent_dim", "must be >= 0")
+        _require(self.window_size >= 0, "window_size", "must be >= 0 (0: full attention)")
+        _require(0.0 <= self.nanohead_proportion < 1.0, "nanohead_proportion", "must be in [0, 1)")
+        _require(
             1 <= self.nanohead_dim <= self.head_size,
             "nanohead_dim",
             f"must be in [1, head size {self.head_size}]",
         )
         nanoheads = self.nanohead_proportion > 0
-        require(
+        _require(
             not nanoheads or (self.attention == "mha" and self.head_mixing == "concat"),
             "nanohead_proportion",
             "nanoheads need attention = 'mha' and head_mixing = 'concat'",
         )
-        require(not (nanoheads and self.qk_norm), "qk_norm", "not with nanoheads")
-        require(
+        _require(not (nanoheads and self.qk_norm), "qk_norm", "not with nanoheads")
+        _require(
             not (self.variant_attention and self.attention == "selective"),
             "attention",
             "selective attention takes none of num_kv_heads, latent_dim, window_size, "
             "qk_norm, head_mixing, nanohead_proportion",
         )
-        require(
+        _require(
             not (self.variant_attention and self.add_a_head),
             "add_a_head",
             "only with the plain attention (mha or selective, no attention variant switches)",
         )
-        require(
+        _require(
             self.parametrization == "sp"
             or not (gqa or mla or nanoheads or self.head_mixing != "concat"),
             "parametrization",

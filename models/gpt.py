@@ -2,7 +2,8 @@
 norm → attention → MLP → block → model → initialisation.
 
 GQA, MLA, sliding windows, QK-norm and head mixing live in ``models/attention_variants.py``,
-nanoheads in ``models/nanoheads.py``; ``Block`` picks the attention module and places the norms.
+nanoheads in ``models/nanoheads.py``, what each caches at inference in ``models/kv_cache.py``;
+``Block`` picks the attention module and places the norms.
 
 Architecture only: no optimizer, no I/O. The trainer owns those.
 """
@@ -10,7 +11,6 @@ Architecture only: no optimizer, no I/O. The trainer owns those.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import math
 from typing import NamedTuple
 
@@ -19,7 +19,6 @@ import torch.nn as nn
 from torch.nn import functional as F
 
 import kernels
-from kernels.selection_cumsum import selection_cumsum_reference
 from models import mup
 from models.attention_variants import RMSNorm, VariantAttention
 from models.config import ModelConfig
@@ -44,25 +43,15 @@ class LayerNorm(nn.Module):
 # -- attention -------------------------------------------------------------------------------
 
 
-_KERNEL_PARAMETERS = inspect.signature(kernels.selection_cumsum).parameters
-
-
 def selection_cumsum(selection_logits: torch.Tensor, config: ModelConfig) -> torch.Tensor:
     """F from the selection head's scaled logits (B, T, T), by ``config.kernel_backend``."""
-    options = {
-        "protect_bos": config.protect_bos,
-        "allow_masking_myself": config.allow_masking_myself,
-        "accumulate_dtype": torch.float64 if config.cumsum_dtype == "float64" else torch.float32,
-    }
-    if config.kernel_backend == "reference":
-        return selection_cumsum_reference(selection_logits, **options)
-    if config.kernel_backend == "triton":
-        if "backend" not in _KERNEL_PARAMETERS:
-            raise NotImplementedError(
-                "kernel_backend = 'triton': kernels.selection_cumsum has no Triton backend yet"
-            )
-        options["backend"] = "triton"
-    return kernels.selection_cumsum(selection_logits, **options)
+    return kernels.selection_cumsum(
+        selection_logits,
+        protect_bos=config.protect_bos,
+        allow_masking_myself=config.allow_masking_myself,
+        accumulate_dtype=torch.float64 if config.cumsum_dtype == "float64" else torch.float32,
+        backend=config.kernel_backend,
+    )
 
 
 class AddedHead(nn.Module):
@@ -249,21 +238,28 @@ class GPTOutput(NamedTuple):
     memory_loss: torch.Tensor | None  # the memory penalty's term before ε, when ε > 0
 
 
+class Transformer(nn.Module):
+    """The embeddings, blocks and final norm: nanoGPT's ``transformer`` ModuleDict as a module
+    with typed attributes. The children and their order are the ModuleDict's, so parameter
+    names (``transformer.wte.weight``, ``transformer.h.0.attn.c_attn.weight`` ...) and
+    checkpoints are unchanged."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd)
+        self.wpe = nn.Embedding(config.block_size, config.n_embd)
+        self.drop = nn.Dropout(config.dropout)
+        self.h = nn.ModuleList([Block(config) for _ in range(config.n_layer)])
+        self.ln_f = LayerNorm(config.n_embd, bias=config.bias)
+
+
 class GPT(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         if config.vocab_size < 1:
             raise ValueError("GPT needs a resolved vocab_size (0 means: take it from the data)")
         self.config = config
-        self.transformer = nn.ModuleDict(
-            dict(
-                wte=nn.Embedding(config.vocab_size, config.n_embd),
-                wpe=nn.Embedding(config.block_size, config.n_embd),
-                drop=nn.Dropout(config.dropout),
-                h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
-                ln_f=LayerNorm(config.n_embd, bias=config.bias),
-            )
-        )
+        self.transformer = Transformer(config)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         if config.tie_embeddings:
             self.lm_head.weight = self.transformer.wte.weight

@@ -125,6 +125,8 @@ def param_groups(model: nn.Module, *, lr: float, weight_decay: float) -> list[di
     scale each group's own base LR (``LambdaLR`` does), never set one LR for all groups.
     """
     config = model.config
+    if not isinstance(config, ModelConfig):  # nn.Module types its attributes as Tensor | Module
+        raise TypeError(f"param_groups needs a model with a ModelConfig, got {type(config)}")
     hidden, matrices, vectors = [], [], []
     for name, param in model.named_parameters():  # the tied readout appears once, as wte
         if is_hidden(name):

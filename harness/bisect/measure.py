@@ -6,30 +6,31 @@ variants are commits (their 12-digit short sha) and, for ``harness regress --wor
 ``working-tree``. So ``harness runs`` / ``harness compare`` / ``harness export`` work on it,
 and bisect and regress share it: a commit measured by one is not measured again by the other.
 
-A measurement is a command run planned with the store and executed by
-:func:`harness.run.worker.execute` in this process, with ``cwd`` the commit's worktree; its
-record is written atomically, so a bisect interrupted at any point resumes from the
-measurements that finished. The cache key is (commit, seed) plus the config hash of the
-study's command config without ``cwd`` (the worktree's location is incidental): if the study's
-command changes, the old measurements are refused rather than mixed in (``--fresh`` moves
-them aside).
+A measurement is a command run claimed, executed and collected by the study scheduler
+(:class:`harness.run.scheduler.Scheduler`) through an in-process executor, with the commit's
+worktree as the current directory; its record is written atomically, so a bisect interrupted
+at any point resumes from the measurements that finished. The cache key is (commit, seed)
+plus the config hash of the study's command config without ``cwd`` (the worktree's location
+is incidental): if the study's command changes, the old measurements are refused rather than
+mixed in (``--fresh`` moves them aside).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.bisect.worktrees import Commit, WorktreePool
 from harness.errors import UserError
-from harness.store import FileSystemStore, RunConfigFile, RunKey
-from harness.store.filesystem import claim_owner
+from harness.executors import RunPlan
+from harness.run.inprocess import InProcessExecutor
+from harness.run.scheduler import Scheduler
+from harness.store import CommitMeta, FileSystemStore, RunKey, StudyMeta
 from harness.study.spec import StudySpec, VariantSpec, config_hash
 
 if TYPE_CHECKING:
@@ -170,8 +171,6 @@ class CommitMeasurements:
     def _measure_one(
         self, name: str, commit: Commit, seed: int, *, working_tree: bool
     ) -> Measurement:
-        from harness.run.worker import execute
-
         key = RunKey(variant=name, seed=seed)
         config = self._config(commit, working_tree=working_tree)
         expected_hash = config_hash(config)
@@ -187,33 +186,45 @@ class CommitMeasurements:
             if record.status == "done" or not self.retry_failed:
                 return self._result(key, record, cached=True)
 
-        if not self.store.try_claim(key, claim_owner("bisect")):
-            raise UserError(f"{self.store.run_dir(key)} is being measured by another process")
-        self._note_commit(name, commit)
+        root = self.repo if working_tree else self.pool.path(commit)
+        run_config = dict(config)
+        # relative paths (and a relative `cwd`) resolve inside the checkout
+        run_config["cwd"] = str(root / config.get("cwd", "."))
+        plan = RunPlan(
+            key=key,
+            kind="command",
+            config=run_config,
+            config_hash=expected_hash,
+            run_dir=self.store.run_dir(key),
+        )
+        # The worker records the git state of the current directory as provenance: make that
+        # the checkout measured, not the directory harness was started from.
+        scheduler = Scheduler(
+            self.store,
+            lambda: InProcessExecutor(cwd=root),
+            study_name=self.name,
+            role="bisect",
+            retry=("failed", "diverged") if self.retry_failed else (),
+        )
+        scheduler.enqueue([plan])
+        started = time.monotonic()
         try:
-            root = self.repo if working_tree else self.pool.path(commit)
-            run_config = dict(config)
-            # relative paths (and a relative `cwd`) resolve inside the checkout
-            run_config["cwd"] = str(root / config.get("cwd", "."))
-            self.store.write_config(
-                RunConfigFile(
-                    study=self.name,
-                    variant=name,
-                    seed=seed,
-                    kind="command",
-                    config=run_config,
-                    config_hash=expected_hash,
-                )
-            )
-            started = time.monotonic()
-            # The worker records the git state of the current directory as provenance: make
-            # that the checkout measured, not the directory harness was started from.
-            with contextlib.chdir(root):
-                record = execute(self.store.run_dir(key).resolve())
+            if scheduler.submit().busy:
+                record = self.store.read_record(key)
+                if record is None:
+                    raise UserError(
+                        f"{self.store.run_dir(key)} is being measured by another process"
+                    )
+                return self._result(key, record, cached=True)  # measured meanwhile
+            self._note_commit(name, commit)
+            ((_, record),) = scheduler.collect(timeout=0)  # executes the run here
         except BaseException:
-            if self.store.read_record(key) is None:
-                self.store.release(key)
+            scheduler.abandon()
             raise
+        finally:
+            scheduler.close()
+        if record is None:  # the worker always writes one; the run directory was tampered with
+            raise UserError(f"the measurement in {self.store.run_dir(key)} left no record")
         self.executed += 1
         result = self._result(key, record, cached=False)
         outcome = f"{self.metric}={result.value:.6g}" if result.ok else f"FAILED: {result.error}"
@@ -233,40 +244,45 @@ class CommitMeasurements:
     def _note_commit(self, name: str, commit: Commit) -> None:
         """Keep ``study.json`` listing every measured commit, so other commands can read it."""
         meta = self.store.read_study_meta()
-        commits = meta.get("commits", {})
-        if name in commits and meta.get("variants") and name in meta["variants"]:
+        commits = dict(meta.commits) if meta else {}
+        variants = list(meta.variants) if meta else []
+        if name in commits and name in variants:
             return
-        commits[name] = {"sha": commit.sha, "subject": commit.subject}
-        variants = list(meta.get("variants", []))
+        commits[name] = CommitMeta(sha=commit.sha, subject=commit.subject)
         if name not in variants:
             variants.append(name)
-        self.write_meta(baseline=meta.get("baseline") or name, variants=variants, commits=commits)
+        baseline = (meta.baseline if meta else None) or name
+        self.write_meta(baseline=baseline, variants=variants, commits=commits)
 
     def write_meta(
         self,
         *,
         baseline: str,
         variants: Sequence[str] | None = None,
-        commits: dict[str, Any] | None = None,
+        commits: Mapping[str, CommitMeta] | None = None,
     ) -> None:
         """Write ``study.json`` (``harness compare`` reads its metric, direction and baseline)."""
         meta = self.store.read_study_meta()
         known_seeds = {key.seed for key in self.store.run_keys()}
+        if variants is None:
+            variants = meta.variants if meta else ()
+        if commits is None:
+            commits = meta.commits if meta else {}
         self.store.write_study_meta(
-            {
-                "name": self.name,
-                "description": (
+            StudyMeta(
+                name=self.name,
+                description=(
                     f"variant '{self.variant.name}' of study '{self.spec.name}' measured per "
                     "commit by harness bisect/regress"
                 ),
-                "metric": self.metric,
-                "direction": self.spec.direction,
-                "seeds": sorted(known_seeds | set(meta.get("seeds", []))),
-                "baseline": baseline,
-                "variants": list(variants if variants is not None else meta.get("variants", [])),
-                "commits": commits if commits is not None else meta.get("commits", {}),
-                "base": json.loads(json.dumps(self.variant.config)),
-                "source": str(self.spec.source) if self.spec.source else None,
-                "updated_at": time.time(),
-            }
+                metric=self.metric,
+                direction=self.spec.direction,
+                seeds=tuple(sorted(known_seeds | set(meta.seeds if meta else ()))),
+                baseline=baseline,
+                variants=tuple(variants),
+                commits=commits,
+                base=json.loads(json.dumps(self.variant.config)),
+                source=str(self.spec.source) if self.spec.source else None,
+                updated_at=time.time(),
+            )
         )

@@ -13,8 +13,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from harness.direction import Direction
+
 Verdict = Literal["good", "bad", "unknown"]
-Direction = Literal["minimize", "maximize"]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from harness.errors import UserError
+
+if TYPE_CHECKING:
+    from harness.study.spec import StudySpec
 
 
 def add_study_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +62,8 @@ def parse_seeds(text: str) -> int | list[int]:
         ) from None
 
 
-def load_study_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def load_study_from_args(args: argparse.Namespace) -> StudySpec:
+    """The study file named on the command line, with its ``--set`` and ``--seeds`` applied."""
     from harness.study.spec import load_study
 
     return load_study(args.study_file, overrides=args.overrides, seeds=args.seeds)

@@ -22,6 +22,7 @@ from harness.commands._common import add_study_arguments, load_study_from_args, 
 
 if TYPE_CHECKING:
     from harness.bisect.search import BisectResult
+    from harness.study.spec import StudySpec, VariantSpec
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,12 +32,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--bad", default="HEAD", metavar="REV", help="a commit with it (default: HEAD)"
-    )
-    parser.add_argument("--metric", default=None, help="the metric (default: the study's)")
-    parser.add_argument(
-        "--variant",
-        default=None,
-        help="the study's command variant to measure (default: the study's baseline)",
     )
     parser.add_argument(
         "--max-seeds",
@@ -62,7 +57,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_git_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options shared with ``harness regress``."""
+    """Options shared with ``harness regress``: what is measured, in which repository, and
+    how earlier measurements are reused."""
+    parser.add_argument("--metric", default=None, help="the metric (default: the study's)")
+    parser.add_argument(
+        "--variant",
+        default=None,
+        help="the study's command variant to measure (default: the study's baseline)",
+    )
     parser.add_argument(
         "--repo", default=".", help="the git repository (default: the current directory's)"
     )
@@ -185,8 +187,8 @@ def render(result: BisectResult, *, study_dir: Path, measured_now: int) -> str:
 
 
 def open_measurements(
-    spec: Any,
-    variant: str,
+    spec: StudySpec,
+    variant: VariantSpec,
     metric: str,
     args: argparse.Namespace,
     repo: Path,

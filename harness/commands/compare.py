@@ -4,24 +4,21 @@ Effect sizes with CIs against the baseline, paired by seed when seeds are shared
 multiplicity family for verdicts and tiers, and how many seeds would settle what is still
 open. The statistics are in :mod:`analysis.compare` and docs/analysis.md. ``--sequential``
 gives the anytime-valid verdicts of :mod:`analysis.sequential` instead (docs/sequential.md).
-Never imports torch.
+This module only turns flags into :class:`harness.report.comparison.CompareOptions`; loading
+and comparing are in :mod:`harness.report.comparison`. Never imports torch.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from harness.commands._common import add_runs_dir
 from harness.errors import UserError
 
 if TYPE_CHECKING:
-    import polars as pl
-
-    from analysis import ComparisonResult
-    from harness.report.load import Inputs
+    from harness.report.comparison import CompareOptions
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -109,79 +106,27 @@ def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@dataclass(kw_only=True)
-class Prepared:
-    """What the analysis runs on: the input, one row per run, and the resolved defaults."""
+def compare_options(args: argparse.Namespace) -> CompareOptions:
+    """The options of :func:`add_analysis_arguments` as :class:`CompareOptions`."""
+    from harness.report.comparison import CompareOptions
 
-    inputs: Inputs
-    table: pl.DataFrame
-    metric: str
-    baseline: str | None
-    direction: str
-
-
-def prepare(args: argparse.Namespace) -> Prepared:
-    """Load the input named by ``args`` and resolve metric, baseline and direction.
-
-    Raises:
-        UserError: unreadable input, an unknown metric, a bad direction.
-    """
-    from harness.report.load import default_metric, load_inputs, metric_table
-
-    inputs = load_inputs(args.path, runs_dir=args.runs_dir)
-    metric = default_metric(inputs, args.metric)
-    table = metric_table(inputs, metric, args.agg)
-    baseline = args.baseline or inputs.meta.get("baseline")
-    if baseline is None and "variant" in table.columns and table.height:
-        baseline = str(table["variant"][0])
-        print(f"baseline: {baseline} (the first variant; pass --baseline)", file=sys.stderr)
-    direction = args.direction or inputs.meta.get("direction") or "minimize"
-    if direction not in ("minimize", "maximize"):
-        raise UserError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
-    return Prepared(
-        inputs=inputs, table=table, metric=metric, baseline=baseline, direction=direction
+    return CompareOptions(
+        metric=args.metric,
+        agg=args.agg,
+        baseline=args.baseline,
+        direction=args.direction,
+        alpha=args.alpha,
+        margin=args.margin,
+        paired=args.paired,
+        correction=args.correction,
     )
-
-
-def compare_prepared(prepared: Prepared, args: argparse.Namespace) -> ComparisonResult:
-    """:func:`analysis.compare` with the options in ``args``.
-
-    Raises:
-        UserError: anything :func:`analysis.compare` rejects.
-    """
-    from analysis import AnalysisError, compare
-
-    try:
-        return compare(
-            prepared.table,
-            metric=prepared.metric,
-            baseline=prepared.baseline,
-            alpha=args.alpha,
-            paired=args.paired,
-            margin=args.margin,
-            direction=prepared.direction,  # type: ignore[arg-type]  # checked in prepare
-            correction=args.correction,
-        )
-    except AnalysisError as error:
-        raise UserError(str(error)) from None
-
-
-def analyse(args: argparse.Namespace) -> tuple[Inputs, ComparisonResult]:
-    """Load the input named by ``args`` and compare. Returns ``(inputs, result)``.
-
-    Raises:
-        UserError: unreadable input or anything :func:`analysis.compare` rejects.
-    """
-    prepared = prepare(args)
-    return prepared.inputs, compare_prepared(prepared, args)
 
 
 def run_sequential(args: argparse.Namespace) -> int:
     """``--sequential``: :func:`analysis.sequential_compare` on every non-baseline variant."""
-    import polars as pl
     from rich.console import Console
 
-    from analysis import sequential_compare
+    from harness.report.comparison import compare_sequential, prepare
     from harness.report.sequential_view import print_report
 
     if args.format == "csv":
@@ -194,32 +139,9 @@ def run_sequential(args: argparse.Namespace) -> int:
         )
     if args.max_seeds is not None and args.max_seeds < 2:
         raise UserError("--max-seeds must be at least 2")
-    prepared = prepare(args)
-    table = prepared.table
-    variants = table["variant"].cast(str).unique(maintain_order=True).to_list()
-    if prepared.baseline not in variants:
-        raise UserError(
-            f"baseline '{prepared.baseline}' has no runs with {prepared.metric} "
-            f"(variants: {', '.join(variants)})"
-        )
-    others = [v for v in variants if v != prepared.baseline]
-    if not others:
-        raise UserError("--sequential needs at least one variant besides the baseline")
-    try:
-        report = sequential_compare(
-            table.select(
-                pl.col("variant").cast(pl.Utf8), pl.col("seed").cast(pl.Int64), prepared.metric
-            ),
-            metric=prepared.metric,
-            baseline=str(prepared.baseline),
-            alpha=args.alpha,
-            margin=args.margin,
-            direction=prepared.direction,  # type: ignore[arg-type]  # checked in prepare
-            max_seeds=args.max_seeds,
-            variants=others,
-        )
-    except ValueError as error:
-        raise UserError(f"cannot compare sequentially: {error}") from None
+    options = compare_options(args)
+    prepared = prepare(args.path, options, runs_dir=args.runs_dir)
+    report = compare_sequential(prepared, options, max_seeds=args.max_seeds)
     out = sys.stdout
     console = Console(
         file=out,
@@ -232,12 +154,14 @@ def run_sequential(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness.report.comparison import compare_prepared, prepare
     from harness.report.text import render
 
     if args.sequential:
         return run_sequential(args)
     if args.max_seeds is not None:
         raise UserError("--max-seeds applies only with --sequential")
-    _, result = analyse(args)
+    options = compare_options(args)
+    result = compare_prepared(prepare(args.path, options, runs_dir=args.runs_dir), options)
     render(result, args.format)
     return 0

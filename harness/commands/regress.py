@@ -47,12 +47,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "mean (1%%); default 0",
     )
     parser.add_argument("--alpha", type=probability, default=0.05, help="CI level 1 - alpha")
-    parser.add_argument("--metric", default=None, help="the metric (default: the study's)")
-    parser.add_argument(
-        "--variant",
-        default=None,
-        help="the study's command variant to measure (default: the study's baseline)",
-    )
     parser.add_argument(
         "--working-tree",
         action="store_true",

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.commands._common import add_runs_dir
-from harness.commands.compare import add_analysis_arguments, compare_prepared, prepare
+from harness.commands.compare import add_analysis_arguments, compare_options
 
 if TYPE_CHECKING:
+    from harness.report.comparison import CompareOptions
     from harness.report.page import Report
 
 
@@ -41,41 +42,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.report.html import build_report
+    from harness.report.comparison import compare_prepared, prepare
+    from harness.report.html import study_report
     from harness.report.load import phased_root
 
+    options = compare_options(args)
     root = phased_root(args.path, runs_dir=args.runs_dir)
     if root is not None:
-        return _run_phased(root, args)
-    prepared = prepare(args)
-    result = compare_prepared(prepared, args)
-    inputs = prepared.inputs
-    source = inputs.source
+        return _run_phased(root, options, args.output_dir)
+    prepared = prepare(args.path, options, runs_dir=args.runs_dir)
+    report = study_report(prepared, compare_prepared(prepared, options), options)
+    source = prepared.inputs.source
     out_dir = (
         Path(args.output_dir) if args.output_dir else (source if source.is_dir() else source.parent)
-    )
-    title = str(inputs.meta.get("name") or (source.name if source.is_dir() else source.stem))
-    report = build_report(
-        result,
-        title=title,
-        source=str(source),
-        agg=args.agg,
-        table=inputs.table,
-        curves=inputs.curves(),
-        runs=prepared.table,
-        sweep=inputs.meta.get("sweep"),
-        paired=args.paired,
     )
     _write(report, out_dir)
     print(f"wrote {out_dir / 'report.html'} and {out_dir / 'report.md'}")
     return 0
 
 
-def _run_phased(root: Path, args: argparse.Namespace) -> int:
+def _run_phased(root: Path, options: CompareOptions, output_dir: str | None) -> int:
     from harness.report.phased import build_phased_report
 
-    out_dir = Path(args.output_dir) if args.output_dir else root
-    report, phases = build_phased_report(root, args, out_dir)
+    out_dir = Path(output_dir) if output_dir else root
+    report, phases = build_phased_report(root, options, out_dir)
     _write(report, out_dir)
     for name, phase_report in phases.items():
         _write(phase_report, out_dir / name)

@@ -20,8 +20,8 @@ def run(args: argparse.Namespace) -> int:
     study_dir = find_study_dir(args.study_dir, runs_dir=args.runs_dir)
     meta = load_study_meta(study_dir)
     store = FileSystemStore(study_dir)
-    metric = meta.get("metric", "val_loss")
-    table = Table(title=f"{meta.get('name')} ({study_dir})")
+    metric = meta.metric
+    table = Table(title=f"{meta.name} ({study_dir})")
     for column in ("variant", "seed", "status", metric, "wall s", "note"):
         table.add_column(column)
     counts: dict[str, int] = {}

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.commands._common import add_study_arguments, positive
-from harness.executors.config import add_executor_arguments
+from harness.commands._executor import add_executor_arguments
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -90,8 +90,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_one(spec: StudySpec, root: Path, args: argparse.Namespace, console: Console) -> int:
     """Run one study's unfinished runs and print its summary; returns the exit code."""
+    from harness.commands._executor import executor_settings
     from harness.executors import make_executor
-    from harness.executors.config import executor_settings
     from harness.report.progress import RichProgress
     from harness.report.summary import print_summary
     from harness.run.runner import run_study, wandb_settings
@@ -163,8 +163,9 @@ def _run_phased(
     args: argparse.Namespace,
     console: Console,
 ) -> int:
+    from harness.run.phased import run_phases
     from harness.store import load_table
-    from harness.study.phases import parse_phased, run_phases
+    from harness.study.phases import parse_phased
 
     phased = parse_phased(raw, source=path, text=text)
     codes: list[int] = []

@@ -14,7 +14,7 @@ def make_executor(name: str, **options: object) -> Executor:
     """The executor called ``name`` ("local", "slurm" or "ray"), built with ``options``.
 
     Every executor takes ``jobs``, ``threads`` and ``device``; Slurm and Ray also take
-    ``settings`` (an :class:`~harness.executors.config.ExecutorSettings`), which the local
+    ``settings`` (an :class:`~harness.study.executor.ExecutorSettings`), which the local
     executor ignores. Slurm and Ray are imported only when chosen (``pip install
     'harness[scale]'`` provides submitit and ray).
     """

@@ -29,8 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.executors._base import RunPlan
-from harness.store import FileSystemStore
-from harness.store.filesystem import HEARTBEAT_INTERVAL_S, atomic_write_text, claim_is_live
+from harness.store import HEARTBEAT_INTERVAL_S, FileSystemStore, atomic_write_text
 
 JOB_FILE = "executor.json"  # in the run directory: which job/task runs it, and how it ended
 WORKER_LOG = "worker.log"  # the worker's own stdout/stderr, as with the local executor
@@ -163,8 +162,9 @@ def _die_with_parent(parent: int) -> Any:
 
 
 def study_store(plan: RunPlan) -> FileSystemStore:
-    """The store of the study a plan belongs to (``<study>/runs/<variant>/s<seed>``)."""
-    return FileSystemStore(plan.run_dir.parent.parent.parent)
+    """The store of the study a plan belongs to."""
+    store, _ = FileSystemStore.of_run_dir(plan.run_dir)
+    return store
 
 
 def write_job_info(run_dir: Path, info: dict[str, Any]) -> None:
@@ -232,15 +232,11 @@ def wait_for_local_workers(plans: Iterable[RunPlan], timeout: float = 20.0) -> N
 
 
 def _held_by_local_worker(plan: RunPlan) -> bool:
-    path = plan.run_dir / "claim.json"
-    try:
-        claim = json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return False
+    claim = study_store(plan).live_claim(plan.key)
     return (
-        claim.get("role") == "worker"
+        claim is not None
+        and claim.get("role") == "worker"
         and claim.get("host") == socket.gethostname()
-        and claim_is_live(claim, path)
     )
 
 

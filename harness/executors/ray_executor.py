@@ -31,10 +31,11 @@ from harness.executors._remote import (
     await_record,
     driver_identity,
     run_worker,
+    study_store,
     update_job_info,
     write_job_info,
 )
-from harness.executors.config import ExecutorSettings
+from harness.study.executor import ExecutorSettings
 
 CANCEL_GRACE_S = 20.0
 
@@ -89,7 +90,7 @@ class RayExecutor(Executor):
 
     def submit(self, plan: RunPlan) -> None:
         task = WorkerTask.for_plan(plan, threads=self.threads, device=self.device)
-        name = f"harness {plan.run_dir.parent.parent.parent.name} {plan.key}"
+        name = f"harness {study_store(plan).study_dir.name} {plan.key}"
         ref = self._task.options(name=name, **self._task_options).remote(task)
         self._in_flight[ref] = plan
         write_job_info(

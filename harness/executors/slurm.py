@@ -3,7 +3,7 @@
 Each job runs :func:`harness.executors._remote.run_worker` on its node, which starts the same
 ``python -m harness.run.worker RUN_DIR`` as the local executor; the study directory must be on a
 filesystem that the nodes and the driver share. Resources come from the study's
-``[executor]`` table and the CLI (:class:`~harness.executors.config.ExecutorSettings`).
+``[executor]`` table and the CLI (:class:`~harness.study.executor.ExecutorSettings`).
 
 - Preemption: submitit asks Slurm to signal the job (USR2) before it is stopped; the job then
   stops its worker and requeues itself with the same job id. The requeued run starts over (a
@@ -53,10 +53,9 @@ from harness.executors._remote import (
     wait_for_local_workers,
     write_job_info,
 )
-from harness.executors.config import ExecutorSettings
 from harness.processes import process_start_time
-from harness.store import RunKey
-from harness.store.filesystem import claim_is_live
+from harness.store import RunKey, claim_is_live
+from harness.study.executor import ExecutorSettings
 
 DEFAULT_JOBS = 256
 LOG_FILE = "slurm.log"

@@ -38,10 +38,56 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from analysis import ComparisonResult
+    from harness.report.comparison import CompareOptions, Prepared
 
-__all__ = ["EFFICIENCY_COLUMNS", "Report", "build_report", "forest_figure", "meta_line"]
+__all__ = [
+    "EFFICIENCY_COLUMNS",
+    "Report",
+    "build_report",
+    "forest_figure",
+    "meta_line",
+    "study_report",
+]
 
 MAX_CURVE_PANELS = 2
+
+
+def study_report(
+    prepared: Prepared,
+    result: ComparisonResult,
+    options: CompareOptions,
+    *,
+    title: str | None = None,
+) -> Report:
+    """:func:`build_report` of a comparison of ``prepared`` (from
+    :func:`harness.report.comparison.prepare`).
+
+    Args:
+        prepared: the input the comparison ran on.
+        result: the comparison.
+        options: the options it ran with (the curve aggregation and the forced design).
+        title: page title; default the study's name, else the source's name.
+
+    Returns:
+        The HTML and markdown pages with their figures.
+    """
+    inputs = prepared.inputs
+    source = inputs.source
+    if title is None:
+        title = (
+            inputs.meta.name if inputs.meta else (source.name if source.is_dir() else source.stem)
+        )
+    return build_report(
+        result,
+        title=title,
+        source=str(source),
+        agg=options.agg,
+        table=inputs.table,
+        curves=inputs.curves(),
+        runs=prepared.table,
+        sweep=inputs.meta.sweep if inputs.meta else None,
+        paired=options.paired,
+    )
 
 
 def build_report(

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from harness.errors import UserError, closest
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from harness.store import StudyMeta
 
 # Columns that identify a run or describe it, never metrics.
 KEY_COLUMNS = ("variant", "seed", "step", "status")
@@ -25,14 +27,14 @@ class Inputs:
     Attributes:
         source: the study directory or the file.
         study_dir: the study directory, when the source is one.
-        meta: the study's ``study.json`` (``metric``, ``direction``, ``baseline`` ...) or {}.
+        meta: the study's description (metric, direction, baseline ...); None for a file.
         table: one row per run with final values, or None for a file of curves.
         curves_file: for a file with a ``step`` column, the file itself as curves.
     """
 
     source: Path
     study_dir: Path | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: StudyMeta | None = None
     table: pl.DataFrame | None = None
     curves_file: pl.DataFrame | None = None
     _curves: pl.DataFrame | None = field(default=None, repr=False)
@@ -86,33 +88,30 @@ def load_inputs(path: str | None, *, runs_dir: str | None = None) -> Inputs:
 
 
 def phased_root(path: str | None, *, runs_dir: str | None = None) -> Path | None:
-    """The root of a phased study (``phases.json``, no ``study.json``) named by ``path`` — a
+    """The root of a phased study (phase decisions, no study of its own) named by ``path`` — a
     directory or a study name under the runs root — or None."""
     if path is None:
         return None
-    from harness.store import runs_root
+    from harness.store import is_phased_root, runs_root
 
     for candidate in (Path(path), runs_root(runs_dir) / path):
-        if (candidate / "phases.json").is_file() and not (candidate / "study.json").is_file():
+        if is_phased_root(candidate):
             return candidate
     return None
 
 
 def phase_names(root: Path) -> list[str]:
-    """The phases of a phased study root: those in ``phases.json`` in order, then any other
-    phase directory (a phase still running has a directory but no decision yet)."""
-    import json
+    """The phases of a phased study root: the decided ones in order, then any other phase
+    directory (a phase still running has a directory but no decision yet).
 
-    try:
-        decided = [str(d["phase"]) for d in json.loads((root / "phases.json").read_text())]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise UserError(
-            f"{root / 'phases.json'}: cannot read the phase decisions: {error}"
-        ) from None
-    others = sorted(
-        d.name for d in root.iterdir() if (d / "study.json").is_file() and d.name not in decided
-    )
-    return [name for name in decided if (root / name / "study.json").is_file()] + others
+    Raises:
+        UserError: the decisions are unreadable.
+    """
+    from harness.store import is_study_dir, read_phase_decisions
+
+    decided = [decision.phase for decision in read_phase_decisions(root)]
+    others = sorted(d.name for d in root.iterdir() if is_study_dir(d) and d.name not in decided)
+    return [name for name in decided if is_study_dir(root / name)] + others
 
 
 def _load_file(path: Path) -> Inputs:
@@ -185,8 +184,8 @@ def default_metric(inputs: Inputs, metric: str | None) -> str:
     """``--metric``, else the study's metric, else the only metric column of a file."""
     if metric:
         return metric
-    if inputs.meta.get("metric"):
-        return str(inputs.meta["metric"])
+    if inputs.meta is not None and inputs.meta.metric:
+        return inputs.meta.metric
     names = inputs.metric_names()
     if len(names) == 1:
         return names[0]

@@ -9,61 +9,53 @@ the phase's full report, which is written beside it in ``<out>/<phase>/``.
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import UserError
 from harness.report import format as f
 from harness.report.page import Figures, Report, Section, html_page, markdown_page
 
+if TYPE_CHECKING:
+    from harness.report.comparison import CompareOptions
+
 
 def build_phased_report(
-    root: Path, args: argparse.Namespace, out_dir: Path
+    root: Path, options: CompareOptions, out_dir: Path
 ) -> tuple[Report, dict[str, Report]]:
     """The root report and each phase's own report (by phase name).
 
     Args:
         root: the phased study's root directory.
-        args: the ``harness report`` analysis options; ``--baseline`` does not apply (each
-            phase has its own).
+        options: the comparison options, applied to every phase; ``baseline`` does not apply
+            (each phase has its own).
         out_dir: where the root report goes (phase reports go to ``out_dir / phase``).
+
+    Returns:
+        ``(root report, {phase name: phase report})``.
 
     Raises:
         UserError: ``--baseline`` was given, or ``phases.json`` is unreadable.
     """
-    from harness.commands.compare import compare_prepared, prepare
-    from harness.report.html import build_report, forest_figure
+    from harness.report.comparison import compare_prepared, prepare
+    from harness.report.html import forest_figure, study_report
     from harness.report.load import phase_names
-    from harness.study.phases import PhaseDecision
+    from harness.store import read_phase_decisions
 
-    if args.baseline:
+    if options.baseline:
         raise UserError("--baseline does not apply to a phased study: each phase has its own")
-    decisions = _decisions(root)
+    decisions = {decision.phase: decision for decision in read_phase_decisions(root)}
     names = phase_names(root)
     figures = Figures()
     overview_rows: list[list[str]] = []
     phase_sections: list[Section] = []
     phase_reports: dict[str, Report] = {}
     for index, name in enumerate(names, start=1):
-        recorded = decisions.get(name)
-        decision = (
-            PhaseDecision(
-                phase=name,
-                chosen=str(recorded["chosen"]),
-                winner=str(recorded["winner"]),
-                separated=bool(recorded["separated"]),
-                tiers=tuple(tuple(t) for t in recorded["tiers"]),
-            )
-            if recorded
-            else None
-        )
+        decision = decisions.get(name)
         text = _decision_text(decision)
-        phase_args = argparse.Namespace(**{**vars(args), "path": str(root / name)})
         try:
-            prepared = prepare(phase_args)
-            result = compare_prepared(prepared, phase_args)
+            prepared = prepare(str(root / name), options)
+            result = compare_prepared(prepared, options)
         except UserError as error:
             overview_rows.append([str(index), name, "-", text, "-"])
             phase_sections.append(
@@ -77,16 +69,8 @@ def build_phased_report(
         overview_rows.append(
             [str(index), name, f"{len(result.variants)} × {seeds}", text, _carried(decision)]
         )
-        phase_reports[name] = build_report(
-            result,
-            title=f"{root.name} · phase {name}",
-            source=str(root / name),
-            agg=args.agg,
-            table=prepared.inputs.table,
-            curves=prepared.inputs.curves(),
-            runs=prepared.table,
-            sweep=prepared.inputs.meta.get("sweep"),
-            paired=args.paired,
+        phase_reports[name] = study_report(
+            prepared, result, options, title=f"{root.name} · phase {name}"
         )
         key = f"{name}_forest"
         figures.add(key, f"report_{key}.png", f"Phase {name}: differences", forest_figure(result))
@@ -133,16 +117,6 @@ def build_phased_report(
         images=figures.images,
     )
     return report, phase_reports
-
-
-def _decisions(root: Path) -> dict[str, dict[str, Any]]:
-    try:
-        payload = json.loads((root / "phases.json").read_text())
-        return {str(d["phase"]): d for d in payload}
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise UserError(
-            f"{root / 'phases.json'}: cannot read the phase decisions: {error}"
-        ) from None
 
 
 def _tier_sets(tiers: Any) -> list[frozenset[str]]:

@@ -2,21 +2,44 @@
 
 Active runs are followed by reading the new lines of their ``metrics.jsonl`` — the same file
 the results come from — so progress works alike for built-in and command runs.
+
+The runner (``harness.run.runner.run_study``) drives :class:`RichProgress` through its methods;
+this module knows a run only as a :class:`PlannedRun`, so it imports neither the runner nor the
+executors.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from harness.executors import RunPlan
-from harness.run.runner import ProgressSink
+from harness.store import RunKey
 from harness.store.records import MetricsTail, RunRecord
 
 LOSS_KEYS = ("train_loss", "loss", "val_loss")
+
+
+class PlannedRun(Protocol):
+    """What the display needs of a run (``harness.executors.RunPlan`` has it)."""
+
+    @property
+    def key(self) -> RunKey:
+        """The run's (variant, seed)."""
+        ...
+
+    @property
+    def run_dir(self) -> Path:
+        """Where the run writes its ``metrics.jsonl``."""
+        ...
+
+    @property
+    def total_steps(self) -> int | None:
+        """The planned number of steps, when known."""
+        ...
 
 
 class RunFollower:
@@ -37,8 +60,12 @@ class RunFollower:
                     break
 
 
-class RichProgress(ProgressSink):
-    """A rich progress display: one bar for the study, one line per active run."""
+class RichProgress:
+    """A rich progress display: one bar for the study, one line per active run.
+
+    The runner calls ``start`` once, ``started``/``finished`` per run, ``tick`` between polls,
+    and ``stop`` at the end (``harness.run.runner.ProgressSink``).
+    """
 
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(stderr=True)
@@ -51,13 +78,13 @@ class RichProgress(ProgressSink):
             transient=False,
         )
         self.overall: Any = None
-        self.active: dict[Any, tuple[Any, RunFollower, RunPlan]] = {}
+        self.active: dict[Any, tuple[Any, RunFollower, PlannedRun]] = {}
 
-    def start(self, *, total: int, finished: int, active_plans: list[RunPlan]) -> None:
+    def start(self, *, total: int, finished: int, active_plans: Sequence[PlannedRun]) -> None:
         self.progress.start()
         self.overall = self.progress.add_task("[bold]runs", total=total, completed=finished)
 
-    def started(self, plan: RunPlan) -> None:
+    def started(self, plan: PlannedRun) -> None:
         task = self.progress.add_task(f"  {plan.key}", total=plan.total_steps)
         self.active[plan.key] = (task, RunFollower(plan.run_dir / "metrics.jsonl"), plan)
 
@@ -67,7 +94,7 @@ class RichProgress(ProgressSink):
             loss = f" {tail.loss[0]} {tail.loss[1]:.4f}" if tail.loss else ""
             self.progress.update(task, completed=tail.step or 0, description=f"  {plan.key}{loss}")
 
-    def finished(self, plan: RunPlan, record: RunRecord | None) -> None:
+    def finished(self, plan: PlannedRun, record: RunRecord | None) -> None:
         task, _, _ = self.active.pop(plan.key, (None, None, None))
         if task is not None:
             self.progress.remove_task(task)

@@ -3,17 +3,58 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sized
+from pathlib import Path
+from typing import Protocol
 
 from rich.console import Console
 from rich.table import Table
 
-from harness.run.runner import StudyOutcome
 from harness.store import FileSystemStore, RunKey
 from harness.study.spec import StudySpec
 
 
-def print_summary(console: Console, spec: StudySpec, outcome: StudyOutcome) -> int:
-    """Print the summary table; return the exit code (1 when any run failed or is unfinished)."""
+class Outcome(Protocol):
+    """What the summary needs of what a ``harness study`` invocation did
+    (``harness.run.runner.StudyOutcome`` has it)."""
+
+    @property
+    def study_dir(self) -> Path:
+        """The study directory."""
+        ...
+
+    @property
+    def planned(self) -> Sized:
+        """Every run of the study."""
+        ...
+
+    @property
+    def skipped(self) -> Sized:
+        """Runs already finished before this invocation."""
+        ...
+
+    @property
+    def executed(self) -> Sized:
+        """Runs this invocation finished."""
+        ...
+
+    @property
+    def busy(self) -> Sized:
+        """Runs another live process is running (left to it)."""
+        ...
+
+
+def print_summary(console: Console, spec: StudySpec, outcome: Outcome) -> int:
+    """Print the summary table: variant × seed final metric, and what to type next.
+
+    Args:
+        console: where to print.
+        spec: the study.
+        outcome: what this invocation did.
+
+    Returns:
+        The exit code: 1 when any run failed or is unfinished, else 0.
+    """
     store = FileSystemStore(outcome.study_dir)
     table = Table(title=f"{spec.name}: final {spec.metric} ({spec.direction})")
     table.add_column("variant", style="bold")

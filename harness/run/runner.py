@@ -13,16 +13,17 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from harness.errors import UserError
 from harness.executors import Executor, RunPlan
-from harness.processes import interrupts_deferred
+from harness.run.scheduler import Scheduler
+from harness.run.study_meta import study_meta
 from harness.run.wandb_log import resolve_mode
-from harness.store import FileSystemStore, RunConfigFile, RunKey
-from harness.store.filesystem import claim_owner
+from harness.store import FileSystemStore, RunKey
 from harness.store.records import RunRecord
 from harness.study.spec import StudySpec
+from harness.study.tables import changed_keys
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,14 +45,29 @@ class StudyOutcome:
     busy: list[RunKey] = field(default_factory=list)
 
 
-class ProgressSink:
-    """What the runner tells a progress display. The default shows nothing."""
+class ProgressSink(Protocol):
+    """What the runner tells a progress display (``harness.report.progress.RichProgress`` is
+    one, by its methods: the report layer does not import the runner). Subclass it for
+    no-op defaults."""
 
-    def start(self, *, total: int, finished: int, active_plans: list[RunPlan]) -> None: ...
-    def started(self, plan: RunPlan) -> None: ...
-    def tick(self) -> None: ...
-    def finished(self, plan: RunPlan, record: RunRecord | None) -> None: ...
-    def stop(self) -> None: ...
+    def start(self, *, total: int, finished: int, active_plans: list[RunPlan]) -> None:
+        return None
+
+    def started(self, plan: RunPlan) -> None:
+        return None
+
+    def tick(self) -> None:
+        return None
+
+    def finished(self, plan: RunPlan, record: RunRecord | None) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None
+
+
+class NoProgress(ProgressSink):
+    """Shows nothing: the runner's default."""
 
 
 def study_dir_for(spec: StudySpec, runs_root: Path) -> Path:
@@ -108,7 +124,7 @@ def config_conflicts(
         record = store.read_record(plan.key)
         if record is None or (retry_failed and record.status == "failed"):
             continue  # nothing finished to protect: the new config replaces it
-        changed = _changed_keys(stored.config, plan.config)
+        changed = changed_keys(stored.config, plan.config)
         conflicts.append(f"{plan.key}: {', '.join(changed[:5]) or 'config'} changed")
     return conflicts
 
@@ -130,7 +146,7 @@ def run_study(
     Raises:
         UserError: finished runs exist with a different config (and not ``fresh``).
     """
-    progress = progress or ProgressSink()
+    progress = progress or NoProgress()
     store = FileSystemStore(study_dir_for(spec, runs_root))
     if fresh:
         store.archive()
@@ -146,7 +162,7 @@ def run_study(
             f"{listing}{more}\nTo keep them, undo the change; to start over, run again with "
             f"--fresh (the old study directory is moved aside, not deleted)."
         )
-    store.write_study_meta({**spec.to_dict(), "updated_at": time.time()})
+    store.write_study_meta(study_meta(spec, updated_at=time.time()))
 
     outcome = StudyOutcome(study_dir=store.study_dir, planned=plans)
     todo: list[RunPlan] = []
@@ -161,77 +177,31 @@ def run_study(
     if not todo:
         return outcome
 
-    executor = executor_factory()
+    scheduler = Scheduler(
+        store,
+        executor_factory,
+        study_name=spec.name,
+        role="runner",
+        retry=("failed",) if retry_failed else (),
+    )
+    scheduler.open()  # a bad executor setting fails here, before the progress display starts
     progress.start(total=len(plans), finished=len(outcome.skipped), active_plans=todo)
-    in_flight: dict[RunKey, RunPlan] = {}
+    scheduler.enqueue(todo)
     try:
-        queue = list(todo)
-        while queue or in_flight:
-            while queue and len(in_flight) < executor.capacity:
-                plan = queue.pop(0)
-                with interrupts_deferred():  # a claim is either in flight or not taken
-                    if not claim_run(store, plan, spec.name, retry_failed=retry_failed):
-                        outcome.busy.append(plan.key)
-                        continue
-                    in_flight[plan.key] = plan
-                    executor.submit(plan)
+        while scheduler.has_work:
+            submitted = scheduler.submit()
+            outcome.busy.extend(plan.key for plan in submitted.busy)
+            for plan in submitted.started:
                 progress.started(plan)
-            for plan in executor.wait(poll_interval):
-                with interrupts_deferred():
-                    record = store.read_record(plan.key)
-                    if record is None:  # the worker died before writing: leave it unfinished
-                        store.release(plan.key)
-                    else:
-                        outcome.executed.append(record)
-                    in_flight.pop(plan.key, None)
+            for plan, record in scheduler.collect(poll_interval):
+                if record is not None:
+                    outcome.executed.append(record)
                 progress.finished(plan, record)
             progress.tick()
     except BaseException:
-        executor.cancel_all()
-        for key in in_flight:
-            if store.read_record(key) is None:
-                store.release(key)
+        scheduler.abandon()
         raise
     finally:
         progress.stop()
-        executor.close()
+        scheduler.close()
     return outcome
-
-
-def claim_run(
-    store: FileSystemStore, plan: RunPlan, study: str, *, retry_failed: bool, role: str = "runner"
-) -> bool:
-    """Claim an unfinished run (or a failed one, when retrying) and write its config.
-
-    False when another live process holds the run, or it finished meanwhile.
-    """
-    if not store.try_claim(plan.key, claim_owner(role)):
-        return False
-    record = store.read_record(plan.key)
-    retrying = retry_failed and record is not None and record.status == "failed"
-    if record is not None and not retrying:  # finished by another process meanwhile
-        store.release(plan.key)
-        return False
-    store.write_config(
-        RunConfigFile(
-            study=study,
-            variant=plan.key.variant,
-            seed=plan.key.seed,
-            kind=plan.kind,
-            config=plan.config,
-            config_hash=plan.config_hash,
-        )
-    )
-    return True
-
-
-def _changed_keys(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
-    changed = []
-    for key in sorted(set(old) | set(new)):
-        path = f"{prefix}{key}"
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, Mapping) and isinstance(b, Mapping):
-            changed += _changed_keys(a, b, f"{path}.")
-        elif a != b:
-            changed.append(f"{path} ({a!r} -> {b!r})")
-    return changed

@@ -28,8 +28,7 @@ from typing import Any
 
 from harness.errors import RunDiverged
 from harness.run.wandb_log import WandbSink
-from harness.store import FileSystemStore, RunKey
-from harness.store.filesystem import HEARTBEAT_INTERVAL_S, claim_owner
+from harness.store import HEARTBEAT_INTERVAL_S, FileSystemStore, RunKey, claim_owner
 from harness.store.records import (
     MetricsTail,
     RunRecord,
@@ -67,8 +66,7 @@ def execute(
     """Run the run planned in ``run_dir`` and store its record. Returns the record."""
     run_dir = Path(run_dir)
     planned = json.loads((run_dir / "config.json").read_text())
-    store = FileSystemStore(run_dir.parent.parent.parent)
-    key = RunKey(variant=planned["variant"], seed=planned["seed"])
+    store, key = FileSystemStore.of_run_dir(run_dir)
     store.update_claim(key, claim_owner("worker"))
     stop_heartbeat = _start_heartbeat(store, key)
     for stale in ("metrics.jsonl", "output.log"):  # leftovers of an interrupted attempt

@@ -1,32 +1,63 @@
 """The results store, and the tables that ``analysis`` reads from it.
 
-Importing this package does not import polars; the table functions do, when called.
+This package is the only code that knows the on-disk layout; everything outside it goes through
+the names exported here. Importing it does not import polars; the table functions do.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from harness.errors import UserError
 from harness.store._base import RunConfigFile, RunKey, Store
-from harness.store.filesystem import FileSystemStore
+from harness.store.atomic import atomic_write_text
+from harness.store.claims import (
+    HEARTBEAT_INTERVAL_S,
+    STALE_AFTER_S,
+    claim_is_live,
+    claim_owner,
+)
+from harness.store.filesystem import (
+    STUDY_FILE,
+    FileSystemStore,
+    is_phased_root,
+    is_study_dir,
+    read_phase_decisions,
+    write_phase_decisions,
+)
+from harness.store.meta import CommitMeta, PhaseDecision, SearchMeta, StudyMeta
+from harness.store.records import RunRecord
 
 if TYPE_CHECKING:
     import polars as pl
 
 __all__ = [
+    "HEARTBEAT_INTERVAL_S",
+    "STALE_AFTER_S",
+    "CommitMeta",
     "FileSystemStore",
+    "PhaseDecision",
     "RunConfigFile",
     "RunKey",
+    "RunRecord",
+    "SearchMeta",
     "Store",
+    "StudyMeta",
+    "atomic_write_text",
+    "claim_is_live",
+    "claim_owner",
     "find_study_dir",
+    "is_phased_root",
+    "is_study_dir",
     "load_curves",
     "load_records",
     "load_study_meta",
     "load_table",
+    "read_phase_decisions",
     "runs_root",
+    "write_phase_decisions",
 ]
 
 
@@ -35,10 +66,6 @@ def runs_root(explicit: str | Path | None = None) -> Path:
     if explicit is not None:
         return Path(explicit)
     return Path(os.environ.get("HARNESS_RUNS_DIR", "runs"))
-
-
-def is_study_dir(path: Path) -> bool:
-    return (path / "study.json").is_file()
 
 
 def find_study_dir(path: str | Path | None, *, runs_dir: str | Path | None = None) -> Path:
@@ -69,15 +96,19 @@ def find_study_dir(path: str | Path | None, *, runs_dir: str | Path | None = Non
     raise UserError(f"{path} is not a study directory (no study.json in it)")
 
 
-def load_study_meta(study_dir: str | Path) -> dict[str, Any]:
-    """``{"name", "metric", "direction", "baseline", "variants", "seeds", ...}`` of a study."""
+def load_study_meta(study_dir: str | Path) -> StudyMeta:
+    """A study's description (its name, metric, direction, baseline, variants, seeds ...).
+
+    Raises:
+        UserError: ``study_dir`` holds no study, or its description is unreadable.
+    """
     meta = FileSystemStore(study_dir).read_study_meta()
-    if not meta:
+    if meta is None:
         raise UserError(f"{study_dir} is not a study directory (no study.json in it)")
     return meta
 
 
-def load_records(study_dir: str | Path) -> list[Any]:
+def load_records(study_dir: str | Path) -> list[RunRecord]:
     """Every finished run's :class:`~harness.store.records.RunRecord`, in (variant, seed) order."""
     store = FileSystemStore(study_dir)
     records = (store.read_record(key) for key in store.run_keys())
@@ -141,7 +172,7 @@ def load_curves(study_dir: str | Path, *, include_unfinished: bool = False) -> p
 
 
 def _last_modified(study_dir: Path) -> float:
-    newest = (study_dir / "study.json").stat().st_mtime
+    newest = (study_dir / STUDY_FILE).stat().st_mtime
     runs = study_dir / "runs"
     if runs.is_dir():
         for variant in runs.iterdir():

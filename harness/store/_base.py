@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.store.meta import StudyMeta
 from harness.store.records import RunRecord, Status
 
 
@@ -42,12 +43,12 @@ class Store(ABC):
     """
 
     @abstractmethod
-    def write_study_meta(self, meta: dict[str, Any]) -> None:
-        """Store the study's description (``study.json``)."""
+    def write_study_meta(self, meta: StudyMeta) -> None:
+        """Store the study's description, replacing the one stored."""
 
     @abstractmethod
-    def read_study_meta(self) -> dict[str, Any]:
-        """The stored study description."""
+    def read_study_meta(self) -> StudyMeta | None:
+        """The stored study description; None when the study has none yet."""
 
     @abstractmethod
     def run_dir(self, key: RunKey) -> Path:

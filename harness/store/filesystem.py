@@ -2,7 +2,7 @@
 
 Layout::
 
-    <study dir>/study.json
+    <study dir>/study.json                             the study's description (StudyMeta)
     <study dir>/runs/<variant>/s<seed>/config.json     resolved config + hash, before the run
     <study dir>/runs/<variant>/s<seed>/claim.json      while running: host, pid; mtime = heartbeat
     <study dir>/runs/<variant>/s<seed>/metrics.jsonl   appended while running
@@ -14,6 +14,9 @@ a run either has a complete record or none; a run without one is unfinished and 
 finished. Concurrency: a run is claimed with an exclusive create (``O_EXCL``), which is atomic
 on local filesystems and on NFSv3+; a claim whose owner is gone is taken over under a
 ``flock`` on the study's lock file, so two processes never both take over the same stale claim.
+
+A phased study is a directory of such study directories, one per phase, with the decisions of
+the finished phases in ``<phased root>/phases.json``.
 """
 
 from __future__ import annotations
@@ -22,20 +25,20 @@ import contextlib
 import fcntl
 import json
 import os
-import socket
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.processes import process_start_time, same_process_alive
+from harness.errors import UserError
 from harness.store._base import RunConfigFile, RunKey, Store
+from harness.store.atomic import atomic_write_text, exclusive_create, read_json_object
+from harness.store.claims import claim_is_live
+from harness.store.meta import PhaseDecision, StudyMeta
 from harness.store.records import RunRecord, Status
 
-# A claim from another host counts as abandoned when its heartbeat is older than this.
-HEARTBEAT_INTERVAL_S = 15.0
-STALE_AFTER_S = 120.0
+STUDY_FILE = "study.json"
+PHASES_FILE = "phases.json"
 
 
 class FileSystemStore(Store):
@@ -48,16 +51,39 @@ class FileSystemStore(Store):
     def __init__(self, study_dir: str | Path) -> None:
         self.study_dir = Path(study_dir)
 
-    # -- study ------------------------------------------------------------------------------
-    def write_study_meta(self, meta: dict[str, Any]) -> None:
-        atomic_write_text(self.study_dir / "study.json", json.dumps(meta, indent=2))
+    @classmethod
+    def of_run_dir(cls, run_dir: str | Path) -> tuple[FileSystemStore, RunKey]:
+        """The store a run directory belongs to, and the run's key.
 
-    def read_study_meta(self) -> dict[str, Any]:
-        path = self.study_dir / "study.json"
-        if not path.exists():
-            return {}
-        data: dict[str, Any] = json.loads(path.read_text())
-        return data
+        Args:
+            run_dir: a directory :meth:`run_dir` returned (``<study>/runs/<variant>/s<seed>``).
+
+        Returns:
+            ``(store, key)`` such that ``store.run_dir(key) == run_dir``.
+
+        Raises:
+            ValueError: ``run_dir`` is not laid out as a run directory.
+        """
+        run_dir = Path(run_dir)
+        seed = _seed_of(run_dir.name) if run_dir.name.startswith("s") else -1
+        if seed < 0 or run_dir.parent.parent.name != "runs":
+            raise ValueError(f"{run_dir} is not a run directory (<study>/runs/<variant>/s<seed>)")
+        store = cls(run_dir.parent.parent.parent)
+        return store, RunKey(variant=run_dir.parent.name, seed=seed)
+
+    # -- study ------------------------------------------------------------------------------
+    def write_study_meta(self, meta: StudyMeta) -> None:
+        text = json.dumps(meta.to_dict(), indent=2)
+        atomic_write_text(self.study_dir / STUDY_FILE, text)
+
+    def read_study_meta(self) -> StudyMeta | None:
+        path = self.study_dir / STUDY_FILE
+        try:
+            return StudyMeta.from_dict(json.loads(path.read_text()))
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError, AttributeError) as error:
+            raise UserError(f"{path}: not a readable study description: {error}") from None
 
     # -- runs -------------------------------------------------------------------------------
     def run_dir(self, key: RunKey) -> Path:
@@ -84,15 +110,21 @@ class FileSystemStore(Store):
     def try_claim(self, key: RunKey, owner: dict[str, Any]) -> bool:
         path = self.run_dir(key) / "claim.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        if _exclusive_create(path, owner):
+        if exclusive_create(path, owner):
             return True
         with self._lock():
-            current = _read_json(path)
-            if current is not None and claim_is_live(current, path):
+            if self.live_claim(key) is not None:
                 return False
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-            return _exclusive_create(path, owner)
+            return exclusive_create(path, owner)
+
+    def live_claim(self, key: RunKey) -> dict[str, Any] | None:
+        """The claim on a run (see :func:`~harness.store.claims.claim_owner`) while its process
+        is still there; None when the run is unclaimed or its claim is stale."""
+        path = self.run_dir(key) / "claim.json"
+        claim = read_json_object(path)
+        return claim if claim is not None and claim_is_live(claim, path) else None
 
     def update_claim(self, key: RunKey, owner: dict[str, Any]) -> None:
         """Hand a claim to the process that actually runs the work (the worker)."""
@@ -111,18 +143,14 @@ class FileSystemStore(Store):
         atomic_write_text(self.run_dir(key) / "record.json", record.to_json())
 
     def read_record(self, key: RunKey) -> RunRecord | None:
-        data = _read_json(self.run_dir(key) / "record.json")
+        data = read_json_object(self.run_dir(key) / "record.json")
         return RunRecord.from_dict(data) if data is not None else None
 
     def status(self, key: RunKey) -> Status:
         record = self.read_record(key)
         if record is not None:
             return record.status
-        path = self.run_dir(key) / "claim.json"
-        claim = _read_json(path)
-        if claim is not None and claim_is_live(claim, path):
-            return "running"
-        return "pending"
+        return "running" if self.live_claim(key) is not None else "pending"
 
     def run_keys(self) -> Iterator[RunKey]:
         runs = self.study_dir / "runs"
@@ -160,88 +188,38 @@ class FileSystemStore(Store):
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def claim_owner(role: str) -> dict[str, Any]:
-    """The claim content identifying this process."""
-    pid = os.getpid()
-    return {
-        "host": socket.gethostname(),
-        "pid": pid,
-        "pid_start": process_start_time(pid),
-        "role": role,
-        "claimed_at": time.time(),
-    }
+def is_study_dir(path: Path) -> bool:
+    """Whether ``path`` holds a study (its ``study.json``)."""
+    return (path / STUDY_FILE).is_file()
 
 
-def claim_is_live(claim: dict[str, Any], path: Path) -> bool:
-    """Whether the process holding a claim is still there.
+def is_phased_root(path: Path) -> bool:
+    """Whether ``path`` is the root of a phased study: phase decisions and no ``study.json``."""
+    return (path / PHASES_FILE).is_file() and not is_study_dir(path)
 
-    On the same host: its pid exists and started when the claim says (pids are reused). On
-    another host: its heartbeat (the claim file's mtime) is recent.
+
+def write_phase_decisions(root: Path, decisions: Iterable[PhaseDecision]) -> None:
+    """Store the decisions of a phased study's finished phases, in phase order.
+
+    Args:
+        root: the phased study's root (its phases are study directories inside it).
+        decisions: the decisions so far; they replace what was stored.
     """
-    if claim.get("host") == socket.gethostname():
-        pid = claim.get("pid")
-        if not isinstance(pid, int):
-            return False
-        return same_process_alive(pid, claim.get("pid_start"))
-    try:
-        age = time.time() - path.stat().st_mtime
-    except FileNotFoundError:
-        return False
-    return age < STALE_AFTER_S
+    payload = [decision.to_dict() for decision in decisions]
+    atomic_write_text(root / PHASES_FILE, json.dumps(payload, indent=2))
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` so that readers see the old content or the new, never a torn file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with tmp.open("w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+def read_phase_decisions(root: Path) -> list[PhaseDecision]:
+    """The stored decisions of a phased study, in phase order.
 
-
-def _exclusive_create(path: Path, content: dict[str, Any]) -> bool:
-    """Create ``path`` with ``content`` unless it exists, atomically and already complete.
-
-    The content goes to a temporary file that is then hard-linked into place (``link`` fails
-    when the name exists, and is atomic on NFS too). A plain ``O_EXCL`` create would show
-    other processes an empty claim for a moment, which they would take for a stale one.
+    Raises:
+        UserError: the decisions are missing or unreadable.
     """
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with tmp.open("w") as handle:
-        json.dump(content, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
+    path = root / PHASES_FILE
     try:
-        os.link(tmp, path)
-    except FileExistsError:
-        return False
-    finally:
-        tmp.unlink()
-    return True
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        return [PhaseDecision.from_dict(entry) for entry in json.loads(path.read_text())]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise UserError(f"{path}: cannot read the phase decisions: {error}") from None
 
 
 def _seed_of(name: str) -> int:

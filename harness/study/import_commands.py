@@ -15,11 +15,13 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.direction import Direction
 from harness.errors import UserError
 from harness.study.sweep import sanitize_name
 
 SEED_FLAGS = ("--seed",)
 SAFE_ARG = re.compile(r"[\w@%+=:,./{}-]+")
+BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 OUTPUT_FLAGS = ("--output", "--out", "--output_dir", "--output-dir", "--log_dir", "--log-dir")
 
 
@@ -129,7 +131,7 @@ def to_study_toml(
     name: str,
     seeds: int = 3,
     metric: str = "val_loss",
-    direction: str = "minimize",
+    direction: Direction = "minimize",
     source: str = "",
 ) -> str:
     """A study file for the imported variants (the first is the baseline)."""
@@ -149,10 +151,16 @@ def to_study_toml(
     for variant in result.variants:
         if variant.comment:
             lines.append(f"# {variant.comment}")
-        lines.append(f"[variants.{variant.name}]")
+        lines.append(f"[variants.{_table_key(variant.name)}]")
         lines.append(f"command = {quote(variant.command)}")
         lines.append("")
     return "\n".join(lines)
+
+
+def _table_key(name: str) -> str:
+    """``name`` as one TOML key: bare when it can be, quoted when it holds a dot (a sanitized
+    name may: ``lr.1e-3``), which a bare key would split into nested tables."""
+    return name if BARE_KEY.fullmatch(name) else json.dumps(name)
 
 
 def default_study_name(path: Path) -> str:

@@ -22,13 +22,13 @@ winner *separates*: it stands alone in the top tier of ``analysis.compare``, i.e
 other variant of that phase after multiplicity correction. Otherwise the phase was a tie and
 the later phase builds on its baseline instead, and says so. Each phase is an ordinary study
 directory, ``<runs root>/<study>/<phase>/``, so phases resume and ``harness compare`` works on
-each; the decisions are written to ``<runs root>/<study>/phases.json``.
+each. This module is the plan; running the phases, deciding each and storing the decisions is
+:mod:`harness.run.phased`.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,33 +37,6 @@ from harness.errors import SpecError, closest
 from harness.study.spec import NAME_PATTERN, StudySpec, deep_merge, located_in, parse_study
 
 PHASE_KEYS = ("name", "description", "baseline", "base_from", "variants", "sweep")
-
-
-@dataclass(frozen=True, kw_only=True)
-class PhaseDecision:
-    """What a finished phase hands to the phases after it.
-
-    Attributes:
-        phase: the phase name.
-        chosen: the variant later phases build on.
-        winner: the best variant by mean, whether or not it separates.
-        separated: whether ``winner`` stands alone in the top tier.
-        tiers: the phase's tiers, best first.
-    """
-
-    phase: str
-    chosen: str
-    winner: str
-    separated: bool
-    tiers: tuple[tuple[str, ...], ...]
-
-    def describe(self) -> str:
-        if self.separated:
-            return f"{self.phase}: '{self.winner}' separates from the rest and is carried forward"
-        return (
-            f"{self.phase}: a tie (top tier {', '.join(self.tiers[0])}); "
-            f"later phases keep the baseline '{self.chosen}'"
-        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,10 +57,19 @@ class PhasedStudy:
     source: Path | None = None
     text: str = ""
 
-    def phase_spec(self, index: int, decisions: Mapping[str, PhaseDecision]) -> StudySpec:
-        """The study of phase ``index``, given the decisions of the phases before it."""
+    def phase_spec(self, index: int, chosen: Mapping[str, str]) -> StudySpec:
+        """The study of phase ``index``.
+
+        Args:
+            index: the phase's position in the study file.
+            chosen: phase name -> the variant chosen in that phase, for the phases decided so
+                far; a ``base_from`` phase not in it builds on that phase's baseline.
+
+        Returns:
+            The phase as an ordinary study named after the phase.
+        """
         phase = self.phases[index]
-        base = self._base_for(index, decisions)
+        base = self._base_for(index, chosen)
         study = {k: v for k, v in self.raw["study"].items() if k != "baseline"}
         study["name"] = phase["name"]
         if "baseline" in phase:
@@ -108,16 +90,15 @@ class PhasedStudy:
             except SpecError as error:
                 raise _in_phase(error, index) from None
 
-    def _base_for(self, index: int, decisions: Mapping[str, PhaseDecision]) -> dict[str, Any]:
+    def _base_for(self, index: int, chosen: Mapping[str, str]) -> dict[str, Any]:
         phase = self.phases[index]
         source = phase.get("base_from")
         if source is None:
             return dict(self.raw.get("base", {}))
         earlier = next(i for i, p in enumerate(self.phases) if p["name"] == source)
-        earlier_spec = self.phase_spec(earlier, decisions)
-        decision = decisions.get(source)
-        chosen = decision.chosen if decision else earlier_spec.baseline
-        return deep_merge(earlier_spec.base, earlier_spec.variant(chosen).overrides)
+        earlier_spec = self.phase_spec(earlier, chosen)
+        variant = chosen.get(source, earlier_spec.baseline)
+        return deep_merge(earlier_spec.base, earlier_spec.variant(variant).overrides)
 
 
 def parse_phased(
@@ -182,89 +163,6 @@ def parse_phased(
     for index in range(len(phases)):
         phased.phase_spec(index, {})
     return phased
-
-
-def decide(spec: StudySpec, table: Any) -> PhaseDecision:
-    """The phase's decision from its results table (``variant``, ``seed``, metric columns)."""
-    from analysis import compare
-    from analysis.compare import AnalysisError
-
-    try:
-        result = compare(
-            table, metric=spec.metric, baseline=spec.baseline, direction=spec.direction
-        )
-    except AnalysisError:  # e.g. a variant with fewer than 2 finished seeds: nothing separates
-        names = tuple(v.name for v in spec.variants)
-        return PhaseDecision(
-            phase=spec.name,
-            chosen=spec.baseline,
-            winner=spec.baseline,
-            separated=False,
-            tiers=(names,),
-        )
-    top = result.tiers[0]
-    means = {v.variant: v.mean for v in result.variants}
-    pick = min if spec.direction == "minimize" else max
-    winner = pick(top, key=lambda name: means[name])
-    separated = len(top) == 1
-    return PhaseDecision(
-        phase=spec.name,
-        chosen=winner if separated else spec.baseline,
-        winner=winner,
-        separated=separated,
-        tiers=tuple(tuple(t) for t in result.tiers),
-    )
-
-
-def run_phases(
-    phased: PhasedStudy,
-    *,
-    runs_root: Path,
-    run_phase: Callable[[StudySpec, Path], Any],
-    load_table: Callable[[Path], Any],
-    announce: Callable[[str], None] = print,
-) -> list[PhaseDecision]:
-    """Run the phases in order; each phase's finished runs are reused on a rerun.
-
-    Args:
-        phased: the validated phased study.
-        runs_root: the runs root; phases go to ``runs_root / phased.name / <phase>``.
-        run_phase: runs one phase's study given its runs root (``harness.run.runner.run_study``).
-        load_table: the results table of a study directory (``harness.store.load_table``).
-        announce: where progress lines go.
-    """
-    root = runs_root / phased.name
-    decisions: dict[str, PhaseDecision] = {}
-    ordered: list[PhaseDecision] = []
-    for index, phase in enumerate(phased.phases):
-        spec = phased.phase_spec(index, decisions)
-        announce(
-            f"phase {index + 1}/{len(phased.phases)}: {spec.name} "
-            f"({len(spec.variants)} variants x {len(spec.seeds)} seeds)"
-        )
-        run_phase(spec, root)
-        decision = decide(spec, load_table(root / spec.name))
-        decisions[phase["name"]] = decision
-        ordered.append(decision)
-        announce(decision.describe())
-        _write_decisions(root, ordered)
-    return ordered
-
-
-def _write_decisions(root: Path, decisions: list[PhaseDecision]) -> None:
-    from harness.store.filesystem import atomic_write_text
-
-    payload = [
-        {
-            "phase": d.phase,
-            "chosen": d.chosen,
-            "winner": d.winner,
-            "separated": d.separated,
-            "tiers": [list(t) for t in d.tiers],
-        }
-        for d in decisions
-    ]
-    atomic_write_text(root / "phases.json", json.dumps(payload, indent=2))
 
 
 def _in_phase(error: SpecError, index: int) -> SpecError:

@@ -16,18 +16,15 @@ A study file has the shape::
     model.protect_bos = false    # nested keys deep-merge onto [base]
 
 A variant (or the base) whose resolved config has a ``command`` key is an external command;
-otherwise it is the built-in trainer, whose config is validated against
-``harness.training.config.RunConfig``. Every error names the file, the line when it can be
-located, the dotted key and the closest valid key.
+otherwise it is the built-in trainer (:mod:`harness.study.variant`). ``[executor]`` and
+``[search]`` are parsed here too, into :class:`~harness.study.executor.ExecutorSettings` and
+:class:`~harness.study.search.SearchConfig`, so nothing downstream reads a raw table. Every
+error names the file, the line when it can be located, the dotted key and the closest valid key.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
-import datetime
-import hashlib
-import json
 import re
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
@@ -35,14 +32,45 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from harness.direction import Direction, parse_direction
 from harness.errors import SpecError, closest
-from harness.executors.config import validate_executor_table
+from harness.schema import from_mapping
+from harness.study.executor import ExecutorSettings, parse_executor
+from harness.study.search import SearchConfig, parse_search
+from harness.study.seeds import default_seeds, seed_list
+from harness.study.sweep import expand_sweep, swept_values
+from harness.study.tables import deep_merge, parse_assignment, set_dotted
+from harness.study.variant import (
+    NAME_PATTERN,
+    VariantSpec,
+    config_hash,
+    jsonable,
+    resolve_variant,
+    validate_config,
+)
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
+# What a study file is read as, with the names from the modules it is built from.
+__all__ = [
+    "NAME_PATTERN",
+    "Direction",
+    "ExecutorSettings",
+    "SearchConfig",
+    "StudySpec",
+    "VariantSpec",
+    "WandbSettings",
+    "apply_override",
+    "config_hash",
+    "deep_merge",
+    "default_seeds",
+    "load_study",
+    "locate_key",
+    "located_in",
+    "parse_study",
+    "read_study_file",
+]
+
 STUDY_KEYS = ("name", "description", "metric", "direction", "seeds", "baseline", "wandb_project")
-TOP_LEVEL_KEYS = ("study", "base", "variants", "sweep", "phases", "wandb")
-COMMAND_KEYS = ("command", "shell", "env", "params", "cwd")
-BUILTIN_TABLES = ("model", "data", "train")
+TOP_LEVEL_KEYS = ("study", "base", "variants", "sweep", "phases", "wandb", "executor", "search")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,27 +92,6 @@ class WandbSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
-class VariantSpec:
-    """One variant: its own overrides and the config resolved from them.
-
-    Attributes:
-        name: the variant name (also a directory name).
-        overrides: the variant's table as written in the study file.
-        config: ``[base]`` deep-merged with ``overrides``: what a run of this variant uses.
-        kind: "builtin" for the built-in trainer, "command" for an external command.
-    """
-
-    name: str
-    overrides: Mapping[str, Any]
-    config: Mapping[str, Any]
-    kind: Literal["builtin", "command"]
-
-    @property
-    def config_hash(self) -> str:
-        return config_hash(self.config)
-
-
-@dataclass(frozen=True, kw_only=True)
 class StudySpec:
     """A whole study, validated.
 
@@ -100,13 +107,14 @@ class StudySpec:
         wandb: wandb settings.
         source: the study file, when read from one.
         sweep: the ``[sweep]`` table, when the study has one (its points are in ``variants``).
-        extra: top-level tables owned by other features (``search``, ``executor`` ...), raw.
+        executor: where runs execute (``[executor]``); local when the file has no table.
+        search: the ``[search]`` settings of ``harness tune``, when the file has them.
     """
 
     name: str
     description: str = ""
     metric: str = "val_loss"
-    direction: Literal["minimize", "maximize"] = "minimize"
+    direction: Direction = "minimize"
     seeds: tuple[int, ...]
     baseline: str
     base: Mapping[str, Any]
@@ -114,7 +122,8 @@ class StudySpec:
     wandb: WandbSettings = field(default_factory=WandbSettings)
     source: Path | None = None
     sweep: Mapping[str, Any] = field(default_factory=dict)
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    executor: ExecutorSettings = field(default_factory=ExecutorSettings)
+    search: SearchConfig | None = None
 
     def variant(self, name: str) -> VariantSpec:
         for variant in self.variants:
@@ -136,48 +145,15 @@ class StudySpec:
             "seeds": list(self.seeds),
             "baseline": self.baseline,
             "variants": [v.name for v in self.variants],
-            "base": _jsonable(self.base),
-            "variant_configs": {v.name: _jsonable(v.config) for v in self.variants},
+            "base": jsonable(self.base),
+            "variant_configs": {v.name: jsonable(v.config) for v in self.variants},
             "source": str(self.source) if self.source else None,
             "sweep": _sweep_points(self.sweep),
         }
 
 
-# Extra top-level tables, registered by the features that own them (search, sweep, phases,
-# executor ...). Maps table name -> validator(raw_table, spec_without_extra) -> None.
-EXTRA_TABLES: dict[str, Any] = {}
-EXTRA_TABLES["executor"] = validate_executor_table  # [executor]: where runs execute
-
-
-def _validate_search(table: Any, spec: StudySpec) -> None:
-    from harness.tune.config import validate_search_table  # imports no optuna
-
-    validate_search_table(table, spec)
-
-
-EXTRA_TABLES["search"] = _validate_search
-
-
 def _sweep_points(sweep: Mapping[str, Any]) -> dict[str, dict[str, Any]] | None:
-    if not sweep:
-        return None
-    from harness.study.sweep import swept_values
-
-    return swept_values(sweep)
-
-
-def default_seeds(count: int) -> tuple[int, ...]:
-    """The documented expansion of ``seeds = N``: the seeds 0, 1, ..., N-1.
-
-    Growing N keeps the earlier seeds, so ``--seeds 5`` on a 3-seed study adds seeds 3 and 4.
-    """
-    return tuple(range(count))
-
-
-def config_hash(config: Mapping[str, Any]) -> str:
-    """A stable 16-hex-digit hash of a resolved config (canonical JSON, sorted keys)."""
-    canonical = json.dumps(_jsonable(config), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    return swept_values(sweep) if sweep else None
 
 
 def load_study(
@@ -246,9 +222,10 @@ def located_in(path: Path, text: str) -> Iterator[None]:
 def parse_study(raw: Mapping[str, Any], *, source: Path | None = None) -> StudySpec:
     """Validate a parsed study mapping; see :func:`load_study`."""
     for key in raw:
-        if key not in TOP_LEVEL_KEYS and key not in EXTRA_TABLES:
-            known = (*TOP_LEVEL_KEYS, *EXTRA_TABLES)
-            raise SpecError("unknown top-level table", key=key, suggestion=closest(key, known))
+        if key not in TOP_LEVEL_KEYS:
+            raise SpecError(
+                "unknown top-level table", key=key, suggestion=closest(key, TOP_LEVEL_KEYS)
+            )
     study = _table(raw, "study", required=True)
     for key in study:
         if key not in STUDY_KEYS:
@@ -261,56 +238,36 @@ def parse_study(raw: Mapping[str, Any], *, source: Path | None = None) -> StudyS
     if not NAME_PATTERN.match(name) or name in (".", ".."):  # it names a directory
         raise SpecError("must use only letters, digits, '_', '.' and '-'", key="study.name")
     metric = _string(study, "metric", default="val_loss")
-    direction = _string(study, "direction", default="minimize")
-    if direction not in ("minimize", "maximize"):
-        raise SpecError(
-            f"must be 'minimize' or 'maximize', got {direction!r}",
-            key="study.direction",
-            suggestion=closest(direction, ("minimize", "maximize")),
-        )
-    seed_list = _seeds(study.get("seeds", 3))
+    direction = parse_direction(_string(study, "direction", default="minimize"), "study.direction")
+    seeds = seed_list(study.get("seeds", 3), "study.seeds")
 
     base = _table(raw, "base")
     variant_tables = _table(raw, "variants", required="sweep" not in raw)
     sweep = _table(raw, "sweep")
-    if sweep:
-        from harness.study.sweep import expand_sweep
-
-        for swept_name, swept in expand_sweep(sweep).items():
-            if swept_name in variant_tables:
-                raise SpecError(
-                    f"the sweep makes a variant '{swept_name}' that [variants] already has",
-                    key=f"variants.{swept_name}",
-                )
-            variant_tables[swept_name] = swept
+    swept_variants = expand_sweep(sweep) if sweep else {}
+    for swept_name, swept in swept_variants.items():
+        if swept_name in variant_tables:
+            raise SpecError(
+                f"the sweep makes a variant '{swept_name}' that [variants] already has",
+                key=f"variants.{swept_name}",
+            )
+        variant_tables[swept_name] = swept
     if not variant_tables:
         raise SpecError("a study needs at least one variant", key="variants")
     # When every variant brings its own command, the base only holds what they share (env,
     # params ...): it is checked through each resolved variant, not as a built-in config.
     own_commands = all(isinstance(v, Mapping) and "command" in v for v in variant_tables.values())
     base_kind = (
-        None if own_commands and "command" not in base else _validate_config(base, where="base")
+        None if own_commands and "command" not in base else validate_config(base, where="base")
     )
-    variants = []
+    variants: list[VariantSpec] = []
     for variant_name, overrides in variant_tables.items():
-        where = f"variants.{variant_name}"
-        if not NAME_PATTERN.match(variant_name) or variant_name in (".", ".."):
+        variant = resolve_variant(variant_name, base, overrides)
+        if variant.kind == "builtin" and base_kind == "command":
             raise SpecError(
-                "variant names may use only letters, digits, '_', '.' and '-'", key=where
+                "the base is a command; a variant cannot drop it", key=f"variants.{variant_name}"
             )
-        if not isinstance(overrides, Mapping):
-            raise SpecError("a variant must be a table", key=where)
-        if "command" in overrides:  # replaces the base's built-in trainer, not its own keys
-            trainer_free = {k: v for k, v in base.items() if k not in BUILTIN_TABLES}
-            resolved = deep_merge(trainer_free, overrides)
-        else:
-            resolved = deep_merge(base, overrides)
-        kind = _validate_config(resolved, where=where)
-        if kind == "builtin" and base_kind == "command":
-            raise SpecError("the base is a command; a variant cannot drop it", key=where)
-        variants.append(
-            VariantSpec(name=variant_name, overrides=overrides, config=resolved, kind=kind)
-        )
+        variants.append(variant)
 
     names = [v.name for v in variants]
     baseline = _string(study, "baseline", default=names[0])
@@ -321,72 +278,39 @@ def parse_study(raw: Mapping[str, Any], *, source: Path | None = None) -> StudyS
             suggestion=closest(baseline, names),
         )
     wandb = _wandb(raw, default_project=study.get("wandb_project"))
-    extra = {key: raw[key] for key in raw if key in EXTRA_TABLES}
-    spec = StudySpec(
+    executor = parse_executor(raw["executor"]) if "executor" in raw else ExecutorSettings()
+    search = None
+    if "search" in raw:
+        search = parse_search(
+            raw["search"],
+            study_name=name,
+            seeds=seeds,
+            baseline=baseline,
+            base=base,
+            variants=tuple(variants),
+        )
+    return StudySpec(
         name=name,
         description=_string(study, "description", default=""),
         metric=metric,
-        direction=direction,  # type: ignore[arg-type]
-        seeds=seed_list,
+        direction=direction,
+        seeds=seeds,
         baseline=baseline,
         base=base,
         variants=tuple(variants),
         wandb=wandb,
         source=source,
         sweep=sweep,
-        extra=extra,
+        executor=executor,
+        search=search,
     )
-    for key, validate in EXTRA_TABLES.items():
-        if key in extra:
-            validate(extra[key], spec)
-    return spec
-
-
-def _validate_config(config: Mapping[str, Any], *, where: str) -> Literal["builtin", "command"]:
-    """Check a (base or resolved variant) config and say which kind of run it describes."""
-    if "command" in config:
-        for key in config:
-            if key not in COMMAND_KEYS:
-                raise SpecError(
-                    "a command run takes only 'command', 'shell', 'env', 'params' and 'cwd'",
-                    key=f"{where}.{key}",
-                    suggestion=_prefixed(where, closest(key, COMMAND_KEYS)),
-                )
-        if not isinstance(config["command"], str) or not config["command"].strip():
-            raise SpecError("must be a non-empty string", key=f"{where}.command")
-        if not isinstance(config.get("cwd", ""), str):
-            raise SpecError("must be a directory path", key=f"{where}.cwd")
-        if not isinstance(config.get("shell", False), bool):
-            raise SpecError("expected true or false", key=f"{where}.shell")
-        env = config.get("env", {})
-        if not isinstance(env, Mapping) or not all(isinstance(v, str) for v in env.values()):
-            raise SpecError("must be a table of strings", key=f"{where}.env")
-        return "command"
-    from harness.schema import from_mapping
-    from harness.training.config import RunConfig
-
-    from_mapping(RunConfig, config, where=where)
-    return "builtin"
 
 
 def _wandb(raw: Mapping[str, Any], *, default_project: Any) -> WandbSettings:
-    from harness.schema import from_mapping
-
     table = dict(_table(raw, "wandb"))
     if default_project is not None:
         table.setdefault("project", default_project)
     return from_mapping(WandbSettings, table, where="wandb")
-
-
-def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` with ``overrides`` merged in: nested tables merge, everything else replaces."""
-    merged = copy.deepcopy(dict(base))
-    for key, value in overrides.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 def apply_override(raw: dict[str, Any], assignment: str) -> None:
@@ -395,28 +319,15 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
     The value is read as a TOML value (``50``, ``3e-4``, ``true``, ``"x"``, ``[1, 2]``);
     anything that is not valid TOML is taken as a plain string.
     """
-    key, sep, text = assignment.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise SpecError(f"--set takes KEY=VALUE, got {assignment!r}")
-    parts = key.split(".")
-    if parts[0] not in (*TOP_LEVEL_KEYS, *EXTRA_TABLES):
+    key, value = parse_assignment(assignment)
+    table, _, rest = key.partition(".")
+    if table not in TOP_LEVEL_KEYS:
         raise SpecError(
             "--set keys start with a table such as 'base.' or 'study.'",
             key=key,
-            suggestion=_prefixed(closest(parts[0], TOP_LEVEL_KEYS), ".".join(parts[1:])),
+            suggestion=_prefixed(closest(table, TOP_LEVEL_KEYS), rest),
         )
-    try:
-        value = tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = text
-    node = raw
-    for part in parts[:-1]:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise SpecError("cannot set a key inside a non-table value", key=key)
-        node = child
-    node[parts[-1]] = value
+    set_dotted(raw, key, value)
 
 
 def locate_key(text: str, dotted: str) -> int | None:
@@ -491,38 +402,7 @@ def _string(
     return value
 
 
-def _seeds(value: Any) -> tuple[int, ...]:
-    if isinstance(value, bool):
-        raise SpecError("expected a count or a list of integers", key="study.seeds")
-    if isinstance(value, int):
-        if value < 1:
-            raise SpecError("needs at least 1 seed", key="study.seeds")
-        return default_seeds(value)
-    if (
-        isinstance(value, list)
-        and value
-        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)
-    ):
-        if len(set(value)) != len(value):
-            raise SpecError("seeds must be distinct", key="study.seeds")
-        return tuple(value)
-    raise SpecError(
-        f"expected a count or a non-empty list of non-negative integers, got {value!r}",
-        key="study.seeds",
-    )
-
-
 def _prefixed(prefix: str | None, key: str | None) -> str | None:
     if prefix is None or key is None:
         return None
     return f"{prefix}.{key}" if key else prefix
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime.date | datetime.time):  # TOML dates and times
-        return value.isoformat()
-    return value

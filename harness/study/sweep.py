@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.errors import SpecError, closest
+from harness.study.tables import get_dotted, set_dotted
 
 SWEEP_KEYS = ("kind", "parameters", "name")
 
@@ -78,20 +79,6 @@ def sanitize_name(name: str) -> str:
     """A variant name safe as a directory name: letters, digits, ``_ . -``; nothing else."""
     cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "variant"
     return cleaned
-
-
-def set_dotted(table: dict[str, Any], dotted: str, value: Any) -> None:
-    parts = dotted.split(".")
-    for part in parts[:-1]:
-        table = table.setdefault(part, {})
-    table[parts[-1]] = value
-
-
-def get_dotted(table: Mapping[str, Any], dotted: str) -> Any:
-    node: Any = table
-    for part in dotted.split("."):
-        node = node[part]
-    return node
 
 
 def _short_labels(keys: list[str]) -> list[str]:

@@ -15,14 +15,14 @@ from models.config import ModelConfig
 
 
 def model_cost(config: ModelConfig) -> dict[str, float]:
-    """KV-cache size from the config (see ``models.attention_variants``).
+    """KV-cache size from the config (see ``models.kv_cache``).
 
     Returns:
         ``kv_cache_bytes_per_token``: bytes an autoregressive decoder caches per token, over all
         layers, at 2 bytes per value (a bf16 cache); ``kv_cache_bytes_at_block_size``: the whole
         cache for one ``block_size``-token sequence (a sliding window bounds it).
     """
-    from models.attention_variants import kv_cache_bytes, kv_cache_bytes_per_token
+    from models.kv_cache import kv_cache_bytes, kv_cache_bytes_per_token
 
     return {
         "kv_cache_bytes_per_token": float(kv_cache_bytes_per_token(config)),

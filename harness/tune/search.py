@@ -33,14 +33,23 @@ from typing import Any
 
 from harness.errors import UserError
 from harness.executors import Executor, RunPlan
-from harness.processes import interrupts_deferred
-from harness.run.runner import claim_run, plan_runs
+from harness.run.runner import plan_runs
+from harness.run.scheduler import Scheduler
+from harness.run.study_meta import study_meta
 from harness.schema import to_mapping
-from harness.store import FileSystemStore, RunKey
-from harness.store.filesystem import STALE_AFTER_S, claim_is_live, claim_owner
+from harness.store import (
+    STALE_AFTER_S,
+    FileSystemStore,
+    RunKey,
+    SearchMeta,
+    claim_is_live,
+    claim_owner,
+)
 from harness.store.records import read_metrics
+from harness.study.search import SearchConfig
 from harness.study.spec import StudySpec
-from harness.tune.config import SearchConfig, trial_variant
+from harness.study.tables import changed_keys
+from harness.tune.config import trial_variant
 from harness.tune.storage import ask_lock, open_storage
 from harness.tune.strategies import make_pruner, make_sampler, suggest
 
@@ -100,7 +109,7 @@ def open_study(spec: StudySpec, search: SearchConfig, study_dir: Path) -> Any:
     if stored is None:
         study.set_user_attr(FINGERPRINT_ATTR, current)
     elif stored != current:
-        changed = ", ".join(_changed(stored, current)[:6])
+        changed = ", ".join(changed_keys(stored, current)[:6])
         raise UserError(
             f"the Optuna study '{search.study_name}' was searched with a different setup "
             f"({changed}); its trials would not be comparable. Undo the change, set "
@@ -152,16 +161,16 @@ class Search:
         self.search = search
         self.study_dir = study_dir
         self.target = target
-        self.executor_factory = executor_factory
         self.wandb = wandb or {}
         self.say = say
         self.poll_interval = poll_interval
         self.store = FileSystemStore(study_dir)
+        # A retried trial reruns its failed runs (a diverged run prunes the trial instead).
+        self.scheduler = Scheduler(
+            self.store, executor_factory, study_name=spec.name, role="tune", retry=("failed",)
+        )
         self.study: Any = None
-        self.executor: Executor | None = None
         self.active: dict[int, ActiveTrial] = {}
-        self.queue: list[RunPlan] = []
-        self.in_flight: dict[RunKey, RunPlan] = {}
         self.failed_in_a_row = 0
         self.trials_run = 0
 
@@ -171,15 +180,15 @@ class Search:
         from optuna.trial import TrialState
 
         self.study = open_study(self.spec, self.search, self.study_dir)
-        search_meta = {"study_name": self.search.study_name, "storage": self.search.storage}
-        self.store.write_study_meta({**self.spec.to_dict(), "search": search_meta})
+        search_meta = SearchMeta(study_name=self.search.study_name, storage=self.search.storage)
+        self.store.write_study_meta(study_meta(self.spec, search=search_meta))
         self.recover_stale()
         last_recover = last_beat = time.monotonic()
         try:
             while True:
                 self._start_trials()
                 self._submit()
-                self._collect(self.executor.wait(self.poll_interval) if self.executor else [])
+                self._collect()
                 for number in list(self.active):
                     self._follow(self.active[number])
                 now = time.monotonic()
@@ -201,8 +210,7 @@ class Search:
             self._abandon()
             raise
         finally:
-            if self.executor is not None:
-                self.executor.close()
+            self.scheduler.close()
 
     def _room_for_trials(self) -> bool:
         from optuna.trial import TrialState
@@ -214,8 +222,7 @@ class Search:
         return sum(t.state in counted for t in trials) < self.target
 
     def _start_trials(self) -> None:
-        capacity = self._executor().capacity
-        while not self.queue and len(self.in_flight) < capacity:
+        while not self.scheduler.queued and self.scheduler.has_room:
             trial = self._ask()
             if trial is None:
                 return
@@ -264,11 +271,7 @@ class Search:
             if status == "running":
                 active.waiting_on.add(plan.key)
             else:
-                with interrupts_deferred():  # a claim is either queued or not taken
-                    if claim_run(self.store, plan, self.spec.name, retry_failed=True, role="tune"):
-                        self.queue.append(plan)
-                    else:
-                        active.waiting_on.add(plan.key)
+                self.scheduler.enqueue([plan])
         self.trials_run += 1
 
     def _trial_spec(self, variant: str, params: dict[str, Any]) -> StudySpec:
@@ -280,23 +283,17 @@ class Search:
         )
 
     def _submit(self) -> None:
-        executor = self._executor()
-        while self.queue and len(self.in_flight) < executor.capacity:
-            with interrupts_deferred():
-                plan = self.queue.pop(0)
-                self.in_flight[plan.key] = plan
-                executor.submit(plan)
+        for plan in self.scheduler.submit().busy:  # another process runs it: follow its record
+            active = self._trial_of(plan)
+            if active is not None:
+                active.waiting_on.add(plan.key)
 
-    def _collect(self, ended: list[RunPlan]) -> None:
-        for plan in ended:
-            with interrupts_deferred():
-                finished = self.store.read_record(plan.key) is not None
-                if not finished:
-                    self.store.release(plan.key)  # stopped (pruned), or its worker was killed
-                self.in_flight.pop(plan.key, None)
-            if finished:
+    def _collect(self) -> None:
+        for plan, record in self.scheduler.collect(self.poll_interval):
+            if record is not None:
                 continue
-            active = next((a for a in self.active.values() if plan in a.plans), None)
+            # Its claim is released: it was stopped (pruned), or its worker was killed.
+            active = self._trial_of(plan)
             if active is not None and not active.stopping:
                 self._fail(
                     active,
@@ -304,10 +301,8 @@ class Search:
                     f"{plan.run_dir}/worker.log",
                 )
 
-    def _executor(self) -> Executor:
-        if self.executor is None:
-            self.executor = self.executor_factory()
-        return self.executor
+    def _trial_of(self, plan: RunPlan) -> ActiveTrial | None:
+        return next((a for a in self.active.values() if plan in a.plans), None)
 
     # -- one trial --------------------------------------------------------------------------
     def _follow(self, active: ActiveTrial) -> None:
@@ -316,13 +311,14 @@ class Search:
 
         # A run that is queued or running here has no record yet, whatever an earlier,
         # failed attempt left (a retried trial reruns its failed runs).
-        pending = set(self.in_flight) | {p.key for p in self.queue}
+        in_flight = {p.key for p in self.scheduler.in_flight}
+        pending = in_flight | {p.key for p in self.scheduler.queued}
         records = {
             p.key: None if p.key in pending else self.store.read_record(p.key) for p in active.plans
         }
         self._adopt_abandoned(active, records)
         if active.stopping:
-            if not any(p.key in self.in_flight for p in active.plans):
+            if not any(p.key in in_flight for p in active.plans):
                 del self.active[active.trial.number]
             return
         bad = [r for r in records.values() if r is not None and r.status != "done"]
@@ -421,26 +417,17 @@ class Search:
     def _stop(self, active: ActiveTrial) -> None:
         """Stop the trial's runs; it leaves ``self.active`` once its workers have ended."""
         active.stopping = True
-        keys = {p.key for p in active.plans}
-        for plan in [p for p in self.queue if p.key in keys]:
-            self.queue.remove(plan)
-            self.store.release(plan.key)
-        cancel = self.executor.cancel
         for plan in active.plans:
-            if plan.key in self.in_flight:
-                cancel(plan)
+            self.scheduler.cancel(plan)
 
     def _adopt_abandoned(self, active: ActiveTrial, records: dict[RunKey, Any]) -> None:
         """Take over a run another process was running when that process died."""
         for key in list(active.waiting_on):
             if records.get(key) is not None:
                 active.waiting_on.discard(key)
-            elif self.store.status(key) == "pending":
-                plan = next(p for p in active.plans if p.key == key)
-                with interrupts_deferred():
-                    if claim_run(self.store, plan, self.spec.name, retry_failed=True, role="tune"):
-                        active.waiting_on.discard(key)
-                        self.queue.append(plan)
+            elif self.store.status(key) == "pending":  # claimed when submitted, or busy again
+                active.waiting_on.discard(key)
+                self.scheduler.enqueue(p for p in active.plans if p.key == key)
 
     # -- crashes and cooperation ------------------------------------------------------------
     def recover_stale(self) -> list[int]:
@@ -481,13 +468,7 @@ class Search:
 
     def _abandon(self) -> None:
         """On Ctrl-C or an error: stop our runs and hand our trials back to the queue."""
-        if self.executor is not None:
-            self.executor.cancel_all()
-        for key in self.in_flight:
-            if self.store.read_record(key) is None:
-                self.store.release(key)
-        for plan in self.queue:
-            self.store.release(plan.key)
+        self.scheduler.abandon()
         for active in self.active.values():
             if not active.stopping:
                 with contextlib.suppress(Exception):  # else the next run recovers it as stale
@@ -511,12 +492,3 @@ def _format_params(params: dict[str, Any]) -> str:
 
 def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _changed(old: Any, new: Any, prefix: str = "") -> list[str]:
-    if isinstance(old, dict) and isinstance(new, dict):
-        changed = []
-        for key in sorted(set(old) | set(new)):
-            changed += _changed(old.get(key), new.get(key), f"{prefix}{key}.")
-        return changed
-    return [] if old == new else [f"{prefix.rstrip('.')} {old!r} -> {new!r}"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from harness.tune.config import ParamSpec, PrunerConfig, SearchConfig
+from harness.study.search import ParamSpec, PrunerConfig, SearchConfig
 
 
 def trial_seed(sampler_seed: int, trial_number: int) -> int:

@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import SpecError
-from harness.study.spec import StudySpec, apply_override, deep_merge, parse_study
-from harness.tune.config import SearchConfig, nest
+from harness.study.search import SearchConfig
+from harness.study.spec import StudySpec, parse_study
+from harness.study.tables import deep_merge, nest, parse_assignment
 
 CHECK_ATTR = "harness_separation_check"
 WIDTH_KEY = "model.n_embd"
@@ -35,16 +36,7 @@ _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 def parse_assignments(assignments: list[str]) -> dict[str, Any]:
     """``["model.n_embd=512"]`` -> ``{"model.n_embd": 512}`` (values read as TOML, like --set)."""
-    parsed: dict[str, Any] = {}
-    for assignment in assignments:
-        scratch: dict[str, Any] = {"base": {}}
-        key = assignment.partition("=")[0].strip()
-        apply_override(scratch, f"base.{assignment}")
-        node: Any = scratch["base"]
-        for part in key.split("."):
-            node = node[part]
-        parsed[key] = node
-    return parsed
+    return dict(parse_assignment(a, flag="--transfer") for a in assignments)
 
 
 def chosen_trial(study: Any) -> tuple[Any, str]:

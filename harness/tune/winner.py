@@ -24,8 +24,9 @@ from typing import Any, Literal
 
 from harness.executors import Executor
 from harness.run.runner import ProgressSink, run_study
+from harness.study.search import SearchConfig
 from harness.study.spec import StudySpec
-from harness.tune.config import SearchConfig, trial_variant
+from harness.tune.config import trial_variant
 from harness.tune.search import trial_variant_of
 
 

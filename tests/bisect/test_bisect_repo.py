@@ -91,8 +91,8 @@ def test_the_measurements_are_an_ordinary_study_directory(first_run):
     study_dir = Path(result["study_dir"])
     assert study_dir == synthetic.runs / "synthetic-train-commits"
     meta = load_study_meta(study_dir)
-    assert meta["baseline"] == synthetic.shas[0][:12]
-    assert meta["commits"][synthetic.shas[CULPRIT][:12]]["sha"] == synthetic.shas[CULPRIT]
+    assert meta.baseline == synthetic.shas[0][:12]
+    assert meta.commits[synthetic.shas[CULPRIT][:12]].sha == synthetic.shas[CULPRIT]
     table = load_table(study_dir, include_unfinished=True)
     failed = table.filter(pl.col("status") == "failed")["variant"].to_list()
     assert failed == [synthetic.shas[CRASH][:12]]

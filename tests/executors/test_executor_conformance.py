@@ -23,9 +23,9 @@ from executor_helpers import executions, pid_alive, read_json, wait_until
 
 from harness.cli import main as harness
 from harness.executors import make_executor
-from harness.executors.config import ExecutorSettings
 from harness.run.runner import ProgressSink, run_study
 from harness.store import load_curves, load_records, load_table
+from harness.study.executor import ExecutorSettings
 from harness.study.spec import load_study
 
 EXECUTORS = ["local", "slurm", "ray"]

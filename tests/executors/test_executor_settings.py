@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from harness.commands import study as study_command
+from harness.commands._executor import executor_settings
 from harness.errors import SpecError, UserError
 from harness.executors import make_executor
-from harness.executors.config import ExecutorSettings, executor_settings
 from harness.executors.local import LocalExecutor
+from harness.study.executor import ExecutorSettings
 from harness.study.spec import load_study
 
 STUDY = """\

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.store import FileSystemStore, RunConfigFile, RunKey
+from harness.store import FileSystemStore, RunConfigFile, RunKey, StudyMeta
 from harness.store.records import RunRecord
 
 
@@ -28,15 +28,17 @@ def write_study(
     seeds = sorted({s for _, s in finals})
     store = FileSystemStore(directory)
     store.write_study_meta(
-        {
-            "name": directory.name,
-            "metric": metric,
-            "direction": direction,
-            "baseline": baseline,
-            "variants": variants,
-            "seeds": seeds,
-            **(extra_meta or {}),
-        }
+        StudyMeta.from_dict(
+            {
+                "name": directory.name,
+                "metric": metric,
+                "direction": direction,
+                "baseline": baseline,
+                "variants": variants,
+                "seeds": seeds,
+                **(extra_meta or {}),
+            }
+        )
     )
     for (variant, seed), values in finals.items():
         store.write_config(

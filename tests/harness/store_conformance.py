@@ -4,12 +4,13 @@ A store joins the suite by adding its factory to ``STORE_FACTORIES`` in ``test_s
 picklable callable taking the study directory and returning a :class:`harness.store.Store`
 (picklable because the concurrency tests rebuild the store in freshly spawned processes).
 
-Claim owners are what ``harness.store.filesystem.claim_owner`` returns: a process is identified
+Claim owners are what ``harness.store.claim_owner`` returns: a process is identified
 by its host and pid, and a claim whose process is gone is stale and may be taken over.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import multiprocessing
 import os
@@ -24,8 +25,7 @@ from typing import Any
 
 import pytest
 
-from harness.store import RunConfigFile, RunKey, Store
-from harness.store.filesystem import claim_owner
+from harness.store import RunConfigFile, RunKey, Store, StudyMeta, claim_owner
 from harness.store.records import RunRecord
 
 StoreFactory = Callable[[Path], Store]
@@ -202,12 +202,13 @@ class StoreConformance:
     # -- round trips ----------------------------------------------------------------------
 
     def test_study_meta_round_trip(self, store: Store) -> None:
-        assert store.read_study_meta() == {}
-        meta = {"name": "conformance", "seeds": [0, 1], "variants": ["a", "b"], "x": None}
+        assert store.read_study_meta() is None
+        meta = StudyMeta(name="conformance", seeds=(0, 1), variants=("a", "b"), other={"x": None})
         store.write_study_meta(meta)
         assert store.read_study_meta() == meta
-        store.write_study_meta({**meta, "seeds": [0, 1, 2]})
-        assert store.read_study_meta()["seeds"] == [0, 1, 2]
+        store.write_study_meta(dataclasses.replace(meta, seeds=(0, 1, 2)))
+        stored = store.read_study_meta()
+        assert stored is not None and stored.seeds == (0, 1, 2)
 
     def test_config_round_trip(self, store: Store) -> None:
         key = RunKey(variant="a", seed=3)

@@ -14,7 +14,7 @@ import pytest
 
 from analysis import compare
 from harness.cli import main
-from harness.store import FileSystemStore, RunConfigFile, RunKey
+from harness.store import FileSystemStore, RunConfigFile, RunKey, StudyMeta
 from harness.store.records import RunRecord
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,14 +41,16 @@ def write_study(
     rng = np.random.default_rng(0)
     store = FileSystemStore(root / name)
     store.write_study_meta(
-        {
-            "name": name,
-            "metric": "val_loss",
-            "direction": "minimize",
-            "baseline": "base",
-            "variants": list(effects),
-            "seeds": list(range(seeds)),
-        }
+        StudyMeta.from_dict(
+            {
+                "name": name,
+                "metric": "val_loss",
+                "direction": "minimize",
+                "baseline": "base",
+                "variants": list(effects),
+                "seeds": list(range(seeds)),
+            }
+        )
     )
     seed_effect = rng.normal(0, 0.5, seeds)
     for variant, effect in effects.items():
@@ -246,3 +248,25 @@ def test_compare_imports_neither_torch_nor_the_slow_scipy_modules(tmp_path: Path
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_compare_options_drive_the_comparison_without_argparse(tmp_path: Path) -> None:
+    from harness.report.comparison import CompareOptions, compare_prepared, prepare
+
+    study = write_study(tmp_path)
+    options = CompareOptions(alpha=0.1, paired=False, correction="bh")
+    prepared = prepare(str(study), options)
+    assert (prepared.metric, prepared.baseline, prepared.direction) == (
+        "val_loss",
+        "base",
+        "minimize",
+    )  # the study's defaults
+    result = compare_prepared(prepared, options)
+    expected = compare(
+        prepared.table, metric="val_loss", baseline="base", alpha=0.1, paired=False,
+        correction="bh",
+    )  # fmt: skip
+    assert result.to_dict() == expected.to_dict()
+    assert result.to_dict()["paired"] is False
+    overridden = prepare(str(study), CompareOptions(baseline="same", direction="maximize"))
+    assert (overridden.baseline, overridden.direction) == ("same", "maximize")

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from harness.cli import main
-from harness.store import FileSystemStore, RunConfigFile, RunKey
+from harness.store import FileSystemStore, RunConfigFile, RunKey, StudyMeta
 from harness.store.records import RunRecord
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -24,14 +24,16 @@ def write_study(root: Path, seeds: int = 3) -> Path:
     effects = {"base": 0.0, "fast": 0.15, "better": -0.1}
     store = FileSystemStore(root / "demo")
     store.write_study_meta(
-        {
-            "name": "demo",
-            "metric": "val_loss",
-            "direction": "minimize",
-            "baseline": "base",
-            "variants": list(effects),
-            "seeds": list(range(seeds)),
-        }
+        StudyMeta.from_dict(
+            {
+                "name": "demo",
+                "metric": "val_loss",
+                "direction": "minimize",
+                "baseline": "base",
+                "variants": list(effects),
+                "seeds": list(range(seeds)),
+            }
+        )
     )
     for variant, effect in effects.items():
         for seed in range(seeds):

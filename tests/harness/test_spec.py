@@ -626,3 +626,61 @@ def test_validate_with_command_variants_does_not_need_the_trainer(tmp_path: Path
     )
     result = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+# -- [executor] and [search]: typed at the door ------------------------------------------------
+
+
+def test_executor_and_search_are_typed_on_the_spec(tmp_path: Path) -> None:
+    from harness.study.executor import ExecutorSettings
+
+    plain = load_study(write(tmp_path, COMMAND_STUDY))
+    assert plain.executor == ExecutorSettings() and plain.search is None
+    text = (
+        COMMAND_STUDY.replace("--seed {seed}", "--seed {seed} --width {width}")
+        + '\n[executor]\nkind = "slurm"\nsetup = ["module load cuda"]\n'
+        + "\n[search]\ntrials = 4\n[search.space]\n"
+        + "'params.width' = { type = 'int', low = 8, high = 64 }\n"
+    )
+    spec = load_study(write(tmp_path, text))
+    assert spec.executor == ExecutorSettings(kind="slurm", setup=("module load cuda",))
+    assert spec.search is not None
+    assert (spec.search.trials, spec.search.variant, spec.search.seeds) == (
+        4,
+        "selective",
+        spec.seeds,
+    )
+    assert spec.search.space["params.width"].high == 64
+
+
+def test_a_search_value_that_breaks_the_variant_names_the_space_key(tmp_path: Path) -> None:
+    require_builtin_trainer()
+    text = """
+        [study]
+        name = "s"
+        [base]
+        train.steps = 10
+        [variants.a]
+        [search.space]
+        "train.stepz" = { type = "int", low = 1, high = 5 }
+        """
+    error = spec_error(tmp_path, text)
+    assert error.key == "search.space.train.stepz"
+    assert error.suggestion == "search.space.train.steps"
+
+
+def test_derive_variant_is_validated_like_a_study_variant(tmp_path: Path) -> None:
+    from harness.study.variant import derive_variant
+
+    spec = load_study(write(tmp_path, COMMAND_STUDY))
+    parent = spec.variant("no_bos_protection")
+    trial = derive_variant("trial-0001", spec.base, parent, {"params.width": 8})
+    assert trial.kind == "command"
+    assert trial.config["params"] == {"protect_bos": False, "width": 8}
+    assert trial.overrides == {"params": {"protect_bos": False, "width": 8}}
+    with pytest.raises(SpecError) as info:
+        derive_variant("trial-0002", spec.base, parent, {"shel": True})
+    assert info.value.key == "variants.trial-0002.shel"
+    assert info.value.suggestion == "variants.trial-0002.shell"
+    with pytest.raises(SpecError, match="only letters"):
+        derive_variant("trial/3", spec.base, parent, {})

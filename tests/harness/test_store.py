@@ -16,15 +16,17 @@ from harness.errors import UserError
 from harness.executors.local import LocalExecutor
 from harness.run.runner import run_study
 from harness.store import (
+    STALE_AFTER_S,
     FileSystemStore,
     RunKey,
+    StudyMeta,
+    claim_owner,
     find_study_dir,
     load_curves,
     load_records,
     load_study_meta,
     load_table,
 )
-from harness.store.filesystem import STALE_AFTER_S, claim_owner
 from harness.store.records import final_metrics, first_non_finite, read_metrics
 from harness.study.spec import parse_study
 
@@ -137,6 +139,43 @@ def test_update_claim_hands_the_run_to_the_worker(fs_store: FileSystemStore) -> 
     assert claim["role"] == "worker"
 
 
+def test_a_run_directory_opens_its_store(fs_store: FileSystemStore) -> None:
+    key = RunKey(variant="v.1-x", seed=12)
+    store, found = FileSystemStore.of_run_dir(fs_store.run_dir(key))
+    assert found == key
+    assert store.study_dir == fs_store.study_dir
+    assert store.run_dir(found) == fs_store.run_dir(key)
+    for not_a_run_dir in (
+        fs_store.study_dir,
+        fs_store.study_dir / "runs" / "a" / "x3",
+        fs_store.study_dir / "elsewhere" / "a" / "s0",
+    ):
+        with pytest.raises(ValueError, match="not a run directory"):
+            FileSystemStore.of_run_dir(not_a_run_dir)
+
+
+def test_live_claim_is_the_claim_while_its_process_lives(fs_store: FileSystemStore) -> None:
+    key = RunKey(variant="a", seed=0)
+    assert fs_store.live_claim(key) is None
+    owner = claim_owner("worker")
+    assert fs_store.try_claim(key, owner)
+    assert fs_store.live_claim(key) == owner
+    gone = {**owner, "pid_start": "not when this process started"}
+    fs_store.update_claim(key, gone)
+    assert fs_store.live_claim(key) is None
+    fs_store.release(key)
+    assert fs_store.live_claim(key) is None
+
+
+def test_an_unreadable_study_description_names_its_file(fs_store: FileSystemStore) -> None:
+    fs_store.study_dir.mkdir(parents=True)
+    (fs_store.study_dir / "study.json").write_text('{"description": "no name"}')
+    with pytest.raises(UserError, match=r"study\.json: not a readable study description"):
+        fs_store.read_study_meta()
+    with pytest.raises(UserError, match=r"study\.json: not a readable study description"):
+        load_study_meta(fs_store.study_dir)
+
+
 def test_archive_moves_the_study_aside(fs_store: FileSystemStore) -> None:
     assert fs_store.archive() is None
     fs_store.write_config(make_config())
@@ -151,13 +190,13 @@ def test_archive_moves_the_study_aside(fs_store: FileSystemStore) -> None:
 
 
 def test_archiving_twice_in_one_second_keeps_both(fs_store: FileSystemStore) -> None:
-    fs_store.write_study_meta({"name": "first"})
+    fs_store.write_study_meta(StudyMeta(name="first"))
     first = fs_store.archive()
-    fs_store.write_study_meta({"name": "second"})
+    fs_store.write_study_meta(StudyMeta(name="second"))
     second = fs_store.archive()
     assert first is not None and second is not None and first != second
-    assert FileSystemStore(first).read_study_meta() == {"name": "first"}
-    assert FileSystemStore(second).read_study_meta() == {"name": "second"}
+    assert FileSystemStore(first).read_study_meta() == StudyMeta(name="first")
+    assert FileSystemStore(second).read_study_meta() == StudyMeta(name="second")
 
 
 # -- tables of a study produced by the runner ---------------------------------------------------
@@ -259,17 +298,17 @@ def test_records_and_meta(finished_study: Path) -> None:
         assert record.wall_time_s >= 0
         assert record.started_at <= record.ended_at
     meta = load_study_meta(finished_study)
-    assert meta["name"] == "tables"
-    assert meta["baseline"] == "a"
-    assert meta["variants"] == ["a", "b", "broken"]
-    assert meta["seeds"] == [0, 1]
-    assert meta["metric"] == "val_loss"
-    assert meta["direction"] == "minimize"
+    assert meta.name == "tables"
+    assert meta.baseline == "a"
+    assert meta.variants == ("a", "b", "broken")
+    assert meta.seeds == (0, 1)
+    assert meta.metric == "val_loss"
+    assert meta.direction == "minimize"
 
 
 def test_empty_tables_keep_their_columns(tmp_path: Path) -> None:
     store = FileSystemStore(tmp_path / "empty")
-    store.write_study_meta({"name": "empty"})
+    store.write_study_meta(StudyMeta(name="empty"))
     assert load_table(store.study_dir).columns == ["variant", "seed", "status"]
     assert load_curves(store.study_dir).columns == ["variant", "seed", "step"]
 
@@ -280,7 +319,7 @@ def test_find_study_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         find_study_dir(None, runs_dir=root)
     older, newer = FileSystemStore(root / "older"), FileSystemStore(root / "newer")
     for store in (newer, older):  # the older one is written last, then dated back
-        store.write_study_meta({"name": store.study_dir.name})
+        store.write_study_meta(StudyMeta(name=store.study_dir.name))
         store.write_config(make_config())
     past = time.time() - 3600
     for path in (older.study_dir / "study.json", older.study_dir / "runs" / "a"):
@@ -301,7 +340,7 @@ def test_find_study_dir_follows_new_runs(tmp_path: Path) -> None:
     root = tmp_path / "runs"
     first, second = FileSystemStore(root / "first"), FileSystemStore(root / "second")
     for store in (first, second):
-        store.write_study_meta({"name": store.study_dir.name})
+        store.write_study_meta(StudyMeta(name=store.study_dir.name))
     past = time.time() - 3600
     os.utime(second.study_dir / "study.json", (past - 100, past - 100))
     os.utime(first.study_dir / "study.json", (past, past))
@@ -313,7 +352,7 @@ def test_find_study_dir_follows_new_runs(tmp_path: Path) -> None:
 def test_the_architecture_example_reads(tmp_path: Path) -> None:
     # The README's snippet: load_table on a study directory given as a string.
     store = FileSystemStore(tmp_path / "bos")
-    store.write_study_meta({"name": "bos"})
+    store.write_study_meta(StudyMeta(name="bos"))
     store.write_config(make_config())
     store.write_record(make_record())
     table = load_table(str(store.study_dir))

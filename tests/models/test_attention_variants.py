@@ -12,14 +12,10 @@ import torch
 import kernels
 from harness.errors import SpecError
 from harness.schema import from_mapping
-from models.attention_variants import (
-    VariantAttention,
-    kv_cache_bytes,
-    kv_cache_bytes_per_token,
-    sliding_window_mask,
-)
+from models.attention_variants import VariantAttention, sliding_window_mask
 from models.config import ModelConfig
 from models.gpt import GPT, CausalSelfAttention, fused_selective, init_parameters
+from models.kv_cache import kv_cache_bytes, kv_cache_bytes_per_token
 from models.nanoheads import NanoheadAttention, nanohead_layout
 
 VOCAB, T = 40, 16

@@ -10,25 +10,21 @@
     time_min = 120          #                                          --time-min
 
 A CLI flag, the TOML key and the field share one name (``--gpus-per-run``, ``gpus_per_run``);
-the one exception is ``--executor``, which sets ``kind``. Flags win over the table, and any key
-can also be set with ``--set executor.KEY=VALUE``. The table is not part of any run's config,
-so moving a study between executors changes no config hash: finished runs stay finished.
+the one exception is ``--executor``, which sets ``kind``. Flags win over the table
+(``harness.commands._executor``), and any key can also be set with ``--set executor.KEY=VALUE``.
+The table is not part of any run's config, so moving a study between executors changes no
+config hash: finished runs stay finished.
 
-This module is imported by :mod:`harness.study.spec` to validate the table, so it stays cheap: no
-submitit, no ray.
+Parsed at the door with the rest of the study, so it stays cheap: no submitit, no ray.
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from harness.schema import from_mapping, require
-
-if TYPE_CHECKING:
-    from harness.study.spec import StudySpec
 
 EXECUTOR_KINDS = ("local", "slurm", "ray")
 
@@ -87,68 +83,11 @@ class ExecutorSettings:
         require(self.max_retries >= 0, "max_retries", "must be 0 or more")
 
 
-def validate_executor_table(table: Mapping[str, Any], spec: StudySpec) -> None:
-    """Validate ``[executor]`` for ``harness.study.spec``: SpecError on a bad table."""
-    from_mapping(ExecutorSettings, table, where="executor")
+def parse_executor(table: Mapping[str, Any]) -> ExecutorSettings:
+    """The ``[executor]`` table, validated.
 
-
-# CLI flag -> field; the flags are added to ``harness study`` by add_executor_arguments.
-_FLAGS = {
-    "executor": "kind",
-    "ray_address": "ray_address",
-    "partition": "partition",
-    "account": "account",
-    "qos": "qos",
-    "gpus_per_run": "gpus_per_run",
-    "cpus_per_run": "cpus_per_run",
-    "time_min": "time_min",
-}
-
-
-def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--executor`` and the resource flags; each overrides the study's ``[executor]`` key."""
-    group = parser.add_argument_group(
-        "executor", "where runs execute; each flag overrides the study's [executor] table"
-    )
-    group.add_argument(
-        "--executor",
-        choices=EXECUTOR_KINDS,
-        default=None,
-        help="local processes (default), Slurm through submitit, or Ray",
-    )
-    group.add_argument(
-        "--ray-address", default=None, help="Ray cluster to join (default: start one here)"
-    )
-    group.add_argument("--partition", default=None, help="Slurm partition")
-    group.add_argument("--account", default=None, help="Slurm account")
-    group.add_argument("--qos", default=None, help="Slurm quality of service")
-    group.add_argument(
-        "--gpus-per-run", type=_at_least(0), default=None, help="GPUs per run (Slurm, Ray)"
-    )
-    group.add_argument(
-        "--cpus-per-run", type=_at_least(1), default=None, help="CPU cores per run (Slurm, Ray)"
-    )
-    group.add_argument(
-        "--time-min", type=_at_least(1), default=None, help="Slurm time limit per run, minutes"
-    )
-
-
-def executor_settings(spec: StudySpec, args: argparse.Namespace) -> ExecutorSettings:
-    """The study's ``[executor]`` table with the CLI flags (and ``--jobs``) laid over it."""
-    table = dict(spec.extra.get("executor", {}))
-    flags = dict(_FLAGS, jobs="jobs")
-    for flag, name in flags.items():
-        value = getattr(args, flag, None)
-        if value is not None:
-            table[name] = value
+    Raises:
+        SpecError: an unknown key (with the closest valid one) or a bad value, naming
+            ``executor.<key>``.
+    """
     return from_mapping(ExecutorSettings, table, where="executor")
-
-
-def _at_least(minimum: int) -> Any:
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}")
-        return value
-
-    return parse

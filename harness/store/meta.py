@@ -1,0 +1,195 @@
+"""What a study directory says about itself: ``study.json`` and a phased study's ``phases.json``.
+
+Both are frozen records with ``to_dict``/``from_dict``, like
+:class:`~harness.store.records.RunRecord`.
+:meth:`StudyMeta.from_dict` reads every ``study.json`` earlier versions wrote — the runner's
+(the spec plus ``updated_at``), ``harness tune``'s (the spec plus ``search``) and ``harness
+bisect``'s (``commits``, no ``variant_configs``) — and keeps keys it does not know in
+``other``, so reading a description and writing it back loses nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.direction import Direction, is_direction
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchMeta:
+    """Where ``harness tune`` keeps a study's Optuna search.
+
+    Attributes:
+        study_name: the Optuna study name.
+        storage: "journal", "sqlite" or an Optuna storage URL.
+    """
+
+    study_name: str
+    storage: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommitMeta:
+    """A commit measured by ``harness bisect`` / ``harness regress`` (the variant is its short sha).
+
+    Attributes:
+        sha: the full commit hash.
+        subject: the first line of its message.
+    """
+
+    sha: str
+    subject: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StudyMeta:
+    """A study's description (``study.json``): what ``harness compare`` and the reports read.
+
+    Attributes:
+        name: the study name.
+        description: free text.
+        metric: the primary metric.
+        direction: whether lower ("minimize") or higher ("maximize") is better.
+        seeds: the seeds of the study.
+        baseline: the variant others are compared with; None when the writer named none.
+        variants: the variant names, in study order.
+        base: the shared config (for bisect: the measured variant's config).
+        variant_configs: each variant's resolved config (empty for bisect studies).
+        source: the study file, when there was one.
+        sweep: variant -> {dotted key: value} for the points of a ``[sweep]``, else None.
+        updated_at: when the runner last wrote the description (seconds since the epoch).
+        search: the Optuna search of a ``harness tune`` study.
+        commits: variant -> commit, for a ``harness bisect`` / ``harness regress`` study.
+        other: keys this version does not know, kept so that a rewrite preserves them.
+    """
+
+    name: str
+    description: str = ""
+    metric: str = "val_loss"
+    direction: Direction = "minimize"
+    seeds: tuple[int, ...] = ()
+    baseline: str | None = None
+    variants: tuple[str, ...] = ()
+    base: Mapping[str, Any] = field(default_factory=dict)
+    variant_configs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    source: str | None = None
+    sweep: Mapping[str, Mapping[str, Any]] | None = None
+    updated_at: float | None = None
+    search: SearchMeta | None = None
+    commits: Mapping[str, CommitMeta] = field(default_factory=dict)
+    other: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The description as JSON data; ``search`` and ``commits`` only when the study has them
+        (the shapes earlier versions wrote)."""
+        data: dict[str, Any] = {
+            **self.other,
+            "name": self.name,
+            "description": self.description,
+            "metric": self.metric,
+            "direction": self.direction,
+            "seeds": list(self.seeds),
+            "baseline": self.baseline,
+            "variants": list(self.variants),
+            "base": dict(self.base),
+            "variant_configs": {k: dict(v) for k, v in self.variant_configs.items()},
+            "source": self.source,
+            "sweep": {k: dict(v) for k, v in self.sweep.items()} if self.sweep else None,
+            "updated_at": self.updated_at,
+        }
+        if self.search is not None:
+            data["search"] = dataclasses.asdict(self.search)
+        if self.commits:
+            data["commits"] = {k: dataclasses.asdict(v) for k, v in self.commits.items()}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StudyMeta:
+        """Read a ``study.json`` of any version; a missing key takes its default.
+
+        Raises:
+            ValueError: no study name, or a value of the wrong kind.
+        """
+        name = data.get("name")
+        if not isinstance(name, str):
+            raise ValueError(f"no study name (got {name!r})")
+        direction = data.get("direction") or "minimize"
+        if not is_direction(direction):
+            raise ValueError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
+        search = data.get("search")
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(
+            name=name,
+            description=str(data.get("description") or ""),
+            metric=str(data.get("metric") or "val_loss"),
+            direction=direction,
+            seeds=tuple(int(seed) for seed in data.get("seeds") or ()),
+            baseline=_optional_str(data.get("baseline")),
+            variants=tuple(str(variant) for variant in data.get("variants") or ()),
+            base=dict(data.get("base") or {}),
+            variant_configs={k: dict(v) for k, v in (data.get("variant_configs") or {}).items()},
+            source=_optional_str(data.get("source")),
+            sweep={k: dict(v) for k, v in data["sweep"].items()} if data.get("sweep") else None,
+            updated_at=float(data["updated_at"]) if data.get("updated_at") is not None else None,
+            search=SearchMeta(**search) if search else None,
+            commits={k: CommitMeta(**v) for k, v in (data.get("commits") or {}).items()},
+            other={k: v for k, v in data.items() if k not in known},
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhaseDecision:
+    """What a finished phase of a phased study hands to the phases after it.
+
+    Attributes:
+        phase: the phase name.
+        chosen: the variant later phases build on.
+        winner: the best variant by mean, whether or not it separates.
+        separated: whether ``winner`` stands alone in the top tier.
+        tiers: the phase's tiers, best first.
+    """
+
+    phase: str
+    chosen: str
+    winner: str
+    separated: bool
+    tiers: tuple[tuple[str, ...], ...]
+
+    def describe(self) -> str:
+        if self.separated:
+            return f"{self.phase}: '{self.winner}' separates from the rest and is carried forward"
+        return (
+            f"{self.phase}: a tie (top tier {', '.join(self.tiers[0])}); "
+            f"later phases keep the baseline '{self.chosen}'"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "phase": self.phase,
+            "chosen": self.chosen,
+            "winner": self.winner,
+            "separated": self.separated,
+            "tiers": [list(tier) for tier in self.tiers],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PhaseDecision:
+        """Read one entry of ``phases.json``.
+
+        Raises:
+            KeyError: a field is missing.
+        """
+        return cls(
+            phase=str(data["phase"]),
+            chosen=str(data["chosen"]),
+            winner=str(data["winner"]),
+            separated=bool(data["separated"]),
+            tiers=tuple(tuple(str(name) for name in tier) for tier in data["tiers"]),
+        )
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
