@@ -6,6 +6,7 @@ Randomness, where any is needed, comes in as an explicit ``numpy.random.Generato
 
 from __future__ import annotations
 
+from analysis.blocked import BlockedFit, fit_seed_blocked, seed_blocked_contrasts
 from analysis.compare import (
     AnalysisError,
     ComparisonResult,
@@ -16,6 +17,8 @@ from analysis.compare import (
     make_tiers,
 )
 from analysis.curves import Aggregation, aggregate_curves, curve_bands, parse_agg
+from analysis.factorial import Effect, FactorialResult, factorial, factorial_values
+from analysis.over_steps import OverStepsResult, compare_over_steps
 from analysis.pareto import ParetoResult, pareto_front
 from analysis.sequential import SequentialReport, sequential_compare
 from analysis.trend import Trend, sweep_trends
@@ -23,7 +26,11 @@ from analysis.trend import Trend, sweep_trends
 __all__ = [
     "Aggregation",
     "AnalysisError",
+    "BlockedFit",
     "ComparisonResult",
+    "Effect",
+    "FactorialResult",
+    "OverStepsResult",
     "PairComparison",
     "ParetoResult",
     "SequentialReport",
@@ -31,11 +38,16 @@ __all__ = [
     "VariantSummary",
     "aggregate_curves",
     "compare",
+    "compare_over_steps",
     "compare_values",
     "curve_bands",
+    "factorial",
+    "factorial_values",
+    "fit_seed_blocked",
     "make_tiers",
     "pareto_front",
     "parse_agg",
+    "seed_blocked_contrasts",
     "sequential_compare",
     "sweep_trends",
 ]

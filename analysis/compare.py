@@ -39,6 +39,17 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from analysis import power, stats
+from analysis.blocked import BlockedFit, fit_seed_blocked, seed_blocked_contrasts
+from analysis.lost_runs import (
+    LOST_STATUSES,
+    DivergenceTest,
+    RunCounts,
+    count_runs,
+    divergence_test,
+    impute_worst,
+    worst_value,
+)
+from analysis.resolution import metric_resolution, spread_is_unmeasured
 
 if TYPE_CHECKING:
     import polars as pl
@@ -59,7 +70,14 @@ class AnalysisError(ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class VariantSummary:
-    """One variant's metric across seeds: ``mean ± t(1 - alpha/2, n - 1) · sd / sqrt(n)``."""
+    """One variant's metric across seeds: ``mean ± t(1 - alpha/2, n - 1) · sd / sqrt(n)``.
+
+    ``adjusted_mean`` is the seed-adjusted (least-squares) mean of the seed-blocked model: the
+    mean the variant would have on every seed of the table; equal to ``mean`` on a complete
+    table, NaN when variants are not all linked by shared seeds. Tiers are ordered by it. It is
+    not in ``to_dict()`` (whose keys stay those of earlier versions): the result's
+    ``adjusted_means`` carries it.
+    """
 
     variant: str
     n: int
@@ -67,6 +85,7 @@ class VariantSummary:
     sd: float
     ci_low: float
     ci_high: float
+    adjusted_mean: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -99,6 +118,13 @@ class PairComparison:
         verdict: ``better``, ``worse``, ``indistinguishable`` or ``equivalent``.
         seeds_needed: for ``indistinguishable`` comparisons, the paired seeds that would detect
             the observed ``diff`` with 80 % power at the report's strictest level; else None.
+        design: ``paired`` (paired t-test: both ran the same seeds), ``seed_blocked`` (least
+            squares with seed fixed effects over the whole table: they did not) or ``welch``.
+        df: degrees of freedom of the test.
+        noise_measured: False when the differences have zero spread or spread at the metric's
+            resolution: then no verdict, tier boundary or equivalence comes from it.
+        withheld: why a verdict the test alone would give was withheld: ``unmeasured_noise``,
+            ``lost_runs`` (not better once each lost run counts as its worst outcome), or None.
     """
 
     variant: str
@@ -113,6 +139,10 @@ class PairComparison:
     prob_improvement: float
     verdict: Verdict
     seeds_needed: int | None
+    design: str = "paired"
+    df: float = math.nan
+    noise_measured: bool = True
+    withheld: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -128,6 +158,10 @@ class PairComparison:
             "prob_improvement": _number(self.prob_improvement),
             "verdict": self.verdict,
             "seeds_needed": self.seeds_needed,
+            "design": self.design,
+            "df": _number(self.df),
+            "noise_measured": self.noise_measured,
+            "withheld": self.withheld,
         }
 
 
@@ -152,6 +186,13 @@ class ComparisonResult:
         n_comparisons: size of the multiplicity family.
         warnings: things the reader should know before trusting the verdicts.
         pairwise: every pair of variants (the tiers' evidence); not part of ``to_dict()``.
+        runs: per variant, runs planned / done / diverged / failed; empty when the input had
+            no run statuses (e.g. a results file without a ``status`` column) or when every
+            planned run is done (then ``n`` says it all).
+        divergence_test: the exact test of equal divergence rates; None when nothing diverged.
+        resolution: the metric's rounding step inferred from the values (0: unrounded).
+
+    ``to_dict()`` also has ``adjusted_means``: variant -> seed-adjusted mean (the tiers' order).
     """
 
     metric: str
@@ -169,6 +210,9 @@ class ComparisonResult:
     n_comparisons: int
     warnings: tuple[str, ...] = ()
     pairwise: tuple[PairComparison, ...] = field(default=(), repr=False)
+    runs: tuple[RunCounts, ...] = ()
+    divergence_test: DivergenceTest | None = None
+    resolution: float = 0.0
 
     @property
     def baseline(self) -> str:
@@ -191,6 +235,12 @@ class ComparisonResult:
             "effect_size_kind": self.effect_size_kind,
             "n_comparisons": self.n_comparisons,
             "warnings": list(self.warnings),
+            "runs": [r.to_dict() for r in self.runs],
+            "divergence_test": (
+                self.divergence_test.to_dict() if self.divergence_test is not None else None
+            ),
+            "resolution": self.resolution,
+            "adjusted_means": {v.variant: _number(v.adjusted_mean) for v in self.variants},
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -252,6 +302,7 @@ def compare(
     margin: float | None = None,
     direction: Direction = "minimize",
     correction: Correction = "holm",
+    lost: Any = None,
 ) -> ComparisonResult:
     """Compare the variants of a results table against seed noise.
 
@@ -267,13 +318,20 @@ def compare(
         margin: equivalence margin in metric units; enables the ``equivalent`` verdict (TOST).
         direction: ``minimize`` (lower is better) or ``maximize``.
         correction: ``holm`` (family-wise error) or ``bh`` (false discovery rate).
+        lost: optional table of every planned run with columns ``variant``, ``seed`` and
+            ``status`` (``done``, ``diverged``, ``failed``, or anything else for a run not
+            ended yet), e.g. ``harness.store.load_run_statuses``. With it the result counts
+            runs per variant, tests divergence rates, and applies the worst-case rule to lost
+            runs (a variant that lost runs is better only if it stays better with each lost
+            run counted as the worst value in the table).
 
     Returns:
         A :class:`ComparisonResult`.
 
     Raises:
         AnalysisError: a missing column, an unknown baseline, duplicate (variant, seed) rows,
-            fewer than 2 variants, a variant with fewer than 2 seeds, or bad arguments.
+            fewer than 2 variants, a variant that cannot be compared (fewer than 2 seeds and
+            no seed-blocked comparison), or bad arguments.
     """
     import polars as pl
 
@@ -304,9 +362,14 @@ def compare(
     names = usable["variant"].unique(maintain_order=True).to_list()
     if not names:
         raise AnalysisError(f"no runs with a value for '{metric}'")
+    statuses = _status_frame(lost) if lost is not None else None
     codes = usable["variant"].replace_strict(names, list(range(len(names))), return_dtype=pl.Int64)
     seed_values = usable["seed"].to_numpy()
-    seeds, seed_index = np.unique(seed_values, return_inverse=True)
+    if statuses is not None:
+        seeds = np.unique(np.concatenate([seed_values, statuses["seed"].to_numpy()]))
+    else:
+        seeds = np.unique(seed_values)
+    seed_index = np.searchsorted(seeds, seed_values)
     variant_index = codes.to_numpy()
     flat = variant_index * len(seeds) + seed_index
     if np.unique(flat).size < flat.size:
@@ -319,6 +382,22 @@ def compare(
         )
     values = np.full((len(names), len(seeds)), np.nan)
     values[variant_index, seed_index] = usable[metric].to_numpy()
+    status_matrix = None
+    run_counts: tuple[RunCounts, ...] = ()
+    if statuses is not None:
+        pairs = list(zip(statuses["variant"].to_list(), statuses["status"].to_list(), strict=True))
+        run_counts = count_runs(pairs, names)
+        status_matrix = np.full((len(names), len(seeds)), "", dtype=object)
+        known = statuses.filter(pl.col("variant").is_in(names))
+        rows = [names.index(v) for v in known["variant"].to_list()]
+        columns = np.searchsorted(seeds, known["seed"].to_numpy())
+        status_matrix[rows, columns] = np.asarray(known["status"].to_list(), dtype=object)
+        for absent in (c for c in run_counts if c.variant not in names):
+            notes.append(
+                f"{absent.variant} has no finished run with a value for {metric} "
+                f"({absent.diverged} diverged, {absent.failed} failed of {absent.planned} "
+                "planned): it is not compared"
+            )
     return compare_values(
         values,
         names,
@@ -330,7 +409,22 @@ def compare(
         direction=direction,
         correction=correction,
         notes=notes,
+        status=status_matrix,
+        run_counts=run_counts,
     )
+
+
+def _status_frame(lost: Any) -> pl.DataFrame:
+    """The ``lost`` argument of :func:`compare` as ``variant``, ``seed``, ``status``."""
+    import polars as pl
+
+    frame = lost if isinstance(lost, pl.DataFrame) else pl.DataFrame(lost)
+    _require_columns(frame, ("variant", "seed", "status"))
+    return frame.select(
+        pl.col("variant").cast(pl.Utf8),
+        pl.col("seed").cast(pl.Int64),
+        pl.col("status").cast(pl.Utf8),
+    ).drop_nulls()
 
 
 def compare_values(
@@ -345,10 +439,21 @@ def compare_values(
     direction: Direction = "minimize",
     correction: Correction = "holm",
     notes: Sequence[str] = (),
+    status: ArrayLike | None = None,
+    run_counts: Sequence[RunCounts] = (),
+    resolution: float | None = None,
 ) -> ComparisonResult:
     """:func:`compare` on a matrix: ``values[i, s]`` is variant ``i``'s metric on seed column
     ``s`` (NaN where that run is missing). Same arguments and result as :func:`compare`; this
-    is the core, callable directly from simulations."""
+    is the core, callable directly from simulations.
+
+    Args:
+        status: optional ``(k, S)`` array of run statuses (``done``, ``diverged``, ``failed``,
+            anything else for a run not ended) aligned with ``values``; it drives the
+            worst-case rule for lost runs and, without ``run_counts``, the run counts.
+        run_counts: per-variant run counts to report (``compare`` passes them).
+        resolution: the metric's rounding step; None infers it from ``values``.
+    """
     x = np.asarray(values, dtype=np.float64)
     names = [str(v) for v in variants]
     _check_arguments(
@@ -365,73 +470,83 @@ def compare_values(
     x = x[order]
     names = [names[i] for i in order]
     k = len(names)
-
-    counts = np.isfinite(x).sum(axis=1)
-    too_few = [f"{names[i]} ({counts[i]})" for i in range(k) if counts[i] < 2]
-    if too_few:
-        raise AnalysisError(
-            f"fewer than 2 seeds for {', '.join(too_few)}: a single run per variant cannot be "
-            "told apart from seed noise, so nothing can be compared or ranked; run more seeds"
-        )
+    lost_mask = np.zeros(x.shape, dtype=bool)
+    if status is not None:
+        status_array = np.asarray(status, dtype=object)[order]
+        lost_mask = np.isin(status_array, LOST_STATUSES) & ~np.isfinite(x)
+        if not run_counts:
+            run_counts = count_runs(
+                [(names[i], str(v)) for i in range(k) for v in status_array[i] if v], names
+            )
 
     # All pairs (a, b) with diff = a - b: the baseline pairs (j, 0) first, then the rest.
     pairs = [(j, 0) for j in range(1, k)] + [(j, i) for i in range(1, k) for j in range(i + 1, k)]
     ia = np.array([a for a, _ in pairs])
     ib = np.array([b for _, b in pairs])
     n_baseline_pairs = k - 1
-    present = np.isfinite(x).astype(np.float64)
-    shared = (present @ present.T)[ia, ib].astype(int)
+    present = np.isfinite(x)
+    presence = present.astype(np.float64)
+    shared = (presence @ presence.T)[ia, ib].astype(int)
+    counts = present.sum(axis=1)
 
-    if paired is None:
-        use_paired = bool((shared >= 2).all())
-    else:
-        use_paired = bool(paired)
-        if use_paired and (shared < 2).any():
-            worst = int(np.argmin(shared))
-            raise AnalysisError(
-                f"--paired needs at least 2 seeds shared by every pair of variants, but "
-                f"'{names[ia[worst]]}' and '{names[ib[worst]]}' share {shared[worst]}; "
-                "use --unpaired (Welch)"
+    if paired is True and (shared < 2).any():
+        worst = int(np.argmin(shared))
+        raise AnalysisError(
+            f"--paired needs at least 2 seeds shared by every pair of variants, but "
+            f"'{names[ia[worst]]}' and '{names[ib[worst]]}' share {shared[worst]}; "
+            "use --unpaired (Welch)"
+        )
+    fit = fit_seed_blocked(x) if paired is None and not present.all() and counts.min() > 0 else None
+    _check_comparable(names, counts, fit, paired)
+
+    scale = float(np.nanmax(np.abs(x))) if present.any() else 1.0
+    resolution = metric_resolution(x) if resolution is None else float(resolution)
+    tests = _test_pairs(
+        x, ia, ib, paired=paired, fit=fit, alpha=alpha, direction=direction,
+        resolution=resolution, scale=scale,
+    )  # fmt: skip
+    rejected, p_adjusted, equivalent, n_comparisons = _family(
+        tests, n_baseline_pairs, alpha=alpha, margin=margin, correction=correction
+    )
+    improvement = -tests.estimate if direction == "minimize" else tests.estimate
+    winner = np.where(improvement > 0, ia, ib)
+
+    # Worst-case rule: a claim "W better than L" by a variant W that lost runs stands only if
+    # it also holds with each of W's lost runs set to the worst value in the table.
+    withheld: list[str | None] = [None] * len(pairs)
+    lost_notes = []
+    worst_outcome = worst_value(x, direction) if lost_mask.any() else math.nan
+    for v in np.flatnonzero(lost_mask.any(axis=1)):
+        claims = rejected & (winner == v)
+        if not claims.any():
+            continue
+        imputed = impute_worst(x, lost_mask, int(v), worst_outcome)
+        imputed_present = np.isfinite(imputed)
+        imputed_fit = (
+            fit_seed_blocked(imputed) if paired is None and not imputed_present.all() else None
+        )
+        again = _test_pairs(
+            imputed, ia, ib, paired=paired, fit=imputed_fit, alpha=alpha, direction=direction,
+            resolution=resolution, scale=scale,
+        )  # fmt: skip
+        still, _, _, _ = _family(
+            again, n_baseline_pairs, alpha=alpha, margin=margin, correction=correction
+        )
+        again_improvement = -again.estimate if direction == "minimize" else again.estimate
+        again_winner = np.where(again_improvement > 0, ia, ib)
+        for i in map(int, np.flatnonzero(claims & ~(still & (again_winner == v)))):
+            withheld[i] = "lost_runs"
+            loser = names[ib[i] if ia[i] == v else ia[i]]
+            lost_notes.append(
+                f"{names[v]} lost {int(lost_mask[v].sum())} run(s): counting each as its worst "
+                f"outcome (the worst value in the table, {worst_outcome:.6g}), it is no "
+                f"longer better than {loser}, so no 'better' claim is made (worst-case rule, "
+                "docs/analysis.md)"
             )
+        rejected = rejected & ~np.array([w == "lost_runs" for w in withheld])
+    for i in map(int, np.flatnonzero(tests.unmeasured)):
+        withheld[i] = "unmeasured_noise"
 
-    summary = stats.mean_ci(x, alpha=alpha)
-    n_runs, means, sds = summary["n"], summary["mean"], summary["sd"]
-    if use_paired:
-        differences = x[ia] - x[ib]  # NaN where the pair does not share the seed
-        n_diff, mean_diff, sd_diff = stats.sample_stats(differences)
-        result = stats.paired_from_stats(n_diff, mean_diff, sd_diff, alpha=alpha)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            effect = np.where(sd_diff > 0, mean_diff / sd_diff, np.nan)  # d_z
-        prob = stats.prob_improvement_paired(x[ia], x[ib], direction)
-        n_pairs = shared
-    else:
-        result = stats.welch_from_stats(
-            n_runs[ia], means[ia], sds[ia], n_runs[ib], means[ib], sds[ib], alpha=alpha
-        )
-        effect = stats.hedges_g_from_stats(
-            n_runs[ia], means[ia], sds[ia], n_runs[ib], means[ib], sds[ib]
-        )
-        # No pairing to estimate the covariance from: the sd of a difference of independent
-        # runs, which over-states it (so seeds_needed errs high) when seeds are correlated.
-        sd_diff = np.sqrt(sds[ia] ** 2 + sds[ib] ** 2)
-        prob = np.array([stats.prob_improvement_unpaired(x[a], x[b], direction) for a, b in pairs])
-        n_pairs = np.zeros(len(pairs), dtype=int)
-
-    family = [result.p_value]
-    if margin is not None:
-        head = slice(0, n_baseline_pairs)
-        family.append(
-            stats.tost_p(result.estimate[head], result.std_error[head], result.df[head], margin)
-        )
-    adjusted = stats.adjust(np.concatenate(family), correction)
-    n_comparisons = adjusted.size
-    p_adjusted = adjusted[: len(pairs)]
-    equivalent = np.zeros(len(pairs), dtype=bool)
-    if margin is not None:
-        equivalent[:n_baseline_pairs] = adjusted[len(pairs) :] <= alpha
-
-    improvement = -result.estimate if direction == "minimize" else result.estimate
-    rejected = p_adjusted <= alpha
     verdicts: list[Verdict] = []
     for i in range(len(pairs)):
         if rejected[i]:
@@ -444,28 +559,36 @@ def compare_values(
     # Seeds advice and the MDE at the strictest level a test meets in the family (Bonferroni's
     # alpha/m): reaching it guarantees significance under Holm whatever the other tests do.
     strict_alpha = alpha / n_comparisons
-    advice = np.array([v == "indistinguishable" for v in verdicts])
+    advice = np.array([v == "indistinguishable" for v in verdicts]) & ~tests.unmeasured
     needed = power.seeds_needed(
-        np.where(advice, result.estimate, np.nan), sd_diff, alpha=strict_alpha, power=POWER
+        np.where(advice, tests.estimate, np.nan), tests.sd_diff, alpha=strict_alpha, power=POWER
     )
 
     comparisons = [
         PairComparison(
             variant=names[a],
             baseline=names[b],
-            n_pairs=int(n_pairs[i]),
-            diff=float(result.estimate[i]),
-            ci_low=float(result.ci_low[i]),
-            ci_high=float(result.ci_high[i]),
-            p_value=float(result.p_value[i]),
+            n_pairs=int(tests.n_pairs[i]),
+            diff=float(tests.estimate[i]),
+            ci_low=float(tests.ci_low[i]),
+            ci_high=float(tests.ci_high[i]),
+            p_value=float(tests.p_value[i]),
             p_adjusted=float(p_adjusted[i]),
-            effect_size=float(effect[i]),
-            prob_improvement=float(prob[i]),
+            effect_size=float(tests.effect[i]),
+            prob_improvement=float(tests.prob[i]),
             verdict=verdicts[i],
             seeds_needed=None if needed[i] < 0 else int(needed[i]),
+            design=tests.design[i],
+            df=float(tests.df[i]),
+            noise_measured=not bool(tests.unmeasured[i]),
+            withheld=withheld[i],
         )
         for i, (a, b) in enumerate(pairs)
     ]
+    summary = stats.mean_ci(x, alpha=alpha)
+    n_runs, means, sds = summary["n"], summary["mean"], summary["sd"]
+    connected = fit is None or bool((fit.component == 0).all())
+    adjusted = means if fit is None else (fit.adjusted_means if connected else means * np.nan)
     variant_summaries = tuple(
         VariantSummary(
             variant=names[i],
@@ -474,6 +597,7 @@ def compare_values(
             sd=float(sds[i]),
             ci_low=float(summary["ci_low"][i]),
             ci_high=float(summary["ci_high"][i]),
+            adjusted_mean=float(adjusted[i]),
         )
         for i in range(k)
     )
@@ -483,12 +607,18 @@ def compare_values(
         if rejected[i]:
             better, worse = (a, b) if improvement[i] > 0 else (b, a)
             separated[better, worse] = True
-    tiers = make_tiers(means, separated, direction=direction, names=names)
+    # Seed-adjusted means order the tiers, so a variant run only on easy seeds is not listed
+    # above one that beats it on every seed they share.
+    tiers = make_tiers(
+        adjusted if connected else means, separated, direction=direction, names=names
+    )
 
     seed_noise_sd = stats.pooled_sd(sds, n_runs)
+    use_paired = all(d != "welch" for d in tests.design)
+    head = slice(0, n_baseline_pairs)
     if use_paired:
-        n_design = float(shared[:n_baseline_pairs].min())
-        noise_for_mde = stats.pooled_sd(sd_diff[:n_baseline_pairs], shared[:n_baseline_pairs])
+        n_design = float(np.min(tests.n_effective[head]))
+        noise_for_mde = stats.pooled_sd(tests.sd_diff[head], tests.n_effective[head])
     else:
         n_design = float(n_runs.min())
         noise_for_mde = seed_noise_sd
@@ -512,15 +642,37 @@ def compare_values(
         pairs=pairs,
         shared=shared,
         n_runs=n_runs,
-        use_paired=use_paired,
+        designs=tests.design,
+        present=present,
         n_design=n_design,
+        use_paired=use_paired,
         strict_alpha=strict_alpha,
         n_comparisons=n_comparisons,
         correction=correction,
         comparisons=comparisons[:n_baseline_pairs],
         alpha=alpha,
     )
-
+    warnings += _noise_warnings(comparisons, tests.unmeasured, tests.zero_spread, resolution)
+    warnings += lost_notes
+    divergence = divergence_test(run_counts, alpha=alpha) if run_counts else None
+    if all(c.planned == c.done for c in run_counts):
+        run_counts = ()  # every planned run is done: the counts would only repeat n
+    if divergence is not None and divergence.significant:
+        rates = ", ".join(
+            f"{c.variant} {c.diverged}/{c.done + c.diverged + c.failed}" for c in run_counts
+        )
+        warnings.append(
+            f"finding: divergence rates differ between variants beyond chance ({rates} "
+            f"diverged; exact test p = {divergence.p_value:.3g}): stability is itself a result"
+        )
+    if all(d == "paired" for d in tests.design):
+        test, effect_kind = "paired_t", "d_z"
+    elif all(d == "welch" for d in tests.design):
+        test, effect_kind = "welch_t", "hedges_g"
+    elif use_paired:
+        test, effect_kind = "seed_blocked", "d_z"
+    else:
+        test, effect_kind = "mixed", "mixed"
     return ComparisonResult(
         metric=metric,
         direction=direction,
@@ -532,12 +684,212 @@ def compare_values(
         variants=variant_summaries,
         comparisons=tuple(comparisons[:n_baseline_pairs]),
         tiers=tiers,
-        test="paired_t" if use_paired else "welch_t",
-        effect_size_kind="d_z" if use_paired else "hedges_g",
+        test=test,
+        effect_size_kind=effect_kind,
         n_comparisons=int(n_comparisons),
         warnings=tuple(warnings),
         pairwise=tuple(comparisons),
+        runs=tuple(run_counts),
+        divergence_test=divergence,
+        resolution=resolution,
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class _PairTests:
+    """Every pair's test, by the design chosen for it (arrays over the pairs)."""
+
+    estimate: np.ndarray
+    std_error: np.ndarray
+    df: np.ndarray
+    p_value: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    effect: np.ndarray
+    sd_diff: np.ndarray
+    prob: np.ndarray
+    n_pairs: np.ndarray
+    n_effective: np.ndarray
+    design: list[str]
+    unmeasured: np.ndarray
+    zero_spread: np.ndarray
+
+
+def _test_pairs(
+    x: np.ndarray,
+    ia: np.ndarray,
+    ib: np.ndarray,
+    *,
+    paired: bool | None,
+    fit: BlockedFit | None,
+    alpha: float,
+    direction: Direction,
+    resolution: float,
+    scale: float,
+) -> _PairTests:
+    """Test every pair (a, b) with the design that uses all its information.
+
+    ``paired=None``: the paired t-test where a and b ran exactly the same seeds (>= 2), else
+    the seed-blocked model where the pair is linked by shared seeds and it has residual df,
+    else Welch. ``True``: paired t on the shared seeds for every pair; ``False``: Welch.
+    """
+    present = np.isfinite(x)
+    presence = present.astype(np.float64)
+    shared = (presence @ presence.T)[ia, ib].astype(int)
+    complete = (present[ia] == present[ib]).all(axis=1)
+    if paired is True:
+        design = np.full(ia.size, "paired", dtype=object)
+    elif paired is False:
+        design = np.full(ia.size, "welch", dtype=object)
+    else:
+        blockable = np.zeros(ia.size, dtype=bool)
+        if fit is not None:
+            blockable = (fit.component[ia] == fit.component[ib]) & (fit.df_resid >= 1)
+        design = np.where(
+            complete & (shared >= 2), "paired", np.where(blockable, "seed_blocked", "welch")
+        ).astype(object)
+    is_paired = design == "paired"
+    is_blocked = design == "seed_blocked"
+    is_welch = design == "welch"
+
+    summary = stats.mean_ci(x, alpha=alpha)
+    n_runs, means, sds = summary["n"], summary["mean"], summary["sd"]
+    differences = x[ia] - x[ib]  # NaN where the pair does not share the seed
+    n_diff, mean_diff, sd_paired = stats.sample_stats(differences)
+    paired_test = stats.paired_from_stats(n_diff, mean_diff, sd_paired, alpha=alpha)
+    welch_test = stats.welch_from_stats(
+        n_runs[ia], means[ia], sds[ia], n_runs[ib], means[ib], sds[ib], alpha=alpha
+    )
+    columns = {
+        name: np.where(is_paired, getattr(paired_test, name), getattr(welch_test, name))
+        for name in ("estimate", "std_error", "df", "p_value", "ci_low", "ci_high")
+    }
+    with np.errstate(invalid="ignore", divide="ignore"):
+        effect = np.where(
+            is_paired,
+            np.where(sd_paired > 0, mean_diff / sd_paired, np.nan),  # d_z
+            stats.hedges_g_from_stats(
+                n_runs[ia], means[ia], sds[ia], n_runs[ib], means[ib], sds[ib]
+            ),
+        )
+    # Welch has no pairing to estimate the covariance from: the sd of a difference of
+    # independent runs, which over-states it (so seeds_needed errs high) when seeds are
+    # correlated.
+    sd_diff = np.where(is_paired, sd_paired, np.sqrt(sds[ia] ** 2 + sds[ib] ** 2))
+    n_effective = np.where(is_paired, shared, np.minimum(n_runs[ia], n_runs[ib])).astype(float)
+
+    filled_high = np.where(np.isfinite(differences), differences, -np.inf)
+    filled_low = np.where(np.isfinite(differences), differences, np.inf)
+    paired_range = np.where(shared >= 2, filled_high.max(axis=1) - filled_low.min(axis=1), np.nan)
+    run_range = np.where(present, x, -np.inf).max(axis=1) - np.where(present, x, np.inf).min(axis=1)
+    run_range = np.where(n_runs >= 2, run_range, np.nan)
+    unmeasured = np.where(
+        is_welch,
+        spread_is_unmeasured(run_range[ia], resolution, scale)
+        & spread_is_unmeasured(run_range[ib], resolution, scale),
+        spread_is_unmeasured(paired_range, resolution, scale),
+    )
+    zero_spread = np.where(
+        is_welch,
+        spread_is_unmeasured(run_range[ia], 0.0, scale)
+        & spread_is_unmeasured(run_range[ib], 0.0, scale),
+        spread_is_unmeasured(paired_range, 0.0, scale),
+    )
+
+    if fit is not None and is_blocked.any():
+        blocked = seed_blocked_contrasts(fit, ia, ib, alpha=alpha)
+        for name in ("estimate", "std_error", "df", "p_value", "ci_low", "ci_high"):
+            columns[name] = np.where(is_blocked, getattr(blocked, name), columns[name])
+        # The model's d_z: the sd of one seed's difference is sqrt(2) sigma under the model.
+        sd_model = np.sqrt(2.0) * fit.sigma
+        with np.errstate(invalid="ignore", divide="ignore"):
+            effect = np.where(is_blocked, blocked.estimate / sd_model, effect)
+            variance = (blocked.std_error / fit.sigma) ** 2
+            n_effective = np.where(is_blocked, 2.0 / variance, n_effective)
+        sd_diff = np.where(is_blocked, sd_model, sd_diff)
+        # Noise at the resolution: the model's residual sd below half a rounding step, or the
+        # pair's own shared-seed differences all within one step.
+        model_unmeasured = bool(
+            spread_is_unmeasured(np.array([2.0 * fit.sigma]), resolution, scale)[0]
+        )
+        unmeasured = np.where(is_blocked, unmeasured | model_unmeasured, unmeasured)
+        zero_spread = np.where(is_blocked, zero_spread | (fit.sigma == 0), zero_spread)
+
+    prob = stats.prob_improvement_paired(x[ia], x[ib], direction)
+    for i in np.flatnonzero(is_welch | (shared == 0)):
+        prob[i] = stats.prob_improvement_unpaired(x[ia[i]], x[ib[i]], direction)
+    return _PairTests(
+        estimate=columns["estimate"],
+        std_error=columns["std_error"],
+        df=columns["df"],
+        p_value=columns["p_value"],
+        ci_low=columns["ci_low"],
+        ci_high=columns["ci_high"],
+        effect=effect,
+        sd_diff=sd_diff,
+        prob=prob,
+        n_pairs=np.where(is_welch, 0, shared),
+        n_effective=n_effective,
+        design=[str(d) for d in design],
+        unmeasured=np.asarray(unmeasured, dtype=bool) & np.isfinite(columns["estimate"]),
+        zero_spread=np.asarray(zero_spread, dtype=bool),
+    )
+
+
+def _family(
+    tests: _PairTests,
+    n_baseline_pairs: int,
+    *,
+    alpha: float,
+    margin: float | None,
+    correction: Correction,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """One multiplicity family over every pair (and the TOSTs against the baseline).
+
+    A comparison whose noise is unmeasured, or that cannot be tested, enters with p = 1: it
+    keeps its place in the family (the family size does not depend on the data) but can make
+    no claim. Returns ``(rejected, p_adjusted, equivalent, family size)``; ``p_adjusted`` is
+    NaN for those comparisons.
+    """
+    silent = tests.unmeasured | ~np.isfinite(tests.p_value)
+    family = [np.where(silent, 1.0, tests.p_value)]
+    head = slice(0, n_baseline_pairs)
+    if margin is not None:
+        tost = stats.tost_p(tests.estimate[head], tests.std_error[head], tests.df[head], margin)
+        family.append(np.where(silent[head] | ~np.isfinite(tost), 1.0, tost))
+    adjusted = stats.adjust(np.concatenate(family), correction)
+    n_pairs = tests.p_value.size
+    p_adjusted = np.where(silent, np.nan, adjusted[:n_pairs])
+    equivalent = np.zeros(n_pairs, dtype=bool)
+    if margin is not None:
+        equivalent[:n_baseline_pairs] = adjusted[n_pairs:] <= alpha
+    rejected = np.asarray(p_adjusted <= alpha, dtype=bool)
+    return rejected, p_adjusted, equivalent, int(adjusted.size)
+
+
+def _check_comparable(
+    names: list[str], counts: np.ndarray, fit: BlockedFit | None, paired: bool | None
+) -> None:
+    """A variant with fewer than 2 runs can be compared only through the seed-blocked model
+    (whose noise estimate comes from the other variants), when it shares a seed with another
+    variant and the model has residual df."""
+    too_few = []
+    for i, n in enumerate(counts):
+        if n >= 2:
+            continue
+        linked = (
+            fit is not None
+            and fit.df_resid >= 1
+            and n >= 1
+            and int((fit.component == fit.component[i]).sum()) > 1
+        )
+        if not linked:
+            too_few.append(f"{names[i]} ({n})")
+    if too_few:
+        raise AnalysisError(
+            f"fewer than 2 seeds for {', '.join(too_few)}: a single run per variant cannot be "
+            "told apart from seed noise, so nothing can be compared or ranked; run more seeds"
+        )
 
 
 def make_tiers(
@@ -618,8 +970,10 @@ def _design_warnings(
     pairs: list[tuple[int, int]],
     shared: np.ndarray,
     n_runs: np.ndarray,
-    use_paired: bool,
+    designs: list[str],
+    present: np.ndarray,
     n_design: float,
+    use_paired: bool,
     strict_alpha: float,
     n_comparisons: int,
     correction: str,
@@ -627,7 +981,11 @@ def _design_warnings(
     alpha: float,
 ) -> list[str]:
     warnings = []
-    threshold = power.significance_threshold(n_design, alpha=strict_alpha, paired=use_paired)
+    threshold = (
+        power.significance_threshold(n_design, alpha=strict_alpha, paired=use_paired)
+        if n_design >= 2
+        else math.inf
+    )
     if threshold > HOPELESS_STANDARDIZED_DIFF:
         unit = "pairs" if use_paired else "seeds per variant"
         spread = "its seed-to-seed sd" if use_paired else "the seed sd"
@@ -637,7 +995,7 @@ def _design_warnings(
             f"over {threshold:.1f} x {spread}; add seeds (see seeds_needed) before trusting "
             "'indistinguishable' or a single tier"
         )
-    if use_paired:
+    if all(d == "paired" for d in designs):
         for i, (a, b) in enumerate(pairs[: len(comparisons)]):
             unused = int(n_runs[a] + n_runs[b] - 2 * shared[i])
             if unused:
@@ -645,6 +1003,34 @@ def _design_warnings(
                     f"{names[a]} vs {names[b]}: paired on the {shared[i]} shared seeds; "
                     f"{unused} run(s) without a partner are left out"
                 )
+    elif any(d == "seed_blocked" for d in designs):
+        blocked = sorted({names[v] for (a, b), d in zip(pairs, designs, strict=True)
+                          if d == "seed_blocked" for v in (a, b)})  # fmt: skip
+        warnings.append(
+            f"{', '.join(blocked)}: not every variant ran the same seeds, so their comparisons "
+            "use the seed-blocked model (least squares with seed fixed effects over the whole "
+            "table, residual sd pooled over variants); pairs that ran the same seeds keep the "
+            "paired t-test"
+        )
+        alone = present & (present.sum(axis=0) == 1)[None, :]
+        for lone in np.flatnonzero(alone.any(axis=1)):
+            warnings.append(
+                f"{names[lone]}: {int(alone[lone].sum())} run(s) without a partner (on seeds no "
+                "other variant ran) carry no information about differences and are left out"
+            )
+        for single in np.flatnonzero(n_runs < 2):
+            warnings.append(
+                f"{names[single]} has a single run: compared only through the seed-blocked model, "
+                "whose noise estimate comes from the other variants (it assumes they are "
+                "equally noisy)"
+            )
+    welch = sorted({f"{names[a]} vs {names[b]}" for (a, b), d in zip(pairs, designs, strict=True)
+                    if d == "welch"})  # fmt: skip
+    if welch and len(welch) < len(pairs):
+        warnings.append(
+            f"{', '.join(welch)}: no chain of shared seeds links them, so they are compared "
+            "by Welch's t-test (unpaired), which the seed effect makes much less sensitive"
+        )
     if correction == "bh":
         warnings.append(
             "BH controls the false discovery rate, not the family-wise error: some of the "
@@ -653,11 +1039,48 @@ def _design_warnings(
     loose = [
         c.variant
         for c in comparisons
-        if c.verdict == "indistinguishable" and (c.ci_low > 0 or c.ci_high < 0)
+        if c.verdict == "indistinguishable"
+        and c.noise_measured
+        and c.withheld is None
+        and (c.ci_low > 0 or c.ci_high < 0)
     ]
     if loose:
         warnings.append(
             f"the unadjusted {1 - alpha:.0%} CI excludes 0 for {', '.join(loose)}, but not "
             f"after correcting for {n_comparisons} comparisons: suggestive, not established"
         )
+    return warnings
+
+
+def _noise_warnings(
+    comparisons: list[PairComparison],
+    unmeasured: np.ndarray,
+    zero_spread: np.ndarray,
+    resolution: float,
+) -> list[str]:
+    """A warning per comparison whose noise is unmeasured: why, and what to do."""
+    warnings = []
+    for comparison, flag, zero in zip(comparisons, unmeasured, zero_spread, strict=True):
+        if not flag:
+            continue
+        pair = f"{comparison.variant} vs {comparison.baseline}"
+        seed_hint = (
+            "the command may ignore its seed; pass it through, e.g. '--seed {seed}' in the "
+            "command or the HARNESS_SEED environment variable, and seed the model init and "
+            "data order with it"
+        )
+        rounding_hint = (
+            f"the metric is logged with resolution {resolution:g} (inferred from the decimals "
+            "logged): log more decimals (or the unrounded value)"
+        )
+        if zero and resolution > 0:
+            why = (
+                "every seed gives the same difference, so the run noise is not measured: "
+                f"either {rounding_hint}, or {seed_hint}"
+            )
+        elif zero:
+            why = f"every seed gives the same difference (zero spread): {seed_hint}"
+        else:
+            why = f"its differences vary by no more than one rounding step: {rounding_hint}"
+        warnings.append(f"{pair}: no verdict and no tier boundary from this comparison: {why}")
     return warnings

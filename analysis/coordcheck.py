@@ -7,9 +7,17 @@ the mean slope across seeds with its t-interval. Under a correct muP every slope
 finite-width noise; an activation that scales like width^a has slope a.
 
 The rule (docs/coordcheck.md says why): an (activation, layer, step) *fails* when the mean slope
-is farther than ``tolerance`` from 0 and its t-interval excludes 0 — it moves with width by more
-than the tolerance allows, and not by seed noise alone. The check PASSes when nothing fails (and
-every value is finite). Only steps at or after ``min_step`` are judged (step 0 is the initial
+is farther than ``tolerance`` from 0 and its ``1 − alpha`` t-interval excludes 0 — it moves with
+width by more than the tolerance allows, and not by seed noise alone. It is *within tolerance*
+only when the data show it: its ``1 − 2·alpha`` t-interval lies inside ``[−tolerance,
+tolerance]`` (the two one-sided tests of equivalence, TOST, each at level alpha; Schuirmann
+1987). Anything else is *uncertain*: neither shown to move nor shown to stay flat.
+
+The verdict: FAIL when any slope fails (or a value is not finite); PASS when every judged slope
+is within tolerance; INCONCLUSIVE otherwise (more seeds or widths narrow the intervals). A PASS
+claims all slopes are flat at once; as an intersection–union test it keeps level alpha without
+a multiplicity correction (Berger 1982), so the chance that a slope truly beyond the tolerance
+passes is at most alpha. Only steps at or after ``min_step`` are judged (step 0 is the initial
 model; step 1 is the first forward pass after an update).
 
 Pure numpy/polars; no torch.
@@ -26,6 +34,7 @@ import polars as pl
 from analysis.stats import mean_ci
 
 DEFAULT_TOLERANCE = 0.5
+PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 
 
 @dataclass(frozen=True)
@@ -33,15 +42,19 @@ class CoordCheckResult:
     """The verdict of a coordinate check.
 
     Attributes:
-        passed: True when no judged slope fails and every judged value is finite.
+        passed: True when every judged slope is shown within tolerance (verdict PASS).
         tolerance: the largest |slope| allowed.
         alpha: 1 - the t-interval's confidence.
         min_step: the first judged step.
         slopes: one row per (activation, layer, step): ``activation``, ``layer`` (null for
             model-level activations), ``step``, ``n_seeds``, ``slope`` (mean over seeds),
-            ``sd``, ``ci_low``, ``ci_high``, ``judged``, ``status`` ("ok", "grows", "shrinks",
+            ``sd``, ``ci_low``, ``ci_high`` (the ``1 − alpha`` interval), ``equiv_low``,
+            ``equiv_high`` (the ``1 − 2 alpha`` interval that must lie inside the tolerance),
+            ``judged``, ``status`` ("ok": within tolerance, "uncertain", "grows", "shrinks",
             "not finite", or "" where not judged).
         failures: one line per failing activation and layer, naming its steps.
+        uncertain: one line per activation and layer with an uncertain slope (and none
+            failing), naming its steps.
     """
 
     passed: bool
@@ -50,10 +63,19 @@ class CoordCheckResult:
     min_step: int
     slopes: pl.DataFrame
     failures: tuple[str, ...]
+    uncertain: tuple[str, ...] = ()
+
+    @property
+    def failed(self) -> bool:
+        """Some slope moves with width beyond the tolerance and seed noise, or is not finite."""
+        return bool(self.failures)
 
     @property
     def verdict(self) -> str:
-        return "PASS" if self.passed else "FAIL"
+        """ "PASS", "FAIL" or "INCONCLUSIVE"."""
+        if self.failed:
+            return FAIL
+        return PASS if self.passed else INCONCLUSIVE
 
 
 def per_seed_slopes(table: pl.DataFrame) -> pl.DataFrame:
@@ -90,15 +112,17 @@ def coord_check(
     min_step: int = 1,
     order: Sequence[str] = (),
 ) -> CoordCheckResult:
-    """Slopes against width with their spread across seeds, and the PASS/FAIL verdict.
+    """Slopes against width with their spread across seeds, and the PASS / FAIL /
+    INCONCLUSIVE verdict (module docstring).
 
     Args:
         table: the records (see :func:`per_seed_slopes`); rows whose activation is not a tapped
             activation (e.g. "loss") should be filtered out by the caller.
         tolerance: the largest |mean slope| that passes.
-        alpha: the t-interval is at level 1 - alpha (not corrected for the many slopes: the
-            tolerance, not the interval, carries the decision; the interval only keeps a slope
-            that seed noise alone could produce from failing).
+        alpha: the failing rule's t-interval is at level 1 - alpha (not corrected for the many
+            slopes: the tolerance, not the interval, carries the decision; the interval only
+            keeps a slope that seed noise alone could produce from failing); the PASS rule's is
+            at 1 - 2 alpha (TOST at level alpha, intersection-union over all slopes).
         min_step: the first step judged.
         order: activations in display order (others follow in order of appearance).
 
@@ -114,18 +138,25 @@ def coord_check(
     for i, values in enumerate(per_key):
         matrix[i, : len(values)] = values
     stats = mean_ci(matrix, alpha=alpha)
+    equivalence = mean_ci(matrix, alpha=2 * alpha)
     all_finite = np.array([np.all(np.isfinite(v)) for v in per_key], dtype=bool)
     slope, low, high = stats["mean"], stats["ci_low"], stats["ci_high"]
     judged = grouped["step"].to_numpy() >= min_step
     outside = np.abs(np.nan_to_num(slope)) > tolerance
     excludes_zero = (low > 0) | (high < 0)
+    # NaN bounds (a single seed: no spread to judge) compare False: never within tolerance.
+    within = (equivalence["ci_low"] >= -tolerance) & (equivalence["ci_high"] <= tolerance)
     status = np.where(
         ~judged,
         "",
         np.where(
             ~all_finite,
             "not finite",
-            np.where(outside & excludes_zero, np.where(slope > 0, "grows", "shrinks"), "ok"),
+            np.where(
+                outside & excludes_zero,
+                np.where(slope > 0, "grows", "shrinks"),
+                np.where(within, "ok", "uncertain"),
+            ),
         ),
     )
     names = _activation_order(grouped["activation"], order)
@@ -138,6 +169,8 @@ def coord_check(
             pl.Series("sd", stats["sd"]),
             pl.Series("ci_low", low),
             pl.Series("ci_high", high),
+            pl.Series("equiv_low", equivalence["ci_low"]),
+            pl.Series("equiv_high", equivalence["ci_high"]),
             pl.Series("judged", judged),
             pl.Series("status", status.astype(str)),
             pl.col("activation").replace_strict(rank, return_dtype=pl.Int64).alias("_order"),
@@ -146,13 +179,15 @@ def coord_check(
         .drop("_order")
     )
     failures = _failure_lines(slopes)
+    uncertain = _uncertain_lines(slopes)
     return CoordCheckResult(
-        passed=not failures,
+        passed=not failures and not uncertain,
         tolerance=tolerance,
         alpha=alpha,
         min_step=min_step,
         slopes=slopes,
         failures=tuple(failures),
+        uncertain=tuple(uncertain),
     )
 
 
@@ -176,6 +211,29 @@ def _failure_lines(slopes: pl.DataFrame) -> list[str]:
             row = finite.row(int(np.argmax(np.abs(finite["slope"].to_numpy()))), named=True)
             worst = f"; worst slope {row['slope']:+.2f} at step {row['step']}"
         lines.append(f"{where} {' / '.join(statuses)} with width at steps {steps}{worst}")
+    return lines
+
+
+def _uncertain_lines(slopes: pl.DataFrame) -> list[str]:
+    """One line per (activation, layer) with an uncertain slope: its steps and widest reach."""
+    open_ = slopes.filter(pl.col("status") == "uncertain")
+    lines = []
+    for (activation, layer), group in open_.group_by(["activation", "layer"], maintain_order=True):
+        where = activation if layer is None else f"{activation} (layer {layer})"
+        steps = ", ".join(str(s) for s in group["step"].to_list())
+        reach = group.with_columns(
+            pl.max_horizontal(pl.col("equiv_low").abs(), pl.col("equiv_high").abs()).alias("_r")
+        ).filter(pl.col("_r").is_finite())
+        widest = ""
+        if len(reach):
+            row = reach.row(int(np.argmax(reach["_r"].to_numpy())), named=True)
+            widest = (
+                f"; widest interval [{row['equiv_low']:+.2f}, {row['equiv_high']:+.2f}] "
+                f"at step {row['step']}"
+            )
+        else:
+            widest = "; one seed: no interval"
+        lines.append(f"{where} not shown within tolerance at steps {steps}{widest}")
     return lines
 
 

@@ -80,18 +80,7 @@ def aggregate_curves(curves: pl.DataFrame, metric: str, agg: str | Aggregation) 
     import polars as pl
 
     aggregation = parse_agg(agg) if isinstance(agg, str) else agg
-    missing = [c for c in ("variant", "seed", "step", metric) if c not in curves.columns]
-    if missing:
-        raise AnalysisError(
-            f"the curves table has no column {', '.join(missing)}; "
-            f"columns: {', '.join(curves.columns)}"
-        )
-    value = pl.col(metric).cast(pl.Float64)
-    logged = (
-        curves.select("variant", "seed", "step", value)
-        .filter(pl.col(metric).is_not_null() & pl.col(metric).is_finite())
-        .sort("variant", "seed", "step")
-    )
+    logged = logged_values(curves, metric)
     keys = ["variant", "seed"]
     if aggregation.kind == "final":
         expression = pl.col(metric).last()
@@ -115,6 +104,61 @@ def aggregate_curves(curves: pl.DataFrame, metric: str, agg: str | Aggregation) 
             )
         return at_step.select([*keys, metric])
     return logged.group_by(keys, maintain_order=True).agg(expression)
+
+
+def logged_values(curves: pl.DataFrame, metric: str) -> pl.DataFrame:
+    """The steps at which each run logged ``metric``: columns ``variant``, ``seed``, ``step``,
+    ``metric`` (Float64), null and non-finite values dropped, sorted by run and step.
+
+    Raises:
+        AnalysisError: a missing column.
+    """
+    import polars as pl
+
+    missing = [c for c in ("variant", "seed", "step", metric) if c not in curves.columns]
+    if missing:
+        raise AnalysisError(
+            f"the curves table has no column {', '.join(missing)}; "
+            f"columns: {', '.join(curves.columns)}"
+        )
+    value = pl.col(metric).cast(pl.Float64)
+    return (
+        curves.select("variant", "seed", "step", value)
+        .filter(pl.col(metric).is_not_null() & pl.col(metric).is_finite())
+        .sort("variant", "seed", "step")
+    )
+
+
+def smooth_ema(logged: pl.DataFrame, metric: str, weight: float) -> pl.DataFrame:
+    """Each run's curve smoothed by the debiased exponential moving average of wandb's and
+    TensorBoard's "exponential moving average" smoothing slider.
+
+    Over a run's logged points ``x_1 .. x_t`` in step order the smoothed value is
+    ``sum_j weight^(t-j) x_j / sum_j weight^(t-j)``: the plain EMA
+    ``y_t = weight·y_(t-1) + (1 - weight)·x_t`` divided by ``1 - weight^t`` so that the first
+    points are not pulled towards zero. It runs over logged points, not steps: a curve logged
+    every 25 steps is smoothed over its 25-step points.
+
+    Args:
+        logged: from :func:`logged_values` (one row per run and step, sorted).
+        metric: the value column.
+        weight: the smoothing weight in [0, 1); 0 leaves the curves as they are.
+
+    Returns:
+        ``logged`` with ``metric`` smoothed within each (variant, seed).
+
+    Raises:
+        AnalysisError: a weight outside [0, 1).
+    """
+    import polars as pl
+
+    if not 0.0 <= weight < 1.0:
+        raise AnalysisError(f"the smoothing weight must be in [0, 1), got {weight}")
+    if weight == 0.0:
+        return logged
+    # ewm_mean with adjust=True is exactly the debiased sum above, with alpha = 1 - weight.
+    smoothed = pl.col(metric).ewm_mean(alpha=1.0 - weight, adjust=True).over("variant", "seed")
+    return logged.with_columns(smoothed.alias(metric))
 
 
 def curve_bands(curves: pl.DataFrame, metric: str, *, alpha: float = 0.05) -> pl.DataFrame:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -33,7 +33,9 @@ import polars as pl
 
 # The fixed-n designs the report sets beside the sequential one; defined in analysis.power and
 # importable from here as before.
+from analysis.lost_runs import LOST_STATUSES, worst_value
 from analysis.power import fixed_n_equal_power, paired_t_power, tost_power
+from analysis.resolution import metric_resolution, spread_is_unmeasured
 
 __all__ = [
     "DEFAULT_EFFECT_PRIOR_VARIANCE",
@@ -164,6 +166,8 @@ def confidence_sequence(
     *,
     alpha: float,
     effect_prior_variance: float = DEFAULT_EFFECT_PRIOR_VARIANCE,
+    resolution: float = 0.0,
+    scale: float = 1.0,
 ) -> ConfidenceSequence:
     """Anytime-valid confidence sequence for the mean of i.i.d. normal differences.
 
@@ -174,6 +178,12 @@ def confidence_sequence(
         diffs: paired differences, shape (..., N); must be finite.
         alpha: miscoverage allowed over all looks together.
         effect_prior_variance: g.
+        resolution: the metric's rounding step (0 for unrounded values). A look at which the
+            differences so far span no more than it (zero spread included) has not measured
+            the noise: its CS is the whole line, so it can decide nothing (dropping looks
+            only widens the running intersection, which keeps its coverage).
+        scale: magnitude of the metric values; float round-off below ``1e-12 * scale`` counts
+            as zero spread.
 
     Returns:
         A ConfidenceSequence with arrays of shape (..., N).
@@ -210,8 +220,10 @@ def confidence_sequence(
             log_bayes_factor(t[..., 1:], n[1:], effect_prior_variance=effect_prior_variance)
         )
     t_star = t_threshold(n, alpha=alpha, effect_prior_variance=effect_prior_variance)
+    spread = np.maximum.accumulate(x, axis=-1) - np.minimum.accumulate(x, axis=-1)
+    measured = ~spread_is_unmeasured(spread, resolution, scale)
     with np.errstate(invalid="ignore"):
-        half_width = np.where(np.isfinite(t_star) & looks, t_star * se, np.inf)
+        half_width = np.where(np.isfinite(t_star) & looks & measured, t_star * se, np.inf)
     look_low = mean - half_width
     look_high = mean + half_width
     low = np.maximum.accumulate(look_low, axis=-1)
@@ -287,6 +299,12 @@ class SequentialResult:
             probability ≤ alpha; cs_low/cs_high are then the latest look's own CS.
         alpha: the per-comparison level used (already Bonferroni-adjusted where applicable).
         margin, direction, effect_prior_variance: as passed.
+        noise_measured: False while the differences span no more than the metric's resolution
+            (zero spread included): no look so far could decide.
+        withheld: ``lost_runs`` when a "better" verdict was withheld by the worst-case rule.
+        stopped: why the comparison stopped taking seeds under a group-sequential design
+            (``efficacy``, ``futility``, ``budget``), None while it runs or for the anytime
+            design (analysis.group_sequential).
     """
 
     n: int
@@ -304,6 +322,9 @@ class SequentialResult:
     margin: float | None
     direction: Direction
     effect_prior_variance: float
+    noise_measured: bool = True
+    withheld: str | None = None
+    stopped: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (non-finite floats become None)."""
@@ -318,6 +339,8 @@ def sequential_test(
     direction: Direction = "minimize",
     max_seeds: int | None = None,
     effect_prior_variance: float = DEFAULT_EFFECT_PRIOR_VARIANCE,
+    resolution: float = 0.0,
+    scale: float = 1.0,
 ) -> SequentialResult:
     """Sequential verdict for one sequence of paired differences, looked at after each one.
 
@@ -329,6 +352,8 @@ def sequential_test(
         direction: "minimize" (lower metric is better) or "maximize".
         max_seeds: an undecided comparison with n ≥ max_seeds is "inconclusive".
         effect_prior_variance: g, prior variance of the standardized effect.
+        resolution, scale: see :func:`confidence_sequence`; looks whose differences span no
+            more than the resolution decide nothing.
 
     Returns:
         SequentialResult after the latest look.
@@ -354,7 +379,15 @@ def sequential_test(
             alpha=alpha, margin=margin, direction=direction,
             effect_prior_variance=effect_prior_variance,
         )  # fmt: skip
-    cs = confidence_sequence(x, alpha=alpha, effect_prior_variance=effect_prior_variance)
+    cs = confidence_sequence(
+        x,
+        alpha=alpha,
+        effect_prior_variance=effect_prior_variance,
+        resolution=resolution,
+        scale=scale,
+    )
+    spread = float(x.max() - x.min())
+    measured = not bool(spread_is_unmeasured(np.array([spread]), resolution, scale)[0])
     codes = decision_path(cs.low, cs.high, margin=margin, direction=direction)
     code = int(codes[-1])
     decided_at = int(np.argmax(codes > 0)) + 1 if code else None
@@ -381,6 +414,7 @@ def sequential_test(
         margin=margin,
         direction=direction,
         effect_prior_variance=effect_prior_variance,
+        noise_measured=measured,
     )
 
 
@@ -400,6 +434,7 @@ class SequentialComparison:
             ``target_power`` at the observed standardized effect |mean| / sd (paired t-test;
             for an "equivalent" verdict the TOST with the margin). None when not computable
             (n < 2, zero sd, or more than 100 000 seeds).
+        lost_runs: the variant's runs that diverged or failed (0 without run statuses).
     """
 
     variant: str
@@ -407,6 +442,7 @@ class SequentialComparison:
     seeds: tuple[int, ...]
     needs_seed: bool
     fixed_n: int | None
+    lost_runs: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict, the result's fields flattened in."""
@@ -416,6 +452,7 @@ class SequentialComparison:
             "seeds": list(self.seeds),
             "needs_seed": self.needs_seed,
             "fixed_n": self.fixed_n,
+            "lost_runs": self.lost_runs,
         }
 
 
@@ -433,6 +470,11 @@ class SequentialReport:
         runs_fixed_design: runs a fixed design would need at ``target_power`` for the observed
             effects: Σ_v fixed_n_v + max_v fixed_n_v (the baseline pairs with every variant);
             None if any comparison's fixed_n is None.
+        resolution: the metric's rounding step inferred from the table (0: unrounded).
+        warnings: unmeasured noise, verdicts withheld by the worst-case rule for lost runs.
+        design: ``anytime-valid`` (this module) or ``group-sequential``
+            (analysis.group_sequential); ``design_details`` holds the latter's design and
+            per-look boundaries.
     """
 
     metric: str
@@ -448,12 +490,24 @@ class SequentialReport:
     needs_seeds: tuple[str, ...]
     runs_used: int
     runs_fixed_design: int | None
+    resolution: float = 0.0
+    warnings: tuple[str, ...] = ()
+    design: str = "anytime-valid"
+    design_details: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (non-finite floats become None)."""
+        method = (
+            "anytime-valid t-test confidence sequence (normal prior on effect, "
+            "right-Haar prior on scale), Bonferroni over comparisons"
+            if self.design == "anytime-valid"
+            else "group-sequential t-test with error spending (Lan-DeMets), non-binding "
+            "futility, Bonferroni over comparisons"
+        )
         return {
-            "method": "anytime-valid t-test confidence sequence (normal prior on effect, "
-            "right-Haar prior on scale), Bonferroni over comparisons",
+            "method": method,
+            "design": self.design,
+            "design_details": self.design_details,
             "metric": self.metric,
             "baseline": self.baseline,
             "direction": self.direction,
@@ -467,6 +521,8 @@ class SequentialReport:
             "needs_seeds": list(self.needs_seeds),
             "runs_used": self.runs_used,
             "runs_fixed_design": self.runs_fixed_design,
+            "resolution": self.resolution,
+            "warnings": list(self.warnings),
         }
 
 
@@ -482,6 +538,8 @@ def sequential_compare(
     variants: Sequence[str] | None = None,
     target_power: float = 0.8,
     effect_prior_variance: float = DEFAULT_EFFECT_PRIOR_VARIANCE,
+    lost: pl.DataFrame | None = None,
+    resolution: float | None = None,
 ) -> SequentialReport:
     """Sequential verdicts for each variant against the baseline, paired by seed.
 
@@ -501,6 +559,12 @@ def sequential_compare(
             variants in the table except the baseline. Listed variants without rows count.
         target_power: power for the fixed-design comparison (``fixed_n``).
         effect_prior_variance: g.
+        lost: optional ``variant``, ``seed``, ``status`` of every planned run: a variant whose
+            runs diverged or failed is "better" only if it stays better with each lost run
+            counted as the worst value in the table (paired with the baseline's run on that
+            seed), the rule of :func:`analysis.compare`; else it stays undecided.
+        resolution: the metric's rounding step; None infers it from the table's values.
+            Looks whose differences span no more than it decide nothing.
 
     Returns:
         SequentialReport.
@@ -527,6 +591,18 @@ def sequential_compare(
     clean = table.select("variant", "seed", pl.col(metric).cast(pl.Float64).alias("value"))
     clean = clean.filter(pl.col("value").is_not_null() & pl.col("value").is_finite())
     base = clean.filter(pl.col("variant") == baseline).select("seed", base_value="value")
+    all_values = clean.get_column("value").to_numpy()
+    if resolution is None:
+        resolution = metric_resolution(all_values)
+    scale = float(np.abs(all_values).max()) if all_values.size else 1.0
+    lost_seeds: dict[str, list[int]] = {}
+    if lost is not None:
+        lost_rows = lost.filter(pl.col("status").is_in(list(LOST_STATUSES)))
+        for name, seed in zip(
+            lost_rows["variant"].to_list(), lost_rows["seed"].to_list(), strict=True
+        ):
+            lost_seeds.setdefault(str(name), []).append(int(seed))
+    warnings: list[str] = []
 
     comparisons = []
     baseline_seeds: set[int] = set()
@@ -539,14 +615,37 @@ def sequential_compare(
         diffs = (paired.get_column("value") - paired.get_column("base_value")).to_numpy()
         seeds = tuple(int(s) for s in paired.get_column("seed").to_list())
         baseline_seeds.update(seeds)
-        result = sequential_test(
-            diffs,
-            alpha=alpha_each,
-            margin=margin,
-            direction=direction,
-            max_seeds=max_seeds,
-            effect_prior_variance=effect_prior_variance,
-        )
+        settings = {
+            "alpha": alpha_each,
+            "margin": margin,
+            "direction": direction,
+            "max_seeds": max_seeds,
+            "effect_prior_variance": effect_prior_variance,
+            "resolution": resolution,
+            "scale": scale,
+        }
+        result = sequential_test(diffs, **settings)  # type: ignore[arg-type]
+        lost_here = lost_seeds.get(variant, [])
+        if result.verdict == "better" and lost_here:
+            result = _worst_case_check(
+                result, paired, base, lost_here, worst_value(all_values, direction), settings
+            )
+            if result.withheld:
+                warnings.append(
+                    f"{variant} lost {len(lost_here)} run(s): counting each as the worst value "
+                    "in the table, it is not better than the baseline, so it stays undecided "
+                    "(worst-case rule, docs/analysis.md)"
+                )
+        if not result.noise_measured and result.n >= 2:
+            warnings.append(
+                f"{variant}: its differences from {baseline} span no more than the metric's "
+                f"resolution ({resolution:g}): the noise is not measured, so no verdict yet; "
+                + (
+                    "log more decimals"
+                    if float(np.ptp(diffs)) > 0
+                    else "the command may ignore its seed (pass {seed} or $HARNESS_SEED to it)"
+                )
+            )
         needs = result.verdict == "undecided"
         comparisons.append(
             SequentialComparison(
@@ -555,6 +654,7 @@ def sequential_compare(
                 seeds=seeds,
                 needs_seed=needs,
                 fixed_n=_observed_fixed_n(result, alpha_each, target_power),
+                lost_runs=len(lost_here),
             )
         )
     fixed = [c.fixed_n for c in comparisons]
@@ -577,6 +677,8 @@ def sequential_compare(
         needs_seeds=tuple(c.variant for c in comparisons if c.needs_seed),
         runs_used=sum(c.result.n for c in comparisons) + len(baseline_seeds),
         runs_fixed_design=runs_fixed,
+        resolution=resolution,
+        warnings=tuple(warnings),
     )
 
 
@@ -613,6 +715,45 @@ def variants_needing_seeds(
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _worst_case_check(
+    result: SequentialResult,
+    paired: pl.DataFrame,
+    base: pl.DataFrame,
+    lost_seeds: list[int],
+    worst: float,
+    settings: dict[str, Any],
+) -> SequentialResult:
+    """``result`` unless the variant is no longer "better" with each of its lost runs set to
+    ``worst`` on its seed (paired with the baseline's run there); then undecided, withheld."""
+    imputed = pl.DataFrame(
+        {"seed": lost_seeds, "value": [worst] * len(lost_seeds)},
+        schema={"seed": pl.Int64, "value": pl.Float64},
+    ).join(base, on="seed", how="inner")
+    rows = pl.concat([paired.select("seed", "value", "base_value"), imputed]).sort("seed")
+    diffs = (rows.get_column("value") - rows.get_column("base_value")).to_numpy()
+    # Judged on the latest look's own CS, not the sticky verdict: the lost runs happened
+    # whether or not an earlier look had already decided.
+    cs = confidence_sequence(
+        diffs,
+        alpha=settings["alpha"],
+        effect_prior_variance=settings["effect_prior_variance"],
+        resolution=settings["resolution"],
+        scale=settings["scale"],
+    )
+    low, high = float(cs.look_low[-1]), float(cs.look_high[-1])
+    still_better = high < 0.0 if settings["direction"] == "minimize" else low > 0.0
+    if still_better:
+        return result
+    max_seeds = settings["max_seeds"]
+    spent = max_seeds is not None and result.n >= max_seeds
+    return replace(
+        result,
+        verdict="inconclusive" if spent else "undecided",
+        decided_at=None,
+        withheld="lost_runs",
+    )
 
 
 def _observed_fixed_n(result: SequentialResult, alpha: float, power: float) -> int | None:

@@ -10,8 +10,14 @@ TOST at level α/m), computed exactly with the noncentral t. It is an oracle: it
 the sequential design does not. Powers are capped at 0.99 before matching (above that the
 Monte-Carlo estimate is too coarse to invert), which favours the fixed design.
 
+The group-sequential sections (issue 24, ``analysis.group_sequential``) simulate the design
+``harness study --until-decided --max-seeds N`` runs: looks after every seed from 2 to N,
+efficacy boundaries spending α/m, non-binding futility against the default margin (the effect
+the budget detects with 80 % power) or a given one.
+
 Usage:
     .venv/bin/python benchmarks/sequential_savings.py [--sims 20000] [--max-seeds 30]
+        [--only group-sequential]
 """
 
 from __future__ import annotations
@@ -22,6 +28,17 @@ import time
 import numpy as np
 from scipy import stats
 
+from analysis.group_sequential import (
+    EFFICACY_BETTER,
+    EFFICACY_WORSE,
+    FUTILITY,
+    GroupSequentialDesign,
+    decision_codes,
+    design_boundaries,
+    planned_looks,
+    running_mean_sd,
+)
+from analysis.power import minimum_detectable_effect
 from analysis.sequential import (
     DEFAULT_EFFECT_PRIOR_VARIANCE,
     VERDICT_CODES,
@@ -221,24 +238,160 @@ def prior_table(rng: np.random.Generator, sims: int, max_seeds: int, alpha: floa
     return lines
 
 
+def gs_simulate(
+    diffs: np.ndarray, design: GroupSequentialDesign
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Final code, seeds used, and whether efficacy was ever crossed ignoring futility (the
+    non-binding error) per simulated comparison (minimize: lower is better)."""
+    looks = planned_looks(design)
+    bounds = design_boundaries(design, looks)
+    mean, sd = running_mean_sd(diffs)
+    index = np.asarray(looks) - 1
+    codes = decision_codes(mean[..., index], sd[..., index], bounds, margin=design.margin)
+    final = codes[..., -1]
+    used = np.where(final > 0, np.asarray(looks)[np.argmax(codes > 0, axis=-1)], design.max_seeds)
+    efficacy_only = (
+        np.abs(mean[..., index] / (sd[..., index] / np.sqrt(index + 1.0)))
+        >= np.asarray(bounds.t_efficacy)
+    ).any(axis=-1)
+    return final, used, efficacy_only
+
+
+def effect_at_80(n: int, level: float) -> float:
+    """The standardized effect a fixed n-seed paired t-test at ``level`` detects with 80 %."""
+    return minimum_detectable_effect(1.0, n, alpha=level, power=0.8, paired=True)
+
+
+def gs_null_table(rng: np.random.Generator, sims: int, alpha: float) -> list[str]:
+    lines = [
+        f"Group-sequential, global null: baseline + m variants, all equal; looks after every "
+        f"seed n = 2..N; family-wise error = P(any efficacy crossing) with futility ignored "
+        f"(non-binding), α = {alpha}, {sims} simulations (±{3 * np.sqrt(alpha * (1 - alpha) / sims):.4f}"
+        " = 3 MC s.e. at α):",
+        "",
+        "| N | m | family-wise error, futility ignored | with futility obeyed |",
+        "|---|---|---|---|",
+    ]
+    for n_max in (10, 30):
+        for m in (1, 3):
+            design = GroupSequentialDesign(max_seeds=n_max, alpha=alpha, comparisons=m)
+            base = rng.standard_normal((sims, 1, n_max))
+            diffs = rng.standard_normal((sims, m, n_max)) - base
+            final, _, crossed = gs_simulate(diffs, design)
+            obeyed = np.isin(final, (EFFICACY_BETTER, EFFICACY_WORSE)).any(axis=1)
+            lines.append(
+                f"| {n_max} | {m} | {crossed.any(axis=1).mean():.4f} | {obeyed.mean():.4f} |"
+            )
+    return lines
+
+
+def gs_budget_table(rng: np.random.Generator, sims: int, alpha: float) -> list[str]:
+    lines = [
+        "Group-sequential at a budget N (one comparison at level α/m, looks after every seed, "
+        "default futility margin): δ80 = the effect a fixed N-seed paired t-test at α/m detects "
+        f"with 80 % power; {sims} simulations per cell. Targets: power ratio ≥ 0.95, runs at "
+        "δ80 ≤ 0.75 N, runs under the null ≤ 0.8 N.",
+        "",
+        "| N | m | δ80 | power, fixed N | power, group-sequential | ratio | mean seeds at δ80 "
+        "(/ N) | mean seeds at δ = 0 (/ N) | P(futility stop) at δ = 0 | P(false efficacy) at "
+        "δ = 0 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for n_max in (10, 30):
+        for m in (1, 3):
+            design = GroupSequentialDesign(max_seeds=n_max, alpha=alpha, comparisons=m)
+            delta = effect_at_80(n_max, design.level)
+            fixed_power = float(paired_t_power(n_max, delta, alpha=design.level))
+            final, used, _ = gs_simulate(-delta + rng.standard_normal((sims, n_max)), design)
+            power = float(np.mean(final == EFFICACY_BETTER))
+            final0, used0, _ = gs_simulate(rng.standard_normal((sims, n_max)), design)
+            lines.append(
+                f"| {n_max} | {m} | {delta:.3f} | {fixed_power:.3f} | {power:.3f} | "
+                f"{power / fixed_power:.3f} | {used.mean():.2f} ({used.mean() / n_max:.3f}) | "
+                f"{used0.mean():.2f} ({used0.mean() / n_max:.3f}) | "
+                f"{np.mean(final0 == FUTILITY):.3f} | "
+                f"{np.mean(np.isin(final0, (EFFICACY_BETTER, EFFICACY_WORSE))):.4f} |"
+            )
+    return lines
+
+
+def gs_study_table(rng: np.random.Generator, sims: int, max_seeds: int, alpha: float) -> list[str]:
+    """The whole studies of :func:`study_table` under the group-sequential design."""
+    margin = 1.0
+    design = GroupSequentialDesign(max_seeds=max_seeds, alpha=alpha, comparisons=3, margin=margin)
+    level = design.level
+    studies = {
+        "clear (δ = 2, 1.5, 1)": ((2.0, 1.5, 1.0), 63),
+        "mixed (δ = 2, 1, 0)": ((2.0, 1.0, 0.0), 64),
+        "subtle (δ = 1, 0.5, 0)": ((1.0, 0.5, 0.0), 70),
+    }
+    lines = [
+        f"Whole studies, group-sequential (budget {max_seeds}, α = {alpha} family-wise, "
+        f"futility against the margin ±{margin:g} sd at level {design.futility_error:.4f}): runs as "
+        "in the anytime table; the fixed design gives each comparison the n of equal power "
+        "(t-test at α/m for δ > 0; for δ = 0 the TOST at α/m matched to P(stopped for "
+        "futility)), and the anytime table's fixed design is set beside it.",
+        "",
+        "| study | all 3 stopped before the budget | mean runs, group-sequential | runs, fixed "
+        "design (equal power) | ratio | ratio to the anytime table's fixed design |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, (effects, old_fixed) in studies.items():
+        base = rng.standard_normal((sims, 1, max_seeds))
+        diffs = (
+            np.stack([-d + rng.standard_normal((sims, max_seeds)) for d in effects], axis=1)
+            - base
+        ) / np.sqrt(2.0)  # paired-difference sd 1, the baseline shared
+        final, used, _ = gs_simulate(diffs, design)
+        runs = used.sum(axis=1) + used.max(axis=1)
+        fixed = []
+        for j, delta in enumerate(effects):
+            target = EFFICACY_BETTER if delta > 0 else FUTILITY
+            power = min(max(np.mean(final[:, j] == target), level * 1.01), POWER_CAP)
+            fixed.append(
+                fixed_n_equal_power(
+                    delta, alpha=level, power=power, margin=None if delta > 0 else margin
+                )
+            )
+        fixed_runs = sum(fixed) + max(fixed)
+        lines.append(
+            f"| {name} | {np.mean((final > 0).all(axis=1)):.3f} | {runs.mean():.1f} | "
+            f"{fixed_runs} ({', '.join(map(str, fixed))} + {max(fixed)}) | "
+            f"{runs.mean() / fixed_runs:.2f} | {runs.mean() / old_fixed:.2f} (of {old_fixed}) |"
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sims", type=int, default=20_000)
     parser.add_argument("--max-seeds", type=int, default=30)
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=20240611)
+    parser.add_argument("--only", choices=("anytime", "group-sequential"), default=None)
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     start = time.perf_counter()
-    sections = [
-        null_table(rng, args.sims, 20, args.alpha),
-        effect_table(rng, args.sims, args.max_seeds, args.alpha, m=1)[0],
-        effect_table(rng, args.sims, args.max_seeds, args.alpha, m=3)[0],
-        equivalence_table(rng, args.sims, args.max_seeds, args.alpha, m=1, margin=1.0),
-        equivalence_table(rng, args.sims, args.max_seeds, args.alpha, m=3, margin=1.0),
-        study_table(rng, args.sims, args.max_seeds, args.alpha),
-        prior_table(rng, args.sims, args.max_seeds, args.alpha),
-    ]
+    # The group-sequential sections draw from their own generator, so adding them left the
+    # anytime figures (and their docs) unchanged.
+    gs_rng = np.random.default_rng([args.seed, 24])
+    sections = []
+    if args.only in (None, "anytime"):
+        sections += [
+            null_table(rng, args.sims, 20, args.alpha),
+            effect_table(rng, args.sims, args.max_seeds, args.alpha, m=1)[0],
+            effect_table(rng, args.sims, args.max_seeds, args.alpha, m=3)[0],
+            equivalence_table(rng, args.sims, args.max_seeds, args.alpha, m=1, margin=1.0),
+            equivalence_table(rng, args.sims, args.max_seeds, args.alpha, m=3, margin=1.0),
+            study_table(rng, args.sims, args.max_seeds, args.alpha),
+            prior_table(rng, args.sims, args.max_seeds, args.alpha),
+        ]
+    if args.only in (None, "group-sequential"):
+        sections += [
+            gs_null_table(gs_rng, args.sims, args.alpha),
+            gs_budget_table(gs_rng, args.sims, args.alpha),
+            gs_study_table(gs_rng, args.sims, args.max_seeds, args.alpha),
+        ]
     for lines in sections:
         print("\n".join(lines), end="\n\n")
     print(f"({time.perf_counter() - start:.1f} s, numpy rng seed {args.seed})")

@@ -27,18 +27,28 @@ The algorithm
 
 Error control
 -------------
-One wrong decision anywhere can misplace the culprit, so the whole bisect is one family:
-``K = ceil(log2(n_between + 1)) + 1`` decisions (the steps of a bisection over the commits
-strictly between the endpoints, plus the endpoint check), each repeated at up to ``L`` seed
-counts (the looks of the doubling schedule). Every test runs at
+One wrong decision anywhere can misplace the culprit, so the whole bisect is one family. A
+bisection without skips makes ``K = ceil(log2(n_between + 1)) + 1`` decisions (its steps over
+the commits strictly between the endpoints, plus the endpoint check), but a skipped commit
+(its command crashed) moves the probe to a neighbour and can add decisions: 5 against K = 4 on
+9 commits with one skipped. So the budget is *spent* decision by decision rather than split
+over a count fixed in advance (Bonferroni with an alpha-spending sequence): decision ``j``
+(1 = the endpoint check, then every probe that reaches a verdict, in order) gets
 
-    alpha_test = alpha / (K * L)
+    alpha_j = 0.8 · alpha / K                          for j <= K
+    alpha_j = 0.2 · alpha · 6 / (pi² (j - K)²)         for j > K
 
-(Bonferroni over decisions and looks), so the chance that any non-forced decision is wrong
-— a good commit called bad, or, provided the margin is below the true regression, a bad commit
-called good — is at most ``alpha``. Both conditions are printed so the user can judge them:
-the margin comes from an estimate, and a commit with a partial regression (between 0 and
-``R``) is called bad if significantly worse, good only if worse by less than the margin.
+and each of its up to ``L`` looks (seed counts of the doubling schedule) runs at
+``alpha_test = alpha_j / L``. Since sum 1/i² = pi²/6, the alpha_j add up to ``alpha`` over any
+number of decisions: the skip-free path keeps 80 % of the budget, and skips draw on the rest.
+A skipped probe ends without a verdict, so it cannot be a wrong decision and does not use an
+index: its looks ran at the level of the decision that takes its place. The chance that any
+non-forced decision is wrong — a good commit called bad, or, provided the margin is below the
+true regression, a bad commit called good — is therefore at most ``alpha``, skips or not
+(``benchmarks/bisect_error_rate.py`` checks it by simulation with crashing commits). Both
+conditions are printed so the user can judge them: the margin comes from an estimate, and a
+commit with a partial regression (between 0 and ``R``) is called bad if significantly worse,
+good only if worse by less than the margin.
 """
 
 from __future__ import annotations
@@ -80,6 +90,9 @@ def seed_schedule(initial: Sequence[int], max_seeds: int) -> list[tuple[int, ...
     return schedule
 
 
+PLANNED_SHARE = 0.8  # of alpha, spread over the K decisions of a bisection without skips
+
+
 def expected_decisions(n_commits: int) -> int:
     """``K``: the bisection steps over the commits between the endpoints, plus the endpoint
     check. ``n_commits`` counts both endpoints."""
@@ -87,9 +100,30 @@ def expected_decisions(n_commits: int) -> int:
     return math.ceil(math.log2(between + 1)) + 1
 
 
-def per_test_alpha(alpha: float, *, n_commits: int, looks: int) -> float:
-    """``alpha / (K * L)``: Bonferroni over the bisect's decisions and each one's looks."""
-    return alpha / (expected_decisions(n_commits) * max(1, looks))
+def decision_alpha(alpha: float, decision: int, *, planned: int) -> float:
+    """``alpha_j``: the share of ``alpha`` spent on decision ``j`` (module docstring).
+
+    Args:
+        alpha: family-wise level of the whole bisect.
+        decision: ``j``, 1-based (1 is the endpoint check).
+        planned: ``K``, the decisions of a bisection without skips.
+
+    Returns:
+        ``0.8 alpha / K`` for ``j <= K``, then ``0.2 alpha 6 / (pi² (j - K)²)``; the sum over
+        all ``j`` is ``alpha``.
+    """
+    if decision < 1:
+        raise ValueError(f"decisions are numbered from 1, got {decision}")
+    if decision <= planned:
+        return PLANNED_SHARE * alpha / planned
+    beyond = decision - planned
+    return (1 - PLANNED_SHARE) * alpha * 6 / (math.pi**2 * beyond**2)
+
+
+def per_test_alpha(alpha: float, *, n_commits: int, looks: int, decision: int = 1) -> float:
+    """``alpha_j / L``: decision ``j``'s share of the budget, split over its looks."""
+    planned = expected_decisions(n_commits)
+    return decision_alpha(alpha, decision, planned=planned) / max(1, looks)
 
 
 # -- the bisection ----------------------------------------------------------------------------
@@ -146,6 +180,9 @@ class Tested:
         forced: the verdict was forced at ``max_seeds`` (not error-controlled).
         comparison: against the good endpoint (None for the good endpoint and skipped commits).
         error: why it was skipped.
+        decision: ``j``, the decision's index in the error budget (None for the good endpoint
+            and skipped commits).
+        alpha_test: the per-test level its looks ran at (None for the good endpoint).
     """
 
     commit: Commit
@@ -156,6 +193,8 @@ class Tested:
     forced: bool = False
     comparison: Paired | None = None
     error: str | None = None
+    decision: int | None = None
+    alpha_test: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -169,6 +208,8 @@ class Tested:
             "seeds": self.seeds,
             **({"vs_good": self.comparison.to_dict()} if self.comparison else {}),
             **({"error": self.error} if self.error else {}),
+            **({"decision": self.decision} if self.decision is not None else {}),
+            **({"alpha_test": self.alpha_test} if self.alpha_test is not None else {}),
         }
 
 
@@ -185,8 +226,11 @@ class BisectResult:
         regression: the bad endpoint against the good one.
         margin: the equivalence margin used (metric units, "worse" direction).
         alpha: the family-wise level.
-        alpha_test: the per-test level.
-        decisions: ``K``; looks: ``L``.
+        alpha_test: the per-test level of the first decision (the endpoint check); later
+            decisions' levels are in ``tested`` and ``alpha_spent``.
+        decisions: ``K``, the decisions planned without skips; looks: ``L``.
+        decisions_made: the decisions that reached a verdict (endpoint check included).
+        alpha_spent: sum of ``alpha_j`` over the decisions made, always ``<= alpha``.
         reason: for "not_confirmed" and "ambiguous", a sentence for the user.
     """
 
@@ -201,6 +245,8 @@ class BisectResult:
     decisions: int
     looks: int
     reason: str = ""
+    decisions_made: int = 0
+    alpha_spent: float = 0.0
     n_commits: int = 0
     metric: str = ""
     direction: str = "minimize"
@@ -229,6 +275,8 @@ class BisectResult:
             "alpha": self.alpha,
             "alpha_per_test": self.alpha_test,
             "decisions": self.decisions,
+            "decisions_made": self.decisions_made,
+            "alpha_spent": self.alpha_spent,
             "looks": self.looks,
             "tested": [t.to_dict() for t in self.tested],
             **self.extra,
@@ -270,21 +318,29 @@ def noisy_bisect(
     say = report or (lambda line: None)
     schedule = seed_schedule(seeds, max_seeds)
     good, bad = commits[0], commits[-1]
+    planned = expected_decisions(len(commits))
+    looks = len(schedule)
     common: dict[str, Any] = {
         "alpha": alpha,
-        "alpha_test": per_test_alpha(alpha, n_commits=len(commits), looks=len(schedule)),
-        "decisions": expected_decisions(len(commits)),
-        "looks": len(schedule),
+        "alpha_test": per_test_alpha(alpha, n_commits=len(commits), looks=looks),
+        "decisions": planned,
+        "looks": looks,
         "n_commits": len(commits),
         "metric": metric,
         "direction": direction,
     }
     alpha_test: float = common["alpha_test"]
     say(
-        f"bisecting {len(commits)} commits: {common['decisions']} decisions x "
-        f"{len(schedule)} looks, each test at alpha {alpha_test:.2g} (family-wise {alpha})"
+        f"bisecting {len(commits)} commits: {planned} decisions planned x {looks} looks, "
+        f"each test at alpha {alpha_test:.2g} (family-wise {alpha}; decisions beyond "
+        f"{planned}, after skips, at a share of the remaining {1 - PLANNED_SHARE:.0%})"
     )
     good_seeds = 0  # most seeds the good endpoint was measured with
+    spent: list[float] = []  # alpha_j of each decision that reached a verdict
+
+    def level(decision: int) -> float:
+        """The per-test level of decision ``j``'s looks."""
+        return decision_alpha(alpha, decision, planned=planned) / max(1, looks)
 
     def measure_endpoint(commit: Commit, seed_set: Sequence[int], role: str) -> None:
         nonlocal good_seeds
@@ -297,7 +353,9 @@ def noisy_bisect(
         if commit is good:
             good_seeds = max(good_seeds, len(seed_set))
 
-    def compare_with_good(commit: Commit, seed_set: Sequence[int]) -> Paired | None:
+    def compare_with_good(
+        commit: Commit, seed_set: Sequence[int], alpha_test: float
+    ) -> Paired | None:
         return compare_paired(
             measurer.table([commit.short, good.short], seed_set),
             metric=metric,
@@ -314,7 +372,7 @@ def noisy_bisect(
     for seed_set in schedule:
         measure_endpoint(good, seed_set, "good endpoint")
         measure_endpoint(bad, seed_set, "bad endpoint")
-        regression = compare_with_good(bad, seed_set)
+        regression = compare_with_good(bad, seed_set, alpha_test)
         if regression is not None:
             say(f"endpoints, {len(seed_set)} seeds: bad - good = {_describe(regression)}")
             if regression.p_value < alpha_test:
@@ -324,6 +382,7 @@ def noisy_bisect(
         and regression.p_value < alpha_test
         and regression.worse_by(direction) > 0
     )
+    spent.append(decision_alpha(alpha, 1, planned=planned))
     tested = [
         Tested(
             commit=bad,
@@ -332,6 +391,8 @@ def noisy_bisect(
             role="bad endpoint",
             seeds=len(seed_set),
             comparison=regression,
+            decision=1,
+            alpha_test=alpha_test,
         )
     ]
 
@@ -340,7 +401,13 @@ def noisy_bisect(
             commit=good, position=0, verdict="good", role="good endpoint", seeds=good_seeds
         )
         return BisectResult(
-            tested=[endpoint, *tested], regression=regression, margin=margin, **fields, **common
+            tested=[endpoint, *tested],
+            regression=regression,
+            margin=margin,
+            decisions_made=len(spent),
+            alpha_spent=sum(spent),
+            **fields,
+            **common,
         )
 
     if not confirmed:
@@ -363,6 +430,8 @@ def noisy_bisect(
     # 2. the bisection
     def classify(index: int) -> str:
         commit = commits[index]
+        decision = len(spent) + 1  # a skip ends without a verdict and leaves the index free
+        probe_alpha = level(decision)
         comparison: Paired | None = None
         verdict: Verdict = "unknown"
         seed_set: Sequence[int] = schedule[0]
@@ -379,13 +448,14 @@ def noisy_bisect(
                         role="probe",
                         seeds=len(results),
                         error=failed.error,
+                        alpha_test=probe_alpha,
                     )
                 )
                 decided(commit)
                 return "skip"
             measure_endpoint(good, seed_set, "good endpoint")
-            comparison = compare_with_good(commit, seed_set)
-            verdict = judge(comparison, alpha_test=alpha_test, margin=margin, direction=direction)
+            comparison = compare_with_good(commit, seed_set, probe_alpha)
+            verdict = judge(comparison, alpha_test=probe_alpha, margin=margin, direction=direction)
             if comparison is not None:
                 say(
                     f"{commit.short} {commit.subject!r}, {len(seed_set)} seeds: "
@@ -410,8 +480,11 @@ def noisy_bisect(
                 seeds=len(seed_set),
                 forced=forced,
                 comparison=comparison,
+                decision=decision,
+                alpha_test=probe_alpha,
             )
         )
+        spent.append(decision_alpha(alpha, decision, planned=planned))
         decided(commit)
         return verdict
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from harness.errors import UserError
@@ -41,6 +41,39 @@ def add_study_dir_argument(parser: argparse.ArgumentParser) -> None:
         help="a study directory or name (default: the most recent study)",
     )
     add_runs_dir(parser)
+
+
+# The one --format vocabulary of every command that prints results; each offers the subset
+# that applies to what it prints ("table" is always the default, for the terminal).
+FORMATS = ("table", "json", "markdown", "csv")
+
+
+def add_format_argument(
+    parser: argparse.ArgumentParser,
+    formats: Sequence[str] = ("table", "json"),
+    *,
+    aliases: Mapping[str, str] | None = None,
+) -> None:
+    """``--format`` with the formats of :data:`FORMATS` that apply, ``table`` by default.
+
+    Args:
+        parser: the command's parser.
+        formats: the formats the command offers, a subset of :data:`FORMATS`.
+        aliases: older names kept working, e.g. ``{"text": "table"}``; ``args.format`` holds
+            the name they stand for.
+    """
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:  # a programming error, not bad input
+        raise ValueError(f"not in the --format vocabulary: {unknown}")
+    names = dict(aliases or {})
+    parser.add_argument(
+        "--format",
+        type=lambda text: names.get(text, text),
+        choices=tuple(formats),
+        default="table",
+        help=f"output format: {', '.join(formats)} (default: table)"
+        + "".join(f"; '{old}' means '{new}'" for old, new in names.items()),
+    )
 
 
 def add_runs_dir(parser: argparse.ArgumentParser) -> None:

@@ -18,7 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.commands._common import add_study_arguments, load_study_from_args, positive
+from harness.commands._common import (
+    add_format_argument,
+    add_study_arguments,
+    load_study_from_args,
+    positive,
+)
 
 if TYPE_CHECKING:
     from harness.bisect.search import BisectResult
@@ -52,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a commit worse than good by less than this is good (default: half the "
         "endpoints' regression)",
     )
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    add_format_argument(parser, ("table", "json"))
     add_git_arguments(parser)
 
 
@@ -175,9 +180,15 @@ def render(result: BisectResult, *, study_dir: Path, measured_now: int) -> str:
     if any(t.forced for t in result.tested):
         lines.append("* forced at --max-seeds to the nearer endpoint: not error-controlled")
     margin = f"; margin {result.margin:.4g}" if result.margin is not None else ""
+    k = result.decisions
     lines.append(
-        f"error control: each test at alpha {result.alpha_test:.2g} = {result.alpha} / "
-        f"({result.decisions} decisions x {result.looks} looks) (Bonferroni){margin}"
+        f"error control (Bonferroni, spent decision by decision): {result.decisions_made} "
+        f"decision(s), {k} planned; alpha spent {result.alpha_spent:.3g} <= {result.alpha}"
+    )
+    lines.append(
+        f"  decision j tests at alpha_j / {result.looks} looks: alpha_j = 0.8 x {result.alpha} / "
+        f"{k} for j <= {k} (each test at {result.alpha_test:.2g}), "
+        f"0.2 x {result.alpha} x 6 / (pi^2 (j - {k})^2) beyond{margin}"
     )
     lines.append(
         f"{measured_now} measurement(s) run now; all of them in {study_dir} "

@@ -3,7 +3,9 @@
 Effect sizes with CIs against the baseline, paired by seed when seeds are shared, one
 multiplicity family for verdicts and tiers, and how many seeds would settle what is still
 open. The statistics are in :mod:`analysis.compare` and docs/analysis.md. ``--sequential``
-gives the anytime-valid verdicts of :mod:`analysis.sequential` instead (docs/sequential.md).
+gives the anytime-valid verdicts of :mod:`analysis.sequential` instead (docs/sequential.md);
+``--over-steps`` the paired differences at every logged step, with a simultaneous band
+(:mod:`analysis.over_steps`, docs/analysis.md "Over training").
 This module only turns flags into :class:`harness.report.comparison.CompareOptions`; loading
 and comparing are in :mod:`harness.report.comparison`. Never imports torch.
 """
@@ -49,6 +51,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="with --sequential: a comparison still undecided at this many paired seeds is "
         "'inconclusive' (default: no budget, it stays 'undecided')",
+    )
+    parser.add_argument(
+        "--over-steps",
+        action="store_true",
+        help="the paired difference from the baseline at every logged step of --metric, with "
+        "pointwise CIs, a band simultaneous over the steps, the step from which it separates "
+        "(separated_from) and how early gaps predict the final one",
     )
     add_runs_dir(parser)
 
@@ -104,12 +113,21 @@ def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
         default="holm",
         help="multiplicity correction: holm (family-wise error, default) or bh (FDR)",
     )
+    parser.add_argument(
+        "--smoothing",
+        type=float,
+        default=0.0,
+        help="EMA weight in [0, 1) for differences over training (compare --over-steps, the "
+        "report's curves): wandb's debiased exponential moving average (default 0: none)",
+    )
 
 
 def compare_options(args: argparse.Namespace) -> CompareOptions:
     """The options of :func:`add_analysis_arguments` as :class:`CompareOptions`."""
     from harness.report.comparison import CompareOptions
 
+    if not 0.0 <= args.smoothing < 1.0:
+        raise UserError(f"--smoothing must be in [0, 1), got {args.smoothing}")
     return CompareOptions(
         metric=args.metric,
         agg=args.agg,
@@ -119,6 +137,7 @@ def compare_options(args: argparse.Namespace) -> CompareOptions:
         margin=args.margin,
         paired=args.paired,
         correction=args.correction,
+        smoothing=args.smoothing,
     )
 
 
@@ -153,15 +172,48 @@ def run_sequential(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_over_steps(args: argparse.Namespace) -> int:
+    """``--over-steps``: :func:`analysis.compare_over_steps`, every variant against the
+    baseline at every logged step."""
+    from harness.report.comparison import prepare
+    from harness.report.over_steps import over_steps_of, render
+
+    conflicts = {
+        "--sequential": args.sequential,
+        "--max-seeds": args.max_seeds is not None,
+        "--agg": args.agg != "final",
+        "--margin": args.margin is not None,
+        "--unpaired": args.paired is False,
+        "--correction": args.correction != "holm",
+    }
+    given = [flag for flag, present in conflicts.items() if present]
+    if given:
+        raise UserError(
+            f"{', '.join(given)} do(es) not apply with --over-steps (paired by seed at every "
+            "logged step; one simultaneous band per variant, Bonferroni over variants)"
+        )
+    options = compare_options(args)
+    render(over_steps_of(prepare(args.path, options, runs_dir=args.runs_dir), options), args.format)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from harness.report.comparison import compare_prepared, prepare
+    from harness.report.factorial import compare_factorial, render_factorial
     from harness.report.text import render
 
+    if args.over_steps:
+        return run_over_steps(args)
     if args.sequential:
         return run_sequential(args)
     if args.max_seeds is not None:
         raise UserError("--max-seeds applies only with --sequential")
     options = compare_options(args)
-    result = compare_prepared(prepare(args.path, options, runs_dir=args.runs_dir), options)
+    prepared = prepare(args.path, options, runs_dir=args.runs_dir)
+    factorial = compare_factorial(prepared, options)  # None unless a [factors] study
+    if factorial is not None:
+        render_factorial(factorial, args.format)
+        return 0
+    result = compare_prepared(prepared, options)
     render(result, args.format)
     return 0

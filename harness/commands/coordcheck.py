@@ -1,10 +1,12 @@
-"""``harness coordcheck``: the muP coordinate check with a PASS/FAIL verdict (a CI gate).
+"""``harness coordcheck``: the muP coordinate check with a PASS/FAIL/INCONCLUSIVE verdict.
 
 Builds the built-in GPT at each width (head size fixed: heads and MLP width grow with the
 residual width), trains a few steps at a deliberately high LR on one fixed batch through the
 trainer's own optimizer and LR schedule, records mean |x| of every tapped activation per layer
 at every step, and judges the slope of log(mean |x|) against log(width) with its spread across
-seeds (``analysis.coordcheck``). Exit 0 on PASS, 1 on FAIL. ``--wider-is-better`` instead
+seeds (``analysis.coordcheck``). Exit 0 on PASS (every slope's interval inside the tolerance),
+1 on FAIL, 3 on INCONCLUSIVE (nothing fails, but some slope is not shown within the tolerance:
+a CI gate chooses whether to accept it). ``--wider-is-better`` instead
 trains short runs at fixed HPs across widths and fails when the loss gets worse with width.
 See docs/coordcheck.md. Imports torch only inside ``run``.
 """
@@ -19,9 +21,19 @@ from pathlib import Path
 from harness.errors import UserError
 
 DEFAULT_WIDTHS = "64,128,256,512"
+EXIT_PASS, EXIT_FAIL, EXIT_INCONCLUSIVE = 0, 1, 3
+EXIT_CODES = {"PASS": EXIT_PASS, "FAIL": EXIT_FAIL, "INCONCLUSIVE": EXIT_INCONCLUSIVE}
+EPILOG = (
+    "exit codes: 0 PASS (every judged slope's 90% t-interval lies inside the tolerance), "
+    "1 FAIL (a slope exceeds the tolerance and its 95% interval excludes 0, or a value is not "
+    "finite), 3 INCONCLUSIVE (nothing fails, but some slope is not shown within the tolerance: "
+    "add --seeds; a CI gate may accept or reject 3), 2 bad input. --wider-is-better: 0 or 1. "
+    "See docs/coordcheck.md."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
     parser.add_argument(
         "--widths",
         default=DEFAULT_WIDTHS,
@@ -153,4 +165,4 @@ def run(args: argparse.Namespace) -> int:
     plot_grid(records, settings, out_dir / "coordcheck.png")
     print_report(result, settings, out_dir=out_dir, console=console)
     console.print(f"took {time.perf_counter() - started:.0f} s")
-    return 0 if result.passed else 1
+    return EXIT_CODES[result.verdict]

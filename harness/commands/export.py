@@ -1,4 +1,10 @@
-"""``harness export STUDY_DIR --format parquet|csv``: the results table as a file."""
+"""``harness export STUDY_DIR --format parquet|csv``: the results table as a file.
+
+One row per finished run: variant, seed, status and the final metrics (``load_table``, the table
+``harness compare`` reads back). ``--full`` adds config hash, wall time, start and end, git
+commit and dirty flag, device and host, and the resolved config as ``config.<dotted key>``
+columns (``harness.store.load_runs_table``); ``--curves`` exports every logged metric row.
+"""
 
 from __future__ import annotations
 
@@ -20,13 +26,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="export every logged metric row instead of final values",
     )
     parser.add_argument("--all", action="store_true", help="include failed and diverged runs")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="also config hash, wall time, git commit, device, host and the resolved config "
+        "as config.<key> columns",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.store import find_study_dir, load_curves, load_table
+    from harness.store import find_study_dir, load_curves, load_runs_table, load_table
 
     study_dir = find_study_dir(args.study_dir, runs_dir=args.runs_dir)
-    loader = load_curves if args.curves else load_table
+    loader = load_curves if args.curves else load_runs_table if args.full else load_table
     table = loader(study_dir, include_unfinished=args.all)
     name = "curves" if args.curves else "results"
     output = Path(args.output) if args.output else study_dir / f"{name}.{args.format}"

@@ -19,6 +19,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=positive, default=3, help="seeds per variant")
     parser.add_argument("--metric", default="val_loss", help="the primary metric")
     parser.add_argument("--direction", choices=("minimize", "maximize"), default="minimize")
+    parser.add_argument(
+        "--metrics",
+        choices=("auto",),
+        default=None,
+        help="read the metrics from what the commands print, with the built-in patterns "
+        "('name: 1.23', 'name=1.23', 'name 1.23'; step/iter/iteration is the step)",
+    )
+    parser.add_argument(
+        "--metrics-pattern",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="read the metrics from printed lines matching REGEX, whose named groups are "
+        "metrics, e.g. 'val loss (?P<val_loss>[0-9.]+)' (repeatable)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
         metric=args.metric,
         direction=args.direction,
         source=source,
+        metrics=args.metrics,
+        metric_patterns=tuple(args.metrics_pattern),
     )
     for variant in result.variants:
         for conversion in variant.conversions:

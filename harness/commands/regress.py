@@ -17,7 +17,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.commands._common import add_study_arguments, load_study_from_args
+from harness.commands._common import (
+    add_format_argument,
+    add_study_arguments,
+    load_study_from_args,
+)
 from harness.commands.bisect import add_git_arguments, open_measurements, probability
 from harness.errors import UserError
 
@@ -52,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="measure the working tree as it is (uncommitted changes included) instead of HEAD",
     )
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    add_format_argument(parser, ("table", "json"), aliases={"text": "table"})
     add_git_arguments(parser)
 
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.commands._common import add_study_arguments, positive
+from harness.commands._common import add_format_argument, add_study_arguments, positive
 from harness.commands._executor import add_executor_arguments
 
 if TYPE_CHECKING:
@@ -52,8 +52,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     adaptive.add_argument(
         "--max-seeds",
         type=positive,
-        default=10,
-        help="most seeds per variant with --until-decided (default 10)",
+        default=None,
+        help="a seed budget per variant for --until-decided: runs the group-sequential design "
+        "(error spending over looks after every seed up to it, non-binding futility; "
+        "docs/sequential.md). Without it the anytime-valid design runs, stopping at 10 seeds",
+    )
+    adaptive.add_argument(
+        "--design",
+        choices=("auto", "anytime-valid", "group-sequential"),
+        default="auto",
+        help="sequential design with --until-decided (default auto: group-sequential when "
+        "--max-seeds is given, else anytime-valid)",
     )
     adaptive.add_argument(
         "--alpha",
@@ -65,10 +74,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--margin",
         type=float,
         default=None,
-        help="equivalence margin in metric units (enables 'equivalent')",
+        help="equivalence margin in metric units (enables 'equivalent'); with --max-seeds, "
+        "the minimal effect of interest of the futility boundary (default: the effect the "
+        "budget detects with 80%% power, in units of the seed noise)",
     )
     parser.add_argument("--no-wandb", action="store_true", help="do not log to wandb")
     parser.add_argument("--no-progress", action="store_true", help="no live progress display")
+    # json: the summary as JSON on stdout; the table and progress go to stderr
+    add_format_argument(parser, ("table", "json"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,13 +92,46 @@ def run(args: argparse.Namespace) -> int:
 
     path = Path(args.study_file)
     raw, text = read_study_file(path, overrides=args.overrides, seeds=args.seeds)
-    console = Console()
+    console = Console(stderr=args.format == "json")
     root = runs_root(args.runs_dir)
+    args.summaries = []  # the summary of each study (phase) run, for --format json
     if "phases" in raw:
-        return _run_phased(raw, path, text, root, args, console)
-    with located_in(path, text):
-        spec = parse_study(raw, source=path)
-    return _run_one(spec, root, args, console)
+        code = _run_phased(raw, path, text, root, args, console)
+    else:
+        with located_in(path, text):
+            spec = parse_study(raw, source=path)
+        code = _run_one(spec, root, args, console)
+        if args.format == "json" and args.summaries:
+            _print_json(args.summaries[-1])
+    return code
+
+
+def _print_json(payload: dict[str, Any]) -> None:
+    import json
+    import sys
+
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def _summarize(console: Console, spec: StudySpec, outcome: Any, args: argparse.Namespace) -> int:
+    """Print the summary table; with --format json also keep it as data. Returns the code."""
+    from harness.report.summary import print_summary
+    from harness.report.summary_data import summary_payload
+
+    code = print_summary(console, spec, outcome)
+    if args.format == "json":
+        args.summaries.append(summary_payload(spec, outcome, exit_code=code))
+    return code
+
+
+def _print_warnings(console: Console, spec: StudySpec) -> None:
+    """What ``harness validate`` warns about (a seed that never reaches the command ...)."""
+    from rich.markup import escape
+
+    from harness.study.checks import study_warnings
+
+    for warning in study_warnings(spec):
+        console.print(f"[yellow]warning: {escape(warning)}")
 
 
 def _run_one(spec: StudySpec, root: Path, args: argparse.Namespace, console: Console) -> int:
@@ -93,10 +139,10 @@ def _run_one(spec: StudySpec, root: Path, args: argparse.Namespace, console: Con
     from harness.commands._executor import executor_settings
     from harness.executors import make_executor
     from harness.report.progress import RichProgress
-    from harness.report.summary import print_summary
     from harness.run.runner import run_study, wandb_settings
 
     settings = executor_settings(spec, args)
+    _print_warnings(console, spec)
 
     def run_runs(spec: StudySpec, only: set[RunKey] | None = None, fresh: bool = False):
         return run_study(
@@ -112,12 +158,12 @@ def _run_one(spec: StudySpec, root: Path, args: argparse.Namespace, console: Con
             fresh=fresh,
             retry_failed=args.retry_failed,
             wandb=wandb_settings(spec, disabled=args.no_wandb),
-            progress=None if args.no_progress else RichProgress(),
+            progress=None if args.no_progress else RichProgress(metric=spec.metric),
             only=only,
         )
 
     if not args.until_decided:
-        return print_summary(console, spec, run_runs(spec, fresh=args.fresh))
+        return _summarize(console, spec, run_runs(spec, fresh=args.fresh), args)
     return _run_adaptive(spec, root, args, console, run_runs)
 
 
@@ -125,12 +171,19 @@ def _run_adaptive(
     spec: StudySpec, root: Path, args: argparse.Namespace, console: Console, run_runs: Any
 ) -> int:
     from harness.report.sequential_view import print_report
-    from harness.report.summary import print_summary
     from harness.run.adaptive import AdaptiveSettings, run_until_decided
     from harness.run.runner import StudyOutcome, study_dir_for
     from harness.store import FileSystemStore, load_table
 
-    settings = AdaptiveSettings(max_seeds=args.max_seeds, alpha=args.alpha, margin=args.margin)
+    settings = AdaptiveSettings(
+        max_seeds=args.max_seeds if args.max_seeds is not None else 10,
+        alpha=args.alpha,
+        margin=args.margin,
+        group_sequential=(
+            args.design == "group-sequential"
+            or (args.design == "auto" and args.max_seeds is not None)
+        ),
+    )
     study_dir = study_dir_for(spec, root)
     if args.fresh:
         FileSystemStore(study_dir).archive()
@@ -150,7 +203,7 @@ def _run_adaptive(
         executed=[record for _, done in rounds for record in done.executed],
         busy=[key for _, done in rounds for key in done.busy],
     )
-    code = print_summary(console, rounds[-1][0], outcome)
+    code = _summarize(console, rounds[-1][0], outcome, args)
     print_report(report, console)
     return code
 
@@ -180,4 +233,15 @@ def _run_phased(
     for decision in decisions:
         console.print(f"  {decision.describe()}")
     console.print(f"Decisions in {root / phased.name / 'phases.json'}")
-    return max(codes, default=0)
+    code = max(codes, default=0)
+    if args.format == "json":
+        _print_json(
+            {
+                "study": phased.name,
+                "phased": True,
+                "exit_code": code,
+                "phases": args.summaries,
+                "decisions": [decision.to_dict() for decision in decisions],
+            }
+        )
+    return code

@@ -12,7 +12,12 @@ import argparse
 import json
 import sys
 
-from harness.commands._common import add_study_arguments, load_study_from_args, positive
+from harness.commands._common import (
+    add_format_argument,
+    add_study_arguments,
+    load_study_from_args,
+    positive,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--threads", type=positive, default=None, help="CPU threads per run (default: split)"
     )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    add_format_argument(parser, ("table", "json"))
     parser.add_argument(
         "--fresh",
         action="store_true",
@@ -103,7 +108,7 @@ def _tune(args, spec, search, study_dir, console) -> int:  # type: ignore[no-unt
         FileSystemStore(study_dir).archive()
     started = time.monotonic()
     target = args.trials or search.trials
-    wandb = wandb_settings(spec, disabled=args.no_wandb)
+    wandb = wandb_settings(spec, disabled=args.no_wandb, job_type="tune")
 
     def say(line: str) -> None:
         console.print(line, markup=False, highlight=False)

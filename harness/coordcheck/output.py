@@ -19,7 +19,8 @@ from harness.coordcheck.settings import ACTIVATIONS, CoordCheckSettings
 def slopes_table(result: CoordCheckResult, *, title: str) -> Table:
     """Activations (and layers) down, steps across; each cell the mean slope across seeds.
 
-    Failing cells are red, judged cells within tolerance plain, unjudged (step 0) dim.
+    Failing cells are red, uncertain ones (not shown within tolerance) yellow, judged cells
+    within tolerance plain, unjudged (step 0) dim.
     """
     slopes = result.slopes
     steps = sorted(set(slopes["step"].to_list()))
@@ -40,6 +41,8 @@ def slopes_table(result: CoordCheckResult, *, title: str) -> Table:
             text = "nan" if not math.isfinite(row["slope"]) else f"{row['slope']:+.2f}"
             if row["status"] in ("grows", "shrinks", "not finite"):
                 text = f"[bold red]{text}[/]"
+            elif row["status"] == "uncertain":
+                text = f"[yellow]{text}[/]"
             elif not row["judged"]:
                 text = f"[dim]{text}[/]"
             cells[row["step"]] = text
@@ -62,7 +65,7 @@ def slopes_table(result: CoordCheckResult, *, title: str) -> Table:
 def print_report(
     result: CoordCheckResult, settings: CoordCheckSettings, *, out_dir: Path, console: Console
 ) -> None:
-    """The slopes table, then the verdict with the failing activations named."""
+    """The slopes table, then the verdict with the failing (or uncertain) activations named."""
     title = (
         f"slope of log mean|x| vs log width — {settings.parametrization}, "
         f"{settings.attention} attention, widths {','.join(map(str, settings.widths))}, "
@@ -72,13 +75,22 @@ def print_report(
     console.print(
         f"tolerance |slope| <= {result.tolerance:g} (judged from step {result.min_step}; "
         f"a slope fails when it exceeds the tolerance and its {1 - result.alpha:.0%} "
-        "t-interval across seeds excludes 0)"
+        "t-interval across seeds excludes 0; it passes when its "
+        f"{1 - 2 * result.alpha:.0%} t-interval lies inside the tolerance)"
     )
-    if result.passed:
-        console.print("[bold green]PASS[/]: no activation grows or shrinks with width")
-    else:
+    if result.verdict == "PASS":
+        console.print("[bold green]PASS[/]: every activation is shown flat within tolerance")
+    elif result.verdict == "FAIL":
         console.print("[bold red]FAIL[/]: these activations grow or shrink with width:")
         for line in result.failures:
+            console.print(f"  - {line}")
+    else:
+        console.print(
+            "[bold yellow]INCONCLUSIVE[/] (exit 3): nothing grows or shrinks beyond seed noise, "
+            "but these slopes are not shown within the tolerance (more --seeds narrow the "
+            "intervals):"
+        )
+        for line in result.uncertain:
             console.print(f"  - {line}")
     console.print(f"written to {out_dir}/ (coordcheck.csv, slopes.csv, coordcheck.png)")
 

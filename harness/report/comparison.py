@@ -35,6 +35,8 @@ class CompareOptions:
         margin: equivalence margin in metric units (enables the TOST ``equivalent`` verdict).
         paired: force the paired t-test (True) or Welch's (False); None decides by the seeds.
         correction: multiplicity correction, ``holm`` (family-wise) or ``bh`` (FDR).
+        smoothing: EMA weight in [0, 1) applied to each run's curve before the differences
+            over training (``compare --over-steps``, the report's panels); 0 for none.
     """
 
     metric: str | None = None
@@ -45,6 +47,7 @@ class CompareOptions:
     margin: float | None = None
     paired: bool | None = None
     correction: Literal["holm", "bh"] = "holm"
+    smoothing: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,6 +122,7 @@ def compare_prepared(prepared: Prepared, options: CompareOptions) -> ComparisonR
             margin=options.margin,
             direction=prepared.direction,
             correction=options.correction,
+            lost=prepared.inputs.statuses,
         )
     except AnalysisError as error:
         raise UserError(str(error)) from None
@@ -158,6 +162,9 @@ def compare_sequential(
     others = [v for v in variants if v != prepared.baseline]
     if not others:
         raise UserError("--sequential needs at least one variant besides the baseline")
+    recorded = _recorded_group_sequential(prepared, others)
+    if recorded is not None:
+        return recorded
     try:
         return sequential_compare(
             table.select(
@@ -170,6 +177,41 @@ def compare_sequential(
             direction=prepared.direction,
             max_seeds=max_seeds,
             variants=others,
+            lost=prepared.inputs.statuses,
         )
     except ValueError as error:
         raise UserError(f"cannot compare sequentially: {error}") from None
+
+
+def _recorded_group_sequential(prepared: Prepared, others: list[str]) -> SequentialReport | None:
+    """The group-sequential report of a study whose ``--until-decided`` run stored that design
+    and its looks (``harness.store.SequentialLooks``); None for any other input, which gets
+    the anytime-valid design. The stored design (alpha, budget, margin) is the one decided
+    on, so it is used as stored."""
+    import polars as pl
+
+    from analysis.group_sequential import GroupSequentialDesign
+    from analysis.group_sequential_report import group_sequential_compare
+    from harness.store import read_sequential_looks
+
+    meta = prepared.inputs.meta
+    if prepared.inputs.study_dir is None or (meta is not None and prepared.metric != meta.metric):
+        return None  # the stored design decided on the study's own metric only
+    record = read_sequential_looks(prepared.inputs.study_dir)
+    if record is None or record.design != "group-sequential":
+        return None
+    try:
+        design = GroupSequentialDesign.from_dict(dict(record.settings))
+        return group_sequential_compare(
+            prepared.table.select(
+                pl.col("variant").cast(pl.Utf8), pl.col("seed").cast(pl.Int64), prepared.metric
+            ),
+            metric=prepared.metric,
+            baseline=str(prepared.baseline),
+            design=design,
+            looks=record.looks,
+            direction=prepared.direction,
+            variants=[v for v in record.looks if v in others] or others,
+        )
+    except (TypeError, ValueError) as error:
+        raise UserError(f"cannot redo the stored group-sequential design: {error}") from None

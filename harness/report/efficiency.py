@@ -31,11 +31,28 @@ EFFICIENCY_COLUMNS = {
 LABEL_OFFSETS = ((6, 6), (6, -13), (-6, 6), (-6, -13))
 
 
+def equal_costs(result: ComparisonResult, table: pl.DataFrame) -> dict[str, float]:
+    """The cost columns on which every run of the compared variants has the same value (e.g.
+    the parameter count of variants that differ in a flag): a degenerate axis, left out."""
+    import polars as pl
+
+    runs = table.filter(pl.col("variant").cast(pl.Utf8).is_in([v.variant for v in result.variants]))
+    equal = {}
+    for column in EFFICIENCY_COLUMNS:
+        if column in runs.columns:
+            values = runs[column].cast(pl.Float64).drop_nulls().drop_nans()
+            if values.len() and values.n_unique() == 1:
+                equal[column] = float(values[0])
+    return equal
+
+
 def efficiency_rows(result: ComparisonResult, table: pl.DataFrame | None) -> list[dict[str, Any]]:
-    """Per variant: the metric's summary and each cost column's mean, sd, CI and change."""
+    """Per variant: the metric's summary and each cost column's mean, sd, CI and change; a
+    cost equal for every variant is left out (each row's ``equal_costs`` says which)."""
     if table is None:
         return []
-    columns = [c for c in EFFICIENCY_COLUMNS if c in table.columns]
+    equal = equal_costs(result, table)
+    columns = [c for c in EFFICIENCY_COLUMNS if c in table.columns and c not in equal]
     if not columns:
         return []
     import polars as pl
@@ -46,7 +63,11 @@ def efficiency_rows(result: ComparisonResult, table: pl.DataFrame | None) -> lis
     baseline_means: dict[str, float] = {}
     for summary in result.variants:
         runs = table.filter(pl.col("variant") == summary.variant)
-        row: dict[str, Any] = {"variant": summary.variant, "summary": summary}
+        row: dict[str, Any] = {
+            "variant": summary.variant,
+            "summary": summary,
+            "equal_costs": equal,
+        }
         for column in columns:
             values = runs[column].cast(pl.Float64).drop_nulls().to_numpy()
             stats = mean_ci(values, alpha=result.alpha) if values.size else {}
@@ -72,7 +93,12 @@ def pareto(
     data (no cost column, or the quality axis cannot be compared)."""
     if table is None:
         return None
-    costs = {c: EFFICIENCY_COLUMNS[c][1] for c in EFFICIENCY_COLUMNS if c in table.columns}
+    equal = equal_costs(result, table)
+    costs = {
+        c: EFFICIENCY_COLUMNS[c][1]
+        for c in EFFICIENCY_COLUMNS
+        if c in table.columns and c not in equal
+    }
     if not costs or result.metric not in table.columns:
         return None
     from analysis import AnalysisError, pareto_front
@@ -197,9 +223,18 @@ def efficiency_sections(
                 f"{stats['change']:+.1%}" if math.isfinite(stats["change"]) else "-",
             ]
         table_rows.append(cells)
+    equal = rows[0].get("equal_costs", {})
+    left_out = [
+        f"{EFFICIENCY_COLUMNS[column][0]} ({quantity(value)})" for column, value in equal.items()
+    ]
     sections = [
         Section(
             title="Efficiency beside quality",
+            paragraphs=(
+                [f"Equal for every variant, so not drawn: {', '.join(left_out)}."]
+                if left_out
+                else []
+            ),
             headers=headers,
             rows=table_rows,
             figure="efficiency",

@@ -7,7 +7,7 @@ import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from analysis.compare import ComparisonResult
+    from analysis.compare import ComparisonResult, VariantSummary
 
 
 def decimals(result: ComparisonResult) -> int:
@@ -41,10 +41,22 @@ def fmt_ci(low: float | None, high: float | None, places: int = 2) -> str:
     return f"[{fmt(low, places)}, {fmt(high, places)}]"
 
 
+TEST_NAMES = {
+    "paired_t": "paired t-test by seed",
+    "welch_t": "Welch t-test (unpaired)",
+    "seed_blocked": "paired t-test by seed where variants ran the same seeds, else least squares "
+    "with seed fixed effects (seed-blocked)",
+    "mixed": "per pair: paired t-test, seed-blocked least squares, or Welch (see 'design')",
+}
+
+
 def design_line(result: ComparisonResult) -> str:
     """One sentence: the test, the effect size, the family and its correction."""
-    test = "paired t-test by seed" if result.paired else "Welch t-test (unpaired)"
-    effect = "d_z = mean diff / sd diff" if result.paired else "Hedges' g"
+    test = TEST_NAMES.get(result.test, result.test)
+    effect = {
+        "d_z": "d_z = mean diff / sd diff",
+        "hedges_g": "Hedges' g",
+    }.get(result.effect_size_kind, "d_z (paired, seed-blocked) or Hedges' g (Welch)")
     correction = "Holm (family-wise error)" if result.correction == "holm" else "BH (FDR)"
     better = "lower" if result.direction == "minimize" else "higher"
     return (
@@ -67,32 +79,77 @@ def tiers_line(result: ComparisonResult) -> str:
     return "  >  ".join(" = ".join(tier) for tier in result.tiers)
 
 
-def variant_headers() -> list[str]:
-    return ["tier", "variant", "n", "mean", "sd", "CI of mean"]
+def variant_headers(result: ComparisonResult | None = None) -> list[str]:
+    """The variants table's columns; with run statuses, the lost-runs counts too."""
+    headers = ["tier", "variant", "n", "mean", "sd", "CI of mean"]
+    if result is not None and _adjusted_differs(result):
+        headers.append("seed-adjusted mean")
+    if result is not None and result.runs:
+        headers += ["planned", "diverged", "failed"]
+    return headers
+
+
+def _adjusted_differs(result: ComparisonResult) -> bool:
+    return any(
+        math.isfinite(v.adjusted_mean) and abs(v.adjusted_mean - v.mean) > 1e-12 * (abs(v.mean) + 1)
+        for v in result.variants
+    )
 
 
 def variant_cells(result: ComparisonResult) -> list[list[str]]:
     tier = result.tier_of()
     places = decimals(result)
+    adjusted = _adjusted_differs(result)
+    runs = {r.variant: r for r in result.runs}
     rows = []
-    for v in sorted(result.variants, key=lambda v: (tier[v.variant], _rank_key(result, v.mean))):
+    for v in sorted(result.variants, key=lambda v: (tier[v.variant], _rank_key(result, v))):
         is_baseline = v.variant == result.baseline and v.variant != "baseline"
         label = f"{v.variant} (baseline)" if is_baseline else v.variant
-        rows.append(
-            [
-                str(tier[v.variant]),
-                label,
-                str(v.n),
-                fmt(v.mean, places),
-                fmt(v.sd, places),
-                fmt_ci(v.ci_low, v.ci_high, places),
-            ]
-        )
+        row = [
+            str(tier[v.variant]),
+            label,
+            str(v.n),
+            fmt(v.mean, places),
+            fmt(v.sd, places),
+            fmt_ci(v.ci_low, v.ci_high, places),
+        ]
+        if adjusted:
+            row.append(fmt(v.adjusted_mean, places))
+        if result.runs:
+            counts = runs.get(v.variant)
+            row += (
+                [str(counts.planned), str(counts.diverged), str(counts.failed)]
+                if counts
+                else ["-"] * 3
+            )
+        rows.append(row)
     return rows
 
 
-def comparison_headers(result: ComparisonResult) -> list[str]:
+def lost_runs_headers() -> list[str]:
+    return ["variant", "planned", "done", "diverged", "failed"]
+
+
+def lost_runs_cells(result: ComparisonResult) -> list[list[str]]:
+    """Runs per variant (every variant with a status, compared or not)."""
     return [
+        [r.variant, str(r.planned), str(r.done), str(r.diverged), str(r.failed)]
+        for r in result.runs
+    ]
+
+
+def divergence_line(result: ComparisonResult) -> str | None:
+    """The exact test of equal divergence rates, in words; None when nothing diverged."""
+    test = result.divergence_test
+    if test is None:
+        return None
+    verdict = "differ beyond chance" if test.significant else "do not differ beyond chance"
+    method = "Freeman-Halton exact test" if test.method == "freeman_halton_exact" else "chi-square"
+    return f"divergence rates {verdict} ({method}, p = {fmt_p(test.p_value)})"
+
+
+def comparison_headers(result: ComparisonResult) -> list[str]:
+    headers = [
         "variant",
         "pairs" if result.paired else "n",
         "diff",
@@ -104,6 +161,9 @@ def comparison_headers(result: ComparisonResult) -> list[str]:
         "verdict",
         "seeds needed",
     ]
+    if result.test not in ("paired_t", "welch_t"):
+        headers.insert(1, "design")
+    return headers
 
 
 def comparison_cells(result: ComparisonResult) -> list[list[str]]:
@@ -111,24 +171,32 @@ def comparison_cells(result: ComparisonResult) -> list[list[str]]:
     places = decimals(result)
     rows = []
     for c in result.comparisons:
-        rows.append(
-            [
-                c.variant,
-                str(c.n_pairs) if result.paired else f"{n[c.variant]}/{n[c.baseline]}",
-                fmt_signed(c.diff, places),
-                fmt_ci(c.ci_low, c.ci_high, places),
-                fmt_p(c.p_value),
-                fmt_p(c.p_adjusted),
-                fmt(c.effect_size, 2),
-                fmt(c.prob_improvement, 2),
-                c.verdict,
-                "-" if c.seeds_needed is None else str(c.seeds_needed),
-            ]
-        )
+        verdict: str = c.verdict
+        if c.withheld == "unmeasured_noise":
+            verdict = f"{verdict} (noise unmeasured)"
+        elif c.withheld == "lost_runs":
+            verdict = f"{verdict} (lost runs)"
+        row = [
+            c.variant,
+            str(c.n_pairs) if result.paired else f"{n[c.variant]}/{n[c.baseline]}",
+            fmt_signed(c.diff, places),
+            fmt_ci(c.ci_low, c.ci_high, places),
+            fmt_p(c.p_value),
+            fmt_p(c.p_adjusted),
+            fmt(c.effect_size, 2),
+            fmt(c.prob_improvement, 2),
+            verdict,
+            "-" if c.seeds_needed is None else str(c.seeds_needed),
+        ]
+        if result.test not in ("paired_t", "welch_t"):
+            row.insert(1, c.design)
+        rows.append(row)
     return rows
 
 
-def _rank_key(result: ComparisonResult, mean: float) -> float:
+def _rank_key(result: ComparisonResult, variant: VariantSummary) -> float:
+    # The tiers' order: seed-adjusted means where the model has them.
+    mean = variant.adjusted_mean if math.isfinite(variant.adjusted_mean) else variant.mean
     return mean if result.direction == "minimize" else -mean
 
 
@@ -144,7 +212,7 @@ def result_markdown(result: ComparisonResult) -> str:
     parts = [
         f"**{result.metric}** vs baseline **{result.baseline}** — {design_line(result)}.",
         "",
-        markdown_table(variant_headers(), variant_cells(result)),
+        markdown_table(variant_headers(result), variant_cells(result)),
         "",
         markdown_table(comparison_headers(result), comparison_cells(result)),
         "",
@@ -152,6 +220,9 @@ def result_markdown(result: ComparisonResult) -> str:
         "",
         noise_line(result).capitalize() + ".",
     ]
+    divergence = divergence_line(result)
+    if divergence:
+        parts += ["", divergence.capitalize() + "."]
     if result.warnings:
         parts += [""] + [f"- **warning:** {w}" for w in result.warnings]
     return "\n".join(parts) + "\n"

@@ -22,6 +22,12 @@ from harness.report.efficiency import (
     efficiency_sections,
     pareto,
 )
+from harness.report.factorial import (
+    compare_factorial,
+    factorial_sections,
+    interaction_figure,
+)
+from harness.report.over_steps import difference_panel, over_steps_section, report_results
 from harness.report.page import (
     VERDICT_COLOUR,
     Figures,
@@ -37,7 +43,7 @@ if TYPE_CHECKING:
     import polars as pl
     from matplotlib.figure import Figure
 
-    from analysis import ComparisonResult
+    from analysis import ComparisonResult, FactorialResult, OverStepsResult
     from harness.report.comparison import CompareOptions, Prepared
 
 __all__ = [
@@ -87,6 +93,8 @@ def study_report(
         runs=prepared.table,
         sweep=inputs.meta.sweep if inputs.meta else None,
         paired=options.paired,
+        factorial=compare_factorial(prepared, options),
+        smoothing=options.smoothing,
     )
 
 
@@ -102,6 +110,8 @@ def build_report(
     runs: pl.DataFrame | None = None,
     sweep: Mapping[str, Mapping[str, Any]] | None = None,
     paired: bool | None = None,
+    factorial: FactorialResult | None = None,
+    smoothing: float = 0.0,
 ) -> Report:
     """Render ``result`` (and the tables it came from) as HTML and markdown.
 
@@ -118,6 +128,8 @@ def build_report(
         sweep: variant -> {dotted key: value} of the sweep points (``study.json``'s "sweep").
         paired: the design forced for the comparison (None: decided from the seeds), reused
             for the Pareto tiers.
+        factorial: a factorial study's effects: their sections come first.
+        smoothing: EMA weight of the difference-over-training panels (0: none).
     """
     figures = Figures()
 
@@ -132,17 +144,31 @@ def build_report(
     front = pareto(result, table, paired) if efficiency else None
     if efficiency:
         add("efficiency", "Efficiency beside quality", efficiency_figure(result, efficiency, front))
+    # Paired differences over training (issue 23), drawn under the raw curves they come from.
+    over_steps = (
+        report_results(result, curves, curve_metrics(result, curves), smoothing=smoothing)
+        if curves is not None
+        else {}
+    )
     if curves is not None:
-        curve_figure = curves_figure(result, curves)
+        curve_figure = curves_figure(result, curves, over_steps)
         if curve_figure is not None:
             add("curves", "Curves across seeds", curve_figure)
 
     sections = comparison_sections(result, agg)
+    if factorial is not None:
+        interactions = interaction_figure(factorial)
+        if interactions is not None:
+            add("interactions", "Interaction plots", interactions)
+        sections = factorial_sections(factorial) + sections
     if found:
         sections.append(sweep_section(result, found))
     if efficiency:
         sections += efficiency_sections(result, efficiency, front)
     sections.append(Section(title="Curves", figure="curves"))
+    over_steps_table = over_steps_section(over_steps)
+    if over_steps_table is not None and "curves" in figures.names:
+        sections.append(over_steps_table)
     sections += closing_sections(result)
     meta = meta_line(result, source)
     return Report(
@@ -192,23 +218,47 @@ def forest_figure(result: ComparisonResult) -> Figure:
     return figure
 
 
-def curves_figure(result: ComparisonResult, curves: pl.DataFrame) -> Figure | None:
+def curve_metrics(result: ComparisonResult, curves: pl.DataFrame) -> list[str]:
+    """The metrics drawn as curves: the compared one, and the training or validation loss."""
+    metrics = [result.metric] + [m for m in ("train_loss", "val_loss") if m != result.metric]
+    return [m for m in metrics if m in curves.columns][:MAX_CURVE_PANELS]
+
+
+def curves_figure(
+    result: ComparisonResult,
+    curves: pl.DataFrame,
+    differences: Mapping[str, OverStepsResult] | None = None,
+) -> Figure | None:
     """Mean curve per variant with a CI band across seeds: the compared metric, and the
-    training loss beside it when it is a different, logged metric."""
+    training loss beside it when it is a different, logged metric. Under each, when
+    ``differences`` has that metric, the paired difference from the baseline over training with
+    its simultaneous band."""
     from analysis import curve_bands
 
-    metrics = [result.metric] + [m for m in ("train_loss", "val_loss") if m != result.metric]
-    metrics = [m for m in metrics if m in curves.columns][:MAX_CURVE_PANELS]
+    differences = differences or {}
     panels = []
-    for metric in metrics:
+    for metric in curve_metrics(result, curves):
         bands = curve_bands(curves, metric, alpha=result.alpha)
         if bands.height and bands["step"].n_unique() >= 2:
             panels.append((metric, bands))
     if not panels:
         return None
     plt = pyplot()
-    figure, axes = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), 4.2), squeeze=False)
+    drawn = [metric for metric, _ in panels if metric in differences]
+    n_rows = 2 if drawn else 1
+    figure, axes = plt.subplots(
+        n_rows, len(panels), figsize=(6.0 * len(panels), 4.2 * n_rows), squeeze=False
+    )
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    by_variant = {
+        summary.variant: colours[index % len(colours)]
+        for index, summary in enumerate(result.variants)
+    }
+    for column, (metric, _) in enumerate(panels):
+        if metric in differences:
+            difference_panel(axes[1][column], differences[metric], by_variant)
+        elif drawn:
+            axes[1][column].set_visible(False)
     for axis, (metric, bands) in zip(axes[0], panels, strict=True):
         for index, summary in enumerate(result.variants):
             band = bands.filter(bands["variant"] == summary.variant)
@@ -272,9 +322,31 @@ def comparison_sections(result: ComparisonResult, agg: str) -> list[Section]:
                 f.noise_line(result).capitalize() + ".",
             ]
             + [f"Warning: {w}" for w in result.warnings],
-            headers=f.variant_headers(),
+            headers=f.variant_headers(result),
             rows=f.variant_cells(result),
         ),
+        *lost_runs_sections(result),
+    ]
+
+
+def lost_runs_sections(result: ComparisonResult) -> list[Section]:
+    """Runs planned, done, diverged and failed per variant (issue 18); none without statuses."""
+    if not result.runs:
+        return []
+    paragraphs = [
+        "A variant that lost runs (diverged or failed) is called better only if it stays "
+        "better when each lost run counts as the worst value in the table (worst-case rule)."
+    ]
+    divergence = f.divergence_line(result)
+    if divergence:
+        paragraphs.append(divergence.capitalize() + ".")
+    return [
+        Section(
+            title="Runs and lost runs",
+            paragraphs=paragraphs,
+            headers=f.lost_runs_headers(),
+            rows=f.lost_runs_cells(result),
+        )
     ]
 
 

@@ -30,6 +30,8 @@ class Inputs:
         meta: the study's description (metric, direction, baseline ...); None for a file.
         table: one row per run with final values, or None for a file of curves.
         curves_file: for a file with a ``step`` column, the file itself as curves.
+        statuses: for a study, every planned run's ``variant``, ``seed``, ``status`` (lost
+            runs included); for a file with a ``status`` column, its rows; else None.
     """
 
     source: Path
@@ -37,6 +39,7 @@ class Inputs:
     meta: StudyMeta | None = None
     table: pl.DataFrame | None = None
     curves_file: pl.DataFrame | None = None
+    statuses: pl.DataFrame | None = None
     _curves: pl.DataFrame | None = field(default=None, repr=False)
 
     def curves(self) -> pl.DataFrame | None:
@@ -67,7 +70,7 @@ def load_inputs(path: str | None, *, runs_dir: str | None = None) -> Inputs:
     """
     if path is not None and Path(path).is_file():
         return _load_file(Path(path))
-    from harness.store import find_study_dir, load_study_meta, load_table
+    from harness.store import find_study_dir, load_run_statuses, load_study_meta, load_table
 
     phased = phased_root(path, runs_dir=runs_dir)
     if phased is not None:
@@ -84,6 +87,7 @@ def load_inputs(path: str | None, *, runs_dir: str | None = None) -> Inputs:
         study_dir=study_dir,
         meta=load_study_meta(study_dir),
         table=load_table(study_dir),
+        statuses=load_run_statuses(study_dir),
     )
 
 
@@ -140,6 +144,15 @@ def _load_file(path: Path) -> Inputs:
         )
     if "step" in frame.columns:
         return Inputs(source=path, curves_file=frame)
+    if "status" in frame.columns:
+        # A results file may list lost runs (status diverged/failed, no value): they count as
+        # lost runs, and only the done rows are compared.
+        import polars as pl
+
+        statuses = frame.select("variant", "seed", pl.col("status").cast(pl.Utf8))
+        return Inputs(
+            source=path, table=frame.filter(pl.col("status") == "done"), statuses=statuses
+        )
     return Inputs(source=path, table=frame)
 
 

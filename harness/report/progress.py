@@ -1,7 +1,9 @@
-"""Live progress of a study: runs done / total with ETA, and each active run's step and loss.
+"""Live progress of a study: runs done / total with ETA, and each active run's step and the
+latest value of the study's metric.
 
 Active runs are followed by reading the new lines of their ``metrics.jsonl`` — the same file
-the results come from — so progress works alike for built-in and command runs.
+the results come from, whatever source filled it (the built-in trainer, a command's printed
+losses, its results file or its wandb run) — so progress works alike for every run.
 
 The runner (``harness.run.runner.run_study``) drives :class:`RichProgress` through its methods;
 this module knows a run only as a :class:`PlannedRun`, so it imports neither the runner nor the
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from harness.store import RunKey
@@ -43,10 +46,17 @@ class PlannedRun(Protocol):
 
 
 class RunFollower:
-    """The latest step and loss of an active run, from the rows its metrics file gains."""
+    """The latest step and metric value of an active run, from the rows its metrics file gains.
 
-    def __init__(self, path: Path) -> None:
+    Args:
+        path: the run's ``metrics.jsonl``.
+        metric: the study's metric, whatever its name (``val/loss``) and source; without one,
+            the first of :data:`LOSS_KEYS` a row has.
+    """
+
+    def __init__(self, path: Path, metric: str | None = None) -> None:
         self.tail = MetricsTail(path)
+        self.keys = (metric,) if metric else LOSS_KEYS
         self.step: int | None = None
         self.loss: tuple[str, float] | None = None
 
@@ -54,7 +64,7 @@ class RunFollower:
         for row in self.tail.new_rows():
             if isinstance(row.get("step"), int | float):
                 self.step = int(row["step"])
-            for key in LOSS_KEYS:
+            for key in self.keys:
                 if isinstance(row.get(key), int | float):
                     self.loss = (key, float(row[key]))
                     break
@@ -67,8 +77,9 @@ class RichProgress:
     and ``stop`` at the end (``harness.run.runner.ProgressSink``).
     """
 
-    def __init__(self, console: Console | None = None) -> None:
+    def __init__(self, console: Console | None = None, *, metric: str | None = None) -> None:
         self.console = console or Console(stderr=True)
+        self.metric = metric
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -86,7 +97,8 @@ class RichProgress:
 
     def started(self, plan: PlannedRun) -> None:
         task = self.progress.add_task(f"  {plan.key}", total=plan.total_steps)
-        self.active[plan.key] = (task, RunFollower(plan.run_dir / "metrics.jsonl"), plan)
+        follower = RunFollower(plan.run_dir / "metrics.jsonl", self.metric)
+        self.active[plan.key] = (task, follower, plan)
 
     def tick(self) -> None:
         for task, tail, plan in self.active.values():
@@ -101,7 +113,8 @@ class RichProgress:
         self.progress.advance(self.overall)
         status = record.status if record else "interrupted"
         if status != "done":
-            detail = f": {record.error}" if record and record.error else ""
+            # escaped: an error quotes the run's output, which may hold [brackets]
+            detail = f": {escape(record.error)}" if record and record.error else ""
             self.console.print(f"[yellow]{plan.key} {status}{detail}")
         elif not self.console.is_terminal:
             self.console.print(f"{plan.key} done in {record.wall_time_s:.1f}s")  # type: ignore[union-attr]

@@ -21,10 +21,17 @@ def rows(report: Any) -> list[dict[str, Any]]:
     for comparison in report.comparisons:
         result = comparison.result
         verdict = result.verdict
+        stopped = getattr(result, "stopped", None)
         if verdict == "undecided":
             verdict = "undecided (more seeds could decide)"
+        elif stopped == "futility":
+            verdict += " (futility: no effect of the margin's size)"
         elif verdict == "inconclusive":
             verdict = "inconclusive (seed budget spent)"
+        if getattr(result, "withheld", None) == "lost_runs":
+            verdict += f" [lost runs: {comparison.lost_runs}]"
+        elif not getattr(result, "noise_measured", True):
+            verdict += " [noise unmeasured]"
         out.append(
             {
                 "variant": comparison.variant,
@@ -48,6 +55,20 @@ def summary_line(report: Any) -> str:
         if fixed is not None
         else "a fixed design's size is not computable for some comparison (no effect or no spread)"
     )
+    if getattr(report, "design", "anytime-valid") == "group-sequential":
+        design = (report.design_details or {}).get("design", {})
+        margin = design.get("margin")
+        margin_text = (
+            f"{margin:g}" if margin is not None else "the budget's 80%-power effect x seed sd"
+        )
+        return (
+            f"runs used: {report.runs_used}; {fixed_text}. Group-sequential design, budget "
+            f"{report.max_seeds} seeds: family-wise error <= {report.alpha:g} at the looks "
+            f"taken (each comparison at {report.alpha_per_comparison:.4g}, "
+            f"{design.get('spending')} spending, parameter {design.get('spending_parameter')}); "
+            f"non-binding futility against {margin_text} at level "
+            f"{design.get('futility_level')}. Intervals are repeated confidence intervals."
+        )
     return (
         f"runs used: {report.runs_used}; {fixed_text}. Family-wise error <= "
         f"{report.alpha:g} under a look after every seed (each comparison at "
@@ -73,10 +94,13 @@ def print_report(report: Any, console: Console, *, fmt: str = "table") -> None:
             )
         console.print("\n".join(lines), markup=False)
         console.print(summary_line(report), markup=False)
+        for warning in getattr(report, "warnings", ()):
+            console.print(f"- **warning:** {warning}", markup=False)
         return
     table = Table(
         title=f"sequential comparison with {report.baseline} on {report.metric} "
-        f"({report.direction}), anytime-valid, alpha {report.alpha:g}"
+        f"({report.direction}), {getattr(report, 'design', 'anytime-valid')}, "
+        f"alpha {report.alpha:g}"
     )
     for column in ("variant", "seeds", "diff", "confidence sequence", "verdict", "fixed-n seeds"):
         table.add_column(column)
@@ -91,3 +115,72 @@ def print_report(report: Any, console: Console, *, fmt: str = "table") -> None:
         )
     console.print(table)
     console.print(summary_line(report))
+    for warning in getattr(report, "warnings", ()):
+        console.print(f"warning: {warning}", markup=False)
+
+
+def print_boundaries(design: Any, bounds: Any, console: Console, *, fmt: str = "table") -> None:
+    """The per-look boundaries of a group-sequential design (``harness validate``).
+
+    Args:
+        design: an ``analysis.group_sequential.GroupSequentialDesign``.
+        bounds: its ``LookBoundaries`` at the planned looks.
+        console: where to print.
+        fmt: ``table``, ``markdown`` or ``json``.
+    """
+    if fmt == "json":
+        console.print_json(json.dumps({"design": design.to_dict(), "boundaries": bounds.to_dict()}))
+        return
+    margin = (
+        f"margin {design.margin:g}"
+        if design.margin is not None
+        else f"default margin {bounds.default_effect:.3f} x the seed sd of the paired differences"
+        " (the effect the budget detects with 80% power)"
+    )
+    title = (
+        f"group-sequential design: budget {design.max_seeds} seeds, alpha {design.alpha:g} over "
+        f"{design.comparisons} comparison(s) ({design.level:.4g} each), {design.spending} "
+        f"spending ({design.spending_parameter}); futility at level "
+        f"{design.futility_error:.4g}, "
+        f"{margin}"
+    )
+    header = ("seeds", "fraction", "alpha spent", "z bound", "|t| bound", "futility q")
+    cells = [
+        (
+            str(n),
+            f"{f:.3f}",
+            f"{a:.5f}",
+            _bound(z),
+            _bound(t),
+            _bound(q),
+        )
+        for n, f, a, z, t, q in zip(
+            bounds.seeds,
+            bounds.fractions,
+            bounds.alpha_spent,
+            bounds.z_efficacy,
+            bounds.t_efficacy,
+            bounds.t_futility,
+            strict=True,
+        )
+    ]
+    if fmt == "markdown":
+        lines = [title, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(row) + " |" for row in cells]
+        console.print("\n".join(lines), markup=False)
+        return
+    table = Table(title=title)
+    for column in header:
+        table.add_column(column)
+    for row in cells:
+        table.add_row(*row)
+    console.print(table)
+    console.print(
+        "A look at n seeds stops for efficacy when |t| >= the |t| bound (n - 1 df), for "
+        "futility when |mean| + q * sd/sqrt(n) < the margin.",
+        markup=False,
+    )
+
+
+def _bound(value: float) -> str:
+    return "—" if value != value or value == float("inf") else f"{value:.3f}"

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sized
+from collections.abc import Mapping, Sized
 from pathlib import Path
 from typing import Protocol
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from harness.report.wandb_sync import sync_command
 from harness.store import FileSystemStore, RunKey
 from harness.study.spec import StudySpec
 
@@ -61,6 +63,7 @@ def print_summary(console: Console, spec: StudySpec, outcome: Outcome) -> int:
     for seed in spec.seeds:
         table.add_column(f"s{seed}", justify="right")
     failed, unfinished = [], []
+    finals: dict[str, list[tuple[int, float]]] = {}
     for variant in spec.variants:
         cells = []
         for seed in spec.seeds:
@@ -79,6 +82,8 @@ def print_summary(console: Console, spec: StudySpec, outcome: Outcome) -> int:
             else:
                 value = record.final_metrics.get(spec.metric)
                 cells.append(f"{value:.4f}" if value is not None else "[dim]n/a")
+                if value is not None:
+                    finals.setdefault(variant.name, []).append((seed, value))
         name = f"{variant.name} (baseline)" if variant.name == spec.baseline else variant.name
         table.add_row(name, *cells)
     console.print(table)
@@ -88,6 +93,10 @@ def print_summary(console: Console, spec: StudySpec, outcome: Outcome) -> int:
     )
     if outcome.busy:
         console.print(f"[yellow]{len(outcome.busy)} run(s) are running in another process.")
+    for line in lost_runs_lines(outcome.study_dir):  # issue 18: lost runs are a result
+        console.print(f"[yellow]{escape(line)}")
+    for warning in seed_ignored_warnings(spec.metric, finals):
+        console.print(f"[yellow]warning: {escape(warning)}")
     if failed:
         console.print(
             f"[red]{len(failed)} run(s) failed: "
@@ -103,4 +112,54 @@ def print_summary(console: Console, spec: StudySpec, outcome: Outcome) -> int:
     console.print(
         f"Next: [bold]harness compare {shlex.quote(str(outcome.study_dir))} --metric {spec.metric}"
     )
+    if (sync := sync_command(outcome.study_dir)) is not None:  # wandb logged offline
+        console.print(f"Upload the offline wandb runs: [bold]{escape(sync)}")
     return 1 if failed or unfinished else 0
+
+
+def seed_ignored_warnings(metric: str, finals: Mapping[str, list[tuple[int, float]]]) -> list[str]:
+    """Variants whose seeds all gave a bit-identical final ``metric``: the seed never reached
+    the training, so their seed noise is zero and no verdict may rest on them.
+
+    Args:
+        metric: the study metric.
+        finals: variant -> (seed, final value) of its done runs.
+
+    Returns:
+        One warning per such variant (two seeds or more), naming it and how to pass the seed.
+    """
+    warnings = []
+    for variant, values in finals.items():
+        distinct = {value.hex() for _, value in values}  # bit for bit, nan included
+        if len(values) >= 2 and len(distinct) == 1:
+            seeds = ", ".join(str(seed) for seed, _ in values)
+            warnings.append(
+                f"{variant}: every seed ({seeds}) gave the bit-identical final {metric} "
+                f"{values[0][1]!r}: the command ignores its seed, so these runs measure no seed "
+                "noise and no better/worse verdict can rest on them. Pass the seed to the "
+                "script ('--seed {seed}' in the command, or read $HARNESS_SEED) and make it "
+                "seed its generators with it (torch.manual_seed(seed), not a fixed 1337)."
+            )
+    return warnings
+
+
+def lost_runs_lines(study_dir: Path) -> list[str]:
+    """One line per variant that lost runs: planned / done / diverged / failed (issue 18).
+
+    ``harness compare`` withholds "better" from such a variant unless it stays better with each
+    lost run counted as its worst outcome (docs/analysis.md).
+    """
+    from harness.store import load_run_statuses
+
+    statuses = load_run_statuses(study_dir)
+    lines = []
+    for variant in statuses["variant"].unique(maintain_order=True).to_list():
+        status = statuses.filter(statuses["variant"] == variant)["status"].to_list()
+        diverged, failed = status.count("diverged"), status.count("failed")
+        if diverged or failed:
+            lines.append(
+                f"lost runs: {variant}: {len(status)} planned, {status.count('done')} done, "
+                f"{diverged} diverged, {failed} failed (harness compare counts each lost run "
+                "as its worst outcome before calling it better)"
+            )
+    return lines

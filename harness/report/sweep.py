@@ -2,7 +2,7 @@
 
 One panel per swept parameter: the metric's mean at every point with its t interval across
 seeds (the band), each seed's own line faintly behind it (the pairing the trend test uses),
-and the fitted slope. The trend test is :func:`analysis.sweep_trends` (seed fixed effects).
+and the fitted slope. The trend test is :func:`analysis.sweep_trends` (per-seed slopes).
 """
 
 from __future__ import annotations
@@ -114,11 +114,18 @@ def sweep_section(result: ComparisonResult, found: list[Trend]) -> Section:
     ]
     seed_effects = all(t.fit.seed_effects for t in found)
     design = (
-        "with one intercept per seed (seed fixed effects), so the slope is judged against the "
-        "run-to-run noise within a seed, not against the spread between seeds"
+        "fitted per seed (seed fixed effects for the intercept and the slope); the test is a "
+        "t-test of the mean of the seeds' slopes, so the average slope is judged against how "
+        "much the slope itself varies from seed to seed, not against the run noise alone"
         if seed_effects
         else "with a single intercept where the points share no seeds (no pairing possible)"
     )
+    disagree = [t.label() for t in found if t.heterogeneity_p <= result.alpha]
+    if disagree:
+        design += (
+            f". The seeds' slopes differ beyond run noise for {', '.join(disagree)} (F-test of "
+            "the seed × parameter interaction): a common-slope test would overstate certainty"
+        )
     return Section(
         title="Sweep: metric against the swept parameter",
         paragraphs=[

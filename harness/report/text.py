@@ -45,7 +45,7 @@ def render_rich(result: ComparisonResult, out: TextIO) -> None:
     )
 
     variants = Table(title="variants", title_justify="left", show_edge=False)
-    for header in f.variant_headers():
+    for header in f.variant_headers(result):
         variants.add_column(header, justify=_justify(header == "variant"))
     for row in f.variant_cells(result):
         variants.add_row(*row)
@@ -62,6 +62,9 @@ def render_rich(result: ComparisonResult, out: TextIO) -> None:
         style = VERDICT_STYLE[comparison.verdict]
         comparisons.add_row(*row[:-2], f"[{style}]{row[-2]}[/{style}]", row[-1])
     console.print(comparisons)
+    divergence = f.divergence_line(result)
+    if divergence:
+        console.print(divergence)
 
     console.print(f"[bold]tiers[/bold] (best first): {f.tiers_line(result)}")
     console.print(f.noise_line(result))

@@ -7,6 +7,12 @@ Verdicts come from ``analysis.sequential``: an anytime-valid confidence sequence
 comparison at level alpha / m (Bonferroni over the m comparisons), so looking after every seed
 keeps the family-wise error at most alpha.
 
+With a seed budget given (``--max-seeds``), the group-sequential design of
+``analysis.group_sequential`` runs instead: efficacy boundaries spending alpha / m over looks
+after every seed up to the budget, and a non-binding futility boundary against ``--margin`` (or
+the budget's 80 %-power effect). Either way the design and the looks taken are stored in the
+study directory (``harness.store.SequentialLooks``), which ``harness compare --sequential`` reads.
+
 The rounds follow a fixed seed sequence — the study's seeds, then one above their maximum
 after another — and round r decides from the results of the seeds before it only, so an
 interrupted adaptive study resumes exactly where it was.
@@ -21,7 +27,7 @@ from typing import Any
 
 from harness.errors import UserError
 from harness.run.runner import StudyOutcome
-from harness.store import RunKey
+from harness.store import RunKey, load_run_statuses
 from harness.study.spec import StudySpec
 
 
@@ -32,12 +38,37 @@ class AdaptiveSettings:
     Attributes:
         max_seeds: the most seeds any variant gets.
         alpha: family-wise error level.
-        margin: equivalence margin in metric units (enables "equivalent"), or None.
+        margin: equivalence margin in metric units (enables "equivalent"), or None; for the
+            group-sequential design, the minimal effect of interest of the futility rule.
+        group_sequential: the budget was given: run the group-sequential design.
     """
 
     max_seeds: int = 10
     alpha: float = 0.05
     margin: float | None = None
+    group_sequential: bool = False
+
+    def design(self, comparisons: int) -> Any:
+        """The :class:`analysis.group_sequential.GroupSequentialDesign` of these settings."""
+        from analysis.group_sequential import GroupSequentialDesign
+
+        return GroupSequentialDesign(
+            max_seeds=self.max_seeds, alpha=self.alpha, comparisons=comparisons, margin=self.margin
+        )
+
+    def describe(self) -> str:
+        """Which design runs and why, in words."""
+        if self.group_sequential:
+            return (
+                f"group-sequential design over a budget of {self.max_seeds} seeds: alpha is "
+                "spent over looks after every seed up to it (Lan-DeMets error spending), with "
+                "a non-binding futility boundary"
+            )
+        return (
+            "anytime-valid design (no seed budget given, or --design anytime-valid): "
+            "confidence sequences valid at any look decide, stopping at "
+            f"{self.max_seeds} seeds"
+        )
 
     def __post_init__(self) -> None:
         if self.max_seeds < 2:
@@ -78,6 +109,7 @@ def run_until_decided(
     Returns:
         The final :class:`analysis.sequential.SequentialReport`.
     """
+    from analysis.group_sequential_report import group_sequential_compare
     from analysis.sequential import sequential_compare
 
     seeds = seed_sequence(spec, settings.max_seeds)
@@ -85,14 +117,37 @@ def run_until_decided(
     others = [v.name for v in spec.variants if v.name != spec.baseline]
     if not others:
         raise UserError("--until-decided needs at least one variant besides the baseline")
+    announce(settings.describe())
+    looks: dict[str, list[int]] = {name: [] for name in others}
+    running = set(others)
+    record_settings = (
+        settings.design(len(others)).to_dict()
+        if settings.group_sequential
+        else {"alpha": settings.alpha, "max_seeds": settings.max_seeds, "margin": settings.margin}
+    )
     run(dataclasses.replace(spec, seeds=tuple(seeds[:initial])), None)
 
     def report_before(index: int) -> Any:
         frame = _table_for_seeds(load_table(study_dir), seeds[:index])
         if spec.metric not in frame.columns:
             raise UserError(f"no finished run reported the metric '{spec.metric}'")
+        for name in running:
+            if index >= 2 and (not looks[name] or looks[name][-1] < index):
+                looks[name].append(index)
         try:
-            return sequential_compare(
+            if settings.group_sequential:
+                report = group_sequential_compare(
+                    frame,
+                    metric=spec.metric,
+                    baseline=spec.baseline,
+                    design=settings.design(len(others)),
+                    looks=looks,
+                    direction=spec.direction,
+                    variants=others,
+                )
+                _store_looks(study_dir, settings, record_settings, looks, report)
+                return report
+            report = sequential_compare(
                 frame,
                 metric=spec.metric,
                 baseline=spec.baseline,
@@ -101,12 +156,16 @@ def run_until_decided(
                 direction=spec.direction,
                 max_seeds=settings.max_seeds,
                 variants=others,
+                lost=_table_for_seeds(load_run_statuses(study_dir), seeds[:index]),
             )
+            _store_looks(study_dir, settings, record_settings, looks, report)
+            return report
         except ValueError as error:  # e.g. every baseline run failed
             raise UserError(f"cannot compare sequentially: {error}") from None
 
     for index in range(initial, len(seeds)):
         report = report_before(index)
+        running.intersection_update(report.needs_seeds)
         if not report.needs_seeds:
             break
         needing = [*report.needs_seeds, spec.baseline]
@@ -114,6 +173,31 @@ def run_until_decided(
         grown = dataclasses.replace(spec, seeds=tuple(seeds[: index + 1]))
         run(grown, {RunKey(variant=name, seed=seeds[index]) for name in needing})
     return report_before(len(seeds))
+
+
+def _store_looks(
+    study_dir: Path,
+    settings: AdaptiveSettings,
+    record_settings: dict[str, Any],
+    looks: dict[str, list[int]],
+    report: Any,
+) -> None:
+    """Write the design and the looks so far (``harness compare --sequential`` reads them)."""
+    from harness.store import SequentialLooks, write_sequential_looks
+
+    outcome = {
+        c.variant: c.result.stopped or c.result.verdict
+        for c in report.comparisons
+        if c.result.verdict != "undecided"
+    }
+    record = SequentialLooks(
+        design="group-sequential" if settings.group_sequential else "anytime-valid",
+        settings=record_settings,
+        reason=settings.describe(),
+        looks={name: tuple(counts) for name, counts in looks.items()},
+        outcome=outcome,
+    )
+    write_sequential_looks(study_dir, record)
 
 
 def _table_for_seeds(table: Any, seeds: list[int]) -> Any:

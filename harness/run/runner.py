@@ -19,7 +19,7 @@ from harness.errors import UserError
 from harness.executors import Executor, RunPlan
 from harness.run.scheduler import Scheduler
 from harness.run.study_meta import study_meta
-from harness.run.wandb_log import resolve_mode
+from harness.run.wandb_log import resolve_entity, resolve_mode, resolve_project
 from harness.store import FileSystemStore, RunKey
 from harness.store.records import RunRecord
 from harness.study.spec import StudySpec
@@ -102,10 +102,19 @@ def plan_runs(
     return plans
 
 
-def wandb_settings(spec: StudySpec, *, disabled: bool = False) -> dict[str, Any]:
-    """The wandb settings handed to workers, with the mode resolved once here."""
+def wandb_settings(
+    spec: StudySpec, *, disabled: bool = False, job_type: str = "study"
+) -> dict[str, Any]:
+    """The wandb settings handed to workers, resolved once here: the mode, the project
+    (``[wandb] project``, else ``$WANDB_PROJECT``, else the study name), the entity and the
+    job type (the command: one of ``harness.run.wandb_log.JOB_TYPES``)."""
     mode = resolve_mode(spec.wandb.mode, enabled=spec.wandb.enabled and not disabled)
-    return {"mode": mode, "project": spec.wandb.project or spec.name, "entity": spec.wandb.entity}
+    return {
+        "mode": mode,
+        "project": resolve_project(spec.wandb.project, study=spec.name),
+        "entity": resolve_entity(spec.wandb.entity),
+        "job_type": job_type,
+    }
 
 
 def config_conflicts(

@@ -39,4 +39,6 @@ def study_meta(
         sweep=data["sweep"],
         updated_at=updated_at,
         search=search,
+        # a [factors] design: kept as "factorial" in study.json for harness compare
+        other={"factorial": data["factorial"]} if data.get("factorial") else {},
     )

@@ -1,7 +1,15 @@
 """Weights & Biases logging: one wandb run per harness run, offline unless configured.
 
 The harness store, not wandb, is the source of truth: a wandb failure is reported in the run's
-output and never fails the run.
+output and never fails the run. The conventions a wandb user expects:
+
+- project: ``[wandb] project`` in the study file, else ``$WANDB_PROJECT``, else the study name;
+  entity: ``[wandb] entity``, else ``$WANDB_ENTITY`` (:func:`resolve_project`,
+  :func:`resolve_entity`, applied once where the settings are made).
+- group: the study; name: ``<variant>-s<seed>``; job type: the command that ran it
+  (:data:`JOB_TYPES`); tags: the study and the variant.
+- id: stable per run (:func:`harness.run.wandb_source.wandb_run_id`), with ``resume="allow"``,
+  so a run killed and run again continues its wandb run instead of adding a second one.
 """
 
 from __future__ import annotations
@@ -11,6 +19,23 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from harness.run.wandb_source import MAX_TAG_LENGTH, wandb_run_id
+
+# The wandb job type of a run: the harness command that started it.
+JOB_TYPES = ("study", "tune", "bisect", "regress", "coordcheck")
+
+
+def resolve_project(configured: str | None, *, study: str) -> str:
+    """The wandb project: the study file's ``[wandb] project``, else ``$WANDB_PROJECT``, else
+    the study name."""
+    return configured or os.environ.get("WANDB_PROJECT") or study
+
+
+def resolve_entity(configured: str | None) -> str | None:
+    """The wandb entity: the study file's ``[wandb] entity``, else ``$WANDB_ENTITY``, else
+    wandb's default (None)."""
+    return configured or os.environ.get("WANDB_ENTITY") or None
 
 
 def resolve_mode(requested: str = "auto", *, enabled: bool = True) -> str:
@@ -38,12 +63,16 @@ class WandbSink:
     """Streams a run's metric rows to wandb; a no-op when the mode is "disabled".
 
     Args:
-        settings: ``{"mode", "project", "entity"}``; mode as resolved by :func:`resolve_mode`.
-        study: the study name (the wandb group, and the default project).
-        variant: the variant name.
+        settings: ``{"mode", "project", "entity", "job_type"}``; mode as resolved by
+            :func:`resolve_mode`, project and entity by :func:`resolve_project` and
+            :func:`resolve_entity` (applied here too when missing), job type one of
+            :data:`JOB_TYPES` ("study" when missing).
+        study: the study name (the wandb group, a tag, and the last-resort project).
+        variant: the variant name (a tag).
         seed: the run's seed; the wandb run is named ``<variant>-s<seed>``.
         config: the resolved config, stored as the wandb config.
         run_dir: wandb's files go under it.
+        config_hash: the config's hash, part of the stable run id.
     """
 
     def __init__(
@@ -55,6 +84,7 @@ class WandbSink:
         seed: int,
         config: dict[str, Any],
         run_dir: Path,
+        config_hash: str = "",
     ) -> None:
         self.run: Any = None
         mode = settings.get("mode", "disabled")
@@ -64,14 +94,18 @@ class WandbSink:
             import wandb
 
             self.run = wandb.init(
-                project=settings.get("project") or study,
-                entity=settings.get("entity"),
+                project=resolve_project(settings.get("project"), study=study),
+                entity=resolve_entity(settings.get("entity")),
                 group=study,
                 name=f"{variant}-s{seed}",
+                job_type=settings.get("job_type") or "study",
+                tags=[study[:MAX_TAG_LENGTH], variant[:MAX_TAG_LENGTH]],
+                # the same id on every attempt: a rerun after a crash resumes this wandb run
+                id=wandb_run_id(study=study, variant=variant, seed=seed, config_hash=config_hash),
+                resume="allow",
                 config={"variant": variant, "seed": seed, **config},
                 dir=str(run_dir),
                 mode=mode,
-                reinit=True,
                 settings=wandb.Settings(silent=True, console="off"),
             )
         except Exception as error:  # wandb must never cost a result

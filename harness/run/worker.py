@@ -11,13 +11,10 @@ kills it before that leaves no record, so the run counts as unfinished and is re
 from __future__ import annotations
 
 import argparse
+import collections
 import importlib.metadata
 import json
 import os
-import shlex
-import signal
-import subprocess
-import sys
 import threading
 import time
 import traceback
@@ -27,17 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import RunDiverged
+from harness.run.command import CommandResult, run_command
+from harness.run.provenance import DIFF_FILE, code_directory, git_state
 from harness.run.wandb_log import WandbSink
 from harness.store import HEARTBEAT_INTERVAL_S, FileSystemStore, RunKey, claim_owner
-from harness.store.records import (
-    MetricsTail,
-    RunRecord,
-    final_metrics,
-    first_non_finite,
-    read_metrics,
-)
+from harness.store.records import RunRecord, final_metrics, first_non_finite, read_metrics
 
-OUTPUT_TAIL_LINES = 60
+ERROR_OUTPUT_LINES = 10
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,29 +62,47 @@ def execute(
     store, key = FileSystemStore.of_run_dir(run_dir)
     store.update_claim(key, claim_owner("worker"))
     stop_heartbeat = _start_heartbeat(store, key)
-    for stale in ("metrics.jsonl", "output.log"):  # leftovers of an interrupted attempt
+    for stale in ("metrics.jsonl", "output.log", DIFF_FILE):  # leftovers of an earlier attempt
         (run_dir / stale).unlink(missing_ok=True)
 
     started = time.time()
     status, error, diverged_step, tail = "done", None, None, None
     provenance = _provenance(
-        device if planned["kind"] == "builtin" else os.environ.get("CUDA_VISIBLE_DEVICES") or "cpu"
+        device if planned["kind"] == "builtin" else os.environ.get("CUDA_VISIBLE_DEVICES") or "cpu",
+        code_dir=code_directory(
+            planned["config"], kind=planned["kind"], study_source=_source(store)
+        ),
+        run_dir=run_dir,
     )
+    metrics_table = planned["config"].get("metrics") if planned["kind"] == "command" else None
+    script_logs_wandb = isinstance(metrics_table, dict) and metrics_table.get("wandb") is True
     wandb = WandbSink(
-        wandb_settings or {},
+        # a script that logs to wandb itself gets the only wandb run of this harness run
+        {} if script_logs_wandb else (wandb_settings or {}),
         study=planned["study"],
         variant=key.variant,
         seed=key.seed,
         config=planned["config"],
         run_dir=run_dir,
+        config_hash=planned.get("config_hash", ""),
     )
+    result: CommandResult | None = None
     try:
         with MetricsLog(run_dir / "metrics.jsonl", forward=wandb.log) as log:
             if planned["kind"] == "command":
                 forward = wandb.log if wandb.run is not None else None
-                returncode, tail = _run_command(planned, run_dir, forward=forward)
-                if returncode != 0:
-                    status, error = "failed", f"command exited with code {returncode}"
+                result = run_command(
+                    planned,
+                    run_dir,
+                    log.write_rows,
+                    wandb_settings=wandb_settings,
+                    forward=forward,
+                )
+                tail = result.output_tail
+                if result.returncode != 0:
+                    status, error = "failed", f"command exited with code {result.returncode}"
+                elif result.source_error is not None:
+                    status, error = "failed", result.source_error
             else:
                 provenance["device"] = _run_builtin(planned, run_dir, log, threads, device)
     except RunDiverged as diverged:
@@ -102,11 +113,18 @@ def execute(
     finally:
         wandb.finish(failed=status == "failed")
 
-    rows = read_metrics(run_dir / "metrics.jsonl")
-    if status == "done" and (bad := first_non_finite(rows)) is not None:
+    if result is not None and result.sources_declared:  # every row went through the log
+        finals, bad = final_metrics([log.latest]), log.non_finite
+    else:
+        rows = read_metrics(run_dir / "metrics.jsonl")
+        finals, bad = final_metrics(rows), first_non_finite(rows)
+    if status == "done" and bad is not None:
         step, metric, value = bad
         status, diverged_step = "diverged", step
         error = f"{metric} became {value} at step {step}"
+    study_metric = _study_metric(store)
+    if status == "done" and result is not None and study_metric and study_metric not in finals:
+        status, error = "failed", missing_metric_message(study_metric, finals, result)
     ended = time.time()
     record = RunRecord(
         study=planned["study"],
@@ -115,7 +133,7 @@ def execute(
         kind=planned["kind"],
         config_hash=planned["config_hash"],
         status=status,  # type: ignore[arg-type]
-        final_metrics=final_metrics(rows),
+        final_metrics=finals,
         provenance=provenance,
         started_at=_iso(started),
         ended_at=_iso(ended),
@@ -137,6 +155,8 @@ class MetricsLog:
         self.path = path
         self.forward = forward
         self._handle: Any = None
+        self.latest: dict[str, Any] = {}  # of the rows written by write_rows
+        self.non_finite: tuple[int | None, str, float] | None = None
 
     def __enter__(self) -> MetricsLog:
         self._handle = self.path.open("a")
@@ -147,6 +167,21 @@ class MetricsLog:
         self._handle.flush()
         if self.forward is not None:
             self.forward(row)
+
+    def write_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Append many rows with one write (a parsed output may bring thousands at a time),
+        keeping the last value of each metric and the first non-finite one as they pass, so
+        that a run of a million rows need not read its file back."""
+        text = "".join(map(encode_row, rows))
+        self._handle.write(text)
+        self._handle.flush()
+        collections.deque(map(self.latest.update, rows), maxlen=0)  # in C: no Python loop
+        # json spells non-finite numbers NaN / Infinity: only such a batch needs a closer look
+        if self.non_finite is None and ("NaN" in text or "Infinity" in text):
+            self.non_finite = first_non_finite(rows)
+        if self.forward is not None:
+            for row in rows:
+                self.forward(row)
 
     def __exit__(self, *exc: object) -> None:
         self._handle.flush()
@@ -174,134 +209,55 @@ def _run_builtin(
     return device
 
 
-def command_argv(
-    command: str, *, seed: int, run_dir: Path, variant: str, params: dict[str, Any] | None = None
-) -> list[str]:
-    """Split ``command`` like a shell would and fill in the placeholders in each argument.
-
-    Placeholders: ``{seed}``, ``{run_dir}``, ``{variant}``, and ``{name}`` for every key of
-    the run's ``params`` table.
-    """
-    values = {**(params or {}), "seed": seed, "run_dir": str(run_dir), "variant": variant}
-    return [fill_placeholders(arg, values) for arg in shlex.split(command)]
-
-
-def fill_placeholders(text: str, values: dict[str, Any]) -> str:
-    """``str.format_map`` that leaves unknown ``{...}`` untouched (JSON in a command, say)."""
-
-    class Keep(dict):  # type: ignore[type-arg]
-        def __missing__(self, name: str) -> str:
-            return "{" + name + "}"
-
-    try:
-        return text.format_map(Keep(values))
-    except (ValueError, IndexError):
-        return text
-
-
-def command_env(planned: dict[str, Any], run_dir: Path) -> dict[str, str]:
-    """The environment of a command run: ours, the study's ``env`` table, and HARNESS_* vars."""
-    env = dict(os.environ)
-    # `python` in a study's command means the interpreter running harness (its venv), even
-    # when that venv is not activated.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env.update(planned["config"].get("env", {}))
-    env.update(
-        {
-            "HARNESS_SEED": str(planned["seed"]),
-            "HARNESS_RUN_DIR": str(run_dir.resolve()),
-            "HARNESS_VARIANT": planned["variant"],
-            "HARNESS_STUDY": planned["study"],
-        }
+def missing_metric_message(metric: str, reported: dict[str, float], result: CommandResult) -> str:
+    """Why a command that exited 0 is a failed run: the study metric never arrived."""
+    looked = "; ".join(tally.describe() for tally in result.sources) or "no source"
+    found = ", ".join(sorted(reported)[:20]) if reported else "nothing"
+    lines = (result.output_tail or "").splitlines()[-ERROR_OUTPUT_LINES:]
+    output = "\n".join(f"  | {line}" for line in lines) if lines else "  (no output)"
+    hint = (
+        ' Declare where it comes from in a metrics table, e.g. [base.metrics] stdout = "auto".'
+        if _used_default_source(result)
+        else ""
     )
-    return env
+    return (
+        f"the command exited 0 but never reported the study metric '{metric}'. Looked at: "
+        f"{looked}. Reported: {found}.{hint} Last lines of output:\n{output}"
+    )
 
 
-def _run_command(
-    planned: dict[str, Any],
-    run_dir: Path,
-    forward: Callable[[dict[str, Any]], None] | None = None,
-) -> tuple[int, str]:
-    config = planned["config"]
-    run_dir = run_dir.resolve()
-    params = config.get("params", {})
-    if config.get("shell", False):
-        values = {
-            **params,
-            "seed": planned["seed"],
-            "run_dir": shlex.quote(str(run_dir)),
-            "variant": shlex.quote(planned["variant"]),
-        }
-        argv: str | list[str] = fill_placeholders(config["command"], values)
-    else:
-        argv = command_argv(
-            config["command"],
-            seed=planned["seed"],
-            run_dir=run_dir,
-            variant=planned["variant"],
-            params=params,
-        )
-    output_path = run_dir / "output.log"
-    with output_path.open("w") as output:
-        try:
-            process = subprocess.Popen(
-                argv,
-                shell=bool(config.get("shell", False)),
-                cwd=config.get("cwd") or None,
-                env=command_env(planned, run_dir),
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=False,
-            )
-        except FileNotFoundError as error:
-            output.write(f"harness: cannot execute command: {error}\n")
-            return 127, str(error)
-        _forward_termination(process)
-        returncode = _wait_forwarding(process, run_dir / "metrics.jsonl", forward)
-    lines = output_path.read_text(errors="replace").splitlines()
-    return returncode, "\n".join(lines[-OUTPUT_TAIL_LINES:])
+def _used_default_source(result: CommandResult) -> bool:
+    """Whether the run used the default source (no metrics table)."""
+    return not result.sources_declared
 
 
-def _wait_forwarding(
-    process: subprocess.Popen[bytes],
-    metrics: Path,
-    forward: Callable[[dict[str, Any]], None] | None,
-) -> int:
-    """Wait for the command, forwarding (to wandb) the metric rows it appends as they come."""
-    if forward is None:
-        return process.wait()
-    tail = MetricsTail(metrics)
-    while True:
-        try:
-            returncode = process.wait(timeout=1.0)
-        except subprocess.TimeoutExpired:
-            returncode = None
-        for row in tail.new_rows():
-            forward(row)
-        if returncode is not None:
-            return returncode
+def encode_row(row: dict[str, Any]) -> str:
+    """A metrics row as one JSON line, as ``json.dumps`` writes it (``NaN`` for nan), faster
+    for the usual row of numbers under keys seen before."""
+    keys = tuple(row)
+    template = _ROW_TEMPLATES.get(keys)
+    if template is None:
+        template = "{" + ", ".join(f"{json.dumps(k)}: %r" for k in keys) + "}\n"
+        _ROW_TEMPLATES[keys] = template
+    values = tuple(row.values())
+    try:
+        total = sum(values)
+        if total - total == 0:  # every value finite (a sum with nan or inf is not)
+            return template % values
+    except TypeError:
+        pass
+    return json.dumps(row) + "\n"  # non-finite or non-numeric values: json's own spelling
 
 
-def _forward_termination(process: subprocess.Popen[bytes]) -> None:
-    """On SIGTERM, stop the command too, then exit without a record (the run stays unfinished)."""
+_ROW_TEMPLATES: dict[tuple[str, ...], str] = {}
 
-    def handler(signum: int, frame: object) -> None:
-        process.terminate()
-        # Not process.wait(): the handler interrupts the main thread inside process.wait(),
-        # which holds Popen's waitpid lock, so a nested wait could only time out.
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if os.waitpid(process.pid, os.WNOHANG)[0]:
-                    break
-            except ChildProcessError:  # already reaped
-                break
-            time.sleep(0.02)
-        else:
-            process.kill()
-        sys.exit(128 + signum)
 
-    signal.signal(signal.SIGTERM, handler)
+def _study_metric(store: FileSystemStore) -> str | None:
+    try:
+        meta = store.read_study_meta()
+    except (OSError, ValueError):
+        return None
+    return meta.metric if meta is not None else None
 
 
 def _start_heartbeat(store: FileSystemStore, key: RunKey) -> Callable[[], None]:
@@ -315,19 +271,29 @@ def _start_heartbeat(store: FileSystemStore, key: RunKey) -> Callable[[], None]:
     return stop.set
 
 
-def _provenance(device: str) -> dict[str, Any]:
+def _source(store: FileSystemStore) -> str | None:
+    """The study file the run's study was read from, if its description names one."""
+    try:
+        meta = store.read_study_meta()
+    except Exception:  # an unreadable description must not cost the run
+        return None
+    return meta.source if meta is not None else None
+
+
+def _provenance(device: str, *, code_dir: Path, run_dir: Path) -> dict[str, Any]:
+    """Host, versions, device and the git state of ``code_dir``'s repository (a dirty tree's
+    diff saved in ``run_dir``)."""
     import platform
     import socket
 
     from harness import __version__
-    from harness.run.provenance import git_state
 
     info: dict[str, Any] = {
         "host": socket.gethostname(),
         "python": platform.python_version(),
         "harness": __version__,
         "device": device,
-        **git_state(Path.cwd()),
+        **git_state(code_dir, save_diff_in=run_dir),
     }
     try:  # the installed version, without paying for importing torch in command runs
         info["torch"] = importlib.metadata.version("torch")

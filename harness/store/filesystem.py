@@ -15,6 +15,9 @@ finished. Concurrency: a run is claimed with an exclusive create (``O_EXCL``), w
 on local filesystems and on NFSv3+; a claim whose owner is gone is taken over under a
 ``flock`` on the study's lock file, so two processes never both take over the same stale claim.
 
+An ``--until-decided`` study also keeps ``<study dir>/sequential.json``: its sequential design and
+the looks taken (``SequentialLooks``).
+
 A phased study is a directory of such study directories, one per phase, with the decisions of
 the finished phases in ``<phased root>/phases.json``.
 """
@@ -34,11 +37,12 @@ from harness.errors import UserError
 from harness.store._base import RunConfigFile, RunKey, Store
 from harness.store.atomic import atomic_write_text, exclusive_create, read_json_object
 from harness.store.claims import claim_is_live
-from harness.store.meta import PhaseDecision, StudyMeta
+from harness.store.meta import PhaseDecision, SequentialLooks, StudyMeta
 from harness.store.records import RunRecord, Status
 
 STUDY_FILE = "study.json"
 PHASES_FILE = "phases.json"
+SEQUENTIAL_FILE = "sequential.json"
 
 
 class FileSystemStore(Store):
@@ -220,6 +224,26 @@ def read_phase_decisions(root: Path) -> list[PhaseDecision]:
         return [PhaseDecision.from_dict(entry) for entry in json.loads(path.read_text())]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise UserError(f"{path}: cannot read the phase decisions: {error}") from None
+
+
+def write_sequential_looks(study_dir: Path, looks: SequentialLooks) -> None:
+    """Store an ``--until-decided`` study's design and looks (replacing what was there)."""
+    atomic_write_text(Path(study_dir) / SEQUENTIAL_FILE, json.dumps(looks.to_dict(), indent=2))
+
+
+def read_sequential_looks(study_dir: Path) -> SequentialLooks | None:
+    """The stored design and looks of a study; None when it has none.
+
+    Raises:
+        UserError: the record is unreadable.
+    """
+    path = Path(study_dir) / SEQUENTIAL_FILE
+    try:
+        return SequentialLooks.from_dict(json.loads(path.read_text()))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError, AttributeError) as error:
+        raise UserError(f"{path}: cannot read the sequential design: {error}") from None
 
 
 def _seed_of(name: str) -> int:

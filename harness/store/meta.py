@@ -193,3 +193,55 @@ class PhaseDecision:
 
 def _optional_str(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SequentialLooks:
+    """The record of an ``--until-decided`` study's sequential design and its looks
+    (``sequential.json``): what ``harness compare --sequential`` reads to redo the decisions.
+
+    Attributes:
+        design: ``anytime-valid`` (no budget given: confidence sequences, any looks) or
+            ``group-sequential`` (``--max-seeds`` given: error spending over planned looks).
+        settings: the design's settings as stored (alpha, max_seeds, margin and, for the
+            group-sequential design, its spending functions and futility level).
+        reason: why this design ran, in words.
+        looks: variant -> the paired-seed counts at which its comparison was looked at.
+        outcome: variant -> why it stopped (``efficacy``, ``futility``, ``budget``) or its
+            verdict, once known.
+    """
+
+    design: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    reason: str = ""
+    looks: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    outcome: Mapping[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "design": self.design,
+            "settings": dict(self.settings),
+            "reason": self.reason,
+            "looks": {name: list(seeds) for name, seeds in self.looks.items()},
+            "outcome": dict(self.outcome),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SequentialLooks:
+        """Read ``sequential.json``.
+
+        Raises:
+            ValueError: no design, or an unknown one.
+        """
+        design = data.get("design")
+        if design not in ("anytime-valid", "group-sequential"):
+            raise ValueError(f"unknown sequential design {design!r}")
+        return cls(
+            design=design,
+            settings=dict(data.get("settings") or {}),
+            reason=str(data.get("reason") or ""),
+            looks={
+                str(k): tuple(int(n) for n in v) for k, v in (data.get("looks") or {}).items()
+            },
+            outcome={str(k): str(v) for k, v in (data.get("outcome") or {}).items()},
+        )

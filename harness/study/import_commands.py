@@ -5,6 +5,9 @@ Each line ``name:command`` becomes a command variant. A literal ``--seed N`` bec
 ``{run_dir}`` placeholder, so every variant runs on the study's seeds and writes where harness
 looks. Lines starting with ``#`` are comments; a comment just above a line describes it.
 Variant names are sanitized before they become directory names.
+
+``metrics`` ("auto") or ``metric_patterns`` (regexes) add a ``[base.metrics]`` table, so that
+scripts which print their losses (as most do) report them without a change.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 
 from harness.direction import Direction
 from harness.errors import UserError
+from harness.study.metrics import AUTO, compile_pattern
 from harness.study.sweep import sanitize_name
 
 SEED_FLAGS = ("--seed",)
@@ -133,8 +137,28 @@ def to_study_toml(
     metric: str = "val_loss",
     direction: Direction = "minimize",
     source: str = "",
+    metrics: str | None = None,
+    metric_patterns: tuple[str, ...] = (),
 ) -> str:
-    """A study file for the imported variants (the first is the baseline)."""
+    """A study file for the imported variants (the first is the baseline).
+
+    Args:
+        result: the parsed command list.
+        name: the study name.
+        seeds: seeds per variant.
+        metric: the study metric.
+        direction: "minimize" or "maximize".
+        source: where the list came from, for the header comment.
+        metrics: "auto" for a ``[base.metrics]`` table of the built-in output patterns.
+        metric_patterns: regexes for that table instead (named groups are metrics).
+
+    Returns:
+        The study file's text.
+
+    Raises:
+        SpecError: a pattern that is not a valid regex or names no metric
+            (key ``base.metrics.stdout``).
+    """
     quote = json.dumps  # a JSON string is a valid TOML basic string
     lines = [
         f"# Imported from {source} by 'harness import-commands'."
@@ -148,6 +172,7 @@ def to_study_toml(
         f"baseline = {quote(result.variants[0].name)}",
         "",
     ]
+    lines += _metrics_table(metrics, metric_patterns)
     for variant in result.variants:
         if variant.comment:
             lines.append(f"# {variant.comment}")
@@ -155,6 +180,36 @@ def to_study_toml(
         lines.append(f"command = {quote(variant.command)}")
         lines.append("")
     return "\n".join(lines)
+
+
+def _metrics_table(metrics: str | None, patterns: tuple[str, ...]) -> list[str]:
+    if metrics is None and not patterns:
+        return []
+    if metrics is not None and metrics != AUTO:
+        raise UserError(f"--metrics takes only 'auto', got {metrics!r}")
+    if patterns:
+        for index, pattern in enumerate(patterns):
+            compile_pattern(pattern, key="base.metrics.stdout", index=index)
+        stdout = "[" + ", ".join(_toml_string(p) for p in patterns) + "]"
+        what = "the named groups of these patterns are metrics"
+    else:
+        stdout = _toml_string(AUTO)
+        what = "'name: 1.23', 'name=1.23' and 'name 1.23' pairs; step/iter/iteration is the step"
+    return [
+        "# Metrics from what each command prints (its stdout and stderr):",
+        f"# {what}.",
+        "[base.metrics]",
+        f"stdout = {stdout}",
+        "",
+    ]
+
+
+def _toml_string(text: str) -> str:
+    """A TOML literal string ('...', backslashes as written) when it can be one, else a basic
+    (JSON-escaped) string."""
+    if "'" not in text and "\n" not in text and "\r" not in text:
+        return f"'{text}'"
+    return json.dumps(text)
 
 
 def _table_key(name: str) -> str:

@@ -36,10 +36,22 @@ from harness.direction import Direction, parse_direction
 from harness.errors import SpecError, closest
 from harness.schema import from_mapping
 from harness.study.executor import ExecutorSettings, parse_executor
+from harness.study.factorial import (
+    FactorialDesign,
+    cell_variants,
+    check_variants,
+    parse_factors,
+)
 from harness.study.search import SearchConfig, parse_search
 from harness.study.seeds import default_seeds, seed_list
 from harness.study.sweep import expand_sweep, swept_values
-from harness.study.tables import deep_merge, parse_assignment, set_dotted
+from harness.study.tables import (
+    deep_merge,
+    format_key,
+    parse_assignment,
+    set_dotted,
+    split_key,
+)
 from harness.study.variant import (
     NAME_PATTERN,
     VariantSpec,
@@ -70,7 +82,17 @@ __all__ = [
 ]
 
 STUDY_KEYS = ("name", "description", "metric", "direction", "seeds", "baseline", "wandb_project")
-TOP_LEVEL_KEYS = ("study", "base", "variants", "sweep", "phases", "wandb", "executor", "search")
+TOP_LEVEL_KEYS = (
+    "study",
+    "base",
+    "variants",
+    "sweep",
+    "factors",
+    "phases",
+    "wandb",
+    "executor",
+    "search",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,6 +131,8 @@ class StudySpec:
         sweep: the ``[sweep]`` table, when the study has one (its points are in ``variants``).
         executor: where runs execute (``[executor]``); local when the file has no table.
         search: the ``[search]`` settings of ``harness tune``, when the file has them.
+        factorial: the ``[factors]`` design, when the study has one (its cells are in
+            ``variants``; see :mod:`harness.study.factorial`).
     """
 
     name: str
@@ -124,6 +148,7 @@ class StudySpec:
     sweep: Mapping[str, Any] = field(default_factory=dict)
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
     search: SearchConfig | None = None
+    factorial: FactorialDesign | None = None
 
     def variant(self, name: str) -> VariantSpec:
         for variant in self.variants:
@@ -136,8 +161,9 @@ class StudySpec:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-serializable form stored as ``study.json``."""
-        return {
+        """The JSON-serializable form stored as ``study.json``; ``factorial`` only for a
+        ``[factors]`` study (other studies keep the shape earlier versions wrote)."""
+        data = {
             "name": self.name,
             "description": self.description,
             "metric": self.metric,
@@ -150,6 +176,9 @@ class StudySpec:
             "source": str(self.source) if self.source else None,
             "sweep": _sweep_points(self.sweep),
         }
+        if self.factorial is not None:
+            data["factorial"] = self.factorial.to_dict()
+        return data
 
 
 def _sweep_points(sweep: Mapping[str, Any]) -> dict[str, dict[str, Any]] | None:
@@ -242,7 +271,7 @@ def parse_study(raw: Mapping[str, Any], *, source: Path | None = None) -> StudyS
     seeds = seed_list(study.get("seeds", 3), "study.seeds")
 
     base = _table(raw, "base")
-    variant_tables = _table(raw, "variants", required="sweep" not in raw)
+    variant_tables = _table(raw, "variants", required="sweep" not in raw and "factors" not in raw)
     sweep = _table(raw, "sweep")
     swept_variants = expand_sweep(sweep) if sweep else {}
     for swept_name, swept in swept_variants.items():
@@ -252,6 +281,7 @@ def parse_study(raw: Mapping[str, Any], *, source: Path | None = None) -> StudyS
                 key=f"variants.{swept_name}",
             )
         variant_tables[swept_name] = swept
+    factorial = _factorial(raw, base, variant_tables) if "factors" in raw else None
     if not variant_tables:
         raise SpecError("a study needs at least one variant", key="variants")
     # When every variant brings its own command, the base only holds what they share (env,
@@ -270,7 +300,7 @@ def parse_study(raw: Mapping[str, Any], *, source: Path | None = None) -> StudyS
         variants.append(variant)
 
     names = [v.name for v in variants]
-    baseline = _string(study, "baseline", default=names[0])
+    baseline = _string(study, "baseline", default=factorial.baseline if factorial else names[0])
     if baseline not in names:
         raise SpecError(
             f"baseline '{baseline}' is not a variant (variants: {', '.join(names)})",
@@ -303,7 +333,27 @@ def parse_study(raw: Mapping[str, Any], *, source: Path | None = None) -> StudyS
         sweep=sweep,
         executor=executor,
         search=search,
+        factorial=factorial,
     )
+
+
+def _factorial(
+    raw: Mapping[str, Any], base: Mapping[str, Any], variant_tables: dict[str, Any]
+) -> FactorialDesign:
+    """Parse ``[factors]`` and add its cells to ``variant_tables`` (in place)."""
+    if "sweep" in raw:
+        raise SpecError("a study has [sweep] or [factors], not both", key="factors")
+    validate_config(base, where="base")  # a broken base is named as such, not as a factor
+    design = parse_factors(_table(raw, "factors"), base=base)
+    check_variants(design, variant_tables)
+    for name, overrides in cell_variants(design, base).items():
+        if name in variant_tables:
+            raise SpecError(
+                f"the factorial makes a variant '{name}' that [variants] already has",
+                key=f"variants.{name}",
+            )
+        variant_tables[name] = overrides
+    return design
 
 
 def _wandb(raw: Mapping[str, Any], *, default_project: Any) -> WandbSettings:
@@ -320,12 +370,12 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
     anything that is not valid TOML is taken as a plain string.
     """
     key, value = parse_assignment(assignment)
-    table, _, rest = key.partition(".")
+    table, *rest = split_key(key)
     if table not in TOP_LEVEL_KEYS:
         raise SpecError(
             "--set keys start with a table such as 'base.' or 'study.'",
             key=key,
-            suggestion=_prefixed(closest(table, TOP_LEVEL_KEYS), rest),
+            suggestion=_prefixed(closest(table, TOP_LEVEL_KEYS), format_key(rest)),
         )
     set_dotted(raw, key, value)
 
@@ -359,7 +409,10 @@ def locate_key(text: str, dotted: str) -> int | None:
 
 
 def _split_key(key: str) -> list[str]:
-    return [part.strip().strip("\"'") for part in key.split(".")]
+    try:
+        return split_key(key)
+    except SpecError:  # not a valid key: the nearest parts still locate the line
+        return [part.strip().strip("\"'") for part in key.split(".")]
 
 
 def _common_prefix(a: Sequence[str], b: Sequence[str]) -> int:

@@ -3,13 +3,18 @@
 The one place that merges tables, sets or reads a dotted key, turns ``KEY=VALUE`` text into a
 key and a TOML value, and lists the dotted keys where two tables differ. ``--set``,
 ``[sweep]``, ``[search]`` trials, ``--transfer`` and the "config changed" refusals all use it.
+
+A dotted key is read exactly as TOML reads one: parts are bare (``A-Za-z0-9_-``) or quoted, so
+``sweep.parameters."model.nanohead_proportion"`` is three parts, the last holding a dot.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.errors import SpecError
@@ -26,13 +31,59 @@ def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[st
     return merged
 
 
-def set_dotted(table: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set ``dotted`` in ``table`` in place, creating the tables on the way.
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def split_key(dotted: str) -> list[str]:
+    """The parts of a dotted key, read as TOML reads a key: ``a."b.c"`` -> ``["a", "b.c"]``.
+
+    Args:
+        dotted: a TOML key; parts bare (``A-Za-z0-9_-``) or quoted (``"..."``, ``'...'``).
+
+    Returns:
+        The parts, unquoted.
 
     Raises:
-        SpecError: a part of the path already holds a value that is not a table.
+        SpecError: ``dotted`` is not a valid TOML key.
     """
-    *parents, leaf = dotted.split(".")
+    bare_parts = dotted.split(".")
+    if all(_BARE_KEY.fullmatch(part) for part in bare_parts):  # the common case, no parsing
+        return bare_parts
+    try:
+        node: Any = tomllib.loads(f"{dotted} = 0")
+    except tomllib.TOMLDecodeError:
+        raise SpecError(
+            "not a valid key: write parts that hold a dot or other characters in quotes, "
+            'e.g. sweep.parameters."model.n_layer"',
+            key=dotted,
+        ) from None
+    parts = []
+    while isinstance(node, dict) and len(node) == 1:
+        part, node = next(iter(node.items()))
+        parts.append(part)
+    if node != 0 or not parts:  # "a = 1 \n b" and the like: more than one key
+        raise SpecError("not a single key", key=dotted)
+    return parts
+
+
+def format_key(parts: Sequence[str]) -> str:
+    """The dotted key of ``parts``, each bare when it can be and quoted otherwise (as TOML
+    writes it): ``["a", "b.c"]`` -> ``a."b.c"``; :func:`split_key` reads it back."""
+    return ".".join(
+        part if _BARE_KEY.fullmatch(part) else json.dumps(part, ensure_ascii=False)
+        for part in parts
+    )
+
+
+def set_dotted(table: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``dotted`` (a TOML key, see :func:`split_key`) in ``table`` in place, creating the
+    tables on the way.
+
+    Raises:
+        SpecError: a part of the path already holds a value that is not a table, or
+            ``dotted`` is not a valid key.
+    """
+    *parents, leaf = split_key(dotted)
     node = table
     for part in parents:
         child = node.setdefault(part, {})
@@ -43,9 +94,9 @@ def set_dotted(table: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def get_dotted(table: Mapping[str, Any], dotted: str) -> Any:
-    """The value at ``dotted`` in ``table`` (KeyError when it is not there)."""
+    """The value at ``dotted`` (a TOML key) in ``table`` (KeyError when it is not there)."""
     node: Any = table
-    for part in dotted.split("."):
+    for part in split_key(dotted):
         node = node[part]
     return node
 
@@ -61,28 +112,53 @@ def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
 def parse_assignment(assignment: str, *, flag: str = "--set") -> tuple[str, Any]:
     """``"train.lr=3e-4"`` -> ``("train.lr", 0.0003)``.
 
-    The value is read as a TOML value (``50``, ``3e-4``, ``true``, ``"x"``, ``[1, 2]``);
-    anything that is not valid TOML is taken as a plain string, so ``name=plain`` works.
+    The key is read as a TOML key (quoted parts may hold dots and ``=``:
+    ``sweep.parameters."model.n_layer"=[2, 4]``). The value is read as a TOML value (``50``,
+    ``3e-4``, ``true``, ``"x"``, ``[1, 2]``); anything that is not valid TOML is taken as a
+    plain string, so ``name=plain`` works.
 
     Args:
         assignment: ``KEY=VALUE`` as typed on the command line.
         flag: the option it came from, for the error message.
 
     Returns:
-        The dotted key and the value.
+        The dotted key (as :func:`format_key` writes it, for :func:`set_dotted`) and the value.
 
     Raises:
-        SpecError: no ``=`` or no key.
+        SpecError: no ``=``, no key, or a key that is not a valid TOML key.
     """
-    key, sep, text = assignment.partition("=")
-    key = key.strip()
-    if not sep or not key:
+    split = _key_end(assignment)
+    key, text = assignment[:split].strip(), assignment[split + 1 :]
+    if split == len(assignment) or not key:
         raise SpecError(f"{flag} takes KEY=VALUE, got {assignment!r}")
+    try:
+        key = format_key(split_key(key))
+    except SpecError as error:
+        raise SpecError(f"{flag}: {error.message}", key=key) from None
     try:
         value = tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         value = text
     return key, value
+
+
+def _key_end(assignment: str) -> int:
+    """The index of the ``=`` that ends the key (the first outside quotes), or the length."""
+    quote = ""
+    escaped = False
+    for index, char in enumerate(assignment):
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\" and quote == '"':
+                escaped = True
+            elif char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char == "=":
+            return index
+    return len(assignment)
 
 
 def changed_keys(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -92,7 +168,7 @@ def changed_keys(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "
     """
     changed = []
     for key in sorted(set(old) | set(new)):
-        path = f"{prefix}{key}"
+        path = f"{prefix}{format_key([key])}"
         a, b = old.get(key), new.get(key)
         if isinstance(a, Mapping) and isinstance(b, Mapping):
             changed += changed_keys(a, b, f"{path}.")

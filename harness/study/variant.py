@@ -18,10 +18,11 @@ from typing import Any, Literal
 
 from harness.errors import SpecError, closest
 from harness.schema import from_mapping
+from harness.study.metrics import parse_metrics
 from harness.study.tables import deep_merge, nest
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
-COMMAND_KEYS = ("command", "shell", "env", "params", "cwd")
+COMMAND_KEYS = ("command", "shell", "env", "params", "cwd", "metrics")
 BUILTIN_TABLES = ("model", "data", "train")
 
 Kind = Literal["builtin", "command"]
@@ -101,7 +102,8 @@ def validate_config(config: Mapping[str, Any], *, where: str) -> Kind:
             if key not in COMMAND_KEYS:
                 suggestion = closest(key, COMMAND_KEYS)
                 raise SpecError(
-                    "a command run takes only 'command', 'shell', 'env', 'params' and 'cwd'",
+                    "a command run takes only 'command', 'shell', 'env', 'params', 'cwd' "
+                    "and 'metrics'",
                     key=f"{where}.{key}",
                     suggestion=f"{where}.{suggestion}" if suggestion else None,
                 )
@@ -114,6 +116,11 @@ def validate_config(config: Mapping[str, Any], *, where: str) -> Kind:
         env = config.get("env", {})
         if not isinstance(env, Mapping) or not all(isinstance(v, str) for v in env.values()):
             raise SpecError("must be a table of strings", key=f"{where}.env")
+        params = config.get("params", {})
+        if not isinstance(params, Mapping):
+            raise SpecError("must be a table of placeholder values", key=f"{where}.params")
+        if "metrics" in config:
+            parse_metrics(config["metrics"], where=f"{where}.metrics", params=params)
         return "command"
     from harness.training.config import RunConfig  # loads models: only for built-in runs
 

@@ -42,6 +42,12 @@ SCHEMA_COMPARISON = [
     "seeds_needed",
 ]
 EXTRA_TOP = ["test", "effect_size_kind", "n_comparisons", "warnings"]
+# Issue 18: lost runs, divergence, the metric's resolution, the seed-adjusted means; per
+# comparison its design, df, whether its noise was measured and why a verdict was
+# withheld. Added after the existing fields, never renaming them.
+ISSUE18_TOP = ["runs", "divergence_test", "resolution", "adjusted_means"]
+ISSUE18_VARIANT: list[str] = []  # variant entries keep their keys (legacy study test)
+ISSUE18_COMPARISON = ["design", "df", "noise_measured", "withheld"]
 
 
 def sleep_table() -> pl.DataFrame:
@@ -84,9 +90,9 @@ def test_api_reproduces_r_sleep_example_paired_and_welch() -> None:
 def test_to_dict_has_the_issue_schema_and_is_json() -> None:
     result = compare(sleep_table(), metric="extra", baseline="control")
     data = result.to_dict()
-    assert list(data) == SCHEMA_TOP + EXTRA_TOP
-    assert [list(v) for v in data["variants"]] == [SCHEMA_VARIANT] * 2
-    assert [list(c) for c in data["comparisons"]] == [SCHEMA_COMPARISON]
+    assert list(data) == SCHEMA_TOP + EXTRA_TOP + ISSUE18_TOP
+    assert [list(v) for v in data["variants"]] == [SCHEMA_VARIANT + ISSUE18_VARIANT] * 2
+    assert [list(c) for c in data["comparisons"]] == [SCHEMA_COMPARISON + ISSUE18_COMPARISON]
     assert data["tiers"] == [["drug"], ["control"]]
     assert json.loads(result.to_json()) == data
     assert data["variants"][0]["variant"] == "control"  # baseline first

@@ -398,3 +398,17 @@ def test_variants_needing_seeds_drives_a_runner_to_a_decision():
     assert by_name["clear"].result.verdict == "better" and by_name["clear"].result.n < 15
     assert by_name["tiny"].result.verdict == "inconclusive" and by_name["tiny"].result.n == 15
     assert history[-1] == ("tiny", "base") and report.runs_used == len(rows)
+
+
+def test_the_anytime_report_names_its_design() -> None:
+    table = pl.DataFrame(
+        {
+            "variant": ["b", "v"] * 3,
+            "seed": [0, 0, 1, 1, 2, 2],
+            "loss": [1.0, 2, 1.1, 2.2, 0.9, 1.8],
+        }
+    )
+    payload = sequential_compare(table, metric="loss", baseline="b").to_dict()
+    assert payload["design"] == "anytime-valid"
+    assert payload["design_details"] is None
+    assert payload["comparisons"][0]["stopped"] is None

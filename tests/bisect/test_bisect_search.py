@@ -13,6 +13,7 @@ import pytest
 from harness.bisect.paired import Paired, compare_paired, judge
 from harness.bisect.search import (
     bisect_indices,
+    decision_alpha,
     expected_decisions,
     noisy_bisect,
     per_test_alpha,
@@ -103,7 +104,24 @@ def test_error_budget_is_split_over_decisions_and_looks():
     assert expected_decisions(12) == 5
     assert expected_decisions(2) == 1  # endpoints only
     assert expected_decisions(3) == 2
-    assert per_test_alpha(0.05, n_commits=12, looks=4) == pytest.approx(0.05 / 20)
+    # the K planned decisions share 80 % of alpha, each split over its L looks
+    assert per_test_alpha(0.05, n_commits=12, looks=4) == pytest.approx(0.8 * 0.05 / 20)
+    assert per_test_alpha(0.05, n_commits=12, looks=4, decision=5) == pytest.approx(0.002)
+    # a decision beyond K (a skip moved the probe): 0.2 alpha 6 / (pi^2 (j - K)^2)
+    sixth = 0.2 * 0.05 * 6 / math.pi**2
+    assert per_test_alpha(0.05, n_commits=12, looks=4, decision=6) == pytest.approx(sixth / 4)
+    assert decision_alpha(0.05, 8, planned=5) == pytest.approx(sixth / 9)
+
+
+def test_the_budget_covers_any_number_of_decisions():
+    """Bonferroni's bound holds when the decisions made never spend more than alpha — the old
+    split alpha / K did not: 9 commits (K = 4) and one skip make 5 decisions, 5/4 of alpha."""
+    for planned in (1, 4, 8):
+        spent = [decision_alpha(0.05, j, planned=planned) for j in range(1, 100_001)]
+        assert sum(spent) <= 0.05
+        assert sum(spent) == pytest.approx(0.05, rel=1e-4)  # and nothing is wasted
+    with pytest.raises(ValueError):
+        decision_alpha(0.05, 0, planned=4)
 
 
 def test_bisect_indices_is_binary_search_and_skips_like_git_bisect():
@@ -262,3 +280,47 @@ def test_error_rates_by_simulation_noisy_versus_single_seed():
     assert single_right <= 34  # misled in at least 6 of 40 (about 14 % per step here)
     print(f"noisy right {noisy_right}/40, single-seed right {single_right}/40, "
           f"measurements per bisect {min(seeds_used)}..{max(seeds_used)}")  # fmt: skip
+
+
+def test_a_skip_that_adds_a_decision_stays_within_the_budget():
+    """The reported case: 9 commits (K = 4), commit 4 crashes, culprit 7: probes 3, 5, 6, 7
+    after the skip, 5 decisions with the endpoint check. Under alpha / K that spends 5/4 of
+    alpha; the spending rule gives the fifth decision a share of the reserve."""
+    history, _, result = run(planted(7, crash=4), n=9)
+    assert result.outcome == "found" and result.first_bad == history[7]
+    assert result.decisions == 4 and result.decisions_made == 5
+    assert result.alpha_spent <= result.alpha
+    assert result.decisions_made * result.alpha / result.decisions > result.alpha  # the old rule
+    levels = {t.position: t.alpha_test for t in result.tested if t.decision is not None}
+    fifth = next(t for t in result.tested if t.decision == 5)
+    assert fifth.alpha_test == pytest.approx(0.2 * 0.05 * 6 / math.pi**2 / result.looks)
+    assert levels[8] == pytest.approx(0.8 * 0.05 / 4 / result.looks)  # the endpoint check
+    skipped = next(t for t in result.tested if t.verdict == "skip")
+    assert skipped.decision is None  # a skip reaches no verdict and uses no index
+
+
+def test_error_rate_with_crashing_commits_by_simulation():
+    """24 histories of 9 commits, a random culprit, each commit between the endpoints crashing
+    with probability 0.3, alpha 0.2 (large, so that errors could show): every bisect spends at
+    most alpha, and wrong non-forced decisions stay within the bound. The full grid (200
+    histories a row, alpha 0.05 and 0.2, 9 and 17 commits) is benchmarks/bisect_error_rate.py
+    (docs/ci-regression.md)."""
+    alpha, worlds, wrong, beyond = 0.2, 24, 0, 0
+    for world in range(worlds):
+        draw = random.Random(f"crash-{world}")
+        culprit = draw.randint(1, 8)
+        crashing = {i for i in range(1, 8) if draw.random() < 0.3}
+
+        def value(commit: int, seed: int, world=world, culprit=culprit, crashing=crashing):  # type: ignore[no-untyped-def]
+            return None if commit in crashing else planted(culprit, world=world)(commit, seed)
+
+        _, _, result = run(value, n=9, alpha=alpha)
+        assert result.alpha_spent <= alpha
+        beyond += result.decisions_made > result.decisions
+        wrong += any(
+            t.role == "probe" and not t.forced and t.verdict in ("good", "bad")
+            and t.verdict != ("bad" if t.position >= culprit else "good")
+            for t in result.tested
+        )  # fmt: skip
+    assert wrong / worlds <= alpha + 3 * math.sqrt(alpha * (1 - alpha) / worlds)
+    print(f"wrong {wrong}/{worlds}, decisions beyond K in {beyond}")

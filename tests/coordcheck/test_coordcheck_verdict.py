@@ -96,7 +96,59 @@ def test_a_slope_within_seed_noise_does_not_fail() -> None:
         (pl.col("activation") == "q") & (pl.col("layer") == 0) & (pl.col("step") == 1)
     ).row(0, named=True)
     assert row["slope"] == pytest.approx(0.5) and row["ci_low"] < 0 < row["ci_high"]
-    assert result.passed
+    assert not result.failed and result.failures == ()
+    # ... nor does it pass: its interval reaches far past the tolerance, so nothing is shown
+    assert not result.passed and result.verdict == "INCONCLUSIVE"
+    assert row["status"] == "uncertain"
+    assert result.uncertain == (
+        f"q (layer 0) not shown within tolerance at steps 1; widest interval "
+        f"[{row['equiv_low']:+.2f}, {row['equiv_high']:+.2f}] at step 1",
+    )
+
+
+def test_absence_of_evidence_is_inconclusive_not_pass() -> None:
+    """The reported case: 2 seeds, mean slope 1.13 with its 95 % interval [-0.15, 2.42]."""
+    rows = table({}, seeds=2)
+    per_seed = pl.col("seed").replace_strict({0: 1.03, 1: 1.23}, return_dtype=pl.Float64)
+    target = (pl.col("activation") == "k") & (pl.col("layer") == 1) & (pl.col("step") == 2)
+    rows = rows.with_columns(
+        pl.when(target)
+        .then(pl.col("value") * pl.col("width").cast(pl.Float64) ** per_seed)
+        .otherwise(pl.col("value"))
+        .alias("value")
+    )
+    result = coord_check(rows)
+    row = result.slopes.filter(target).row(0, named=True)
+    # mean 1.13, sd 0.1414: 1.13 ± 12.706 · 0.1 = [-0.141, 2.401]
+    assert row["slope"] == pytest.approx(1.13)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((-0.1406, 2.4006), abs=1e-3)
+    assert result.verdict == "INCONCLUSIVE" and not result.passed and not result.failed
+    # every other slope is exactly 0 with no spread: shown flat even with 2 seeds
+    others = result.slopes.filter(pl.col("judged") & ~target)
+    assert set(others["status"].to_list()) == {"ok"}
+
+
+def test_one_seed_cannot_pass() -> None:
+    result = coord_check(table({}, noise=0.02, seeds=1))
+    assert result.verdict == "INCONCLUSIVE"
+    assert set(result.slopes.filter(pl.col("judged"))["status"].to_list()) == {"uncertain"}
+    assert all(line.endswith("one seed: no interval") for line in result.uncertain)
+
+
+def test_a_true_slope_at_the_tolerance_passes_at_most_alpha_of_the_time() -> None:
+    """TOST: with every slope exactly at the tolerance, PASS is wrong; its rate is <= alpha
+    (one slope: the 90 % interval's upper end is below 0.5 in 5 % of draws)."""
+    rng = np.random.default_rng(7)
+    sims, seeds = 4000, 3
+    slopes = 0.5 + rng.normal(0.0, 0.1, (sims, seeds))
+    from analysis.stats import mean_ci
+
+    upper = mean_ci(slopes, alpha=2 * 0.05)["ci_high"]
+    rate = float(np.mean(upper <= 0.5))
+    assert rate <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / sims)
+    # and the same rule on coord_check's own table: a slope 0.5 on one row does not pass
+    rows = table({("q", 0, 2): 0.5}, noise=0.01)
+    assert coord_check(rows).verdict in ("INCONCLUSIVE", "FAIL")
 
 
 def test_the_tolerance_is_the_boundary() -> None:

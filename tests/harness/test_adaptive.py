@@ -86,6 +86,8 @@ class AdaptiveStudy:
         full_env.pop("HARNESS_RUNS_DIR", None)
         argv = [PYTHON, "-m", "harness", "study", str(self.path), "--until-decided"]
         argv += ["--runs-dir", str(self.runs_dir), "--no-wandb", "--no-progress", *args]
+        if "--design" not in args:  # these tests are about the anytime-valid design
+            argv += ["--design", "anytime-valid"]
         return subprocess.run(
             argv,
             cwd=self.root,
@@ -251,3 +253,43 @@ def test_a_study_of_the_baseline_alone_exits_2(
     assert main([*argv, "--no-wandb", "--no-progress"]) == 2
     assert "needs at least one variant besides the baseline" in capsys.readouterr().err
     assert study.calls() == collections.Counter()
+
+
+# -- the group-sequential design (a seed budget given, issue 24) -------------------------------
+
+
+def test_a_seed_budget_runs_the_group_sequential_design_and_compare_reads_its_looks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.store import read_sequential_looks
+
+    study = AdaptiveStudy(tmp_path)
+    result = study.until_decided("--max-seeds", "6", "--margin", "0.2", "--design", "auto")
+    check(result)
+    assert "group-sequential design over a budget of 6 seeds" in result.stdout
+    found = verdicts(result.stdout)
+    # +1.0 against a paired spread of ~0.01 crosses the efficacy boundary at the first look
+    # (2 seeds); same is within the 0.2 margin: a futility stop, "equivalent"
+    assert found["worse"][1] == "worse"
+    assert found["same"][1].startswith("equivalent (futility")
+    record = read_sequential_looks(study.study_dir)
+    assert record is not None and record.design == "group-sequential"
+    assert record.settings["max_seeds"] == 6 and record.settings["margin"] == 0.2
+    assert record.looks["worse"][0] == 2
+    assert record.outcome == {"worse": "efficacy", "same": "futility"}
+    argv = ["compare", str(study.study_dir), "--sequential", "--format", "json"]
+    assert main(argv) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["design"] == "group-sequential"
+    by_variant = {row["variant"]: row for row in payload["comparisons"]}
+    assert by_variant["worse"]["verdict"] == "worse"
+    assert by_variant["worse"]["decided_at"] == found["worse"][0]
+    assert by_variant["same"]["stopped"] == "futility"
+
+
+def test_without_a_budget_the_anytime_design_runs_and_says_so(tmp_path: Path) -> None:
+    study = AdaptiveStudy(tmp_path)
+    result = study.until_decided("--margin", "0.2", "--design", "auto")
+    check(result)
+    assert "anytime-valid design" in result.stdout
+    assert verdicts(result.stdout) == {"worse": (5, "worse"), "same": (5, "equivalent")}

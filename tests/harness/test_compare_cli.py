@@ -270,3 +270,127 @@ def test_compare_options_drive_the_comparison_without_argparse(tmp_path: Path) -
     assert result.to_dict()["paired"] is False
     overridden = prepare(str(study), CompareOptions(baseline="same", direction="maximize"))
     assert (overridden.baseline, overridden.direction) == ("same", "maximize")
+
+
+# -- --over-steps (issue 23) ------------------------------------------------------------------
+
+
+def test_over_steps_json_is_the_python_api_on_the_studys_curves(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from analysis import compare_over_steps
+    from harness.store import load_curves
+
+    study = write_study(tmp_path, seeds=7)
+    code, out, _ = run_cli(
+        [str(study), "--over-steps", "--metric", "train_loss", "--format", "json"], capsys
+    )
+    assert code == 0
+    data = json.loads(out)
+    expected = compare_over_steps(
+        load_curves(study), metric="train_loss", baseline="base", rng=np.random.default_rng(0)
+    ).to_dict()
+    assert data == expected
+    assert [(r["variant"], r["step"]) for r in data["steps"]] == [
+        (v, s) for v in ("good", "same") for s in (0, 10, 20)
+    ]
+    for row in data["steps"]:
+        assert set(row) >= {"diff", "ci_low", "ci_high", "band_low", "band_high"}
+        assert row["band_low"] <= row["ci_low"] <= row["diff"] <= row["ci_high"] <= row["band_high"]
+    # good is 0.2 lower at every step with noise sd 0.01: separated from the first step.
+    assert data["separated_from"] == {"good": 0, "same": None}
+    assert data["variants"][0]["separated_side"] == "better"
+    assert data["smoothing"] is None
+
+
+def test_over_steps_table_markdown_csv_and_smoothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = write_study(tmp_path, seeds=7)
+    base = [str(study), "--over-steps", "--metric", "train_loss"]
+    code, out, _ = run_cli(base, capsys)
+    assert code == 0
+    assert "when the band separates from zero" in out and "0 (better)" in out and "never" in out
+    code, out, _ = run_cli([*base, "--format", "markdown"], capsys)
+    assert code == 0 and "| variant | seeds | steps | separated from |" in out
+    code, out, _ = run_cli([*base, "--format", "csv"], capsys)
+    frame = pl.read_csv(out.encode())
+    assert frame.columns[:3] == ["variant", "step", "n"] and frame.height == 6
+    code, out, _ = run_cli([*base, "--format", "json", "--smoothing", "0.5"], capsys)
+    data = json.loads(out)
+    assert data["smoothing"] == {"kind": "ema", "weight": 0.5}
+    assert "debiased EMA with weight 0.5" in data["method"]
+
+
+@pytest.mark.parametrize(
+    ("extra_args", "message"),
+    [
+        (["--agg", "step:10"], "--agg do(es) not apply with --over-steps"),
+        (["--unpaired", "--margin", "0.1"], "--margin, --unpaired do(es) not apply"),
+        (["--smoothing", "1.5"], "--smoothing must be in [0, 1)"),
+        (["--metric", "tokens_per_s"], "logged at one step only"),
+        (["--baseline", "nope"], "baseline 'nope' logged no train_loss"),
+    ],
+)
+def test_over_steps_bad_input_exits_2(
+    tmp_path: Path, extra_args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = write_study(tmp_path)
+    args = [str(study), "--over-steps", "--metric", "train_loss", *extra_args]
+    code, out, err = run_cli(args, capsys)
+    assert code == 2 and message in err and out == "" and "Traceback" not in err
+
+
+def test_over_steps_needs_curves_and_imports_nothing_heavy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "results.csv"
+    sleep_table().write_csv(path)
+    code, _, err = run_cli([str(path), "--metric", "extra", "--over-steps"], capsys)
+    assert code == 2 and "--over-steps needs curves" in err
+    study = write_study(tmp_path)
+    code = (
+        "import sys\n"
+        "from harness.cli import main\n"
+        f"assert main(['compare', {str(study)!r}, '--over-steps', '--format', 'json']) == 0\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "assert 'matplotlib' not in sys.modules\n"
+        "assert 'scipy.stats' not in sys.modules, 'scipy.stats was imported'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_lost_runs_of_a_study_are_counted_and_guard_the_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 18: 'good' diverged on 2 of 6 seeds; the store's statuses reach the comparison."""
+    study = write_study(tmp_path, effects={"base": 0.0, "good": -0.2}, seeds=6)
+    store = FileSystemStore(study)
+    for seed in (4, 5):
+        key = RunKey(variant="good", seed=seed)
+        record = store.read_record(key)
+        assert record is not None
+        store.write_record(
+            RunRecord(**{**record.__dict__, "status": "diverged", "final_metrics": {}})
+        )
+    from harness.store import load_run_statuses, load_table
+
+    assert load_table(study).height == 10  # done runs only, as before
+    statuses = load_run_statuses(study)
+    assert statuses.filter(pl.col("status") == "diverged").height == 2
+    code, out, _ = run_cli([str(study), "--metric", "val_loss", "--format", "json"], capsys)
+    data = json.loads(out)
+    assert code == 0
+    assert {r["variant"]: r["diverged"] for r in data["runs"]} == {"base": 0, "good": 2}
+    assert data["runs"][1]["planned"] == 6 and data["runs"][1]["done"] == 4
+    assert data["comparisons"][0]["verdict"] != "better"
+    assert data["comparisons"][0]["withheld"] == "lost_runs"
+    code, table_out, _ = run_cli([str(study), "--metric", "val_loss"], capsys)
+    assert code == 0 and "diverged" in table_out and "lost runs" in table_out
+    code, sequential_out, _ = run_cli(
+        [str(study), "--metric", "val_loss", "--sequential", "--format", "json"], capsys
+    )
+    assert code == 0 and json.loads(sequential_out)["comparisons"][0]["lost_runs"] == 2

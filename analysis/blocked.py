@@ -1,0 +1,191 @@
+"""Variant effects with the seed as a block: least squares with seed fixed effects.
+
+The model is the two-way additive one, ``y[v, s] = mu[v] + b[s] + e[v, s]`` with independent
+``e ~ N(0, sigma^2)`` and no assumption at all on the seed effects ``b`` (R's
+``lm(y ~ variant + factor(seed))``). Every run on a seed that some other variant also ran
+informs the variant contrasts; a contrast ``mu[a] - mu[b]`` is estimable when a chain of shared
+seeds connects ``a`` and ``b``, and then ``(estimate - truth) / se`` has an exact t
+distribution with the model's residual df, however unbalanced the table is.
+
+With two variants this is the paired t-test on the shared seeds (seeds only one of them ran
+inform nothing: their own seed effect absorbs them). With more variants it also borrows
+information through the others, and the residual variance is pooled over the whole table.
+
+Computed with numpy alone (the seed effects are absorbed, leaving a ``k x k`` system), so it is
+fast and needs no statsmodels; checked against R in ``tests/analysis/test_blocked.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from analysis.distributions import FloatArray, t_quantile, t_two_sided_p
+
+__all__ = ["BlockedFit", "ContrastResult", "fit_seed_blocked", "seed_blocked_contrasts"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlockedFit:
+    """A fitted seed-blocked model.
+
+    Attributes:
+        effects: ``(k,)`` variant effects; only differences within a component mean anything.
+        adjusted_means: ``(k,)`` seed-adjusted means (least-squares means): each variant's
+            fitted value averaged over the seeds of its component, i.e. its mean as if it had
+            run on every one of those seeds. Equal to the raw means on a complete table.
+        component: ``(k,)`` connected component of each variant (variants linked by shared
+            seeds); contrasts across components are not estimable.
+        sigma: residual standard deviation (NaN without residual df).
+        df_resid: residual degrees of freedom ``N - (k + S - components)``.
+        unscaled_cov: ``(k, k)`` pseudo-inverse of the absorbed normal matrix: the covariance
+            of an estimable contrast ``c`` is ``sigma^2 c' unscaled_cov c``.
+        n_obs: runs in the fit.
+    """
+
+    effects: FloatArray
+    adjusted_means: FloatArray
+    component: np.ndarray
+    sigma: float
+    df_resid: int
+    unscaled_cov: FloatArray
+    n_obs: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContrastResult:
+    """Tests of contrasts ``mu[a] - mu[b]`` (arrays over the pairs).
+
+    Attributes:
+        estimate, std_error, statistic, p_value, ci_low, ci_high: per pair; NaN where the
+            contrast is not estimable or the model has no residual df.
+        df: the model's residual df (the same for every pair).
+        estimable: whether ``a`` and ``b`` are connected by shared seeds.
+    """
+
+    estimate: FloatArray
+    std_error: FloatArray
+    df: FloatArray
+    statistic: FloatArray
+    p_value: FloatArray
+    ci_low: FloatArray
+    ci_high: FloatArray
+    estimable: np.ndarray
+
+
+def fit_seed_blocked(values: ArrayLike) -> BlockedFit:
+    """Least squares of ``values`` on variant and seed (both as factors).
+
+    Args:
+        values: ``(k, S)`` metric of variant ``v`` on seed column ``s``, NaN where the run is
+            missing. Every variant needs at least one run.
+
+    Returns:
+        The fit (see :class:`BlockedFit`).
+    """
+    y = np.asarray(values, dtype=np.float64)
+    present = np.isfinite(y)
+    used = present.any(axis=0)
+    y, present = y[:, used], present[:, used]
+    k, n_seeds = y.shape
+    if (present.sum(axis=1) == 0).any():
+        raise ValueError("every variant needs at least one run")
+    p = present.astype(np.float64)
+    filled = np.where(present, y, 0.0)
+    per_seed = p.sum(axis=0)  # variants on each seed
+    seed_mean = filled.sum(axis=0) / per_seed
+    # Absorbing the seed effects (within-seed centring) leaves the k x k normal equations
+    # C mu = q with C = diag(runs) - sum_s p_s p_s' / n_s and q = sum_s p_s (y_s - ybar_s).
+    normal = np.diag(p.sum(axis=1)) - (p / per_seed) @ p.T
+    rhs = (np.where(present, y - seed_mean, 0.0)).sum(axis=1)
+    unscaled = np.linalg.pinv(normal, hermitian=True)
+    effects = unscaled @ rhs
+    seed_effect = seed_mean - (p * effects[:, None]).sum(axis=0) / per_seed
+    residual = np.where(present, y - effects[:, None] - seed_effect[None, :], 0.0)
+    component = _components(present)
+    n_components = int(component.max()) + 1
+    n_obs = int(present.sum())
+    df_resid = n_obs - (k + n_seeds - n_components)
+    rss = float((residual**2).sum())
+    sigma = float(np.sqrt(rss / df_resid)) if df_resid > 0 else float("nan")
+    adjusted = np.empty(k)
+    for c in range(n_components):
+        members = component == c
+        seeds_of = present[members].any(axis=0)
+        adjusted[members] = effects[members] + seed_effect[seeds_of].mean()
+    return BlockedFit(
+        effects=effects,
+        adjusted_means=adjusted,
+        component=component,
+        sigma=sigma,
+        df_resid=int(df_resid),
+        unscaled_cov=unscaled,
+        n_obs=n_obs,
+    )
+
+
+def seed_blocked_contrasts(
+    fit: BlockedFit, a: ArrayLike, b: ArrayLike, *, alpha: float = 0.05
+) -> ContrastResult:
+    """t-tests and ``1 - alpha`` CIs of ``mu[a] - mu[b]`` for index arrays ``a``, ``b``.
+
+    ``se = sigma * sqrt(V[a,a] + V[b,b] - 2 V[a,b])`` with ``V`` the unscaled covariance,
+    df = the residual df (R's ``summary(lm)`` / ``emmeans`` contrasts).
+
+    Args:
+        fit: from :func:`fit_seed_blocked`.
+        a, b: variant indices, same shape.
+        alpha: two-sided level of the CIs.
+    """
+    ia = np.asarray(a, dtype=np.int64)
+    ib = np.asarray(b, dtype=np.int64)
+    v = fit.unscaled_cov
+    estimable = fit.component[ia] == fit.component[ib]
+    testable = estimable & (fit.df_resid >= 1)
+    estimate = np.where(estimable, fit.effects[ia] - fit.effects[ib], np.nan)
+    variance = np.maximum(v[ia, ia] + v[ib, ib] - 2.0 * v[ia, ib], 0.0)
+    std_error = np.where(testable, fit.sigma * np.sqrt(variance), np.nan)
+    df = np.full(ia.shape, float(fit.df_resid))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        statistic = np.where(
+            std_error > 0,
+            estimate / np.where(std_error > 0, std_error, 1.0),
+            np.where(estimate == 0, 0.0, np.copysign(np.inf, estimate)),
+        )
+        statistic = np.where(testable, statistic, np.nan)
+        half = np.where(testable, t_quantile(1.0 - alpha / 2.0, np.maximum(df, 1.0)), np.nan)
+    half = half * np.where(std_error > 0, std_error, 0.0)
+    p_value = np.where(testable, t_two_sided_p(statistic, np.maximum(df, 1.0)), np.nan)
+    return ContrastResult(
+        estimate=estimate,
+        std_error=std_error,
+        df=df,
+        statistic=statistic,
+        p_value=p_value,
+        ci_low=estimate - half,
+        ci_high=estimate + half,
+        estimable=estimable,
+    )
+
+
+def _components(present: np.ndarray) -> np.ndarray:
+    """Connected components of variants in the variant-seed incidence graph (label per row)."""
+    k = present.shape[0]
+    label = np.full(k, -1)
+    linked = (present.astype(np.int64) @ present.T.astype(np.int64)) > 0
+    current = 0
+    for start in range(k):
+        if label[start] >= 0:
+            continue
+        frontier = np.zeros(k, dtype=bool)
+        frontier[start] = True
+        while True:
+            grown = frontier | linked[frontier].any(axis=0)
+            if (grown == frontier).all():
+                break
+            frontier = grown
+        label[frontier] = current
+        current += 1
+    return label

@@ -1,0 +1,758 @@
+"""Factorial studies: main effects and interactions of several switches at once.
+
+The statistics (docs/analysis.md, "Factorial studies", says the same at more length):
+
+- **Model.** ``y = seed intercept + factor terms + noise``: least squares with one intercept per
+  seed (the seed is a block, as the paired design of a study makes it) and every factor term
+  the cells that ran can estimate (:mod:`analysis.factorial_model`). On a complete table this
+  is the saturated cell-means model, R's ``lm(y ~ A * B * ... + factor(seed))``.
+- **Effects** are contrasts of the model's cell means, every cell of the full grid weighted
+  equally. Two-level factor: main effect = mean at its second level minus at its first,
+  averaged over the other factors; two-factor interaction = the difference of differences
+  ``((A2,B2) - (A1,B2)) - ((A2,B1) - (A1,B1))``, averaged over the rest. A factor with more
+  levels gets one contrast per level against its first level, and an omnibus F-test of all of
+  them; an interaction involving it gets its difference-of-differences contrasts and an
+  omnibus F. Estimates and CIs are in metric units.
+- **Sums of squares.** Each effect is tested given every other term in the model, cells
+  weighted equally: Type III. With unbalanced seeds (lost runs) the estimates are the
+  seed-adjusted least-squares contrasts; on a balanced, complete table Types I, II and III
+  coincide. A term the data cannot estimate (a cell with no runs at all) is left out of the
+  model and assumed zero, and the result says so; on a fractional design a term aliased with
+  another is reported with its aliases (its estimate is their signed sum).
+- **One family.** Every test (t-tests of contrasts, omnibus F-tests, and with a margin the
+  TOST equivalence tests of the contrasts) is adjusted together by Holm, so the chance that
+  the report makes any false claim is at most alpha.
+- **Verdicts.** A main-effect contrast is ``better``/``worse`` (switching from the first level
+  to the other, direction-aware) when its adjusted p ``<= alpha``, else ``equivalent`` when a
+  margin is given and its adjusted TOST p ``<= alpha``, else ``indistinguishable``. An
+  interaction is ``interaction``, ``equivalent`` or ``indistinguishable``; an omnibus main
+  effect ``differs`` or ``indistinguishable``. ``not estimable`` where the data have no test.
+- **Seeds needed**: seeds per cell at which each effect, if its true size were the estimate,
+  would be detected with 80 % power at ``alpha / number of tests`` (noncentral t, or
+  noncentral F for an omnibus test), the cells as they ran.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy import special
+
+from analysis import stats
+from analysis.compare import AnalysisError
+from analysis.distributions import FloatArray, t_quantile, t_two_sided_p
+from analysis.factorial_model import FactorialFit, fit_factorial
+from analysis.power import t_power
+
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = ["Effect", "FactorialResult", "MarginalMean", "factorial", "factorial_values"]
+
+Direction = Literal["minimize", "maximize"]
+POWER = 0.8
+MAX_SEEDS = 10_000
+SUMS_OF_SQUARES = "Type III"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Effect:
+    """One tested effect.
+
+    Attributes:
+        term: the factor key (``model.protect_bos``), ``A:B`` for an interaction, and
+            ``A[level]`` for a contrast of a many-level factor's level against its first.
+        kind: ``main`` or ``interaction``.
+        test: ``t`` (one contrast) or ``F`` (omnibus over a many-level factor's contrasts).
+        factors: the factor keys involved.
+        levels: per factor, the level compared with the first (the second level for a
+            two-level factor; empty for an omnibus test).
+        estimate: in metric units (NaN for an omnibus test); ci_low / ci_high: its
+            unadjusted ``1 - alpha`` CI.
+        std_error, statistic, df: the test (``df`` the residual df; ``df_num`` > 1 for F).
+        p_value, p_adjusted: two-sided p, and adjusted over the whole family (Holm).
+        tost_p_adjusted: with a margin, the adjusted p of the TOST equivalence test.
+        verdict: see the module docstring.
+        seeds_needed: seeds per cell that detect the estimated effect with 80 % power; None
+            when it cannot be computed (no noise estimate, a zero estimate, too many).
+        aliases: terms aliased with this one on the cells that ran (``-C:D`` when the sign
+            is negative): the estimate is their signed sum.
+    """
+
+    term: str
+    kind: Literal["main", "interaction"]
+    test: Literal["t", "F"]
+    factors: tuple[str, ...]
+    levels: tuple[str, ...]
+    estimate: float
+    ci_low: float
+    ci_high: float
+    std_error: float
+    statistic: float
+    df: int
+    df_num: int
+    p_value: float
+    p_adjusted: float
+    tost_p_adjusted: float | None
+    verdict: str
+    seeds_needed: int | None
+    aliases: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "term": self.term,
+            "kind": self.kind,
+            "test": self.test,
+            "factors": list(self.factors),
+            "levels": list(self.levels),
+            "estimate": _number(self.estimate),
+            "ci_low": _number(self.ci_low),
+            "ci_high": _number(self.ci_high),
+            "std_error": _number(self.std_error),
+            "statistic": _number(self.statistic),
+            "df": self.df,
+            "df_num": self.df_num,
+            "p_value": _number(self.p_value),
+            "p_adjusted": _number(self.p_adjusted),
+            "tost_p_adjusted": _number(self.tost_p_adjusted),
+            "verdict": self.verdict,
+            "seeds_needed": self.seeds_needed,
+            "aliases": list(self.aliases),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class MarginalMean:
+    """The model's mean at some factors' levels, averaged over the other factors and the
+    seeds (a least-squares mean), with its ``1 - alpha`` t interval.
+
+    Attributes:
+        factors: the factor keys (one or two).
+        levels: their levels.
+        mean, ci_low, ci_high: in metric units.
+        n_runs: runs at those levels.
+    """
+
+    factors: tuple[str, ...]
+    levels: tuple[str, ...]
+    mean: float
+    ci_low: float
+    ci_high: float
+    n_runs: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "factors": list(self.factors),
+            "levels": list(self.levels),
+            "mean": _number(self.mean),
+            "ci_low": _number(self.ci_low),
+            "ci_high": _number(self.ci_high),
+            "n_runs": self.n_runs,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class FactorialResult:
+    """Everything :func:`factorial` found; ``to_dict()`` is the ``--format json`` output.
+
+    Attributes:
+        metric, direction, alpha, margin: as passed.
+        factors: factor key -> its levels (first = reference).
+        effects: main effects first, then interactions, in factor order.
+        means: least-squares means of every level and every pair of levels.
+        sigma: residual sd of the model (run-to-run noise within a seed).
+        df_resid: residual degrees of freedom.
+        n_runs, n_seeds: rows and distinct seeds fitted.
+        cells_run, cells_total: cells with runs, cells in the full grid.
+        model: which terms the model holds, in words.
+        sums_of_squares: ``Type III``.
+        n_tests: size of the Holm family.
+        warnings: what the reader should know before trusting the verdicts.
+    """
+
+    metric: str
+    direction: Direction
+    alpha: float
+    margin: float | None
+    factors: Mapping[str, tuple[str, ...]]
+    effects: tuple[Effect, ...]
+    means: tuple[MarginalMean, ...]
+    sigma: float
+    df_resid: int
+    n_runs: int
+    n_seeds: int
+    cells_run: int
+    cells_total: int
+    model: str
+    sums_of_squares: str
+    n_tests: int
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-serializable result; non-finite numbers become None."""
+        return {
+            "metric": self.metric,
+            "direction": self.direction,
+            "alpha": self.alpha,
+            "margin": self.margin,
+            "factors": {k: list(v) for k, v in self.factors.items()},
+            "effects": [e.to_dict() for e in self.effects],
+            "means": [m.to_dict() for m in self.means],
+            "sigma": _number(self.sigma),
+            "df_resid": self.df_resid,
+            "n_runs": self.n_runs,
+            "n_seeds": self.n_seeds,
+            "cells_run": self.cells_run,
+            "cells_total": self.cells_total,
+            "model": self.model,
+            "sums_of_squares": self.sums_of_squares,
+            "n_tests": self.n_tests,
+            "correction": "holm",
+            "warnings": list(self.warnings),
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def effect(self, term: str) -> Effect:
+        """The effect named ``term`` (KeyError when there is none)."""
+        for effect in self.effects:
+            if effect.term == term:
+                return effect
+        raise KeyError(term)
+
+    def pair_means(self, a: str, b: str) -> list[MarginalMean]:
+        """The least-squares means of every (level of ``a``, level of ``b``)."""
+        return [m for m in self.means if m.factors == (a, b)]
+
+
+def level_label(value: Any) -> str:
+    """How a level is written (and matched): ``true``/``false`` for booleans, ``0.001`` for
+    floats, the text of anything else."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def factorial(
+    table: pl.DataFrame,
+    *,
+    factors: Mapping[str, Sequence[Any]] | Sequence[str],
+    metric: str,
+    alpha: float = 0.05,
+    margin: float | None = None,
+    direction: Direction = "minimize",
+    seed_column: str = "seed",
+) -> FactorialResult:
+    """Main effects and two-factor interactions of a factorial table, seeds as blocks.
+
+    Args:
+        table: one row per run: a column per factor, ``seed`` and the metric.
+        factors: factor column -> its levels in order (the first is the reference level);
+            or just the columns, whose levels are then taken in order of first appearance.
+            Levels match the column's values as :func:`level_label` writes them.
+        metric: the metric column.
+        alpha: family-wise level (two-sided); CIs are ``1 - alpha``.
+        margin: equivalence margin in metric units (enables ``equivalent``, TOST).
+        direction: whether lower (``minimize``) or higher is better.
+        seed_column: the seed column.
+
+    Returns:
+        The effects, least-squares means and model description.
+
+    Raises:
+        AnalysisError: a missing column, a value that is not one of its factor's levels,
+            fewer than two levels, or a table with no usable runs.
+    """
+    columns = list(factors)
+    needed = [*columns, seed_column, metric]
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise AnalysisError(
+            f"no column {', '.join(repr(c) for c in missing)} (columns: {', '.join(table.columns)})"
+        )
+    values = table[metric].cast(float).to_numpy()
+    keep = np.isfinite(values)
+    levels: dict[str, tuple[str, ...]] = {}
+    codes = np.zeros((table.height, len(columns)), dtype=np.int64)
+    for index, column in enumerate(columns):
+        observed = [level_label(v) for v in table[column].to_list()]
+        if isinstance(factors, Mapping):
+            order = tuple(level_label(v) for v in factors[column])
+        else:
+            order = tuple(dict.fromkeys(observed))
+        if len(set(order)) != len(order):
+            raise AnalysisError(f"factor {column!r} lists a level twice: {list(order)}")
+        position = {label: i for i, label in enumerate(order)}
+        strays = sorted({label for label in observed if label not in position})
+        if strays:
+            raise AnalysisError(
+                f"factor {column!r} has values {strays} that are not among its levels {list(order)}"
+            )
+        levels[column] = order
+        codes[:, index] = [position[label] for label in observed]
+    seeds = table[seed_column].to_numpy()
+    return factorial_values(
+        codes[keep],
+        seeds[keep],
+        values[keep],
+        factors=levels,
+        metric=metric,
+        alpha=alpha,
+        margin=margin,
+        direction=direction,
+        dropped=int((~keep).sum()),
+    )
+
+
+def factorial_values(
+    cells: ArrayLike,
+    seeds: ArrayLike,
+    y: ArrayLike,
+    *,
+    factors: Mapping[str, Sequence[str]],
+    metric: str = "metric",
+    alpha: float = 0.05,
+    margin: float | None = None,
+    direction: Direction = "minimize",
+    dropped: int = 0,
+) -> FactorialResult:
+    """:func:`factorial` on arrays (fast enough for simulations).
+
+    Args:
+        cells: ``(n, F)`` each run's level index on each factor (0 = the first level).
+        seeds: ``(n,)`` each run's seed.
+        y: ``(n,)`` the metric, finite.
+        factors: factor key -> level names, in the column order of ``cells``.
+        metric, alpha, margin, direction: as :func:`factorial`.
+        dropped: runs left out before (non-finite metric), for the warning.
+    """
+    if not 0.0 < alpha < 1.0:
+        raise AnalysisError(f"alpha must be between 0 and 1, got {alpha}")
+    if margin is not None and not margin > 0:
+        raise AnalysisError(f"the margin must be positive, got {margin}")
+    names = list(factors)
+    level_names = [tuple(factors[name]) for name in names]
+    for name, options in zip(names, level_names, strict=True):
+        if len(options) < 2:
+            raise AnalysisError(f"factor {name!r} needs at least two levels, got {list(options)}")
+    codes = np.asarray(cells, dtype=np.int64).reshape(-1, len(names))
+    values = np.asarray(y, dtype=np.float64)
+    seed_values = np.asarray(seeds)
+    if values.size == 0:
+        raise AnalysisError(f"no runs with a finite {metric}")
+    n_levels = [len(options) for options in level_names]
+    fit = fit_factorial(codes, seed_values, values, n_levels)
+    grid = np.array(list(itertools.product(*[range(k) for k in n_levels])), dtype=np.int64)
+    plans = _effect_plans(fit, grid, names, level_names)
+    effects, n_tests = _test(plans, fit, alpha, margin, direction)
+    means = _means(fit, grid, codes, names, level_names, alpha)
+    warnings = _warnings(fit, grid, names, level_names, dropped, effects)
+    return FactorialResult(
+        metric=metric,
+        direction=direction,
+        alpha=alpha,
+        margin=margin,
+        factors=dict(zip(names, level_names, strict=True)),
+        effects=tuple(effects),
+        means=tuple(means),
+        sigma=fit.sigma,
+        df_resid=fit.df_resid,
+        n_runs=fit.n_runs,
+        n_seeds=fit.n_seeds,
+        cells_run=len(fit.cells_run),
+        cells_total=len(grid),
+        model=_model_words(fit, names),
+        sums_of_squares=SUMS_OF_SQUARES,
+        n_tests=n_tests,
+        warnings=tuple(warnings),
+    )
+
+
+# -- the effects as contrasts ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Plan:
+    """An effect to test: its contrast rows over the coefficients (one row: t; more: F)."""
+
+    term: str
+    kind: Literal["main", "interaction"]
+    factors: tuple[str, ...]
+    levels: tuple[str, ...]
+    rows: FloatArray  # (q, S + p)
+    estimable: bool
+    aliases: tuple[str, ...] = ()
+
+
+def _contrast_weights(grid: np.ndarray, factor_levels: Sequence[tuple[int, int]]) -> FloatArray:
+    """Weights over the grid cells of the (difference of) differences ``level j - level 0``
+    for each (factor, j), every grid cell weighted equally."""
+    weights = np.ones(len(grid))
+    for factor, level in factor_levels:
+        at = grid[:, factor]
+        weights = weights * ((at == level).astype(float) - (at == 0).astype(float))
+    # Each contrast compares cells that differ only in the named factors: average over the rest.
+    share = np.abs(weights).sum() / 2 ** len(factor_levels)
+    return weights / share
+
+
+def _effect_plans(
+    fit: FactorialFit, grid: np.ndarray, names: list[str], level_names: list[tuple[str, ...]]
+) -> list[_Plan]:
+    seed_zeros = np.zeros(fit.n_seeds)
+    term_rows = fit.term_rows(grid)
+    aliases = _alias_names(fit, names)
+    reported_elsewhere = {alias.factors for alias in fit.aliases if alias.of}
+    plans: list[_Plan] = []
+    for order in (1, 2):
+        for group in itertools.combinations(range(len(names)), order):
+            if group in reported_elsewhere:  # among the aliases of the term it equals
+                continue
+            label = ":".join(names[f] for f in group)
+            estimable = group in fit.term_index
+            contrasts = list(itertools.product(*[range(1, len(level_names[f])) for f in group]))
+            rows = np.array(
+                [
+                    np.concatenate(
+                        [seed_zeros, _contrast_weights(grid, list(zip(group, js, strict=True)))
+                         @ term_rows]
+                    )
+                    for js in contrasts
+                ]
+            )  # fmt: skip
+            kind: Literal["main", "interaction"] = "main" if order == 1 else "interaction"
+            factors = tuple(names[f] for f in group)
+            if len(contrasts) > 1:
+                plans.append(
+                    _Plan(term=label, kind=kind, factors=factors, levels=(), rows=rows,
+                          estimable=estimable, aliases=aliases.get(group, ()))
+                )  # fmt: skip
+            for js, row in zip(contrasts, rows, strict=True):
+                two_level = all(len(level_names[f]) == 2 for f in group)
+                term = label if two_level else ":".join(
+                    names[f] if len(level_names[f]) == 2 else f"{names[f]}[{level_names[f][j]}]"
+                    for f, j in zip(group, js, strict=True)
+                )  # fmt: skip
+                plans.append(
+                    _Plan(
+                        term=term,
+                        kind=kind,
+                        factors=factors,
+                        levels=tuple(level_names[f][j] for f, j in zip(group, js, strict=True)),
+                        rows=row[None, :],
+                        estimable=estimable,
+                        aliases=aliases.get(group, ()) if two_level else (),
+                    )
+                )
+    return plans
+
+
+def _alias_names(fit: FactorialFit, names: list[str]) -> dict[tuple[int, ...], tuple[str, ...]]:
+    found: dict[tuple[int, ...], list[str]] = {}
+    for alias in fit.aliases:
+        text = ("-" if alias.sign < 0 else "") + ":".join(names[f] for f in alias.factors)
+        found.setdefault(alias.of, []).append(text)
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def _test(
+    plans: list[_Plan],
+    fit: FactorialFit,
+    alpha: float,
+    margin: float | None,
+    direction: Direction,
+) -> tuple[list[Effect], int]:
+    """Estimates, tests, one Holm family, verdicts and seed advice for every plan."""
+    df = fit.df_resid
+    testable = df >= 1 and math.isfinite(fit.sigma)
+    noise_measured = testable and fit.sigma > 0
+    raw: list[dict[str, Any]] = []
+    for plan in plans:
+        raw.append(_single(plan, fit, alpha, margin) if plan.rows.shape[0] == 1 else
+                   _omnibus(plan, fit))  # fmt: skip
+    # The family: every difference test and (with a margin) every TOST, testable ones only.
+    family = [(i, "p") for i, r in enumerate(raw) if plans[i].estimable and testable]
+    family += [(i, "tost") for i, r in enumerate(raw) if r.get("tost") is not None and testable]
+    adjusted = stats.holm(np.array([raw[i][key] for i, key in family], dtype=float))
+    for (i, key), value in zip(family, adjusted, strict=True):
+        raw[i][f"{key}_adjusted"] = float(value)
+    level = alpha / max(len(family), 1)
+    effects = []
+    for plan, r in zip(plans, raw, strict=True):
+        p_adjusted = r.get("p_adjusted", math.nan)
+        tost_adjusted = r.get("tost_adjusted")
+        verdict = _verdict(plan, r, p_adjusted, tost_adjusted, alpha, direction, noise_measured)
+        needed = _seeds_needed(plan, fit, r, level) if noise_measured and plan.estimable else None
+        effects.append(
+            Effect(
+                term=plan.term,
+                kind=plan.kind,
+                test="t" if plan.rows.shape[0] == 1 else "F",
+                factors=plan.factors,
+                levels=plan.levels,
+                estimate=r["estimate"],
+                ci_low=r["ci_low"],
+                ci_high=r["ci_high"],
+                std_error=r["std_error"],
+                statistic=r["statistic"],
+                df=df,
+                df_num=plan.rows.shape[0],
+                p_value=r["p"] if plan.estimable and testable else math.nan,
+                p_adjusted=p_adjusted,
+                tost_p_adjusted=tost_adjusted,
+                verdict=verdict,
+                seeds_needed=needed,
+                aliases=plan.aliases,
+            )
+        )
+    return effects, len(family)
+
+
+def _single(plan: _Plan, fit: FactorialFit, alpha: float, margin: float | None) -> dict[str, Any]:
+    nan = math.nan
+    if not plan.estimable:
+        return {"estimate": nan, "ci_low": nan, "ci_high": nan, "std_error": nan,
+                "statistic": nan, "p": nan, "tost": None}  # fmt: skip
+    row = plan.rows[0]
+    estimate = float(row @ fit.beta)
+    std_error = float(fit.sigma * np.sqrt(max(row @ fit.unscaled_cov @ row, 0.0)))
+    df = max(fit.df_resid, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        statistic = estimate / std_error if std_error > 0 else _exact_statistic(estimate)
+    half = float(t_quantile(1.0 - alpha / 2.0, df)) * std_error
+    tost = None
+    if margin is not None:
+        tost = float(stats.tost_p(estimate, std_error, df, margin))
+    return {
+        "estimate": estimate,
+        "ci_low": estimate - half,
+        "ci_high": estimate + half,
+        "std_error": std_error,
+        "statistic": float(statistic),
+        "p": float(t_two_sided_p(statistic, df)),
+        "tost": tost,
+    }
+
+
+def _omnibus(plan: _Plan, fit: FactorialFit) -> dict[str, Any]:
+    """Wald F-test that every contrast of the plan is zero."""
+    nan = math.nan
+    result = {"estimate": nan, "ci_low": nan, "ci_high": nan, "std_error": nan,
+              "statistic": nan, "p": nan, "tost": None}  # fmt: skip
+    if not plan.estimable or not fit.sigma > 0:
+        return result
+    b = plan.rows @ fit.beta
+    q = plan.rows.shape[0]
+    middle = plan.rows @ fit.unscaled_cov @ plan.rows.T
+    statistic = float(b @ np.linalg.solve(middle, b) / (q * fit.sigma**2))
+    result["statistic"] = statistic
+    result["p"] = float(special.fdtrc(q, max(fit.df_resid, 1), statistic))
+    return result
+
+
+def _exact_statistic(estimate: float) -> float:
+    # No spread at all: a nonzero estimate is certain, a zero one shows nothing.
+    return 0.0 if estimate == 0 else math.copysign(math.inf, estimate)
+
+
+def _verdict(
+    plan: _Plan,
+    r: Mapping[str, Any],
+    p_adjusted: float,
+    tost_adjusted: float | None,
+    alpha: float,
+    direction: Direction,
+    noise_measured: bool,
+) -> str:
+    if not plan.estimable:
+        return "not estimable"
+    if not noise_measured:  # zero spread or no residual df: the data cannot support a claim
+        return "indistinguishable"
+    omnibus = plan.rows.shape[0] > 1
+    if p_adjusted <= alpha:
+        if plan.kind == "interaction":
+            return "interaction"
+        if omnibus:
+            return "differs"
+        improves = r["estimate"] < 0 if direction == "minimize" else r["estimate"] > 0
+        return "better" if improves else "worse"
+    if tost_adjusted is not None and tost_adjusted <= alpha:
+        return "equivalent"
+    return "indistinguishable"
+
+
+def _seeds_needed(plan: _Plan, fit: FactorialFit, r: Mapping[str, Any], level: float) -> int | None:
+    """Seeds per cell (the cells as they ran, each run on every seed) at which the estimated
+    effect would be found with 80 % power at ``level``."""
+    unit = fit.unit_design_cov
+    width = fit.n_seeds
+    rows = plan.rows[:, width:]
+    b = plan.rows @ fit.beta
+    if not np.all(np.isfinite(b)) or not np.any(b != 0):
+        return None
+    # Per seed and cell: the (unscaled) information about the contrasts.
+    middle = rows @ unit @ rows.T
+    strength = float(b @ np.linalg.solve(middle, b)) / fit.sigma**2
+    q = rows.shape[0]
+    cells = len(fit.cells_run)
+    n_terms = sum(len(t.columns) for t in fit.terms)
+
+    def power(n: np.ndarray) -> np.ndarray:
+        df = n * cells - n - n_terms
+        if q == 1:
+            return t_power(np.sqrt(strength * n), np.maximum(df, 1), level)
+        critical = special.fdtri(q, np.maximum(df, 1), 1.0 - level)
+        return np.asarray(1.0 - special.ncfdtr(q, np.maximum(df, 1), strength * n, critical))
+
+    # The normal approximation needs fewer seeds than the t (or F) test: past the cap by it,
+    # past the cap for sure.
+    z = special.ndtri(1.0 - level / 2.0) + special.ndtri(POWER)
+    normal = z**2 / strength
+    if normal > MAX_SEEDS:  # an F test with q > 1 needs more still
+        return None
+    # Power rises with n. Bracket around the normal approximation (the t needs a little more),
+    # then a bisection that narrows by 32 per vectorised step.
+    low = max(int(normal) - 1, 1)
+    low = 1 if power(np.array([low]))[0] >= POWER else low
+    high = min(int(2 * normal) + 10, MAX_SEEDS)
+    if not power(np.array([high]))[0] >= POWER:
+        low, high = high, MAX_SEEDS
+        if not power(np.array([high]))[0] >= POWER:
+            return None
+    while high - low > 1:
+        points = np.unique(np.linspace(low, high, 34)[1:-1].astype(np.int64))
+        points = points[(points > low) & (points < high)]
+        if points.size == 0:
+            break
+        reached = power(points) >= POWER
+        first = int(np.argmax(reached)) if reached.any() else points.size
+        high = int(points[first]) if first < points.size else high
+        low = int(points[first - 1]) if first > 0 else low
+    return max(high, 2)
+
+
+# -- least-squares means -----------------------------------------------------------------------
+
+
+def _means(
+    fit: FactorialFit,
+    grid: np.ndarray,
+    codes: np.ndarray,
+    names: list[str],
+    level_names: list[tuple[str, ...]],
+    alpha: float,
+) -> list[MarginalMean]:
+    rows = fit.prediction_rows(grid)
+    t = float(t_quantile(1.0 - alpha / 2.0, fit.df_resid)) if fit.df_resid >= 1 else math.nan
+    keys: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+    groups: list[tuple[int, ...]] = [(f,) for f in range(len(names))]
+    groups += list(itertools.combinations(range(len(names)), 2))
+    for group in groups:
+        keys += [
+            (group, js) for js in itertools.product(*[range(len(level_names[f])) for f in group])
+        ]
+    # One averaging row per mean: the grid cells at those levels, equally weighted.
+    averaging = np.array(
+        [np.all(grid[:, list(group)] == np.array(js), axis=1) for group, js in keys], dtype=float
+    )
+    averaging /= averaging.sum(axis=1, keepdims=True)
+    a = averaging @ rows
+    centres = a @ fit.beta
+    halves = t * fit.sigma * np.sqrt(np.maximum(((a @ fit.unscaled_cov) * a).sum(axis=1), 0.0))
+    means = []
+    for (group, js), mean, half in zip(keys, centres, halves, strict=True):
+        n_runs = int(np.all(codes[:, list(group)] == np.array(js), axis=1).sum())
+        means.append(
+            MarginalMean(
+                factors=tuple(names[f] for f in group),
+                levels=tuple(level_names[f][j] for f, j in zip(group, js, strict=True)),
+                mean=float(mean),
+                ci_low=float(mean - half),
+                ci_high=float(mean + half),
+                n_runs=n_runs,
+            )
+        )
+    return means
+
+
+# -- words -------------------------------------------------------------------------------------
+
+
+def _model_words(fit: FactorialFit, names: list[str]) -> str:
+    orders = sorted({len(t.factors) for t in fit.terms})
+    if not fit.aliases and not fit.not_estimable:
+        return "saturated: every interaction of the factors, plus one intercept per seed"
+    highest = max(orders) if orders else 0
+    return (
+        f"terms up to order {highest} that the cells can estimate "
+        f"({len(fit.terms)} terms), plus one intercept per seed"
+    )
+
+
+def _warnings(
+    fit: FactorialFit,
+    grid: np.ndarray,
+    names: list[str],
+    level_names: list[tuple[str, ...]],
+    dropped: int,
+    effects: list[Effect],
+) -> list[str]:
+    warnings = []
+    if dropped:
+        warnings.append(f"{dropped} run(s) without a finite metric are left out")
+    ran = {tuple(cell) for cell in fit.cells_run.tolist()}
+    absent = [cell for cell in grid.tolist() if tuple(cell) not in ran]
+    if absent:
+        shown = "; ".join(
+            ", ".join(f"{names[f]}={level_names[f][j]}" for f, j in enumerate(cell))
+            for cell in absent[:4]
+        )
+        more = f" and {len(absent) - 4} more" if len(absent) > 4 else ""
+        warnings.append(
+            f"{len(absent)} of {len(grid)} cells have no runs ({shown}{more}): a fraction, or "
+            "lost runs. Effects are estimated from the cells that ran, assuming the terms the "
+            "model leaves out are zero"
+        )
+    if fit.not_estimable:
+        terms = ", ".join(":".join(names[f] for f in t) for t in fit.not_estimable)
+        warnings.append(f"not estimable from these cells (assumed zero): {terms}")
+    aliased = [e for e in effects if e.aliases]
+    if aliased:
+        warnings.append(
+            "aliased effects (their estimate is the signed sum of the aliases): "
+            + "; ".join(f"{e.term} = {' = '.join(e.aliases)}" for e in aliased if e.test == "t")
+        )
+    counts = fit.runs_per_cell
+    if len(counts) and counts.min() != counts.max():
+        warnings.append(
+            f"unbalanced: cells have {counts.min()} to {counts.max()} runs; effects are "
+            f"least-squares contrasts with seeds as blocks ({SUMS_OF_SQUARES} sums of squares: "
+            "each effect adjusted for every other term, cells weighted equally)"
+        )
+    if fit.df_resid < 1:
+        warnings.append(
+            "no residual degrees of freedom (one seed per cell?): nothing can be tested; run "
+            "at least two seeds"
+        )
+    elif fit.sigma == 0:
+        warnings.append(
+            "the runs have no spread around the model (identical seeds? the command may ignore "
+            "its seed): no verdict can come from zero noise"
+        )
+    return warnings
+
+
+def _number(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)

@@ -1,0 +1,235 @@
+"""Group-sequential verdicts for a study table: every variant against the baseline (issue 24).
+
+The table-level companion of :mod:`analysis.group_sequential`, returning the same
+:class:`~analysis.sequential.SequentialReport` as the anytime-valid design so that the runner,
+``harness compare --sequential`` and the views read either design alike.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import polars as pl
+
+from analysis.group_sequential import (
+    EFFICACY_BETTER,
+    EFFICACY_WORSE,
+    FUTILITY,
+    GroupSequentialDesign,
+    LookBoundaries,
+    decision_codes,
+    design_boundaries,
+    planned_looks,
+    running_mean_sd,
+)
+from analysis.resolution import metric_resolution, spread_is_unmeasured
+from analysis.sequential import (
+    Direction,
+    SequentialComparison,
+    SequentialReport,
+    SequentialResult,
+    Verdict,
+    _observed_fixed_n,
+)
+
+__all__ = ["group_sequential_compare", "group_sequential_test"]
+
+
+def group_sequential_test(
+    diffs: np.ndarray | Sequence[float],
+    design: GroupSequentialDesign,
+    *,
+    looks: Sequence[int] | None = None,
+    direction: Direction = "minimize",
+    resolution: float = 0.0,
+    scale: float = 1.0,
+) -> tuple[SequentialResult, LookBoundaries]:
+    """The group-sequential verdict for one sequence of paired differences.
+
+    Args:
+        diffs: variant − baseline, one per seed, in run order (1-D).
+        design: the design (its ``level`` is this comparison's efficacy level).
+        looks: the seed counts at which the comparison was looked at; default the planned
+            looks (:func:`~analysis.group_sequential.planned_looks`). Only looks with data
+            (≤ len(diffs)) and within the budget count.
+        direction: which sign of the difference is better.
+        resolution, scale: looks whose differences span no more than ``resolution`` decide
+            nothing (see :func:`analysis.sequential.confidence_sequence`).
+
+    Returns:
+        (the result after the latest look, the boundaries at the looks used). ``cs_low`` /
+        ``cs_high`` are the repeated confidence interval (Jennison & Turnbull 2000, ch. 9):
+        mean ± b_k·se intersected over the looks, valid simultaneously at every look.
+    """
+    x = np.asarray(diffs, dtype=float)
+    if x.ndim != 1:
+        raise ValueError(f"diffs must be 1-D, got shape {x.shape}")
+    n = x.size
+    schedule = planned_looks(design) if looks is None else tuple(looks)
+    used = tuple(k for k in schedule if 2 <= k <= min(n, design.max_seeds))
+    bounds = design_boundaries(design, used)
+    mean_all, sd_all = running_mean_sd(x) if n else (np.zeros(0), np.zeros(0))
+    index = np.asarray(used, dtype=int) - 1
+    mean, sd = mean_all[index], sd_all[index]
+    spread = np.array([float(np.ptp(x[:k])) for k in used])
+    measured = ~spread_is_unmeasured(spread, resolution, scale) if used else np.zeros(0, bool)
+    codes = decision_codes(
+        mean, sd, bounds, margin=design.margin, direction=direction, measured=measured
+    )
+    code = int(codes[-1]) if codes.size else 0
+    decided_at = used[int(np.argmax(codes > 0))] if code else None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = np.where(measured, np.asarray(bounds.t_efficacy) * sd / np.sqrt(used), math.inf)
+    low = float(np.max(mean - half)) if used else -math.inf
+    high = float(np.min(mean + half)) if used else math.inf
+    verdict: Verdict
+    stopped: str | None
+    if code in (EFFICACY_BETTER, EFFICACY_WORSE):
+        verdict, stopped = ("better" if code == EFFICACY_BETTER else "worse"), "efficacy"
+    elif code == FUTILITY:
+        # Against a stated margin a futility stop rules the margin out (error ≤ the futility
+        # level); against the default one it only says the budget would not decide.
+        verdict = "equivalent" if design.margin is not None else "inconclusive"
+        stopped = "futility"
+    elif n >= design.max_seeds:
+        verdict, stopped = "inconclusive", "budget"
+    else:
+        verdict, stopped = "undecided", None
+    margin = design.margin
+    return (
+        SequentialResult(
+            n=n,
+            mean=float(mean_all[-1]) if n else math.nan,
+            sd=float(sd_all[-1]) if n >= 2 else math.nan,
+            cs_low=low,
+            cs_high=high,
+            e_value=math.nan,
+            p_value=math.nan,
+            verdict=verdict,
+            decided_at=decided_at,
+            within_margin=(-margin < low and high < margin) if margin is not None else None,
+            cs_conflict=low > high,
+            alpha=design.level,
+            margin=margin,
+            direction=direction,
+            effect_prior_variance=math.nan,
+            noise_measured=bool(measured.any()) if used else n < 2,
+            stopped=stopped,
+        ),
+        bounds,
+    )
+
+
+def group_sequential_compare(
+    table: pl.DataFrame,
+    *,
+    metric: str,
+    baseline: str,
+    design: GroupSequentialDesign,
+    looks: Mapping[str, Sequence[int]] | None = None,
+    direction: Direction = "minimize",
+    variants: Sequence[str] | None = None,
+    target_power: float = 0.8,
+    resolution: float | None = None,
+) -> SequentialReport:
+    """Group-sequential verdicts for each variant against the baseline, paired by seed.
+
+    Args:
+        table: columns ``variant``, ``seed`` and ``metric``; one row per run.
+        metric: the column compared.
+        baseline: the baseline variant.
+        design: the design; its ``comparisons`` must equal the number of variants compared.
+        looks: variant -> the seed counts at which it was looked at (the study's record of
+            looks); default every variant at the design's planned looks.
+        direction: "minimize" or "maximize".
+        variants: the variants compared, fixed in advance; default all but the baseline.
+        target_power: power of the fixed design set beside it.
+        resolution: the metric's rounding step; None infers it from the values.
+
+    Returns:
+        A :class:`~analysis.sequential.SequentialReport` with ``design="group-sequential"``.
+    """
+    for column in ("variant", "seed", metric):
+        if column not in table.columns:
+            raise ValueError(f"table has no column {column!r} (columns: {table.columns})")
+    present = table.get_column("variant").unique(maintain_order=True).to_list()
+    if baseline not in present:
+        raise ValueError(f"baseline {baseline!r} not in table (variants: {present})")
+    names = [v for v in present if v != baseline] if variants is None else list(variants)
+    if baseline in names:
+        raise ValueError("variants must not include the baseline")
+    if design.comparisons != max(len(names), 1):
+        raise ValueError(
+            f"the design shares alpha over {design.comparisons} comparison(s) but "
+            f"{len(names)} variant(s) are compared"
+        )
+    clean = table.select("variant", "seed", pl.col(metric).cast(pl.Float64).alias("value"))
+    clean = clean.filter(pl.col("value").is_not_null() & pl.col("value").is_finite())
+    base = clean.filter(pl.col("variant") == baseline).select("seed", base_value="value")
+    values = clean.get_column("value").to_numpy()
+    if resolution is None:
+        resolution = metric_resolution(values)
+    scale = float(np.abs(values).max()) if values.size else 1.0
+    comparisons = []
+    baseline_seeds: set[int] = set()
+    boundaries: dict[str, object] = {}
+    warnings: list[str] = []
+    for variant in names:
+        paired = (
+            clean.filter(pl.col("variant") == variant)
+            .join(base, on="seed", how="inner")
+            .sort("seed")
+        )
+        diffs = (paired.get_column("value") - paired.get_column("base_value")).to_numpy()
+        seeds = tuple(int(s) for s in paired.get_column("seed").to_list())
+        baseline_seeds.update(seeds)
+        result, bounds = group_sequential_test(
+            diffs,
+            design,
+            looks=None if looks is None else looks.get(variant, ()),
+            direction=direction,
+            resolution=resolution,
+            scale=scale,
+        )
+        boundaries[variant] = bounds.to_dict()
+        if len(diffs) > design.max_seeds:
+            warnings.append(
+                f"{variant} has {len(diffs)} paired seeds, more than the design's budget of "
+                f"{design.max_seeds}: seeds past the budget are not part of the design"
+            )
+        comparisons.append(
+            SequentialComparison(
+                variant=variant,
+                result=result,
+                seeds=seeds,
+                needs_seed=result.verdict == "undecided",
+                fixed_n=_observed_fixed_n(result, design.level, target_power),
+            )
+        )
+    fixed = [c.fixed_n for c in comparisons]
+    runs_fixed = (
+        sum(f for f in fixed if f is not None) + max(f for f in fixed if f is not None)
+        if fixed and all(f is not None for f in fixed)
+        else None
+    )
+    return SequentialReport(
+        metric=metric,
+        baseline=baseline,
+        direction=direction,
+        alpha=design.alpha,
+        alpha_per_comparison=design.level,
+        margin=design.margin,
+        max_seeds=design.max_seeds,
+        effect_prior_variance=math.nan,
+        target_power=target_power,
+        comparisons=tuple(comparisons),
+        needs_seeds=tuple(c.variant for c in comparisons if c.needs_seed),
+        runs_used=sum(c.result.n for c in comparisons) + len(baseline_seeds),
+        runs_fixed_design=runs_fixed,
+        resolution=resolution,
+        warnings=tuple(warnings),
+        design="group-sequential",
+        design_details={"design": design.to_dict(), "boundaries": boundaries},
+    )

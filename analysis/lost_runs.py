@@ -1,0 +1,203 @@
+"""Runs that were planned but left no value: counts, the worst-case rule and divergence rates.
+
+A run that diverged (non-finite loss) or failed leaves no metric, and a comparison of the runs
+that survived is biased towards the variant that lost its bad seeds. Three things follow:
+
+- **Counts.** Per variant, runs planned, done, diverged and failed are part of every result.
+- **Worst-case rule.** A claim "X is better than Y" stands only if it still holds when each lost
+  run of X counts as the worst outcome observed in the table (on its own seed). This is the
+  worst-rank idea of Lachin (1999, "Worst-rank score analysis with informatively missing
+  observations in clinical trials", *Controlled Clinical Trials* 20:408-422): a run lost to
+  divergence is treated as at least as bad as any run that finished.
+- **Divergence rates.** Whether the share of diverged runs differs between variants beyond
+  chance: the Freeman-Halton extension of Fisher's exact test on the variants x (diverged, not)
+  table (conditional on the margins; R's ``fisher.test`` on the same table), reported as a
+  finding of its own, separate from the metric's family of tests.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy import special
+
+__all__ = [
+    "LOST_STATUSES",
+    "DivergenceTest",
+    "RunCounts",
+    "count_runs",
+    "divergence_test",
+    "freeman_halton_p",
+    "impute_worst",
+    "worst_value",
+]
+
+#: Statuses of runs that ended without a usable value.
+LOST_STATUSES = ("diverged", "failed")
+# Above this many tables the exact enumeration is replaced by the chi-square approximation.
+MAX_TABLES = 2_000_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunCounts:
+    """One variant's runs.
+
+    Attributes:
+        variant: the variant.
+        planned: runs the study planned (every status, including still pending ones).
+        done: runs that finished with a record.
+        diverged: runs stopped by a non-finite loss.
+        failed: runs that crashed or exited non-zero.
+    """
+
+    variant: str
+    planned: int
+    done: int
+    diverged: int
+    failed: int
+
+    @property
+    def lost(self) -> int:
+        return self.diverged + self.failed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "variant": self.variant,
+            "planned": self.planned,
+            "done": self.done,
+            "diverged": self.diverged,
+            "failed": self.failed,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class DivergenceTest:
+    """Do divergence rates differ between variants?
+
+    Attributes:
+        p_value: two-sided p-value of "every variant has the same divergence probability".
+        method: ``freeman_halton_exact`` (or ``chi_square`` for tables too large to enumerate).
+        significant: ``p_value <= alpha``.
+    """
+
+    p_value: float
+    method: Literal["freeman_halton_exact", "chi_square"]
+    significant: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"p_value": self.p_value, "method": self.method, "significant": self.significant}
+
+
+def count_runs(
+    statuses: Sequence[tuple[str, str]], variants: Sequence[str]
+) -> tuple[RunCounts, ...]:
+    """Per-variant counts from ``(variant, status)`` pairs, in the order of ``variants``
+    (variants that appear only in ``statuses`` follow)."""
+    order = list(variants) + sorted({v for v, _ in statuses} - set(variants))
+    tally: dict[str, dict[str, int]] = {v: {} for v in order}
+    for variant, status in statuses:
+        tally[variant][status] = tally[variant].get(status, 0) + 1
+    return tuple(
+        RunCounts(
+            variant=v,
+            planned=sum(tally[v].values()),
+            done=tally[v].get("done", 0),
+            diverged=tally[v].get("diverged", 0),
+            failed=tally[v].get("failed", 0),
+        )
+        for v in order
+    )
+
+
+def freeman_halton_p(diverged: ArrayLike, ended: ArrayLike) -> tuple[float, str]:
+    """Exact p-value that ``k`` binomial proportions are equal (Freeman-Halton for ``k x 2``).
+
+    Conditional on the margins, the diverged counts follow the multivariate hypergeometric
+    law; the p-value sums the probabilities of every table no more probable than the observed
+    one (with R's relative tolerance ``1e-7``), as R's ``fisher.test``. For two variants it is
+    Fisher's exact test.
+
+    Args:
+        diverged: per variant, runs that diverged.
+        ended: per variant, runs that ended (diverged or not).
+
+    Returns:
+        ``(p_value, method)``; tables with more than ``MAX_TABLES`` margins-preserving tables
+        fall back to the chi-square approximation (method ``chi_square``).
+    """
+    d = np.asarray(diverged, dtype=np.int64)
+    n = np.asarray(ended, dtype=np.int64)
+    total = int(d.sum())
+    if total == 0 or total == int(n.sum()) or (n > 0).sum() < 2:
+        return 1.0, "freeman_halton_exact"
+    if _table_count(n, total) > MAX_TABLES:
+        return _chi_square_p(d, n), "chi_square"
+    log_choose = [special.gammaln(m + 1) - special.gammaln(np.arange(m + 1) + 1)
+                  - special.gammaln(m - np.arange(m + 1) + 1) for m in n]  # fmt: skip
+    sums = np.zeros(1, dtype=np.int64)
+    log_p = np.zeros(1)
+    for m, row in zip(n, log_choose, strict=True):
+        counts = np.arange(int(m) + 1)
+        sums = (sums[:, None] + counts[None, :]).ravel()
+        log_p = (log_p[:, None] + row[None, :]).ravel()
+        keep = sums <= total
+        sums, log_p = sums[keep], log_p[keep]
+    log_p = log_p[sums == total]
+    observed = float(sum(row[int(x)] for row, x in zip(log_choose, d, strict=True)))
+    norm = special.logsumexp(log_p)
+    relative = np.exp(log_p - norm)
+    p_observed = math.exp(observed - norm)
+    return float(min(1.0, relative[relative <= p_observed * (1 + 1e-7)].sum())), (
+        "freeman_halton_exact"
+    )
+
+
+def divergence_test(counts: Sequence[RunCounts], *, alpha: float) -> DivergenceTest | None:
+    """The exact test of equal divergence rates over ``counts``; None when nothing diverged or
+    fewer than two variants have ended runs."""
+    ended = np.array([c.done + c.diverged + c.failed for c in counts])
+    diverged = np.array([c.diverged for c in counts])
+    if diverged.sum() == 0 or (ended > 0).sum() < 2:
+        return None
+    p_value, method = freeman_halton_p(diverged, ended)
+    return DivergenceTest(
+        p_value=p_value,
+        method=method,  # type: ignore[arg-type]
+        significant=p_value <= alpha,
+    )
+
+
+def worst_value(values: ArrayLike, direction: str) -> float:
+    """The worst finite value in ``values`` (the largest when minimizing)."""
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    return float(x.max() if direction == "minimize" else x.min())
+
+
+def impute_worst(values: ArrayLike, lost: ArrayLike, variant: int, worst: float) -> np.ndarray:
+    """``values`` with every lost run of row ``variant`` set to ``worst`` (a copy)."""
+    x = np.array(values, dtype=np.float64)
+    mask = np.asarray(lost, dtype=bool)[variant] & ~np.isfinite(x[variant])
+    x[variant, mask] = worst
+    return x
+
+
+def _table_count(n: np.ndarray, total: int) -> int:
+    """Number of ways to split ``total`` into parts bounded by ``n`` (a bound is enough)."""
+    k = int((n > 0).sum())
+    return math.comb(total + k - 1, k - 1) if k > 1 else 1
+
+
+def _chi_square_p(d: np.ndarray, n: np.ndarray) -> float:
+    keep = n > 0
+    d, n = d[keep].astype(float), n[keep].astype(float)
+    rate = d.sum() / n.sum()
+    expected = np.stack([n * rate, n * (1 - rate)])
+    observed = np.stack([d, n - d])
+    statistic = float(((observed - expected) ** 2 / expected).sum())
+    return float(special.chdtrc(d.size - 1, statistic))

@@ -1,0 +1,594 @@
+"""When do variants separate? Paired differences from the baseline at every logged step.
+
+Per variant and step ``s``, the per-seed differences ``d_is = x_variant,i,s - x_baseline,i,s``
+(runs with the same seed share init and data order) give the mean difference ``D_s``, its
+standard error ``se_s = sd_s / sqrt(n)`` and the studentized ``T_s = D_s / se_s``:
+
+- pointwise CI: ``D_s ± t(1 - alpha/2, n - 1) · se_s``, each step on its own;
+- simultaneous band: ``D_s ± c · se_s``, where ``c`` is the ``1 - alpha/k`` quantile (``k``
+  variants, Bonferroni) of the max-t statistic ``max_s |T_s|`` over sign flips of whole
+  per-seed difference curves. Flipping the sign of seed i's curve is swapping the two variants'
+  labels on that seed; with no difference at any step the curves are symmetric about zero, so
+  the flip distribution is the statistic's exact null distribution whatever the correlation
+  across steps (the max-T randomization test of Westfall & Young 1993; the sup-t band of
+  Montiel Olea & Plagborg-Møller 2019 with a sign-flip critical value). The band therefore
+  excludes zero anywhere with probability at most ``alpha`` when nothing differs;
+- ``separated_from``: the first step from which the band excludes zero, on the side of the last
+  step, at every later logged step.
+
+Early signal: the Spearman rank correlation, across seeds, of the per-seed differences at each
+step with those at the last step, per variant and pooled over variants; ``informative_from``
+is the first step from which it stays at least ``min_rho``. docs/analysis.md ("Over training")
+has the method, its references and its simulation checks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from analysis.compare import AnalysisError
+from analysis.curves import logged_values, smooth_ema
+from analysis.distributions import FloatArray, t_quantile
+
+if TYPE_CHECKING:
+    import polars as pl
+
+Direction = Literal["minimize", "maximize"]
+
+#: Enumerate every sign pattern up to this many; beyond it draw this many at random.
+MAX_SIGN_FLIPS = 4096
+#: Sign patterns handled at once: bounds memory to about this times the number of steps.
+FLIP_CHUNK = 256
+POOLED = "(all variants)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepDifference:
+    """One variant at one logged step.
+
+    Attributes:
+        variant: the variant.
+        step: the step.
+        n: seeds paired at this step.
+        diff: mean of the per-seed differences variant − baseline.
+        ci_low, ci_high: the pointwise ``1 - alpha`` t interval.
+        band_low, band_high: the simultaneous band (None when too few seeds for one).
+        spearman_final: rank correlation across seeds of the differences at this step with
+            those at the last step (None with fewer than 3 seeds or tied ranks).
+    """
+
+    variant: str
+    step: int
+    n: int
+    diff: float
+    ci_low: float
+    ci_high: float
+    band_low: float | None
+    band_high: float | None
+    spearman_final: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "variant": self.variant,
+            "step": self.step,
+            "n": self.n,
+            "diff": _number(self.diff),
+            "ci_low": _number(self.ci_low),
+            "ci_high": _number(self.ci_high),
+            "band_low": _number(self.band_low),
+            "band_high": _number(self.band_high),
+            "spearman_final": _number(self.spearman_final),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class VariantOverSteps:
+    """One variant's curve of differences, summarized.
+
+    Attributes:
+        variant: the variant.
+        n_seeds: seeds that both it and the baseline logged at every compared step.
+        n_steps: steps compared.
+        band_alpha: the level of its band (``alpha / k`` over ``k`` variants).
+        critical_value: ``c`` of the band; None when ``n_seeds`` cannot reach ``band_alpha``.
+        pointwise_critical_value: ``t(1 - alpha/2, n - 1)`` of the pointwise CIs.
+        n_sign_flips: sign patterns the critical value came from (all of them, or a random
+            draw that includes the identity).
+        p_value: the max-t randomization p-value of "no difference at any step".
+        separated_from: the first step from which the band excludes zero for good; None if
+            never.
+        separated_side: ``better`` or ``worse`` from ``separated_from`` on; None if never.
+        informative_from: the first step from which ``spearman_final`` stays >= ``min_rho``.
+    """
+
+    variant: str
+    n_seeds: int
+    n_steps: int
+    band_alpha: float
+    critical_value: float | None
+    pointwise_critical_value: float
+    n_sign_flips: int
+    p_value: float
+    separated_from: int | None
+    separated_side: Literal["better", "worse"] | None
+    informative_from: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "variant": self.variant,
+            "n_seeds": self.n_seeds,
+            "n_steps": self.n_steps,
+            "band_alpha": self.band_alpha,
+            "critical_value": _number(self.critical_value),
+            "pointwise_critical_value": _number(self.pointwise_critical_value),
+            "n_sign_flips": self.n_sign_flips,
+            "p_value": _number(self.p_value),
+            "separated_from": self.separated_from,
+            "separated_side": self.separated_side,
+            "informative_from": self.informative_from,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class EarlySignal:
+    """Pooled over variants: how well the per-seed differences at ``step`` rank those at the
+    last step (Spearman over every (variant, seed) pair)."""
+
+    step: int
+    n: int
+    spearman: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "n": self.n, "spearman": _number(self.spearman)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class OverStepsResult:
+    """Every variant's paired difference from the baseline over training.
+
+    Attributes:
+        metric, baseline, direction, alpha: as compared.
+        smoothing: the EMA weight applied to each run's curve first (0: none).
+        min_rho: the early-signal threshold of ``informative_from``.
+        variants: one summary per compared variant.
+        steps: one row per variant and compared step.
+        early_signal: the pooled rank correlation per step (steps every variant has).
+        informative_from: the first step from which the pooled correlation stays >= min_rho.
+        warnings: what the data could not support, in words.
+    """
+
+    metric: str
+    baseline: str
+    direction: Direction
+    alpha: float
+    smoothing: float
+    min_rho: float
+    variants: tuple[VariantOverSteps, ...]
+    steps: tuple[StepDifference, ...]
+    early_signal: tuple[EarlySignal, ...]
+    informative_from: int | None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def separated_from(self) -> dict[str, int | None]:
+        return {v.variant: v.separated_from for v in self.variants}
+
+    def method(self) -> str:
+        """How the numbers were computed, in one paragraph (shown by every output format)."""
+        smoothing = (
+            f"each run's curve smoothed first by a debiased EMA with weight {self.smoothing:g} "
+            "(wandb's and TensorBoard's 'exponential moving average'); "
+            if self.smoothing
+            else "unsmoothed curves; "
+        )
+        k = len(self.variants)
+        return (
+            f"Paired by seed at each logged step; {smoothing}pointwise CIs are "
+            f"{1 - self.alpha:.0%} t intervals, one step at a time. The band is simultaneous "
+            f"over all steps: a sup-t band whose critical value is the 1 - alpha/{k} quantile of "
+            "max over steps of |t| under sign flips of whole per-seed difference curves "
+            "(max-T randomization, Westfall & Young 1993; Montiel Olea & Plagborg-Møller "
+            f"2019), Bonferroni over the {k} variant(s), so the chance that any band excludes "
+            f"zero anywhere when nothing differs is at most {self.alpha:g}. separated_from: "
+            "the first step from which the band excludes zero at every later step. Early "
+            "signal: Spearman rank correlation across seeds of the per-seed differences at a "
+            f"step with those at the last step; informative_from: where it stays >= "
+            f"{self.min_rho:g}."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-serializable result; non-finite numbers become None."""
+        return {
+            "metric": self.metric,
+            "baseline": self.baseline,
+            "direction": self.direction,
+            "alpha": self.alpha,
+            "smoothing": {"kind": "ema", "weight": self.smoothing} if self.smoothing else None,
+            "band": "sup-t, sign-flip (max-T randomization) critical value, Bonferroni over "
+            "variants",
+            "min_rho": self.min_rho,
+            "separated_from": self.separated_from,
+            "variants": [v.to_dict() for v in self.variants],
+            "steps": [s.to_dict() for s in self.steps],
+            "early_signal": [e.to_dict() for e in self.early_signal],
+            "informative_from": self.informative_from,
+            "method": self.method(),
+            "warnings": list(self.warnings),
+        }
+
+    def to_frame(self) -> pl.DataFrame:
+        """The ``steps`` rows as a polars DataFrame (what ``--format csv`` writes)."""
+        import polars as pl
+
+        schema = {
+            "variant": pl.Utf8,
+            "step": pl.Int64,
+            "n": pl.Int64,
+            **{
+                name: pl.Float64
+                for name in (
+                    "diff",
+                    "ci_low",
+                    "ci_high",
+                    "band_low",
+                    "band_high",
+                    "spearman_final",
+                )
+            },
+        }
+        return pl.DataFrame([s.to_dict() for s in self.steps], schema=schema)
+
+
+def compare_over_steps(
+    curves: pl.DataFrame,
+    *,
+    metric: str,
+    baseline: str,
+    alpha: float = 0.05,
+    direction: Direction = "minimize",
+    smoothing: float = 0.0,
+    variants: list[str] | None = None,
+    min_rho: float = 0.8,
+    rng: np.random.Generator,
+) -> OverStepsResult:
+    """Each variant's paired difference from ``baseline`` at every logged step, with pointwise
+    CIs, a band simultaneous over the steps, ``separated_from`` and the early signal.
+
+    A variant is compared on the seeds that it and the baseline both logged, at the steps every
+    one of those seeds logged in both (steps some seed lacks are left out and said in
+    ``warnings``).
+
+    Args:
+        curves: long curves table: ``variant``, ``seed``, ``step``, ``metric``.
+        metric: the metric column.
+        baseline: the reference variant.
+        alpha: family-wise level: pointwise CIs are ``1 - alpha``; every variant's band is at
+            ``alpha / k`` so all ``k`` bands hold together.
+        direction: whether lower or higher is better (names the side of a separation).
+        smoothing: EMA weight in [0, 1) applied to each run's curve first (see
+            :func:`analysis.curves.smooth_ema`); 0 for none.
+        variants: the variants to compare (default: every variant but the baseline, in order
+            of appearance).
+        min_rho: the rank correlation from which a step counts as informative of the final gap.
+        rng: draws the sign patterns when there are more than :data:`MAX_SIGN_FLIPS`.
+
+    Returns:
+        The result; see :class:`OverStepsResult`.
+
+    Raises:
+        AnalysisError: a missing column or baseline, a bad alpha or smoothing, nothing to
+            compare, or fewer than 2 paired seeds.
+    """
+    import polars as pl
+
+    if not 0.0 < alpha < 1.0:
+        raise AnalysisError(f"alpha must be in (0, 1), got {alpha}")
+    logged = smooth_ema(_last_per_step(logged_values(curves, metric), metric), metric, smoothing)
+    present = logged["variant"].cast(pl.Utf8).unique(maintain_order=True).to_list()
+    if baseline not in present:
+        raise AnalysisError(
+            f"baseline '{baseline}' logged no {metric} (variants with it: "
+            f"{', '.join(present) or 'none'})"
+        )
+    others = variants if variants is not None else [v for v in present if v != baseline]
+    unknown = [v for v in others if v not in present]
+    if unknown:
+        raise AnalysisError(f"no {metric} curve for variant(s) {', '.join(unknown)}")
+    if not others:
+        raise AnalysisError("nothing to compare: no variant besides the baseline logged " + metric)
+    band_alpha = alpha / len(others)
+    warnings: list[str] = []
+    summaries, rows, matrices = [], [], {}
+    for variant in others:
+        seeds, steps, diffs = _paired(logged, metric, baseline, variant, warnings)
+        summary, variant_rows = _one_variant(
+            variant,
+            seeds,
+            steps,
+            diffs,
+            alpha=alpha,
+            band_alpha=band_alpha,
+            direction=direction,
+            min_rho=min_rho,
+            rng=rng,
+            warnings=warnings,
+        )
+        summaries.append(summary)
+        rows += variant_rows
+        matrices[variant] = (steps, diffs)
+    early, informative = _pooled_early_signal(matrices, min_rho)
+    return OverStepsResult(
+        metric=metric,
+        baseline=baseline,
+        direction=direction,
+        alpha=alpha,
+        smoothing=smoothing,
+        min_rho=min_rho,
+        variants=tuple(summaries),
+        steps=tuple(rows),
+        early_signal=tuple(early),
+        informative_from=informative,
+        warnings=tuple(warnings),
+    )
+
+
+# -- the statistics -----------------------------------------------------------------------------
+
+
+def sign_flip_max_t(
+    diffs: FloatArray, rng: np.random.Generator, *, max_flips: int = MAX_SIGN_FLIPS
+) -> FloatArray:
+    """``max_s |T_s|`` for every sign pattern of the rows of ``diffs`` (seeds × steps).
+
+    All ``2^n`` patterns when there are at most ``max_flips``; otherwise ``max_flips`` random
+    ones whose first is the identity, which keeps the randomization test exact (Hemerik &
+    Goeman 2018). Flipping signs leaves each column's sum of squares unchanged, so only the
+    flipped means need computing.
+
+    Args:
+        diffs: per-seed differences, one row per seed (n >= 2), one column per step.
+        rng: draws the patterns when they are not enumerated.
+        max_flips: the enumeration limit.
+
+    Returns:
+        One max-t value per pattern (the identity's, the observed statistic, among them).
+    """
+    n = diffs.shape[0]
+    if 2**n <= max_flips:
+        signs = np.array(list(itertools.product((1.0, -1.0), repeat=n)))
+    else:
+        signs = rng.choice(np.array([1.0, -1.0]), size=(max_flips, n))
+        signs[0] = 1.0
+    squares = (diffs**2).sum(axis=0)
+    maxima = np.empty(signs.shape[0])
+    for start in range(0, signs.shape[0], FLIP_CHUNK):
+        chunk = signs[start : start + FLIP_CHUNK]
+        maxima[start : start + FLIP_CHUNK] = _max_abs_t(chunk @ diffs / n, squares, n)
+    return maxima
+
+
+def critical_value(maxima: FloatArray, alpha: float) -> float | None:
+    """The ``c`` for which "``max_s |T_s| > c``" is the level-``alpha`` randomization test:
+    the ``(B - floor(alpha·B))``-th smallest of the ``B`` flip maxima (p = share of maxima at
+    least the observed one, rejected when p <= alpha). None when the identity and its mirror
+    image alone exceed ``alpha·B``: then no data could exclude zero at this level."""
+    ordered = np.sort(maxima)
+    allowed = math.floor(alpha * ordered.size + 1e-9)
+    if allowed < 2:  # the observed pattern and its mirror image give the same max
+        return None
+    return float(ordered[ordered.size - allowed - 1])
+
+
+def spearman_columns(x: FloatArray, y: FloatArray) -> list[float | None]:
+    """Spearman's rank correlation of each column of ``x`` (seeds × steps) with ``y`` (seeds),
+    average ranks for ties; None with fewer than 3 seeds or a constant side.
+
+    Args:
+        x: one row per seed, one column per step.
+        y: one value per seed.
+
+    Returns:
+        One correlation per column of ``x``.
+    """
+    if x.shape[0] < 3:
+        return [None] * x.shape[1]
+    rx = _average_ranks(x)
+    ry = _average_ranks(y[:, None])
+    rx = rx - rx.mean(axis=0)
+    ry = ry - ry.mean(axis=0)
+    scale = np.sqrt((rx**2).sum(axis=0) * (ry**2).sum(axis=0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = (rx * ry).sum(axis=0) / scale
+    return [float(r) if scale[j] > 0 else None for j, r in enumerate(rho)]
+
+
+def _max_abs_t(means: FloatArray, squares: FloatArray, n: int) -> FloatArray:
+    """``max_s |T_s|`` per row of ``means`` (patterns × steps) from the flipped means."""
+    variance = np.maximum(squares - n * means**2, 0.0) / (n - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.abs(means) / np.sqrt(variance / n)
+    # 0/0 (every seed's difference zero at a step) carries no evidence either way.
+    return np.asarray(np.nan_to_num(t, nan=0.0, posinf=np.inf).max(axis=1), dtype=np.float64)
+
+
+def _one_variant(
+    variant: str,
+    seeds: list[int],
+    steps: list[int],
+    diffs: FloatArray,
+    *,
+    alpha: float,
+    band_alpha: float,
+    direction: Direction,
+    min_rho: float,
+    rng: np.random.Generator,
+    warnings: list[str],
+) -> tuple[VariantOverSteps, list[StepDifference]]:
+    n = len(seeds)
+    if n < 2:
+        raise AnalysisError(
+            f"{variant} and the baseline share {n} seed(s) with a complete curve; paired "
+            "differences need at least 2"
+        )
+    mean = diffs.mean(axis=0)
+    se = diffs.std(axis=0, ddof=1) / math.sqrt(n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.nan_to_num(mean / se, nan=0.0)
+    pointwise = float(t_quantile(1 - alpha / 2, n - 1))
+    maxima = sign_flip_max_t(diffs, rng)
+    observed = float(np.abs(t).max())
+    p_value = float(np.mean(maxima >= observed - 1e-12 * max(1.0, observed)))
+    critical = critical_value(maxima, band_alpha)
+    if critical is None:
+        needed = math.ceil(math.log2(2 / band_alpha) - 1e-9)
+        warnings.append(
+            f"{variant}: {n} paired seeds cannot give a band at level {band_alpha:.3g} (sign "
+            f"flips reach p >= 2/2^{n} = {2 / 2**n:.3g}); it needs at least {needed} seeds, "
+            "so no band and no separated_from"
+        )
+    separated_from, side = _separated(steps, t, critical, direction)
+    rhos = spearman_columns(diffs, diffs[:, -1])
+    rows = [
+        StepDifference(
+            variant=variant,
+            step=step,
+            n=n,
+            diff=float(mean[j]),
+            ci_low=float(mean[j] - pointwise * se[j]),
+            ci_high=float(mean[j] + pointwise * se[j]),
+            band_low=None if critical is None else float(mean[j] - critical * se[j]),
+            band_high=None if critical is None else float(mean[j] + critical * se[j]),
+            spearman_final=rhos[j],
+        )
+        for j, step in enumerate(steps)
+    ]
+    summary = VariantOverSteps(
+        variant=variant,
+        n_seeds=n,
+        n_steps=len(steps),
+        band_alpha=band_alpha,
+        critical_value=critical,
+        pointwise_critical_value=pointwise,
+        n_sign_flips=int(maxima.size),
+        p_value=p_value,
+        separated_from=separated_from,
+        separated_side=side,
+        informative_from=_stays_from(steps, rhos, min_rho),
+    )
+    return summary, rows
+
+
+def _separated(
+    steps: list[int], t: FloatArray, critical: float | None, direction: Direction
+) -> tuple[int | None, Literal["better", "worse"] | None]:
+    """The first step from which ``|T| > c`` on the last step's side at every later step."""
+    if critical is None or not steps:
+        return None, None
+    sign = np.sign(t[-1])
+    excluded = (np.abs(t) > critical) & (np.sign(t) == sign)
+    if not excluded[-1]:
+        return None, None
+    failing = np.flatnonzero(~excluded)
+    first = int(failing[-1]) + 1 if failing.size else 0
+    lower = sign < 0
+    side: Literal["better", "worse"] = "better" if lower == (direction == "minimize") else "worse"
+    return steps[first], side
+
+
+def _stays_from(steps: list[int], values: list[float | None], threshold: float) -> int | None:
+    """The first step from which every value is >= ``threshold`` (None values fail)."""
+    first = None
+    for step, value in zip(reversed(steps), reversed(values), strict=True):
+        if value is None or value < threshold:
+            break
+        first = step
+    return first
+
+
+def _pooled_early_signal(
+    matrices: dict[str, tuple[list[int], FloatArray]], min_rho: float
+) -> tuple[list[EarlySignal], int | None]:
+    """Spearman over every (variant, seed) of the differences at a step with those at each
+    variant's last step, at the steps every variant has."""
+    if len(matrices) < 2:
+        return [], None  # with one variant the pooled signal is that variant's own
+    common = sorted(set.intersection(*(set(steps) for steps, _ in matrices.values())))
+    finals = np.concatenate([diffs[:, -1] for _, diffs in matrices.values()])
+    at_steps = np.concatenate(
+        [diffs[:, [steps.index(step) for step in common]] for steps, diffs in matrices.values()]
+    )
+    rhos = spearman_columns(at_steps, finals)
+    signal = [
+        EarlySignal(step=step, n=int(finals.size), spearman=rho)
+        for step, rho in zip(common, rhos, strict=True)
+    ]
+    informative = _stays_from(common, [e.spearman for e in signal], min_rho)
+    return signal, informative
+
+
+# -- alignment ----------------------------------------------------------------------------------
+
+
+def _last_per_step(logged: pl.DataFrame, metric: str) -> pl.DataFrame:
+    """One value per run and step: a metric logged twice at a step counts with its last value."""
+    return logged.unique(["variant", "seed", "step"], keep="last", maintain_order=True)
+
+
+def _paired(
+    logged: pl.DataFrame, metric: str, baseline: str, variant: str, warnings: list[str]
+) -> tuple[list[int], list[int], FloatArray]:
+    """Seeds both logged, the steps all of those seeds logged in both, and the differences
+    (seeds × steps)."""
+    import polars as pl
+
+    def runs(name: str) -> pl.DataFrame:
+        return logged.filter(pl.col("variant").cast(pl.Utf8) == name).select(
+            pl.col("seed").cast(pl.Int64), pl.col("step").cast(pl.Int64), metric
+        )
+
+    base, other = runs(baseline), runs(variant)
+    base_seeds, other_seeds = set(base["seed"].to_list()), set(other["seed"].to_list())
+    seeds = sorted(base_seeds & other_seeds)
+    unpaired = sorted(base_seeds ^ other_seeds)
+    if unpaired:
+        warnings.append(
+            f"{variant}: seed(s) {', '.join(map(str, unpaired))} lack a run of {variant} or "
+            "of the baseline and are left out"
+        )
+    pairs = other.join(base, on=["seed", "step"], suffix="_base").with_columns(
+        (pl.col(metric) - pl.col(f"{metric}_base")).alias("diff")
+    )
+    counts = pairs.group_by("step").agg(pl.len().alias("n"))
+    complete = counts.filter(pl.col("n") == len(seeds))["step"]
+    partial = counts.filter(pl.col("n") < len(seeds))["step"]
+    if partial.len():
+        warnings.append(
+            f"{variant}: {partial.len()} step(s) logged by only some seeds are left out "
+            f"(e.g. step {min(partial.to_list())})"
+        )
+    if len(seeds) and not complete.len():
+        raise AnalysisError(f"{variant} and the baseline have no step that every seed logged")
+    kept = pairs.filter(pl.col("step").is_in(complete.implode())).sort("seed", "step")
+    steps = kept.filter(pl.col("seed") == seeds[0])["step"].to_list() if seeds else []
+    diffs = kept["diff"].to_numpy().reshape(len(seeds), len(steps))
+    return seeds, steps, diffs
+
+
+def _average_ranks(values: FloatArray) -> FloatArray:
+    """Ranks 1..n within each column, ties sharing their average rank: the number of smaller
+    values plus (the number of equal ones + 1) / 2 (n is a seed count, so n² is small)."""
+    below = (values[None, :, :] < values[:, None, :]).sum(axis=1)
+    equal = (values[None, :, :] == values[:, None, :]).sum(axis=1)
+    return np.asarray(below + (equal + 1) / 2.0, dtype=np.float64)
+
+
+def _number(value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None

@@ -1,0 +1,60 @@
+"""What ``harness runs`` prints: every run of a study with its status and final metric."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harness.report.listing import Listing
+from harness.store import FileSystemStore, StudyMeta
+
+
+def runs_listing(study_dir: Path, meta: StudyMeta) -> Listing:
+    """One row per run that has a config (planned, running or finished).
+
+    Args:
+        study_dir: the study directory.
+        meta: its description (for the primary metric).
+
+    Returns:
+        The listing; its JSON payload is ``{"study", "study_dir", "metric", "counts",
+        "runs": [{"variant", "seed", "status", <metric>, "wall_time_s", "note",
+        "config_hash", "final_metrics", "started_at", "ended_at"}]}``.
+    """
+    store = FileSystemStore(study_dir)
+    metric = meta.metric
+    counts: dict[str, int] = {}
+    rows: list[dict[str, Any]] = []
+    for key in store.run_keys():
+        status = store.status(key)
+        counts[status] = counts.get(status, 0) + 1
+        record = store.read_record(key)
+        config = store.read_config(key)
+        rows.append(
+            {
+                "variant": key.variant,
+                "seed": key.seed,
+                "status": status,
+                metric: record.final_metrics.get(metric) if record else None,
+                "wall_time_s": record.wall_time_s if record else None,
+                "note": (record.error or "") if record else "",
+                "config_hash": config.config_hash if config else None,
+                "final_metrics": dict(record.final_metrics) if record else {},
+                "started_at": record.started_at if record else None,
+                "ended_at": record.ended_at if record else None,
+            }
+        )
+    counted = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    return Listing(
+        title=f"{meta.name} ({study_dir})",
+        columns=("variant", "seed", "status", metric, "wall_time_s", "note"),
+        rows=rows,
+        footer=[counted or "no runs yet"],
+        payload={
+            "study": meta.name,
+            "study_dir": str(study_dir),
+            "metric": metric,
+            "counts": dict(sorted(counts.items())),
+            "runs": rows,
+        },
+    )

@@ -1,0 +1,330 @@
+"""Metrics from what a training script prints or writes, as rows of the one curve format.
+
+A row is what a line of ``metrics.jsonl`` holds: ``{"step": 100, "train_loss": 2.31}``. The
+worker writes every row these parsers return to the run's ``metrics.jsonl``, so the store,
+``harness compare``, reports, sequential testing, tuning and bisect read a printed loss exactly
+like one the built-in trainer logged.
+
+- :class:`LineParser`: the ``stdout`` (or ``log``) patterns of a ``metrics`` table, applied
+  to one line; :class:`TextStream` feeds it bytes as they come, in any chunks.
+- :func:`read_results_file`: a ``.json``, ``.jsonl`` or ``.csv`` results file.
+
+Parsers never raise on what a script prints: a line is a row or nothing. A results file that
+cannot be read raises :class:`MetricSourceError` with a message for the run's record.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.study.metrics import AUTO, STEP_GROUP, compile_pattern, metric_name
+
+Row = dict[str, Any]
+
+STEP_NAMES = frozenset({"step", "iter", "iteration"})
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_NON_FINITE = r"[-+]?(?i:nan|inf(?:inity)?)"
+_UNIT = r"(?:%|ms|us|µs|ns|s|x)?"
+_WORD = r"[A-Za-z_](?:[\w./-]*\w)?"
+# `name: 1.23`, `name=1.23`, `'name': 1.23` and `name 1.23` pairs. A name is one to three
+# words (`val loss 2.40` is `val_loss`); a value may carry a unit (`35.2ms`, `12%`) and must
+# end the token, so `v2.0-beta`, `12:30:01` or `model info` give nothing.
+AUTO_PAIR = re.compile(
+    rf"""(?<![\w./'"-])['"]?(?P<name>{_WORD}(?:\ {_WORD}){{0,2}})['"]?(?:\s*[:=]\s*|\s+)"""
+    rf"""(?:(?P<value>{_NUMBER}){_UNIT}|(?P<non_finite>{_NON_FINITE}))(?=$|[\s,;|)\]}}/]|:(?:\s|$))"""
+)
+_HAS_VALUE = re.compile(r"\d|(?i:nan|inf)").search
+AUTO_EXAMPLES = {
+    "step 100: train loss 2.31, val loss 2.40": {
+        "step": 100,
+        "train_loss": 2.31,
+        "val_loss": 2.4,
+    },
+    "iter 200: loss 2.1043, time 35.21ms, mfu 12.50%": {
+        "step": 200,
+        "loss": 2.1043,
+        "time": 35.21,
+        "mfu": 12.5,
+    },
+    "{'loss': 1.93, 'learning_rate': 5e-05, 'epoch': 0.5}": {
+        "step": 1,
+        "loss": 1.93,
+        "learning_rate": 5e-05,
+        "epoch": 0.5,
+    },
+    "epoch 3 | val/loss=2.118 | val/acc=0.41": {
+        "step": 1,
+        "epoch": 3.0,
+        "val/loss": 2.118,
+        "val/acc": 0.41,
+    },
+}
+
+
+class MetricSourceError(Exception):
+    """A declared source that cannot be read (a missing or malformed file)."""
+
+
+class LineParser:
+    """Rows from single lines of text: the ``stdout`` patterns of a ``metrics`` table.
+
+    Args:
+        patterns: "auto" for the built-in pairs (:data:`AUTO_PAIR`), or regexes whose named
+            groups are metrics (``val__loss`` is ``val/loss``); a group ``step`` gives the step.
+
+    A line without its own step gets the count of lines this pattern matched so far.
+    """
+
+    def __init__(self, patterns: str | Iterable[str]) -> None:
+        self.auto = patterns == AUTO
+        self.patterns: list[re.Pattern[str]] = (
+            []
+            if self.auto
+            else [
+                compile_pattern(p, key="metrics.stdout", index=i)
+                for i, p in enumerate(patterns)  # type: ignore[arg-type]
+            ]
+        )
+        # per pattern: the position of `step` in match.groups(), and (position, metric) pairs
+        self._layout = [
+            (
+                p.groupindex[STEP_GROUP] - 1 if STEP_GROUP in p.groupindex else None,
+                [(i - 1, metric_name(g)) for g, i in p.groupindex.items() if g != STEP_GROUP],
+            )
+            for p in self.patterns
+        ]
+        self._matches = [0] * max(1, len(self.patterns))
+
+    def parse(self, line: str) -> list[Row]:
+        """The rows in ``line``: one per pattern that matches it (auto: one for all pairs)."""
+        return self.parse_lines([line])
+
+    def parse_lines(self, lines: list[str]) -> list[Row]:
+        """The rows in ``lines``, in order (the loop of :meth:`parse`, kept tight: a script may
+        print millions of lines)."""
+        if self.auto:
+            auto = self._auto
+            return [row for row in map(auto, lines) if row is not None]
+        if len(self.patterns) == 1:
+            return self._matches_rows(0, [m for m in map(self.patterns[0].search, lines) if m])
+        rows: list[Row] = []
+        for line in lines:
+            for index, pattern in enumerate(self.patterns):
+                match = pattern.search(line)
+                if match is not None:
+                    rows += self._matches_rows(index, [match])
+        return rows
+
+    def _matches_rows(self, index: int, matches: list[re.Match[str]]) -> list[Row]:
+        step_position, named = self._layout[index]
+        count = self._matches[index]
+        rows: list[Row] = []
+        append = rows.append
+        for match in matches:
+            groups = match.groups()
+            row: Row = {"step": 0}  # first, as every row of metrics.jsonl has it
+            for position, name in named:
+                text = groups[position]
+                if text is not None:
+                    try:  # noqa: SIM105 - a with-statement costs more in this loop
+                        row[name] = float(text)
+                    except (ValueError, OverflowError):
+                        pass
+            if len(row) == 1:
+                continue
+            step = None
+            if step_position is not None and (text := groups[step_position]) is not None:
+                try:
+                    step = int(text)
+                except ValueError:
+                    step = _step(_number(text))
+            if step is None:
+                count += 1
+                step = count
+            row["step"] = step
+            append(row)
+        self._matches[index] = count
+        return rows
+
+    def _auto(self, line: str) -> Row | None:
+        if _HAS_VALUE(line) is None:  # most log lines: no pair can match
+            return None
+        step: int | None = None
+        values: Row = {}
+        for match in AUTO_PAIR.finditer(line):
+            value = _number(match["value"] or match["non_finite"])
+            if value is None:
+                continue
+            name = match["name"].replace(" ", "_")
+            if name.lower() in STEP_NAMES:
+                step = _step(value) if step is None else step
+            else:
+                values[name] = value
+        if not values:
+            return None
+        if step is None:
+            self._matches[0] += 1
+            step = self._matches[0]
+        return {"step": step, **values}
+
+
+class TextStream:
+    """Feeds a :class:`LineParser` bytes in any chunks; ``\\n``, ``\\r\\n`` and ``\\r`` (progress
+    bars) end lines, and undecodable bytes are replaced, never raised."""
+
+    def __init__(self, parser: LineParser) -> None:
+        self.parser = parser
+        self._partial = b""
+
+    def feed(self, chunk: bytes) -> list[Row]:
+        """The rows of the complete lines ``chunk`` ends; a partial last line waits."""
+        data = self._partial + chunk
+        cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
+        if cut < 0:
+            self._partial = data
+            return []
+        self._partial = data[cut + 1 :]
+        return self._lines(data[: cut + 1])
+
+    def finish(self) -> list[Row]:
+        """The rows of the last line, when the output did not end with a newline."""
+        data, self._partial = self._partial, b""
+        return self._lines(data)
+
+    def _lines(self, data: bytes) -> list[Row]:
+        return self.parser.parse_lines(data.decode("utf-8", errors="replace").splitlines())
+
+
+def read_results_file(path: Path, *, last_step: int = 0) -> list[Row]:
+    """The rows of a results file, by its suffix.
+
+    - ``.json``: one object of final values; nested keys are joined with ``/``
+      (``{"val": {"loss": 2.3}}`` is ``val/loss``). One row, at its ``step`` if it has one,
+      else at ``last_step`` (the last step the run reported otherwise).
+    - ``.jsonl``: an object per line, a row each; ``step`` gives the step, else the line number.
+    - ``.csv``: a header row, then a row per line; a ``step`` column gives the step.
+
+    Values that are not numbers (strings, lists, empty cells) are left out; ``NaN`` and
+    ``Infinity`` are kept (they mark a diverged run).
+
+    Raises:
+        MetricSourceError: the file is missing, unreadable, or not valid JSON / CSV.
+    """
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        raise MetricSourceError(f"{path} was not written") from None
+    except OSError as error:
+        raise MetricSourceError(f"{path} cannot be read: {error}") from None
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return _json_rows(text, path, last_step)
+    if suffix == ".jsonl":
+        return _jsonl_rows(text, path)
+    if suffix == ".csv":
+        return _csv_rows(text, path)
+    raise MetricSourceError(f"{path}: harness reads .json, .jsonl and .csv results files")
+
+
+def flatten_numbers(data: Mapping[str, Any], prefix: str = "") -> Row:
+    """The numbers in a nested mapping, keys joined with ``/``; booleans and the rest dropped."""
+    flat: Row = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten_numbers(value, f"{name}/"))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            flat[name] = value
+    return flat
+
+
+def _json_rows(text: str, path: Path, last_step: int) -> list[Row]:
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as error:
+        raise MetricSourceError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise MetricSourceError(
+            f"{path} holds a JSON {type(data).__name__}, not an object of final values"
+        )
+    return _rows([flatten_numbers(data)], first_step=last_step)
+
+
+def _jsonl_rows(text: str, path: Path) -> list[Row]:
+    objects = []
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as error:
+            if number == len(lines):  # a torn last line: the script died mid-write
+                break
+            raise MetricSourceError(f"{path}:{number} is not valid JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise MetricSourceError(
+                f"{path}:{number} holds a JSON {type(data).__name__}, not an object"
+            )
+        objects.append(flatten_numbers(data))
+    return _rows(objects, first_step=1)
+
+
+def _csv_rows(text: str, path: Path) -> list[Row]:
+    try:
+        reader = csv.reader(io.StringIO(text), strict=True)
+        header = next(reader, None)
+        if not header or not any(name.strip() for name in header):
+            raise MetricSourceError(f"{path} is not valid CSV: no header row")
+        names = [name.strip() for name in header]
+        objects = []
+        for cells in reader:
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) > len(names):
+                raise MetricSourceError(
+                    f"{path}:{reader.line_num} is not valid CSV: {len(cells)} cells under a "
+                    f"header of {len(names)}"
+                )
+            row = {}
+            for name, cell in zip(names, cells, strict=False):
+                value = _number(cell.strip())
+                if name and value is not None:
+                    row[name] = value
+            objects.append(row)
+    except csv.Error as error:
+        raise MetricSourceError(f"{path} is not valid CSV: {error}") from None
+    return _rows(objects, first_step=1)
+
+
+def _rows(objects: list[Row], *, first_step: int) -> list[Row]:
+    """Rows with an integer ``step`` first: their own, else their position from ``first_step``."""
+    rows = []
+    for position, values in enumerate(objects, start=first_step):
+        step = _step(values.pop("step")) if "step" in values else None
+        metrics = {k: float(v) for k, v in values.items()}
+        if metrics:
+            rows.append({"step": position if step is None else step, **metrics})
+    return rows
+
+
+def _number(text: Any) -> float | None:
+    if text is None:
+        return None
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        return float(text)
+    try:
+        return float(text)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _step(value: float | None) -> int | None:
+    return int(value) if value is not None and math.isfinite(value) else None

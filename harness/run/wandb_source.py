@@ -1,0 +1,252 @@
+"""Metrics from a script that logs to wandb itself (``wandb = true`` in its ``metrics`` table).
+
+Before the command starts, :func:`wandb_env` tells the script's own ``wandb.init`` where and
+how to log: its files under the run directory, grouped by study, named after the variant and
+seed, and with a run id that is stable per run, so a rerun resumes the same wandb run instead of
+adding one. harness starts no wandb run of its own for such a run.
+
+After the command ends, :func:`read_wandb_run` reads the values back from wandb's files: the
+final values from ``files/wandb-summary.json`` (written online) or the summary records of the
+run's ``.wandb`` log (always written), and the history from that log when wandb's own protobuf
+module can be imported to decode it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.run.metric_sources import MetricSourceError, Row, flatten_numbers
+
+# The .wandb file is a LevelDB-style log: a 7-byte file header (":W&B", magic, version), then
+# 32 KiB blocks of records, each a 7-byte header (crc32, length, type) and a chunk of one
+# protobuf ``Record``: type 1 a whole record, 2/3/4 its first, middle and last chunks.
+WANDB_FILE_HEADER = b":W&B"
+BLOCK_SIZE = 32 * 1024
+RECORD_HEADER = struct.Struct("<IHB")
+FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
+MAX_TAG_LENGTH = 64
+
+
+@dataclass(frozen=True, kw_only=True)
+class WandbRun:
+    """What a script's wandb run left in its files.
+
+    Attributes:
+        path: the run's directory (``<WANDB_DIR>/wandb/offline-run-...-<id>``).
+        run_id: its id.
+        group: its group, when the ``.wandb`` log could be decoded.
+        rows: its history (one row per logged step) and a last row with the summary values
+            that differ from the history's last ones.
+    """
+
+    path: Path
+    run_id: str
+    group: str | None = None
+    rows: list[Row] = field(default_factory=list)
+
+
+def wandb_run_id(*, study: str, variant: str, seed: int, config_hash: str) -> str:
+    """The run's wandb id: the same for every attempt at one run, so a rerun resumes it."""
+    text = f"{study}/{variant}/{seed}/{config_hash}"
+    return "h" + hashlib.sha256(text.encode()).hexdigest()[:15]
+
+
+def wandb_env(
+    *,
+    study: str,
+    variant: str,
+    seed: int,
+    run_dir: Path,
+    run_id: str,
+    mode: str,
+    project: str | None = None,
+    entity: str | None = None,
+) -> dict[str, str]:
+    """The environment that points a script's own ``wandb.init`` at this run.
+
+    Args:
+        study: the study name: the wandb group.
+        variant: the variant: the job type and a tag; with the seed, the run name.
+        seed: the run's seed.
+        run_dir: the run directory: ``WANDB_DIR``, so wandb's files stay with the run.
+        run_id: :func:`wandb_run_id`.
+        mode: the resolved wandb mode; "disabled" becomes "offline", because harness reads
+            the values back from the files (offline keeps everything on this machine).
+        project: the study's wandb project, used when the script names none.
+        entity: the wandb entity, when configured.
+
+    Returns:
+        ``WANDB_*`` variables; arguments the script passes to ``wandb.init`` still win.
+    """
+    env = {
+        "WANDB_DIR": str(run_dir),
+        "WANDB_RUN_GROUP": study,
+        "WANDB_NAME": f"{variant}-s{seed}",
+        "WANDB_JOB_TYPE": variant[:MAX_TAG_LENGTH],
+        "WANDB_TAGS": ",".join(["harness", variant[:MAX_TAG_LENGTH], f"s{seed}"]),
+        "WANDB_MODE": "offline" if mode in ("disabled", "") else mode,
+        "WANDB_RUN_ID": run_id,
+        "WANDB_RESUME": "allow",
+    }
+    if project:
+        env["WANDB_PROJECT"] = project
+    if entity:
+        env["WANDB_ENTITY"] = entity
+    return env
+
+
+def read_wandb_run(wandb_dir: Path, run_id: str) -> WandbRun:
+    """Read back the metrics of the wandb run ``run_id`` written under ``wandb_dir``.
+
+    The latest attempt's directory for ``run_id`` is read; when the script chose its own id,
+    the latest run directory there.
+
+    Raises:
+        MetricSourceError: no wandb run directory, or one from which no value can be read.
+    """
+    run_path = find_run_dir(wandb_dir, run_id)
+    log_file = next(iter(sorted(run_path.glob("*.wandb"))), None)
+    history: list[Row] = []
+    summary: dict[str, Any] = {}
+    group = None
+    decoded = False
+    if log_file is not None:
+        try:
+            history, summary, group = _decode_log(log_file.read_bytes())
+            decoded = True
+        except ImportError:
+            pass  # no protobuf module: the summary file alone
+    summary_file = run_path / "files" / "wandb-summary.json"
+    if summary_file.is_file():
+        try:
+            summary.update(json.loads(summary_file.read_text()))
+        except (json.JSONDecodeError, OSError) as error:
+            raise MetricSourceError(f"{summary_file} is not valid JSON: {error}") from None
+    if not decoded and not summary_file.is_file():
+        raise MetricSourceError(
+            f"the wandb run in {run_path} has no wandb-summary.json and its .wandb log cannot be "
+            "decoded here (wandb's protobuf module is missing)"
+        )
+    rows = history + _summary_row(summary, history)
+    return WandbRun(path=run_path, run_id=run_path.name.rsplit("-", 1)[-1], group=group, rows=rows)
+
+
+def find_run_dir(wandb_dir: Path, run_id: str) -> Path:
+    """The directory of the latest attempt at ``run_id`` under ``wandb_dir/wandb``.
+
+    Raises:
+        MetricSourceError: wandb wrote no run there.
+    """
+    root = wandb_dir / "wandb"
+    runs = [p for p in root.glob("*run-*") if p.is_dir()] if root.is_dir() else []
+    if not runs:
+        raise MetricSourceError(
+            f"the command left no wandb run in {root} (WANDB_DIR is the run directory): did "
+            "it call wandb.init, or pass its own dir= to it?"
+        )
+    ours = [p for p in runs if p.name.endswith(f"-{run_id}")]
+    # offline-run-20240101_120000-<id> and run-20240101_120000-<id>: order by the timestamp
+    return max(ours or runs, key=lambda p: (p.name.split("-")[-2], p.stat().st_mtime))
+
+
+def _decode_log(data: bytes) -> tuple[list[Row], dict[str, Any], str | None]:
+    from wandb.proto import wandb_internal_pb2  # raises ImportError without wandb
+
+    history: list[Row] = []
+    summary: dict[str, Any] = {}
+    group = None
+    for chunk in _records(data):
+        record = wandb_internal_pb2.Record()  # type: ignore[attr-defined]
+        try:
+            record.ParseFromString(chunk)
+        except Exception:  # a torn or foreign record: skip it, keep the rest
+            continue
+        kind = record.WhichOneof("record_type")
+        if kind == "run":
+            group = record.run.run_group or group
+        elif kind == "history":
+            values = _items(record.history.item)
+            step = record.history.step.num if record.history.HasField("step") else None
+            if step is None and isinstance(values.get("_step"), int | float):
+                step = int(values["_step"])
+            row = _public(values)
+            if row:
+                history.append({"step": step if step is not None else len(history), **row})
+        elif kind == "summary":
+            summary.update(_items(record.summary.update))
+            for item in record.summary.remove:
+                summary.pop(_key(item), None)
+    return history, summary, group
+
+
+def _records(data: bytes) -> list[bytes]:
+    """The record chunks of a ``.wandb`` log, reassembled; a torn end is dropped."""
+    if not data.startswith(WANDB_FILE_HEADER):
+        raise MetricSourceError("not a wandb log (no :W&B header)")
+    records, pending, position = [], b"", 7
+    while position + RECORD_HEADER.size <= len(data):
+        left = BLOCK_SIZE - position % BLOCK_SIZE
+        if left < RECORD_HEADER.size:  # the block's zero-padded tail
+            position += left
+            continue
+        _, length, kind = RECORD_HEADER.unpack_from(data, position)
+        position += RECORD_HEADER.size
+        chunk = data[position : position + length]
+        position += length
+        if len(chunk) < length:
+            break
+        if kind == FULL:
+            records.append(chunk)
+        elif kind == FIRST:
+            pending = chunk
+        elif kind == MIDDLE:
+            pending += chunk
+        elif kind == LAST:
+            records.append(pending + chunk)
+            pending = b""
+    return records
+
+
+def _items(items: Any) -> dict[str, Any]:
+    values = {}
+    for item in items:
+        try:
+            values[_key(item)] = json.loads(item.value_json)
+        except (json.JSONDecodeError, RecursionError):
+            continue
+    return values
+
+
+def _key(item: Any) -> str:
+    return "/".join(item.nested_key) if item.nested_key else str(item.key)
+
+
+def _public(values: dict[str, Any]) -> Row:
+    """The numbers among ``values``, without wandb's own (``_step``, ``_runtime``, ...)."""
+    return {
+        k: float(v)
+        for k, v in flatten_numbers(
+            {k: v for k, v in values.items() if not k.startswith("_")}
+        ).items()
+    }
+
+
+def _summary_row(summary: dict[str, Any], history: list[Row]) -> list[Row]:
+    last: dict[str, float] = {}
+    for row in history:
+        last.update({k: v for k, v in row.items() if k != "step"})
+    final = {k: v for k, v in _public(summary).items() if k not in last or not _same(last[k], v)}
+    if not final:
+        return []
+    step = max((int(row["step"]) for row in history), default=0)
+    return [{"step": step, **final}]
+
+
+def _same(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))

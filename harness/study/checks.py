@@ -1,0 +1,77 @@
+"""Warnings about a valid study that will probably not measure what it should.
+
+Errors stop a study at the door (:mod:`harness.study.spec`); these only warn, because harness
+cannot know for sure: a script may read ``$HARNESS_SEED`` itself, and a results file may hold
+any metric. ``harness validate`` and ``harness study`` print them before anything runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from harness.study.metrics import declared_metric_names, parse_metrics
+
+SEED_PLACEHOLDER = re.compile(r"\{seed[:!}]")  # {seed}, {seed:03d}
+SEED_VARIABLE = "HARNESS_SEED"
+
+
+class StudyLike(Protocol):
+    """What the checks read of a study (``harness.study.spec.StudySpec`` has it)."""
+
+    @property
+    def metric(self) -> str: ...
+
+    @property
+    def variants(self) -> tuple[Any, ...]: ...
+
+
+def study_warnings(spec: StudyLike) -> list[str]:
+    """What looks wrong with a study's command variants, one sentence each.
+
+    Args:
+        spec: the validated study.
+
+    Returns:
+        Warnings naming the variant: a command that never receives the seed, and a study
+        metric that none of the variant's declared metrics sources can report.
+    """
+    warnings = []
+    for variant in spec.variants:
+        if variant.kind != "command":
+            continue
+        config = variant.config
+        if not receives_seed(config):
+            warnings.append(
+                f"variants.{variant.name}: the command never receives the seed (no {{seed}} in "
+                f"its command, params or env): every seed would run the same. Add e.g. "
+                f"'--seed {{seed}}' to the command, or read ${SEED_VARIABLE} in the script."
+            )
+        if "metrics" in config:
+            metrics = parse_metrics(
+                config["metrics"],
+                where=f"variants.{variant.name}.metrics",
+                params=config.get("params"),
+            )
+            names = declared_metric_names(metrics)
+            if names is not None and spec.metric not in names:
+                warnings.append(
+                    f"variants.{variant.name}.metrics: the study metric '{spec.metric}' comes "
+                    f"from no declared source (the patterns name: {', '.join(sorted(names))}); "
+                    f"every run would fail. Name a group (?P<{_group(spec.metric)}>...)."
+                )
+    return warnings
+
+
+def receives_seed(config: Mapping[str, Any]) -> bool:
+    """Whether a command config passes the seed: ``{seed}`` in its command, a ``params`` or an
+    ``env`` value, or ``$HARNESS_SEED`` in a shell command."""
+    texts = [str(config.get("command", ""))]
+    texts += [str(v) for v in config.get("params", {}).values()]
+    texts += [str(v) for v in config.get("env", {}).values()]
+    return any(SEED_PLACEHOLDER.search(text) or SEED_VARIABLE in text for text in texts)
+
+
+def _group(metric: str) -> str:
+    return metric.replace("/", "__")

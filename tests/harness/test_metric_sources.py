@@ -1,0 +1,325 @@
+"""The metric sources of a command run: the ``metrics`` table at the door, and the parsers that
+turn printed lines, results files and wandb's files into ``metrics.jsonl`` rows."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.errors import SpecError
+from harness.run.metric_sources import (
+    AUTO_EXAMPLES,
+    LineParser,
+    MetricSourceError,
+    TextStream,
+    read_results_file,
+)
+from harness.run.wandb_source import (
+    find_run_dir,
+    read_wandb_run,
+    wandb_env,
+    wandb_run_id,
+)
+from harness.run.worker import encode_row
+from harness.store.records import parse_rows
+from harness.study.checks import receives_seed
+from harness.study.metrics import (
+    AUTO,
+    MetricsConfig,
+    declared_metric_names,
+    parse_metrics,
+)
+
+REGEX = r"step (?P<step>\d+): train loss (?P<train_loss>[0-9.]+), val loss (?P<val_loss>[0-9.]+)"
+
+# -- the metrics table, at the door ----------------------------------------------------------
+
+
+def test_a_full_table_is_typed() -> None:
+    config = parse_metrics(
+        {
+            "stdout": [REGEX],
+            "log": "{run_dir}/train.log",
+            "file": ["{run_dir}/r.json", "{run_dir}/{variant}-{seed}-{lr}.csv"],
+            "wandb": True,
+        },
+        where="base.metrics",
+        params={"lr": 0.1},
+    )
+    assert config == MetricsConfig(
+        stdout=(REGEX,),
+        log=("{run_dir}/train.log",),
+        file=("{run_dir}/r.json", "{run_dir}/{variant}-{seed}-{lr}.csv"),
+        wandb=True,
+    )
+    assert not config.parses_output  # a log takes the patterns instead of the output
+    assert parse_metrics({"log": "x.log"}, where="m").line_patterns == AUTO
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "words"),
+    [
+        ({"stdout": ["loss (?P<loss>[0-9.]+"]}, "base.metrics.stdout", "not a valid regex"),
+        ({"stdout": ["loss ([0-9.]+)"]}, "base.metrics.stdout", "no named group"),
+        ({"stdout": [r"step (?P<step>\d+)"]}, "base.metrics.stdout", "no named group"),
+        ({"stdout": []}, "base.metrics.stdout", "auto"),
+        ({"stdout": "loss (?P<loss>"}, "base.metrics.stdout", "not a valid regex"),
+        ({"file": "{run_dir}/results.txt"}, "base.metrics.file", ".json, .jsonl and .csv"),
+        ({"file": "{out}/results.json"}, "base.metrics.file", "unknown placeholder {out}"),
+        ({"log": "{run_dir/train.log"}, "base.metrics.log", "literal brace"),
+        ({"log": 3}, "base.metrics.log", "a path"),
+        ({"wandb": "yes"}, "base.metrics.wandb", "true or false"),
+        ({"stdot": "auto"}, "base.metrics.stdot", "unknown metrics source"),
+        ({}, "base.metrics", "at least one source"),
+    ],
+)
+def test_bad_tables_name_the_key(table: dict[str, object], key: str, words: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_metrics(table, where="base.metrics")
+    assert caught.value.key == key
+    assert words in str(caught.value)
+
+
+def test_a_misspelt_source_gets_a_suggestion() -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_metrics({"fille": "r.json"}, where="base.metrics")
+    assert caught.value.suggestion == "base.metrics.file"
+
+
+def test_declared_names_for_the_validate_warning() -> None:
+    names = declared_metric_names(parse_metrics({"stdout": [REGEX]}, where="m"))
+    assert names == {"train_loss", "val_loss"}
+    slashed = parse_metrics({"stdout": [r"loss (?P<val__loss>\S+)"]}, where="m")
+    assert declared_metric_names(slashed) == {"val/loss"}
+    for table in ({"stdout": "auto"}, {"file": "r.json"}, {"wandb": True}):
+        assert declared_metric_names(parse_metrics(table, where="m")) is None
+
+
+def test_receives_seed() -> None:
+    assert receives_seed({"command": "python t.py --seed {seed}"})
+    assert receives_seed({"command": "python t.py --seed={seed:03d}"})
+    assert receives_seed({"command": "python t.py {s}", "params": {"s": "{seed}"}})
+    assert receives_seed({"command": "python t.py $HARNESS_SEED", "shell": True})
+    assert not receives_seed({"command": "python t.py --seed 42"})
+
+
+# -- printed lines ---------------------------------------------------------------------------
+
+
+def test_a_regex_line_is_a_row() -> None:
+    parser = LineParser([REGEX])
+    assert parser.parse("step 100: train loss 2.31, val loss 2.40") == [
+        {"step": 100, "train_loss": 2.31, "val_loss": 2.4}
+    ]
+    assert parser.parse("loading data ...") == []
+
+
+def test_without_a_step_group_the_step_counts_matches() -> None:
+    parser = LineParser([r"train loss (?P<train_loss>\S+)", r"val loss (?P<val__loss>\S+)"])
+    lines = ["train loss 3", "noise", "train loss 2", "val loss 2.5", "train loss nan"]
+    rows = parser.parse_lines(lines)
+    assert rows[:3] == [
+        {"step": 1, "train_loss": 3.0},
+        {"step": 2, "train_loss": 2.0},
+        {"step": 1, "val/loss": 2.5},  # each pattern counts its own matches
+    ]
+    assert rows[3]["step"] == 3 and math.isnan(rows[3]["train_loss"])
+
+
+def test_a_captured_word_that_is_no_number_is_left_out() -> None:
+    parser = LineParser([r"loss (?P<loss>\S+) acc (?P<acc>\S+)"])
+    assert parser.parse("loss abc acc 0.5") == [{"step": 1, "acc": 0.5}]
+    assert parser.parse("loss abc acc def") == []
+
+
+@pytest.mark.parametrize(("line", "row"), list(AUTO_EXAMPLES.items()))
+def test_auto_reads_the_documented_examples(line: str, row: dict[str, float]) -> None:
+    assert LineParser(AUTO).parse(line) == [row]
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["Loading model info", "version v2.0-beta", "at 12:30:01 done", "=====", "", "model info"],
+)
+def test_auto_ignores_lines_without_pairs(line: str) -> None:
+    assert LineParser(AUTO).parse(line) == []
+
+
+def test_auto_reads_nan_as_divergence_and_timestamps_as_nothing() -> None:
+    [row] = LineParser(AUTO).parse("2024-01-01 12:00:00,123 - INFO - step 7 loss nan")
+    assert row["step"] == 7 and math.isnan(row["loss"])
+
+
+def test_a_stream_in_any_chunks_gives_the_same_rows() -> None:
+    text = b"step 10: train loss 3.0, val loss 3.1\r\nnoise\rstep 20: train loss 2.0, val loss 2.1"
+    whole = TextStream(LineParser([REGEX]))
+    expected = whole.feed(text) + whole.finish()
+    assert [r["step"] for r in expected] == [10, 20]
+    for size in (1, 2, 7):
+        stream = TextStream(LineParser([REGEX]))
+        rows = []
+        for start in range(0, len(text), size):
+            rows += stream.feed(text[start : start + size])
+        assert rows + stream.finish() == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=400), st.integers(min_value=1, max_value=64))
+def test_any_bytes_give_rows_never_an_exception(data: bytes, size: int) -> None:
+    for patterns in (AUTO, [REGEX], [r"(?P<x>\S+)"]):
+        stream = TextStream(LineParser(patterns))
+        rows = []
+        for start in range(0, len(data), size):
+            rows += stream.feed(data[start : start + size])
+        rows += stream.finish()
+        for row in rows:
+            assert isinstance(row["step"], int)
+            assert all(isinstance(v, float) for k, v in row.items() if k != "step")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=200))
+def test_any_line_gives_rows_that_survive_metrics_jsonl(line: str) -> None:
+    rows = LineParser(AUTO).parse(line) + LineParser([r"(?P<v>\S+)"]).parse(line)
+    encoded = "".join(encode_row(row) for row in rows).encode()
+    back = parse_rows(encoded.splitlines())
+    assert len(back) == len(rows)
+    for got, want in zip(back, rows, strict=True):
+        assert json.dumps(got) == json.dumps(want)  # nan compares equal as text
+
+
+def test_encode_row_writes_what_json_dumps_writes() -> None:
+    for row in (
+        {"step": 3, "val/loss": 2.5, 'a"b': 1e-300},
+        {"step": 1, "loss": float("nan")},
+        {"step": 2, "loss": float("-inf"), "x": 1.0},
+    ):
+        assert encode_row(row) == json.dumps(row) + "\n"
+
+
+# -- results files ---------------------------------------------------------------------------
+
+
+def test_json_nested_keys_are_joined_with_a_slash(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    path.write_text('{"val": {"loss": 2.3, "acc": 0.5}, "name": "x", "ok": true, "n": [1]}')
+    assert read_results_file(path, last_step=40) == [{"step": 40, "val/loss": 2.3, "val/acc": 0.5}]
+    path.write_text('{"step": 7, "loss": NaN}')
+    [row] = read_results_file(path)
+    assert row["step"] == 7 and math.isnan(row["loss"])
+
+
+def test_jsonl_rows_and_a_torn_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_text('{"step": 5, "loss": 3}\n\n{"loss": 2}\n{"step": 9, "lo')
+    assert read_results_file(path) == [{"step": 5, "loss": 3.0}, {"step": 2, "loss": 2.0}]
+
+
+def test_csv_with_and_without_a_step_column(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_text("step,loss,note\n10,2.5,warm\n20,,x\n30,2.0,\n")
+    assert read_results_file(path) == [{"step": 10, "loss": 2.5}, {"step": 30, "loss": 2.0}]
+    path.write_text("epoch,val/loss\n1,3.0\n2,2.5\n")
+    assert read_results_file(path) == [
+        {"step": 1, "epoch": 1.0, "val/loss": 3.0},
+        {"step": 2, "epoch": 2.0, "val/loss": 2.5},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "words"),
+    [
+        ("r.json", "{not json", "is not valid JSON"),
+        ("r.json", "[1, 2]", "not an object"),
+        ("r.jsonl", '{"a": 1}\n{oops\n{"a": 2}\n', "r.jsonl:2 is not valid JSON"),
+        ("r.csv", "", "no header row"),
+        ("r.csv", "a,b\n1,2,3\n", "3 cells under a header of 2"),
+        ("r.csv", 'a,b\n"1,2\n', "not valid CSV"),
+    ],
+)
+def test_bad_results_files_say_why(tmp_path: Path, name: str, text: str, words: str) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(MetricSourceError, match=re.escape(words)):
+        read_results_file(path)
+
+
+def test_a_missing_results_file(tmp_path: Path) -> None:
+    with pytest.raises(MetricSourceError, match="was not written"):
+        read_results_file(tmp_path / "results.json")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=300), st.sampled_from(["r.json", "r.jsonl", "r.csv"]))
+def test_any_file_gives_rows_or_a_clear_error(
+    tmp_path_factory: pytest.TempPathFactory, data: bytes, name: str
+) -> None:
+    path = tmp_path_factory.mktemp("any") / name
+    path.write_bytes(data)
+    try:
+        rows = read_results_file(path)
+    except MetricSourceError as error:
+        assert str(path) in str(error)
+    else:
+        assert all(isinstance(row["step"], int) for row in rows)
+
+
+# -- wandb -----------------------------------------------------------------------------------
+
+
+def test_wandb_env_and_a_stable_id(tmp_path: Path) -> None:
+    run_id = wandb_run_id(study="s", variant="a", seed=1, config_hash="abc")
+    assert run_id == wandb_run_id(study="s", variant="a", seed=1, config_hash="abc")
+    assert run_id != wandb_run_id(study="s", variant="a", seed=2, config_hash="abc")
+    assert re.fullmatch(r"[a-z0-9]{16}", run_id)
+    env = wandb_env(
+        study="s", variant="a", seed=1, run_dir=tmp_path, run_id=run_id, mode="disabled"
+    )
+    assert env["WANDB_MODE"] == "offline"  # harness reads the values back from the files
+    assert env["WANDB_RUN_GROUP"] == "s" and env["WANDB_NAME"] == "a-s1"
+    assert env["WANDB_DIR"] == str(tmp_path) and env["WANDB_RUN_ID"] == run_id
+    assert env["WANDB_RESUME"] == "allow" and env["WANDB_TAGS"] == "harness,a,s1"
+
+
+def test_wandb_reads_the_summary_file_and_the_latest_attempt(tmp_path: Path) -> None:
+    for stamp, loss in (("20240101_100000", 3.0), ("20240101_110000", 2.0)):
+        files = tmp_path / "wandb" / f"run-{stamp}-abc" / "files"
+        files.mkdir(parents=True)
+        summary = {"val": {"loss": loss}, "_step": 4, "_wandb": {"runtime": 3}, "name": "x"}
+        (files / "wandb-summary.json").write_text(json.dumps(summary))
+    run = read_wandb_run(tmp_path, "abc")
+    assert run.path.name == "run-20240101_110000-abc"
+    assert run.rows == [{"step": 0, "val/loss": 2.0}]
+
+
+def test_no_wandb_run_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(MetricSourceError, match="left no wandb run"):
+        find_run_dir(tmp_path, "abc")
+    (tmp_path / "wandb" / "offline-run-20240101_100000-abc").mkdir(parents=True)
+    with pytest.raises(MetricSourceError):  # a directory with nothing to read
+        read_wandb_run(tmp_path, "abc")
+
+
+# -- live progress -----------------------------------------------------------------------------
+
+
+def test_progress_follows_the_study_metric_whatever_its_name(tmp_path: Path) -> None:
+    from harness.report.progress import RunFollower
+
+    path = tmp_path / "metrics.jsonl"
+    follower = RunFollower(path, "val/acc")
+    path.write_text(encode_row({"step": 10, "loss": 2.0, "val/acc": 0.4}))
+    follower.poll()
+    with path.open("a") as f:
+        f.write(encode_row({"step": 20, "loss": 1.5}))
+    follower.poll()
+    assert (follower.step, follower.loss) == (20, ("val/acc", 0.4))
+    plain = RunFollower(path)  # no study metric: the first loss a row has
+    plain.poll()
+    assert plain.loss == ("loss", 1.5)
