@@ -18,6 +18,8 @@ from analysis.compare import (
 )
 from analysis.curves import Aggregation, aggregate_curves, curve_bands, parse_agg
 from analysis.factorial import Effect, FactorialResult, factorial, factorial_values
+from analysis.group_sequential import GroupSequentialDesign
+from analysis.group_sequential_report import group_sequential_compare
 from analysis.over_steps import OverStepsResult, compare_over_steps
 from analysis.pareto import ParetoResult, pareto_front
 from analysis.sequential import SequentialReport, sequential_compare
@@ -30,6 +32,7 @@ __all__ = [
     "ComparisonResult",
     "Effect",
     "FactorialResult",
+    "GroupSequentialDesign",
     "OverStepsResult",
     "PairComparison",
     "ParetoResult",
@@ -44,6 +47,7 @@ __all__ = [
     "factorial",
     "factorial_values",
     "fit_seed_blocked",
+    "group_sequential_compare",
     "make_tiers",
     "pareto_front",
     "parse_agg",

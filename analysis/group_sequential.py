@@ -10,22 +10,32 @@ planned: the spending function is evaluated at the information actually reached 
 The crossing probabilities are computed by numerical integration of the Brownian-motion
 recursion (Armitage, McPherson & Rowe 1969; Jennison & Turnbull 2000, ch. 19).
 
-Seeds are few and the noise sd is estimated, so z-boundaries are used through their nominal
-levels: a look with n seeds rejects when the paired t-test's two-sided p-value at n − 1 df is
-at most 2(1 − Φ(c_k)) (Jennison & Turnbull 2000, §11.? "significance level approach"); its
-error at small n is checked by simulation (docs/sequential.md, benchmarks/sequential_savings.py).
+Seeds are few and the noise sd is estimated. Using the z-boundaries through their nominal
+levels — reject when the paired t-test's p-value at n − 1 df is at most 2(1 − Φ(c_k)), the
+"significance level approach" (Jennison & Turnbull 2000, ch. 11) — overshoots α at a handful
+of seeds, so :func:`t_boundaries` sets the boundaries on the
+t-statistics themselves; the error is checked by simulation (docs/sequential.md,
+benchmarks/sequential_savings.py).
 
 Futility is non-binding: the efficacy boundaries ignore it, so α holds whether or not a
 futility stop is obeyed. A comparison stops for futility when an effect of ``margin`` (in
-either direction) is ruled out: a one-sided group-sequential test of |μ| = margin at level
-``futility_level``, spent with the same function, rejects (|mean| + q_k·se < margin).
+either direction) is ruled out: a one-sided group-sequential test of |μ| = margin at the
+futility level, spent with its own function, rejects (|mean| + q_k·se < margin).
 
-Multiplicity: the m comparisons share α by Holm's rule run as a graphical procedure over
-group-sequential tests (Maurer & Bretz 2013): each starts at level α/m; when one is rejected
-its level is passed to the others, whose boundaries are then those of level α/r (r the
-comparisons not yet rejected) at every look they have had. Family-wise error ≤ α.
+Multiplicity: each of the m comparisons starts with α/m (Bonferroni, valid whatever the
+dependence through the shared baseline). When efficacy is the only claim (no stated margin,
+so a futility stop claims nothing), a rejected comparison's level is passed on equally to the
+others — Holm's procedure in the graphical form of Maurer & Bretz (2013): with r comparisons
+rejected, the others are tested at α/(m − r) with the boundaries of the same spending
+function re-evaluated at that level at every look reached so far. It is the shortcut of a
+closed test whose local test of any k true nulls is the weighted Bonferroni group-sequential
+test at α/k, so the family-wise error stays ≤ α under any stopping (:func:`holm_rejections`).
+With a stated margin a futility stop is an "equivalent" claim with error α/m of its own, and
+a comparison that rejected efficacy can still not be removed from the closed test through
+its equivalence hypothesis, so its level is not passed on (Bonferroni).
 
-Everything here is a pure function of arrays; nothing draws random numbers.
+Everything here is a pure function of arrays; the only random numbers are those of the
+t-boundaries' simulated null paths, from a generator with a fixed seed.
 """
 
 from __future__ import annotations
@@ -48,6 +58,7 @@ __all__ = [
     "LookBoundaries",
     "classical_constant",
     "design_boundaries",
+    "holm_rejections",
     "information_fractions",
     "planned_looks",
     "spent",
@@ -55,6 +66,7 @@ __all__ = [
 ]
 
 Spending = Literal["obrien-fleming", "pocock", "hsd", "power"]
+Multiplicity = Literal["holm", "bonferroni"]
 SPENDING_FUNCTIONS: tuple[str, ...] = ("obrien-fleming", "pocock", "hsd", "power")
 
 #: The default spending function and its parameter: chosen by simulation
@@ -166,7 +178,7 @@ def z_boundaries(
     paths = _RunningPaths(_grid_step(t), sides=sides)
     bounds = np.empty(t.size)
     for k in range(t.size):
-        bounds[k] = _solve_bound(lambda c, k=k: paths.exit_probability(t[k], c), spend[k])
+        bounds[k] = _solve_bound(lambda c, k=k: paths.exit_probability(float(t[k]), c), spend[k])
         paths.advance(t[k], bounds[k])
     return bounds
 
@@ -243,7 +255,7 @@ class _RunningPaths:
         sd = math.sqrt(time)
         high = min(bound * sd, _TAIL_SD * sd)
         low = -high if self.sides == 2 else -_TAIL_SD * sd
-        points = max(int(math.ceil((high - low) / self.step)) // 2 * 2 + 1, 51)
+        points = max(math.ceil((high - low) / self.step) // 2 * 2 + 1, 51)
         grid = np.linspace(low, high, points)
         if self.grid is None or self.weights is None:
             density = np.exp(-0.5 * (grid / sd) ** 2) / (sd * math.sqrt(2 * math.pi))
@@ -341,7 +353,7 @@ def _t_boundaries(
             bound = float(t_quantile(1.0 - nominal, count - 1)) if nominal > 0 else math.inf
         else:
             running = stat[alive]
-            rank = int(round(target))
+            rank = round(target)
             if rank >= running.size:
                 bound = 0.0
             else:
@@ -366,7 +378,11 @@ class GroupSequentialDesign:
     Attributes:
         max_seeds: the budget N; the information fraction of a look at n seeds is n / N.
         alpha: family-wise error; each comparison's efficacy boundaries spend alpha / m.
-        comparisons: m, the number of comparisons sharing alpha (Bonferroni).
+        comparisons: m, the number of comparisons sharing alpha.
+        multiplicity: ``holm`` passes a rejected comparison's level on to the others
+            (graphical Holm, Maurer & Bretz 2013) when no margin is stated; ``bonferroni``
+            keeps alpha / m each. With a stated margin it is always Bonferroni (module
+            docstring). Records written before this option read as ``bonferroni``.
         spending, spending_parameter: the efficacy spending function (two-sided).
         futility_level: β_f, the chance of a futility stop when the effect is exactly
             ``margin`` (one-sided test of |μ| = margin, spent with ``futility_spending``).
@@ -392,6 +408,7 @@ class GroupSequentialDesign:
     futility_parameter: float | None = 0.0
     margin: float | None = None
     look_every: int = 1
+    multiplicity: Multiplicity = "holm"
 
     def __post_init__(self) -> None:
         if self.max_seeds < 2:
@@ -406,6 +423,8 @@ class GroupSequentialDesign:
             raise ValueError(f"margin must be > 0, got {self.margin}")
         if self.look_every < 1:
             raise ValueError("look_every must be >= 1")
+        if self.multiplicity not in ("holm", "bonferroni"):
+            raise ValueError(f"multiplicity must be holm or bonferroni, got {self.multiplicity!r}")
         for function in (self.spending, self.futility_spending):
             if function not in SPENDING_FUNCTIONS:
                 raise ValueError(f"unknown spending function {function!r}")
@@ -421,8 +440,20 @@ class GroupSequentialDesign:
 
     @property
     def level(self) -> float:
-        """Each comparison's two-sided efficacy level, alpha / m."""
+        """Each comparison's two-sided efficacy level before any rejection, alpha / m."""
         return self.alpha / self.comparisons
+
+    @property
+    def recycles(self) -> bool:
+        """Whether a rejected comparison's level is passed on (Holm, no stated margin)."""
+        return self.multiplicity == "holm" and self.margin is None and self.comparisons > 1
+
+    def level_after(self, rejected_others: int) -> float:
+        """A comparison's efficacy level once ``rejected_others`` other comparisons have been
+        rejected: alpha / (m − r) when the design recycles, else alpha / m."""
+        if not self.recycles:
+            return self.level
+        return self.alpha / (self.comparisons - min(rejected_others, self.comparisons - 1))
 
     def default_effect(self) -> float:
         """The standardized effect (|μ| / sd) a fixed N-seed two-sided paired t-test at level
@@ -446,11 +477,15 @@ class GroupSequentialDesign:
             "futility_parameter": self.futility_parameter,
             "margin": self.margin,
             "look_every": self.look_every,
+            "multiplicity": self.multiplicity,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GroupSequentialDesign:
-        return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
+        fields = {key: data[key] for key in cls.__dataclass_fields__ if key in data}
+        # records written before Holm recycling existed were decided with Bonferroni
+        fields.setdefault("multiplicity", "bonferroni")
+        return cls(**fields)
 
 
 def planned_looks(design: GroupSequentialDesign, *, first: int = 2) -> tuple[int, ...]:
@@ -608,6 +643,51 @@ def decision_codes(
     code_at_first = np.take_along_axis(now, first, axis=-1)
     looks = np.arange(now.shape[-1])
     return np.where(ever & (looks >= first), code_at_first, 0).astype(np.int8)
+
+
+def holm_rejections(
+    efficacy_look: np.ndarray,
+    futility_look: np.ndarray,
+    *,
+    k_looks: int,
+    upto: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which comparisons Holm's recycling rejects with the looks up to ``upto``.
+
+    The least fixed point of "comparison i is rejected when it crossed the efficacy boundary
+    of level alpha / (m − r_i), r_i = the others rejected, at a look before any futility stop
+    and at or before ``upto``". Levels only grow with rejections and boundaries only fall with
+    levels, so iterating from r = 0 reaches it in at most m rounds. Crossings at looks before
+    the level rose count (the closed test's local tests use every look reached).
+
+    Args:
+        efficacy_look: shape (m, ..., m): ``efficacy_look[r, ..., i]`` is the index of the
+            first look at which comparison i crosses its efficacy boundary at level
+            alpha / (m − r) (``k_looks`` or more where it never does).
+        futility_look: shape (..., m): the first futility look index (``k_looks`` or more
+            where none; efficacy at the same look wins, as in :func:`decision_codes`).
+        k_looks: the number of looks K.
+        upto: the latest look index reached; default every look.
+
+    Returns:
+        (rejected, r): bool (..., m), and the number of other comparisons rejected (..., m).
+    """
+    crossing = np.asarray(efficacy_look)
+    futile = np.asarray(futility_look)
+    m = crossing.shape[0]
+    if crossing.shape[1:] != futile.shape or futile.shape[-1] != m:
+        raise ValueError("efficacy_look must be (m, ..., m) and futility_look (..., m)")
+    limit = np.minimum(futile, k_looks - 1 if upto is None else upto)
+    others = np.zeros(futile.shape, dtype=np.int64)
+    rejected = np.zeros(futile.shape, dtype=bool)
+    for _ in range(m):
+        first = np.take_along_axis(crossing, others[None], axis=0)[0]
+        rejected = first <= limit
+        now = rejected.sum(axis=-1, keepdims=True) - rejected
+        if np.array_equal(now, others):
+            break
+        others = now
+    return rejected, others
 
 
 def running_mean_sd(diffs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 import polars as pl
@@ -24,6 +25,7 @@ from analysis.group_sequential import (
     planned_looks,
     running_mean_sd,
 )
+from analysis.lost_runs import LOST_STATUSES, worst_value
 from analysis.resolution import metric_resolution, spread_is_unmeasured
 from analysis.sequential import (
     Direction,
@@ -32,6 +34,7 @@ from analysis.sequential import (
     SequentialResult,
     Verdict,
     _observed_fixed_n,
+    runs_of_fixed_design,
 )
 
 __all__ = ["group_sequential_compare", "group_sequential_test"]
@@ -45,6 +48,7 @@ def group_sequential_test(
     direction: Direction = "minimize",
     resolution: float = 0.0,
     scale: float = 1.0,
+    level: float | None = None,
 ) -> tuple[SequentialResult, LookBoundaries]:
     """The group-sequential verdict for one sequence of paired differences.
 
@@ -57,6 +61,8 @@ def group_sequential_test(
         direction: which sign of the difference is better.
         resolution, scale: looks whose differences span no more than ``resolution`` decide
             nothing (see :func:`analysis.sequential.confidence_sequence`).
+        level: this comparison's efficacy level; default ``design.level`` (alpha / m). Holm's
+            recycling passes a larger one (:meth:`GroupSequentialDesign.level_after`).
 
     Returns:
         (the result after the latest look, the boundaries at the looks used). ``cs_low`` /
@@ -69,7 +75,8 @@ def group_sequential_test(
     n = x.size
     schedule = planned_looks(design) if looks is None else tuple(looks)
     used = tuple(k for k in schedule if 2 <= k <= min(n, design.max_seeds))
-    bounds = design_boundaries(design, used)
+    level = design.level if level is None else level
+    bounds = design_boundaries(design, used, level=level)
     mean_all, sd_all = running_mean_sd(x) if n else (np.zeros(0), np.zeros(0))
     index = np.asarray(used, dtype=int) - 1
     mean, sd = mean_all[index], sd_all[index]
@@ -111,7 +118,7 @@ def group_sequential_test(
             decided_at=decided_at,
             within_margin=(-margin < low and high < margin) if margin is not None else None,
             cs_conflict=low > high,
-            alpha=design.level,
+            alpha=level,
             margin=margin,
             direction=direction,
             effect_prior_variance=math.nan,
@@ -133,6 +140,7 @@ def group_sequential_compare(
     variants: Sequence[str] | None = None,
     target_power: float = 0.8,
     resolution: float | None = None,
+    lost: pl.DataFrame | None = None,
 ) -> SequentialReport:
     """Group-sequential verdicts for each variant against the baseline, paired by seed.
 
@@ -141,12 +149,21 @@ def group_sequential_compare(
         metric: the column compared.
         baseline: the baseline variant.
         design: the design; its ``comparisons`` must equal the number of variants compared.
+            When it recycles (Holm, no stated margin), a variant rejected (better or worse)
+            passes its level on: the others are decided at alpha / (m − r) at every look,
+            r = the other variants rejected (``design_details["levels"]`` says which level).
         looks: variant -> the seed counts at which it was looked at (the study's record of
             looks); default every variant at the design's planned looks.
         direction: "minimize" or "maximize".
         variants: the variants compared, fixed in advance; default all but the baseline.
         target_power: power of the fixed design set beside it.
         resolution: the metric's rounding step; None infers it from the values.
+        lost: optional ``variant``, ``seed``, ``status`` of every planned run: a "better"
+            variant with diverged or failed runs stays better only if, with each lost run
+            counted as the worst value in the table (paired with the baseline's run on its
+            seed), the upper (lower, when maximizing) end of its interval at the boundary of
+            its deciding look stays on the good side of 0 — the worst-case rule of
+            :func:`analysis.compare`; else it is withheld.
 
     Returns:
         A :class:`~analysis.sequential.SequentialReport` with ``design="group-sequential"``.
@@ -172,19 +189,22 @@ def group_sequential_compare(
     if resolution is None:
         resolution = metric_resolution(values)
     scale = float(np.abs(values).max()) if values.size else 1.0
-    comparisons = []
-    baseline_seeds: set[int] = set()
-    boundaries: dict[str, object] = {}
-    warnings: list[str] = []
-    for variant in names:
-        paired = (
-            clean.filter(pl.col("variant") == variant)
-            .join(base, on="seed", how="inner")
-            .sort("seed")
-        )
+    lost_seeds: dict[str, list[int]] = {}
+    if lost is not None:
+        rows = lost.filter(pl.col("status").is_in(list(LOST_STATUSES)))
+        for name, seed in zip(rows["variant"].to_list(), rows["seed"].to_list(), strict=True):
+            lost_seeds.setdefault(str(name), []).append(int(seed))
+    pairs = {
+        variant: clean.filter(pl.col("variant") == variant)
+        .join(base, on="seed", how="inner")
+        .sort("seed")
+        for variant in names
+    }
+    worst = worst_value(values, direction)
+
+    def decide(variant: str, level: float) -> tuple[SequentialResult, LookBoundaries]:
+        paired = pairs[variant]
         diffs = (paired.get_column("value") - paired.get_column("base_value")).to_numpy()
-        seeds = tuple(int(s) for s in paired.get_column("seed").to_list())
-        baseline_seeds.update(seeds)
         result, bounds = group_sequential_test(
             diffs,
             design,
@@ -192,8 +212,45 @@ def group_sequential_compare(
             direction=direction,
             resolution=resolution,
             scale=scale,
+            level=level,
         )
+        lost_here = lost_seeds.get(variant, [])
+        if result.verdict == "better" and lost_here:
+            result = _worst_case_check(result, paired, base, lost_here, worst, bounds)
+            if result.withheld and result.n >= design.max_seeds:
+                result = replace(result, verdict="inconclusive", stopped="budget")
+        return result, bounds
+
+    # Holm's recycling (a no-op for Bonferroni): re-decide with the levels the rejections so
+    # far allow until nothing changes; levels only grow, so this ends within m rounds.
+    rejected_others = dict.fromkeys(names, 0)
+    while True:
+        decided = {v: decide(v, design.level_after(rejected_others[v])) for v in names}
+        rejected = {v for v, (r, _) in decided.items() if r.verdict in ("better", "worse")}
+        now = {v: len(rejected - {v}) for v in names}
+        if now == rejected_others:
+            break
+        rejected_others = now
+    comparisons = []
+    baseline_seeds: set[int] = set()
+    boundaries: dict[str, object] = {}
+    levels: dict[str, float] = {}
+    warnings: list[str] = []
+    for variant in names:
+        paired = pairs[variant]
+        diffs = (paired.get_column("value") - paired.get_column("base_value")).to_numpy()
+        seeds = tuple(int(s) for s in paired.get_column("seed").to_list())
+        baseline_seeds.update(seeds)
+        result, bounds = decided[variant]
         boundaries[variant] = bounds.to_dict()
+        levels[variant] = result.alpha
+        lost_here = lost_seeds.get(variant, [])
+        if result.withheld:
+            warnings.append(
+                f"{variant} lost {len(lost_here)} run(s): counting each as the worst value "
+                "in the table, it is not better than the baseline, so it stays undecided "
+                "(worst-case rule, docs/analysis.md)"
+            )
         if len(diffs) > design.max_seeds:
             warnings.append(
                 f"{variant} has {len(diffs)} paired seeds, more than the design's budget of "
@@ -205,15 +262,10 @@ def group_sequential_compare(
                 result=result,
                 seeds=seeds,
                 needs_seed=result.verdict == "undecided",
-                fixed_n=_observed_fixed_n(result, design.level, target_power),
+                fixed_n=_observed_fixed_n(result, result.alpha, target_power),
+                lost_runs=len(lost_here),
             )
         )
-    fixed = [c.fixed_n for c in comparisons]
-    runs_fixed = (
-        sum(f for f in fixed if f is not None) + max(f for f in fixed if f is not None)
-        if fixed and all(f is not None for f in fixed)
-        else None
-    )
     return SequentialReport(
         metric=metric,
         baseline=baseline,
@@ -227,9 +279,37 @@ def group_sequential_compare(
         comparisons=tuple(comparisons),
         needs_seeds=tuple(c.variant for c in comparisons if c.needs_seed),
         runs_used=sum(c.result.n for c in comparisons) + len(baseline_seeds),
-        runs_fixed_design=runs_fixed,
+        runs_fixed_design=runs_of_fixed_design(comparisons),
         resolution=resolution,
         warnings=tuple(warnings),
         design="group-sequential",
-        design_details={"design": design.to_dict(), "boundaries": boundaries},
+        design_details={"design": design.to_dict(), "boundaries": boundaries, "levels": levels},
     )
+
+
+def _worst_case_check(
+    result: SequentialResult,
+    paired: pl.DataFrame,
+    base: pl.DataFrame,
+    lost_seeds: list[int],
+    worst: float,
+    bounds: LookBoundaries,
+) -> SequentialResult:
+    """``result`` unless, with each lost run set to ``worst`` on its seed, the interval at the
+    latest look's boundary no longer lies on the good side of 0; then undecided, withheld."""
+    imputed = pl.DataFrame(
+        {"seed": lost_seeds, "value": [worst] * len(lost_seeds)},
+        schema={"seed": pl.Int64, "value": pl.Float64},
+    ).join(base, on="seed", how="inner")
+    rows = pl.concat([paired.select("seed", "value", "base_value"), imputed])
+    diffs = (rows.get_column("value") - rows.get_column("base_value")).to_numpy()
+    # Judged at the latest look's boundary, like the anytime design's latest-look interval:
+    # the lost runs happened whether or not an earlier look had already decided.
+    bound = bounds.t_efficacy[-1]
+    n = diffs.size
+    half = bound * float(np.std(diffs, ddof=1)) / math.sqrt(n) if n >= 2 else math.inf
+    mean = float(diffs.mean())
+    still_better = mean + half < 0.0 if result.direction == "minimize" else mean - half > 0.0
+    if still_better:
+        return result
+    return replace(result, verdict="undecided", decided_at=None, stopped=None, withheld="lost_runs")

@@ -657,12 +657,6 @@ def sequential_compare(
                 lost_runs=len(lost_here),
             )
         )
-    fixed = [c.fixed_n for c in comparisons]
-    runs_fixed = (
-        sum(f for f in fixed if f is not None) + max(f for f in fixed if f is not None)
-        if fixed and all(f is not None for f in fixed)
-        else None
-    )
     return SequentialReport(
         metric=metric,
         baseline=baseline,
@@ -676,10 +670,20 @@ def sequential_compare(
         comparisons=tuple(comparisons),
         needs_seeds=tuple(c.variant for c in comparisons if c.needs_seed),
         runs_used=sum(c.result.n for c in comparisons) + len(baseline_seeds),
-        runs_fixed_design=runs_fixed,
+        runs_fixed_design=runs_of_fixed_design(comparisons),
         resolution=resolution,
         warnings=tuple(warnings),
     )
+
+
+def runs_of_fixed_design(comparisons: Sequence[SequentialComparison]) -> int | None:
+    """Runs a fixed design with each comparison's observed fixed-n seeds would need: every
+    variant's seeds plus the baseline at the largest; None when any comparison has none."""
+    fixed = [c.fixed_n for c in comparisons]
+    if not fixed or any(f is None for f in fixed):
+        return None
+    counts = [f for f in fixed if f is not None]
+    return sum(counts) + max(counts)
 
 
 def variants_needing_seeds(

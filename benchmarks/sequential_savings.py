@@ -23,7 +23,9 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import math
 import time
+from dataclasses import replace
 
 import numpy as np
 from scipy import stats
@@ -35,6 +37,7 @@ from analysis.group_sequential import (
     GroupSequentialDesign,
     decision_codes,
     design_boundaries,
+    holm_rejections,
     planned_looks,
     running_mean_sd,
 )
@@ -242,19 +245,51 @@ def gs_simulate(
     diffs: np.ndarray, design: GroupSequentialDesign
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Final code, seeds used, and whether efficacy was ever crossed ignoring futility (the
-    non-binding error) per simulated comparison (minimize: lower is better)."""
+    non-binding error) per simulated comparison (minimize: lower is better).
+
+    ``diffs`` is (sims, N) for one comparison or (sims, m, N) for m comparisons looked at
+    together after every seed; with Holm's recycling (``design.recycles``) a comparison's
+    level rises as others are rejected, in seed order: the runner's rounds.
+    """
     looks = planned_looks(design)
-    bounds = design_boundaries(design, looks)
+    k_looks = len(looks)
     mean, sd = running_mean_sd(diffs)
     index = np.asarray(looks) - 1
-    codes = decision_codes(mean[..., index], sd[..., index], bounds, margin=design.margin)
-    final = codes[..., -1]
-    used = np.where(final > 0, np.asarray(looks)[np.argmax(codes > 0, axis=-1)], design.max_seeds)
-    efficacy_only = (
-        np.abs(mean[..., index] / (sd[..., index] / np.sqrt(index + 1.0)))
-        >= np.asarray(bounds.t_efficacy)
-    ).any(axis=-1)
-    return final, used, efficacy_only
+    mean, sd = mean[..., index], sd[..., index]
+    several = diffs.ndim == 3 and design.recycles
+    levels = [design.level_after(r) for r in range(diffs.shape[-2] if several else 1)]
+    efficacy_codes, first_efficacy = [], []
+    for level in levels:
+        bounds = design_boundaries(design, looks, level=level)
+        only = replace(bounds, t_futility=(math.inf,) * k_looks)
+        codes = decision_codes(mean, sd, only, margin=design.margin)
+        efficacy_codes.append(codes)
+        first_efficacy.append(np.where(codes[..., -1] > 0, np.argmax(codes > 0, axis=-1), k_looks))
+    futility_only = replace(bounds, t_efficacy=(math.inf,) * k_looks)
+    futile = decision_codes(mean, sd, futility_only, margin=design.margin)
+    first_futility = np.where(futile[..., -1] > 0, np.argmax(futile > 0, axis=-1), k_looks)
+    if several:
+        crossing = np.stack(first_efficacy)
+        never = np.full_like(first_futility, k_looks)
+        crossed, _ = holm_rejections(crossing, never, k_looks=k_looks)
+        rejected, others = holm_rejections(crossing, first_futility, k_looks=k_looks)
+        stop = np.full(first_futility.shape, k_looks)
+        for k in range(k_looks):  # the round at which each comparison first has a decision
+            now, _ = holm_rejections(crossing, first_futility, k_looks=k_looks, upto=k)
+            stop = np.where((stop == k_looks) & (now | (first_futility <= k)), k, stop)
+        level_index = others
+    else:
+        crossed = first_efficacy[0] < k_looks
+        rejected = (first_efficacy[0] < k_looks) & (first_efficacy[0] <= first_futility)
+        stop = np.minimum(first_efficacy[0], first_futility)
+        level_index = np.zeros(first_futility.shape, dtype=int)
+    codes_final = np.stack(efficacy_codes)[..., -1]  # (levels, ...): sign of the crossing
+    sign = np.take_along_axis(codes_final, level_index[None], axis=0)[0]
+    final = np.where(rejected, sign, np.where(first_futility < k_looks, FUTILITY, 0))
+    used = np.where(
+        stop < k_looks, np.asarray(looks)[np.minimum(stop, k_looks - 1)], design.max_seeds
+    )
+    return final, used, crossed
 
 
 def effect_at_80(n: int, level: float) -> float:
@@ -266,7 +301,8 @@ def gs_null_table(rng: np.random.Generator, sims: int, alpha: float) -> list[str
     lines = [
         f"Group-sequential, global null: baseline + m variants, all equal; looks after every "
         f"seed n = 2..N; family-wise error = P(any efficacy crossing) with futility ignored "
-        f"(non-binding), α = {alpha}, {sims} simulations (±{3 * np.sqrt(alpha * (1 - alpha) / sims):.4f}"
+        f"(non-binding), α = {alpha}, {sims} simulations "
+        f"(±{3 * np.sqrt(alpha * (1 - alpha) / sims):.4f}"
         " = 3 MC s.e. at α):",
         "",
         "| N | m | family-wise error, futility ignored | with futility obeyed |",
@@ -327,21 +363,21 @@ def gs_study_table(rng: np.random.Generator, sims: int, max_seeds: int, alpha: f
     }
     lines = [
         f"Whole studies, group-sequential (budget {max_seeds}, α = {alpha} family-wise, "
-        f"futility against the margin ±{margin:g} sd at level {design.futility_error:.4f}): runs as "
+        f"futility against the margin ±{margin:g} sd at level {design.futility_error:.4f}): "
+        "runs as "
         "in the anytime table; the fixed design gives each comparison the n of equal power "
         "(t-test at α/m for δ > 0; for δ = 0 the TOST at α/m matched to P(stopped for "
         "futility)), and the anytime table's fixed design is set beside it.",
         "",
-        "| study | all 3 stopped before the budget | mean runs, group-sequential | runs, fixed "
+        "| study | all 3 stopped by a boundary | mean runs, group-sequential | runs, fixed "
         "design (equal power) | ratio | ratio to the anytime table's fixed design |",
         "|---|---|---|---|---|---|",
     ]
     for name, (effects, old_fixed) in studies.items():
         base = rng.standard_normal((sims, 1, max_seeds))
-        diffs = (
-            np.stack([-d + rng.standard_normal((sims, max_seeds)) for d in effects], axis=1)
-            - base
-        ) / np.sqrt(2.0)  # paired-difference sd 1, the baseline shared
+        noise = (rng.standard_normal((sims, len(effects), max_seeds)) - base) / np.sqrt(2.0)
+        # paired differences of sd 1 that share the baseline's runs (correlation 1/2)
+        diffs = -np.asarray(effects)[None, :, None] + noise
         final, used, _ = gs_simulate(diffs, design)
         runs = used.sum(axis=1) + used.max(axis=1)
         fixed = []
@@ -357,8 +393,109 @@ def gs_study_table(rng: np.random.Generator, sims: int, max_seeds: int, alpha: f
         lines.append(
             f"| {name} | {np.mean((final > 0).all(axis=1)):.3f} | {runs.mean():.1f} | "
             f"{fixed_runs} ({', '.join(map(str, fixed))} + {max(fixed)}) | "
-            f"{runs.mean() / fixed_runs:.2f} | {runs.mean() / old_fixed:.2f} (of {old_fixed}) |"
+            f"{runs.mean() / fixed_runs:.3f} | {runs.mean() / old_fixed:.3f} (of {old_fixed}) |"
         )
+    # Without a stated margin the design recycles (Holm) and a δ = 0 comparison stops for
+    # futility against the default margin, claiming nothing: fewer claims than the fixed
+    # designs above make, so only the runs are set beside them.
+    holm = GroupSequentialDesign(max_seeds=max_seeds, alpha=alpha, comparisons=3)
+    for name, (effects, old_fixed) in studies.items():
+        base = rng.standard_normal((sims, 1, max_seeds))
+        noise = (rng.standard_normal((sims, len(effects), max_seeds)) - base) / np.sqrt(2.0)
+        diffs = -np.asarray(effects)[None, :, None] + noise
+        final, used, _ = gs_simulate(diffs, holm)
+        runs = used.sum(axis=1) + used.max(axis=1)
+        real = np.asarray(effects) > 0
+        lines.append(
+            f"| {name}, no margin (Holm; δ = 0 claims nothing) | "
+            f"{np.mean(final[:, real] == EFFICACY_BETTER):.3f} (power) | {runs.mean():.1f} | — | "
+            f"— | {runs.mean() / old_fixed:.3f} (of {old_fixed}) |"
+        )
+    return lines
+
+
+def gs_holm_table(rng: np.random.Generator, sims: int, alpha: float) -> list[str]:
+    """Holm's recycling with m = 3 comparisons sharing the baseline: its error when some
+    effects are real (partial nulls) and the power it adds, against fixed N-seed t-tests with
+    Bonferroni (α/3 each) and with Holm."""
+    m = 3
+    lines = [
+        "Holm's recycling (m = 3 comparisons sharing the baseline's runs, no stated margin, "
+        f"looks after every seed; {sims} simulations per row; the fixed N-seed paired t-tests "
+        "use the same data, with Bonferroni α/3 and with Holm). Error = P(any efficacy "
+        "crossing on a δ = 0 comparison), futility ignored:",
+        "",
+        "| N | effects (sd units) | error, Holm | power per real effect: group-sequential Holm "
+        "| fixed N, Bonferroni | fixed N, Holm | mean seeds per real effect (/ N) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for n_max in (10, 30):
+        design = GroupSequentialDesign(max_seeds=n_max, alpha=alpha, comparisons=m)
+        d80 = effect_at_80(n_max, design.level)
+        for effects in ((d80, d80, d80), (d80, 0.0, 0.0), (3 * d80, 3 * d80, 0.0)):
+            base = rng.standard_normal((sims, 1, n_max))
+            noise = (rng.standard_normal((sims, m, n_max)) - base) / np.sqrt(2.0)
+            diffs = -np.asarray(effects)[None, :, None] + noise
+            final, used, crossed = gs_simulate(diffs, design)
+            real = np.asarray(effects) > 0
+            error = crossed[:, ~real].any(axis=1).mean() if (~real).any() else math.nan
+            mean, sd = running_mean_sd(diffs)
+            p = 2 * stats.t.sf(np.abs(mean[..., -1]) / (sd[..., -1] / np.sqrt(n_max)), n_max - 1)
+            better = mean[..., -1] < 0
+            bonferroni = (p <= design.level) & better
+            # Holm step-down: the j-th smallest p-value (j = 0, 1, ...) against α/(m − j)
+            rank = np.argsort(np.argsort(p, axis=1), axis=1)
+            passes = np.sort(p, axis=1) <= alpha / (m - np.arange(m))
+            steps = np.cumprod(passes, axis=1).sum(axis=1)
+            holm = (rank < steps[:, None]) & better
+            lines.append(
+                f"| {n_max} | {', '.join(f'{e:.2f}' for e in effects)} | "
+                + (f"{error:.4f}" if real.sum() < m else "—")
+                + f" | {np.mean(final[:, real] == EFFICACY_BETTER):.3f} | "
+                f"{bonferroni[:, real].mean():.3f} | {holm[:, real].mean():.3f} | "
+                f"{used[:, real].mean() / n_max:.3f} |"
+            )
+    return lines
+
+
+def gs_spending_table(rng: np.random.Generator, sims: int, alpha: float) -> list[str]:
+    """Why HSD γ = −4: power ratio and mean seeds at δ80 across spending functions."""
+    choices = [
+        ("obrien-fleming", None),
+        ("hsd", -6.0),
+        ("hsd", -5.0),
+        ("hsd", -4.0),
+        ("hsd", -3.0),
+        ("hsd", -2.0),
+        ("hsd", 0.0),
+        ("pocock", None),
+    ]
+    cells = [(n, m) for n in (10, 30) for m in (1, 3)]
+    lines = [
+        "Choosing the efficacy spending function (default futility; cells: power ratio to the "
+        f"fixed N-seed t-test / mean seeds at δ80 as a fraction of N; {sims} simulations each):",
+        "",
+        "| spending | " + " | ".join(f"N = {n}, m = {m}" for n, m in cells) + " |",
+        "|---|" + "---|" * len(cells),
+    ]
+    for function, parameter in choices:
+        row = []
+        for n_max, m in cells:
+            design = GroupSequentialDesign(
+                max_seeds=n_max,
+                alpha=alpha,
+                comparisons=m,
+                spending=function,  # type: ignore[arg-type]
+                spending_parameter=parameter,
+            )
+            delta = effect_at_80(n_max, design.level)
+            final, used, _ = gs_simulate(-delta + rng.standard_normal((sims, n_max)), design)
+            ratio = np.mean(final == EFFICACY_BETTER) / paired_t_power(
+                n_max, delta, alpha=design.level
+            )
+            row.append(f"{float(ratio):.3f} / {used.mean() / n_max:.2f}")
+        name = function if parameter is None else f"{function} γ = {parameter:g}"
+        lines.append(f"| {name} | " + " | ".join(row) + " |")
     return lines
 
 
@@ -390,7 +527,9 @@ def main() -> None:
         sections += [
             gs_null_table(gs_rng, args.sims, args.alpha),
             gs_budget_table(gs_rng, args.sims, args.alpha),
+            gs_holm_table(gs_rng, args.sims, args.alpha),
             gs_study_table(gs_rng, args.sims, args.max_seeds, args.alpha),
+            gs_spending_table(gs_rng, args.sims // 2, args.alpha),
         ]
     for lines in sections:
         print("\n".join(lines), end="\n\n")

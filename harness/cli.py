@@ -9,11 +9,16 @@ imported, and modules import torch inside ``run`` at the earliest, so ``harness 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
+import warnings
+from collections.abc import Iterator
+from typing import Any
 
 from harness import __version__
-from harness.errors import UserError
+from harness.errors import StoreWarning, UserError
+from harness.processes import TERMINATED_EXIT_CODE, Terminated, raise_on_sigterm
 
 # name -> (module, one-line help). The order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -45,6 +50,26 @@ def _top_level_help() -> str:
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def _store_warnings_as_lines(name: str) -> Iterator[None]:
+    """Show each :class:`~harness.errors.StoreWarning` (a damaged store file) once, as
+    ``harness <name>: warning: ...`` on stderr, instead of Python's two-line warning format."""
+    shown: set[str] = set()
+
+    def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+        if not issubclass(category, StoreWarning):
+            previous(message, category, *args, **kwargs)
+        elif str(message) not in shown:
+            shown.add(str(message))
+            print(f"harness {name}: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", StoreWarning)
+        previous = warnings.showwarning
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``harness`` console script. Returns the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -66,11 +91,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"harness {name}", description=COMMANDS[name][1])
     module.add_arguments(parser)
     args = parser.parse_args(argv[1:])
+    # SIGTERM (a scheduler's kill, `timeout`, systemd) unwinds like Ctrl-C: workers stopped,
+    # claims released, finished runs kept; the exit status is 143 (128 + SIGTERM).
+    raise_on_sigterm()
     try:
-        return int(module.run(args) or 0)
+        with _store_warnings_as_lines(name):
+            return int(module.run(args) or 0)
     except UserError as error:
         print(f"harness {name}: error: {error}", file=sys.stderr)
         return error.exit_code
+    except OSError as error:  # a full or read-only disk, no permission: one line, no traceback
+        from harness.errors import os_error_message
+
+        print(f"harness {name}: error: {os_error_message(error)}", file=sys.stderr)
+        return UserError.exit_code
+    except Terminated:
+        print(
+            f"\nharness {name}: terminated (SIGTERM); finished runs are on disk, run again to "
+            "resume.",
+            file=sys.stderr,
+        )
+        return TERMINATED_EXIT_CODE
     except KeyboardInterrupt:
         print(
             f"\nharness {name}: interrupted; finished runs are on disk, run again to resume.",

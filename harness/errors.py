@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import errno
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -61,6 +62,40 @@ class SpecError(UserError):
             key=self.key,
             suggestion=self.suggestion,
         )
+
+
+class StoreWarning(UserWarning):
+    """A store file that cannot be read: the run it belongs to is left out (or counts as
+    unfinished), and the message names the file, what is wrong and how to repair or retry it.
+    The CLI prints each one once, as ``harness <command>: warning: ...``."""
+
+
+def os_error_message(error: OSError, *, elsewhere: str = "") -> str:
+    """One line for a failed file operation: the path, what went wrong and, for a full or
+    read-only disk, what to do.
+
+    Args:
+        error: the error, with its ``filename`` when the operation named one.
+        elsewhere: the option that writes elsewhere (``--output-dir``), for the hint.
+
+    Returns:
+        ``"runs/s/report.html: No space left on device (ENOSPC); free some space, or write
+        elsewhere"``.
+    """
+    code = errno.errorcode.get(error.errno or 0)
+    reason = error.strerror or str(error)
+    if code:
+        reason += f" ({code})"
+    paths = [str(name) for name in (error.filename, error.filename2) if name is not None]
+    text = f"{' -> '.join(paths)}: {reason}" if paths else reason
+    write_elsewhere = f"write elsewhere with {elsewhere}" if elsewhere else "write elsewhere"
+    hints = {
+        errno.ENOSPC: f"free some space, or {write_elsewhere}",
+        errno.EDQUOT: f"free some space, or {write_elsewhere}",
+        errno.EROFS: f"{write_elsewhere}, or remount it read-write",
+    }
+    hint = hints.get(error.errno or 0)
+    return f"{text}; {hint}" if hint else text
 
 
 def closest(name: str, candidates: Iterable[str]) -> str | None:

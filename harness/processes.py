@@ -1,4 +1,5 @@
-"""Is a process still there? Used to tell live owners (of claims, of worktrees) from dead ones."""
+"""Processes: is one still there (live owners of claims, of worktrees), ending a whole process
+group, and SIGTERM handled like Ctrl-C."""
 
 from __future__ import annotations
 
@@ -6,8 +7,81 @@ import contextlib
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+
+# The exit status of a command stopped by SIGTERM (128 + 15), as a shell reports it.
+TERMINATED_EXIT_CODE = 128 + signal.SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM received: unwinds like Ctrl-C (workers stopped, claims released), so every
+    ``except KeyboardInterrupt`` that cleans up after Ctrl-C cleans up after SIGTERM too."""
+
+
+def raise_on_sigterm() -> None:
+    """Make SIGTERM raise :class:`Terminated` in the main thread (call from the main thread)."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of process group ``pgid`` is left (zombies count: see callers)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def end_process_group(pgid: int, *, grace_s: float = 1.0, settle_s: float = 2.0) -> None:
+    """Stop every process of group ``pgid``: SIGTERM, then SIGKILL to what is left after
+    ``grace_s``, then wait up to ``settle_s`` for the group to be gone.
+
+    ``grace_s = 0`` sends SIGKILL at once (the run is abandoned: nothing to save). Waiting is
+    bounded: a killed process whose parent does not reap it stays a zombie in the group.
+    """
+    if pgid <= 1 or pgid == os.getpgid(0):  # never our own group, never init's
+        return
+    for signum, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, settle_s)):
+        if signum == signal.SIGTERM and grace_s <= 0:
+            continue
+        try:
+            os.killpg(pgid, signum)
+        except ProcessLookupError:
+            return
+        except PermissionError:  # not ours to stop
+            return
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if not _group_has_live_member(pgid):
+                return
+            time.sleep(0.02)
+
+
+def _group_has_live_member(pgid: int) -> bool:
+    """Whether group ``pgid`` has a member that is not a zombie (Linux: scans /proc)."""
+    if not group_alive(pgid):
+        return False
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
 
 
 def pid_alive(pid: int) -> bool:
@@ -45,7 +119,8 @@ def same_process_alive(pid: int, start_time: int | None) -> bool:
 
 @contextlib.contextmanager
 def interrupts_deferred() -> Iterator[None]:
-    """Hold Ctrl-C (SIGINT) back until the block ends, then raise it.
+    """Hold Ctrl-C (SIGINT) and SIGTERM back until the block ends, then raise them
+    (:class:`Terminated` for SIGTERM, when its handler is :func:`raise_on_sigterm`'s).
 
     For the few lines between claiming a run and recording that it was claimed: a
     KeyboardInterrupt between the two would leave a claim nobody releases.
@@ -54,10 +129,18 @@ def interrupts_deferred() -> Iterator[None]:
         yield
         return
     received: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    previous_int = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    previous_term = signal.getsignal(signal.SIGTERM)
+    defer_term = callable(previous_term)  # only a Python handler can be held back and replayed
+    if defer_term:
+        signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, previous_int)
+        if defer_term:
+            signal.signal(signal.SIGTERM, previous_term)
+    if signal.SIGTERM in received and callable(previous_term):
+        previous_term(signal.SIGTERM, None)
     if received:
         raise KeyboardInterrupt

@@ -12,6 +12,7 @@ into a SpecError naming the dotted key.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -123,7 +124,13 @@ def _coerce(hint: Any, value: Any, path: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise SpecError(f"expected a number, got {type(value).__name__} {value!r}", key=path)
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float
+            number = math.inf
+        if not math.isfinite(number):  # TOML has inf and nan; no config setting means them
+            raise SpecError(f"must be a finite number, got {value!r:.40}", key=path)
+        return number
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise SpecError(f"expected an integer, got {type(value).__name__} {value!r}", key=path)

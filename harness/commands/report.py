@@ -77,8 +77,21 @@ def _run_phased(root: Path, options: CompareOptions, output_dir: str | None) -> 
 
 
 def _write(report: Report, out_dir: Path) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "report.html").write_text(report.html)
-    (out_dir / "report.md").write_text(report.markdown)
-    for name, data in report.images.items():
-        (out_dir / name).write_bytes(data)
+    """Write the page, the markdown and its figures, each whole or not at all (a full disk
+    leaves no half page behind).
+
+    Raises:
+        UserError: a file cannot be written, naming it (and ``--output-dir``).
+    """
+    from harness.errors import UserError, os_error_message
+    from harness.store.atomic import atomic_write_bytes, atomic_write_text
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, data in report.images.items():  # the figures first: the pages link them
+            atomic_write_bytes(out_dir / name, data)
+        atomic_write_text(out_dir / "report.md", report.markdown)
+        atomic_write_text(out_dir / "report.html", report.html)
+    except OSError as error:
+        message = os_error_message(error, elsewhere="--output-dir")
+        raise UserError(f"cannot write the report: {message}") from None

@@ -118,10 +118,33 @@ def _summarize(console: Console, spec: StudySpec, outcome: Any, args: argparse.N
     from harness.report.summary import print_summary
     from harness.report.summary_data import summary_payload
 
-    code = print_summary(console, spec, outcome)
+    _print_record_warnings(console, outcome)
+    code = print_summary(console, spec, outcome, workers=_workers(args))
     if args.format == "json":
         args.summaries.append(summary_payload(spec, outcome, exit_code=code))
     return code
+
+
+def _print_record_warnings(console: Console, outcome: Any) -> None:
+    """What the runs executed now reported that harness left out, naming each run."""
+    from rich.markup import escape
+
+    for record in outcome.executed:
+        for warning in record.warnings:
+            console.print(
+                f"[yellow]warning: {escape(f'{record.variant}-s{record.seed}: {warning}')}"
+            )
+
+
+def _workers(args: argparse.Namespace) -> int | None:
+    """Runs at once, for the summary's overhead line: ``--jobs``, else the local default."""
+    if args.jobs:
+        return int(args.jobs)
+    if getattr(args, "executor", "local") not in (None, "local"):
+        return None  # a cluster's capacity is its own
+    from harness.executors.local import default_jobs, visible_gpus
+
+    return default_jobs([] if args.device == "cpu" else visible_gpus())
 
 
 def _print_warnings(console: Console, spec: StudySpec) -> None:
@@ -172,7 +195,7 @@ def _run_adaptive(
 ) -> int:
     from harness.report.sequential_view import print_report
     from harness.run.adaptive import AdaptiveSettings, run_until_decided
-    from harness.run.runner import StudyOutcome, study_dir_for
+    from harness.run.runner import StudyOutcome, archive_for_fresh, study_dir_for
     from harness.store import FileSystemStore, load_table
 
     settings = AdaptiveSettings(
@@ -186,7 +209,7 @@ def _run_adaptive(
     )
     study_dir = study_dir_for(spec, root)
     if args.fresh:
-        FileSystemStore(study_dir).archive()
+        archive_for_fresh(FileSystemStore(study_dir))
     rounds: list[tuple[StudySpec, StudyOutcome]] = []
 
     def run(spec_: StudySpec, only: set[RunKey] | None) -> StudyOutcome:

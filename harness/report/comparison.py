@@ -212,6 +212,7 @@ def _recorded_group_sequential(prepared: Prepared, others: list[str]) -> Sequent
             looks=record.looks,
             direction=prepared.direction,
             variants=[v for v in record.looks if v in others] or others,
+            lost=prepared.inputs.statuses,
         )
     except (TypeError, ValueError) as error:
         raise UserError(f"cannot redo the stored group-sequential design: {error}") from None

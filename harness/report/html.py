@@ -381,18 +381,29 @@ def closing_sections(result: ComparisonResult) -> list[Section]:
     ]
 
 
+_DESIGN_TEXT = {
+    "paired": "Paired t-test on the per-seed differences (runs with the same seed share init and "
+    "data order); effect size d_z = mean difference / sd of the differences; probability of "
+    "improvement = share of shared seeds on which the variant beats the baseline.",
+    "seed_blocked": "Where two variants did not run the same seeds: least squares with the seed "
+    "as a block (seed fixed effects) over every run of the table, so each pair uses all the "
+    "information the study has and a variant with few seeds changes nothing for the others; "
+    "variants are ordered by these seed-adjusted means.",
+    "welch": "Where two variants share no seeds: Welch's unequal-variance t-test; effect size "
+    "Hedges' g; probability of improvement = P(a run of the variant beats a run of the "
+    "baseline), over all pairs of runs.",
+}
+
+
 def _method(result: ComparisonResult) -> list[str]:
-    design = (
-        "Paired t-test on the per-seed differences (runs with the same seed share init and data "
-        "order); effect size d_z = mean difference / sd of the differences; probability of "
-        "improvement = share of shared seeds on which the variant beats the baseline."
-        if result.paired
-        else "Welch's unequal-variance t-test (seeds not shared); effect size Hedges' g; "
-        "probability of improvement = P(a run of the variant beats a run of the baseline), "
-        "over all pairs of runs."
-    )
+    designs = {c.design for c in result.comparisons} or {"paired" if result.paired else "welch"}
+    described = [_DESIGN_TEXT[d] for d in ("paired", "seed_blocked", "welch") if d in designs]
     return [
-        design,
+        *described,
+        "`harness compare --format json` names each comparison's design (`design`). A variant that "
+        "lost runs (diverged or failed) is called better only if it stays better when each lost "
+        "run counts as its worst outcome; comparisons whose differences have no measurable "
+        "spread (identical seeds, or spread at the metric's rounding) give no verdict.",
         f"All {result.n_comparisons} tests (every pair of variants, plus TOST equivalence tests "
         "against the baseline when a margin is given) form one family adjusted by "
         f"{'Holm' if result.correction == 'holm' else 'Benjamini–Hochberg'}; verdicts and tiers "

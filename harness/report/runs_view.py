@@ -37,7 +37,7 @@ def runs_listing(study_dir: Path, meta: StudyMeta) -> Listing:
                 "status": status,
                 metric: record.final_metrics.get(metric) if record else None,
                 "wall_time_s": record.wall_time_s if record else None,
-                "note": (record.error or "") if record else "",
+                "note": (record.error or "") if record else "; ".join(store.problems(key)),
                 "config_hash": config.config_hash if config else None,
                 "final_metrics": dict(record.final_metrics) if record else {},
                 "started_at": record.started_at if record else None,

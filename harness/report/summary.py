@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping, Sized
+from collections.abc import Iterable, Mapping, Sized
 from pathlib import Path
 from typing import Protocol
 
@@ -46,13 +46,22 @@ class Outcome(Protocol):
         ...
 
 
-def print_summary(console: Console, spec: StudySpec, outcome: Outcome) -> int:
+def print_summary(
+    console: Console,
+    spec: StudySpec,
+    outcome: Outcome,
+    *,
+    workers: int | None = None,
+    wall_time_s: float | None = None,
+) -> int:
     """Print the summary table: variant × seed final metric, and what to type next.
 
     Args:
         console: where to print.
         spec: the study.
         outcome: what this invocation did.
+        workers: runs at once; with it, harness's own share of the wall time is printed.
+        wall_time_s: this invocation's wall time; default: this process's age.
 
     Returns:
         The exit code: 1 when any run failed or is unfinished, else 0.
@@ -93,6 +102,11 @@ def print_summary(console: Console, spec: StudySpec, outcome: Outcome) -> int:
     )
     if outcome.busy:
         console.print(f"[yellow]{len(outcome.busy)} run(s) are running in another process.")
+    executed = outcome.executed
+    records = executed if isinstance(executed, Iterable) else ()
+    overhead = overhead_line(records, workers=workers, wall_time_s=wall_time_s)
+    if overhead is not None:
+        console.print(escape(overhead))
     for line in lost_runs_lines(outcome.study_dir):  # issue 18: lost runs are a result
         console.print(f"[yellow]{escape(line)}")
     for warning in seed_ignored_warnings(spec.metric, finals):
@@ -163,3 +177,48 @@ def lost_runs_lines(study_dir: Path) -> list[str]:
                 "as its worst outcome before calling it better)"
             )
     return lines
+
+
+def overhead_line(
+    executed: Iterable[object], *, workers: int | None, wall_time_s: float | None = None
+) -> str | None:
+    """Harness's own cost in this invocation: the wall time minus the runs' work (training and
+    evaluation, or a command's process: ``RunRecord.timings``) divided among the workers, as a
+    share of the wall time (issue 21).
+
+    Args:
+        executed: the records of the runs this invocation finished.
+        workers: runs at once.
+        wall_time_s: the invocation's wall time; default: this process's age.
+
+    Returns:
+        The line, or None when nothing ran, the workers are unknown or no record has timings.
+    """
+    from harness.store.records import WORK_TIMING_KEYS
+
+    timings = [getattr(record, "timings", None) or {} for record in executed]
+    timed = [t for t in timings if t]
+    if not workers or not timed:
+        return None
+    wall = wall_time_s if wall_time_s is not None else process_age_s()
+    if wall is None or wall <= 0:
+        return None
+    work = sum(t.get(key, 0.0) for t in timed for key in WORK_TIMING_KEYS)
+    overhead = max(0.0, wall - work / workers)
+    return (
+        f"harness overhead: {overhead:.1f} s of {wall:.1f} s wall time ({100 * overhead / wall:.0f}"
+        f" %): the wall time minus the {len(timed)} run(s)' training, evaluation and command "
+        f"time ({work:.1f} s) over {workers} worker(s); per run in record.json 'timings'"
+    )
+
+
+def process_age_s() -> float | None:
+    """Seconds since this process started (Linux ``/proc``); None where unknown."""
+    import os
+
+    try:
+        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return uptime - start_ticks / os.sysconf("SC_CLK_TCK")

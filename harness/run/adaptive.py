@@ -144,6 +144,7 @@ def run_until_decided(
                     looks=looks,
                     direction=spec.direction,
                     variants=others,
+                    lost=_table_for_seeds(load_run_statuses(study_dir), seeds[:index]),
                 )
                 _store_looks(study_dir, settings, record_settings, looks, report)
                 return report

@@ -1,5 +1,11 @@
 """Run a study's external command and collect its metrics from the sources it declares.
 
+The command runs in a session (and so a process group) of its own, which harness ends when
+the command exits (what it left running in the background is stopped before the run is
+recorded), when its time limit is up, when the worker loses its claim, and on SIGTERM. Its
+group is also named in the run's claim, so that the scheduler ends it when the worker dies
+(``kill -9``) and a later take-over of the abandoned claim ends it too.
+
 The command's output (stdout and stderr together) goes to the run's ``output.log`` through a
 pipe, so that the ``stdout`` patterns of its ``metrics`` table see every line as it comes; a
 ``log`` file is followed while the command runs; ``file`` results and a script's own wandb run
@@ -10,6 +16,7 @@ as it always could.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import shlex
@@ -21,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.processes import TERMINATED_EXIT_CODE, end_process_group, process_start_time
 from harness.run.metric_sources import (
     LineParser,
     MetricSourceError,
@@ -31,11 +39,18 @@ from harness.run.metric_sources import (
 from harness.run.wandb_source import read_wandb_run, wandb_env, wandb_run_id
 from harness.store.records import MetricsTail
 from harness.study.metrics import MetricsConfig, parse_metrics
+from harness.training.limits import describe_duration
 
 OUTPUT_TAIL_LINES = 60
+# The record keeps at most this much of the output (a 50 MB line must not become a 50 MB
+# record.json that every listing loads), and each kept line at most OUTPUT_LINE_BYTES.
+OUTPUT_TAIL_BYTES = 16 * 1024
+OUTPUT_LINE_BYTES = 1024
 READ_SIZE = 1 << 16
 POLL_INTERVAL_S = 0.5
 DRAIN_S = 5.0
+# After SIGTERM at a time limit, the command's group gets this long before SIGKILL.
+STOP_GRACE_S = 2.0
 DEFAULT_SOURCE = "$HARNESS_RUN_DIR/metrics.jsonl (no metrics table: the command writes it)"
 
 
@@ -72,6 +87,8 @@ class CommandResult:
         source_error: the first declared source that could not be read, naming its key.
         sources_declared: the run had a ``metrics`` table: every row of its ``metrics.jsonl``
             came through the worker's log (else the command wrote the file itself).
+        stopped: why harness ended the command before it exited ("timed out after 2h", or
+            that the run's claim was lost); None when it exited by itself.
     """
 
     returncode: int
@@ -79,6 +96,23 @@ class CommandResult:
     sources: tuple[SourceTally, ...] = ()
     source_error: str | None = None
     sources_declared: bool = False
+    stopped: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandWatch:
+    """What the worker asks of a running command.
+
+    Attributes:
+        timeout_s: the run's time limit in seconds (None: none).
+        started: told the command's process group id and its leader's start time once it
+            runs (the worker names them in the claim).
+        still_ours: asked every poll; a reason to stop (the claim was taken over) or None.
+    """
+
+    timeout_s: float | None = None
+    started: Callable[[int, int | None], None] | None = None
+    still_ours: Callable[[], str | None] | None = None
 
 
 def run_command(
@@ -88,6 +122,7 @@ def run_command(
     *,
     wandb_settings: dict[str, Any] | None = None,
     forward: Callable[[Row], None] | None = None,
+    watch: CommandWatch | None = None,
 ) -> CommandResult:
     """Run the command of ``planned`` (a ``config.json``) and log the metrics it reports.
 
@@ -98,6 +133,7 @@ def run_command(
         wandb_settings: the study's resolved wandb settings (mode, project, entity).
         forward: without a ``metrics`` table, takes the rows the command appends to
             ``metrics.jsonl`` itself (harness's own wandb run).
+        watch: its time limit, and how the worker follows it (see :class:`CommandWatch`).
 
     Returns:
         The exit status, output tail and what each source gave.
@@ -124,11 +160,13 @@ def run_command(
                 mode=settings.get("mode", "offline"),
                 project=settings.get("project"),
                 entity=settings.get("entity"),
+                job_type=settings.get("job_type") or "study",
             )
         )
         env.update(config.get("env", {}))  # the study's own env table still wins
     collector = _Collector(metrics, values, cwd, run_dir, log, wandb_id=_run_id(planned))
     output_path = run_dir / "output.log"
+    watch = watch or CommandWatch()
     with output_path.open("wb") as output:
         try:
             process = subprocess.Popen(
@@ -138,22 +176,56 @@ def run_command(
                 env=env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own group: ended with the run, children too
             )
-        except (FileNotFoundError, PermissionError) as error:
+        except (FileNotFoundError, PermissionError, NotADirectoryError) as error:
             output.write(f"harness: cannot execute command: {error}\n".encode())
-            return CommandResult(returncode=127, output_tail=str(error))
-        _forward_termination(process)
-        tail = MetricsTail(run_dir / "metrics.jsonl") if forward and metrics is None else None
-        returncode = _pump(process, output, collector, tail, forward)
-    collector.finish(returncode == 0)
-    lines = output_path.read_bytes()[-200_000:].decode(errors="replace").splitlines()
+            # said in the record instead of "exited with code 127" (the command never ran)
+            reason = (
+                f"the run's cwd '{config['cwd']}' does not exist (or is no directory)"
+                if config.get("cwd") and not cwd.is_dir()
+                else f"cannot execute the command: {error}"
+            )
+            return CommandResult(returncode=127, output_tail=str(error), stopped=reason)
+        restore = _forward_termination(process)
+        try:
+            if watch.started is not None:
+                watch.started(process.pid, process_start_time(process.pid))
+            tail = MetricsTail(run_dir / "metrics.jsonl") if forward and metrics is None else None
+            returncode, stopped = _pump(process, output, collector, tail, forward, watch)
+        except BaseException:  # Ctrl-C, an error: the command's group must not outlive us
+            end_process_group(process.pid, grace_s=STOP_GRACE_S)
+            raise
+        finally:
+            restore()
+    collector.finish(returncode == 0 and stopped is None)
     return CommandResult(
         returncode=returncode,
-        output_tail="\n".join(lines[-OUTPUT_TAIL_LINES:]),
+        output_tail=output_tail(output_path),
         sources=tuple(collector.tallies),
         source_error=collector.error,
         sources_declared=metrics is not None,
+        stopped=stopped,
     )
+
+
+def output_tail(path: Path) -> str:
+    """The last lines of a run's output for its record: at most ``OUTPUT_TAIL_LINES`` lines
+    and ``OUTPUT_TAIL_BYTES`` bytes, each line cut to ``OUTPUT_LINE_BYTES``."""
+    try:
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            handle.seek(max(0, size - OUTPUT_TAIL_BYTES))
+            data = handle.read(OUTPUT_TAIL_BYTES)
+    except OSError:
+        return ""
+    lines = data.decode(errors="replace").splitlines()[-OUTPUT_TAIL_LINES:]
+    cut = [
+        line if len(line) <= OUTPUT_LINE_BYTES else f"{line[:OUTPUT_LINE_BYTES]} [... cut]"
+        for line in lines
+    ]
+    shown = "\n".join(cut)
+    return f"[... {size - len(data)} earlier bytes]\n{shown}" if size > len(data) else shown
 
 
 def placeholder_values(planned: dict[str, Any], run_dir: Path) -> dict[str, Any]:
@@ -328,16 +400,25 @@ def _pump(
     collector: _Collector,
     tail: MetricsTail | None,
     forward: Callable[[Row], None] | None,
-) -> int:
-    """Copy the command's output to ``output`` and the collector until it ends; its exit code.
+    watch: CommandWatch,
+) -> tuple[int, str | None]:
+    """Copy the command's output to ``output`` and the collector until it ends.
 
-    Output still buffered by a child the command left running is read until the pipe is
-    empty, then the pump stops: a daemon holding the pipe open does not hold up the run.
+    When the command exits, what it left running in its process group is ended; output still
+    buffered is read until the pipe is empty, then the pump stops (a process that left the
+    group and holds the pipe open does not hold up the run). At the time limit, or when
+    ``watch`` says the run is no longer ours, the whole group is ended.
+
+    Returns:
+        The exit code, and why harness stopped the command (None: it exited by itself).
     """
     assert process.stdout is not None
     fd = process.stdout.fileno()
+    started = time.monotonic()
+    deadline = started + watch.timeout_s if watch.timeout_s is not None else None
     next_poll = time.monotonic() + POLL_INTERVAL_S
     drain_until = None  # once the command has exited: read what is left, for a while
+    stopped: str | None = None
     while True:
         ready, _, _ = select.select([fd], [], [], 0 if drain_until else POLL_INTERVAL_S)
         if ready:
@@ -351,7 +432,17 @@ def _pump(
         elif drain_until is not None:
             break
         elif process.poll() is not None:
+            end_process_group(process.pid, grace_s=STOP_GRACE_S)  # its background children
             drain_until = time.monotonic() + DRAIN_S
+        if drain_until is None and stopped is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                assert watch.timeout_s is not None
+                stopped = f"timed out after {describe_duration(watch.timeout_s)}"
+            elif watch.still_ours is not None and time.monotonic() >= next_poll:
+                stopped = watch.still_ours()
+            if stopped is not None:
+                output.write(f"\nharness: {stopped}; stopping the command\n".encode())
+                end_process_group(process.pid, grace_s=STOP_GRACE_S)
         if time.monotonic() >= next_poll:
             next_poll = time.monotonic() + POLL_INTERVAL_S
             collector.poll()
@@ -363,19 +454,13 @@ def _pump(
     if tail is not None and forward is not None:
         for row in tail.new_rows():
             forward(row)
-    return returncode
+    return returncode, stopped
 
 
 def _argv(config: dict[str, Any], planned: dict[str, Any], run_dir: Path) -> str | list[str]:
     params = config.get("params", {})
     if config.get("shell", False):
-        values = {
-            **params,
-            "seed": planned["seed"],
-            "run_dir": shlex.quote(str(run_dir)),
-            "variant": shlex.quote(planned["variant"]),
-        }
-        return fill_placeholders(config["command"], values)
+        return shell_command(config["command"], placeholder_values(planned, run_dir))
     return command_argv(
         config["command"],
         seed=planned["seed"],
@@ -383,6 +468,24 @@ def _argv(config: dict[str, Any], planned: dict[str, Any], run_dir: Path) -> str
         variant=planned["variant"],
         params=params,
     )
+
+
+def shell_command(command: str, values: dict[str, Any]) -> str:
+    """A ``shell = true`` command line with every placeholder filled in quoted
+    (``shlex.quote``): a value is one word to the shell, never code it runs, whatever a
+    study's ``params`` (or a search trial's) hold."""
+    return fill_placeholders(command, {name: _Quoted(value) for name, value in values.items()})
+
+
+class _Quoted:
+    """A placeholder value that formats as itself (format spec included: ``{lr:.0e}``) and
+    then quoted for the shell."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __format__(self, spec: str) -> str:
+        return shlex.quote(format(self.value, spec))
 
 
 def _resolve(template: str, values: dict[str, Any], cwd: Path) -> Path:
@@ -406,24 +509,30 @@ def _run_id(planned: dict[str, Any]) -> str:
     )
 
 
-def _forward_termination(process: subprocess.Popen[bytes]) -> None:
-    """On SIGTERM, stop the command too, then exit without a record (the run stays unfinished)."""
+def _forward_termination(process: subprocess.Popen[bytes]) -> Callable[[], None]:
+    """On SIGTERM, stop the command's whole process group, then exit without a record (the
+    run stays unfinished). Returns what restores the previous handler.
+
+    Only from the main thread (a signal handler cannot be set elsewhere); a worker is always
+    its process's main thread.
+    """
     import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
 
     def handler(signum: int, frame: object) -> None:
-        process.terminate()
         # Not process.wait(): the handler interrupts the main thread inside process.wait(),
         # which holds Popen's waitpid lock, so a nested wait could only time out.
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if os.waitpid(process.pid, os.WNOHANG)[0]:
-                    break
-            except ChildProcessError:  # already reaped
-                break
-            time.sleep(0.02)
-        else:
-            process.kill()
-        sys.exit(128 + signum)
+        end_process_group(process.pid, grace_s=10.0)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(process.pid, os.WNOHANG)
+        sys.exit(TERMINATED_EXIT_CODE)
 
-    signal.signal(signal.SIGTERM, handler)
+    previous = signal.signal(signal.SIGTERM, handler)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore

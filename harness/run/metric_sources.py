@@ -145,6 +145,8 @@ class LineParser:
                     step = int(text)
                 except ValueError:
                     step = _step(_number(text))
+                if step is not None and abs(step) > MAX_STEP:
+                    step = None
             if step is None:
                 count += 1
                 step = count
@@ -175,13 +177,20 @@ class LineParser:
         return {"step": step, **values}
 
 
+# A line longer than this is no metrics line (a dump, a progress bar gone wrong): it is not
+# parsed, so that a command printing gigabytes without a newline cannot fill the memory.
+MAX_LINE_BYTES = 1 << 20
+
+
 class TextStream:
     """Feeds a :class:`LineParser` bytes in any chunks; ``\\n``, ``\\r\\n`` and ``\\r`` (progress
-    bars) end lines, and undecodable bytes are replaced, never raised."""
+    bars) end lines, and undecodable bytes are replaced, never raised. A line longer than
+    :data:`MAX_LINE_BYTES` is skipped."""
 
     def __init__(self, parser: LineParser) -> None:
         self.parser = parser
         self._partial = b""
+        self._overlong = False  # inside a line already too long: drop it up to its end
 
     def feed(self, chunk: bytes) -> list[Row]:
         """The rows of the complete lines ``chunk`` ends; a partial last line waits."""
@@ -189,7 +198,15 @@ class TextStream:
         cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
         if cut < 0:
             self._partial = data
+            if len(data) > MAX_LINE_BYTES:
+                self._partial, self._overlong = b"", True
             return []
+        if self._overlong:  # the rest of an overlong line ends here
+            first = min(i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0)
+            data, cut, self._overlong = data[first + 1 :], cut - first - 1, False
+            if cut < 0:
+                self._partial = data
+                return []
         self._partial = data[cut + 1 :]
         return self._lines(data[: cut + 1])
 
@@ -248,8 +265,8 @@ def flatten_numbers(data: Mapping[str, Any], prefix: str = "") -> Row:
 def _json_rows(text: str, path: Path, last_step: int) -> list[Row]:
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as error:
-        raise MetricSourceError(f"{path} is not valid JSON: {error}") from None
+    except (ValueError, RecursionError) as error:  # ValueError: an integer past int's limit
+        raise MetricSourceError(f"{path} is not valid JSON: {str(error)[:200]}") from None
     if not isinstance(data, dict):
         raise MetricSourceError(
             f"{path} holds a JSON {type(data).__name__}, not an object of final values"
@@ -265,10 +282,11 @@ def _jsonl_rows(text: str, path: Path) -> list[Row]:
             continue
         try:
             data = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as error:
+        except (ValueError, RecursionError) as error:
             if number == len(lines):  # a torn last line: the script died mid-write
                 break
-            raise MetricSourceError(f"{path}:{number} is not valid JSON: {error}") from None
+            message = str(error)[:200]
+            raise MetricSourceError(f"{path}:{number} is not valid JSON: {message}") from None
         if not isinstance(data, dict):
             raise MetricSourceError(
                 f"{path}:{number} holds a JSON {type(data).__name__}, not an object"
@@ -308,23 +326,34 @@ def _rows(objects: list[Row], *, first_step: int) -> list[Row]:
     """Rows with an integer ``step`` first: their own, else their position from ``first_step``."""
     rows = []
     for position, values in enumerate(objects, start=first_step):
-        step = _step(values.pop("step")) if "step" in values else None
-        metrics = {k: float(v) for k, v in values.items()}
+        step = _step(_number(values.pop("step"))) if "step" in values else None
+        metrics = {k: number for k, v in values.items() if (number := _number(v)) is not None}
         if metrics:
             rows.append({"step": position if step is None else step, **metrics})
     return rows
 
 
 def _number(text: Any) -> float | None:
-    if text is None:
+    """A number or its text as a float; an integer too large for a float is inf (the run then
+    counts as diverged, like any non-finite value); anything else None."""
+    if text is None or isinstance(text, bool):
         return None
-    if isinstance(text, int | float) and not isinstance(text, bool):
-        return float(text)
+    if isinstance(text, int):
+        try:
+            return float(text)
+        except OverflowError:
+            return math.inf if text > 0 else -math.inf
     try:
         return float(text)
     except (TypeError, ValueError, OverflowError):
         return None
 
 
+# Steps are stored as 64-bit integers (curves are int64 columns): a larger one is no step.
+MAX_STEP = 2**63 - 1
+
+
 def _step(value: float | None) -> int | None:
-    return int(value) if value is not None and math.isfinite(value) else None
+    if value is None or not math.isfinite(value) or abs(value) > MAX_STEP:
+        return None
+    return int(value)

@@ -138,6 +138,32 @@ def config_conflicts(
     return conflicts
 
 
+def archive_for_fresh(store: FileSystemStore) -> Path | None:
+    """Move a study directory aside for ``--fresh``, unless a live process is running its runs.
+
+    Another ``harness study`` on the same study would go on claiming runs of the old config
+    into the new directory, mixing the two configurations without a word.
+
+    Returns:
+        Where the old study went (None: there was none).
+
+    Raises:
+        UserError: runs of the study are running in another process.
+    """
+    held = store.live_claims()
+    if held:
+        shown = ", ".join(
+            f"{key} (pid {claim.get('pid')} on {claim.get('host')})" for key, claim in held[:5]
+        )
+        more = f" and {len(held) - 5} more" if len(held) > 5 else ""
+        raise UserError(
+            f"cannot start {store.study_dir} over with --fresh: {len(held)} of its run(s) are "
+            f"running in another process: {shown}{more}. Stop that process (or let it finish) "
+            "and run again; its finished runs stay in the old directory either way."
+        )
+    return store.archive()
+
+
 def run_study(
     spec: StudySpec,
     *,
@@ -158,7 +184,7 @@ def run_study(
     progress = progress or NoProgress()
     store = FileSystemStore(study_dir_for(spec, runs_root))
     if fresh:
-        store.archive()
+        archive_for_fresh(store)
     plans = plan_runs(spec, store, wandb=wandb)
     if only is not None:
         plans = [plan for plan in plans if plan.key in only]

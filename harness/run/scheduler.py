@@ -11,8 +11,13 @@ writes the run's ``config.json``; a run another live process holds, or one that 
 meanwhile, is handed back as busy. A run that ends without a record (its worker was killed,
 or it was cancelled) has its claim released, so the next invocation runs it again; a run
 with a record keeps it (a record is written atomically, so a finished run is never lost).
-On Ctrl-C or an error the caller calls :meth:`Scheduler.abandon`, which stops every worker
-and releases every claim that has no record.
+On Ctrl-C, SIGTERM or an error the caller calls :meth:`Scheduler.abandon`, which stops every
+worker and releases every claim that has no record.
+
+Each claim carries the token this scheduler drew for it (``harness.store.claims``): a claim
+is released only while it still carries that token, and the command of a run whose worker
+died without a record (``kill -9``) has its whole process group ended first, so that nothing
+of the attempt goes on writing into the run directory the next attempt uses.
 
 The steps that move a run between places run with Ctrl-C held back
 (:func:`harness.processes.interrupts_deferred`): a run is either in flight with its claim
@@ -73,6 +78,7 @@ class Scheduler:
         self._executor: Executor | None = None
         self._queue: list[RunPlan] = []
         self._in_flight: dict[RunKey, RunPlan] = {}
+        self._tokens: dict[RunKey, str] = {}  # the token of each claim this scheduler holds
 
     # -- what is where ----------------------------------------------------------------------
     @property
@@ -137,8 +143,9 @@ class Scheduler:
             with interrupts_deferred():  # a run is either in flight or accounted for
                 record = self.store.read_record(plan.key)
                 if record is None:
-                    self.store.release(plan.key)
+                    self._let_go(plan.key)
                 self._in_flight.pop(plan.key, None)
+                self._tokens.pop(plan.key, None)
             ended.append((plan, record))
         return ended
 
@@ -155,12 +162,14 @@ class Scheduler:
         """On Ctrl-C or an error: drop the queue, stop every worker, release every claim
         whose run has no record (the next invocation runs it again)."""
         self._queue.clear()
-        if self._executor is not None:
-            self._executor.cancel_all()
-        for key in list(self._in_flight):
-            if self.store.read_record(key) is None:
-                self.store.release(key)
-            del self._in_flight[key]
+        with interrupts_deferred():  # a second Ctrl-C or SIGTERM must not leave claims behind
+            if self._executor is not None:
+                self._executor.cancel_all()
+            for key in list(self._in_flight):
+                if self.store.read_record(key) is None:
+                    self._let_go(key)
+                del self._in_flight[key]
+                self._tokens.pop(key, None)
 
     def close(self) -> None:
         """Release the executor's resources (clusters, pools), if one was started."""
@@ -168,14 +177,25 @@ class Scheduler:
             self._executor.close()
 
     # -- claims -----------------------------------------------------------------------------
+    def _let_go(self, key: RunKey) -> None:
+        """A run ended (or was abandoned) without a record: end what its command left running
+        and release its claim, both only while the claim is still the one this scheduler took."""
+        token = self._tokens.get(key)
+        if token is not None:
+            self.store.end_abandoned_command(key, token)
+        self.store.release(key, token)
+
     def _claim(self, plan: RunPlan) -> bool:
         """Claim an unfinished run (or one finished with a status in ``retry``) and write its
         config. False when another live process holds it, or it finished meanwhile."""
-        if not self.store.try_claim(plan.key, claim_owner(self.role)):
+        owner = claim_owner(self.role)
+        if not self.store.try_claim(plan.key, owner):
             return False
+        self._tokens[plan.key] = owner["token"]
         record = self.store.read_record(plan.key)
         if record is not None and record.status not in self.retry:
-            self.store.release(plan.key)  # finished by another process meanwhile
+            self._let_go(plan.key)  # finished by another process meanwhile
+            self._tokens.pop(plan.key, None)
             return False
         self.store.write_config(
             RunConfigFile(

@@ -67,12 +67,13 @@ def wandb_env(
     mode: str,
     project: str | None = None,
     entity: str | None = None,
+    job_type: str = "study",
 ) -> dict[str, str]:
     """The environment that points a script's own ``wandb.init`` at this run.
 
     Args:
         study: the study name: the wandb group.
-        variant: the variant: the job type and a tag; with the seed, the run name.
+        variant: the variant: a tag; with the seed, the run name.
         seed: the run's seed.
         run_dir: the run directory: ``WANDB_DIR``, so wandb's files stay with the run.
         run_id: :func:`wandb_run_id`.
@@ -80,6 +81,8 @@ def wandb_env(
             the values back from the files (offline keeps everything on this machine).
         project: the study's wandb project, used when the script names none.
         entity: the wandb entity, when configured.
+        job_type: the harness command that started the run (``wandb_log.JOB_TYPES``), as for
+            built-in runs, so study, tune and bisect runs can be told apart.
 
     Returns:
         ``WANDB_*`` variables; arguments the script passes to ``wandb.init`` still win.
@@ -88,8 +91,9 @@ def wandb_env(
         "WANDB_DIR": str(run_dir),
         "WANDB_RUN_GROUP": study,
         "WANDB_NAME": f"{variant}-s{seed}",
-        "WANDB_JOB_TYPE": variant[:MAX_TAG_LENGTH],
-        "WANDB_TAGS": ",".join(["harness", variant[:MAX_TAG_LENGTH], f"s{seed}"]),
+        "WANDB_JOB_TYPE": job_type,
+        # The same tags as a built-in run's (wandb_log.WandbSink): the study and the variant.
+        "WANDB_TAGS": ",".join([study[:MAX_TAG_LENGTH], variant[:MAX_TAG_LENGTH]]),
         "WANDB_MODE": "offline" if mode in ("disabled", "") else mode,
         "WANDB_RUN_ID": run_id,
         "WANDB_RESUME": "allow",

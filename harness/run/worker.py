@@ -6,31 +6,54 @@ The runner (or a Slurm job, or a Ray task) starts one worker per run. The worker
 run's ``config.json``, takes over its claim, trains (built-in) or executes the external
 command, and writes ``record.json`` atomically at the end — done, failed or diverged. Whatever
 kills it before that leaves no record, so the run counts as unfinished and is rerun.
+
+Whatever goes wrong inside the worker ends in a record (a command that cannot start, metrics
+that cannot be read, a time limit reached): only a run the worker cannot call its own is left
+without one. The worker acts only while the run's claim carries its token: one that finds the
+claim taken over (it was stopped, and another runner started the run again) runs nothing,
+stops its command and writes no record (exit code 3).
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import importlib.metadata
 import json
+import math
 import os
+import signal
+import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from harness.errors import RunDiverged
-from harness.run.command import CommandResult, run_command
+from harness.run.command import CommandResult, CommandWatch, run_command
 from harness.run.provenance import DIFF_FILE, code_directory, git_state
 from harness.run.wandb_log import WandbSink
 from harness.store import HEARTBEAT_INTERVAL_S, FileSystemStore, RunKey, claim_owner
-from harness.store.records import RunRecord, final_metrics, first_non_finite, read_metrics
+from harness.store.records import (
+    RunRecord,
+    describe_skipped,
+    final_metrics,
+    first_non_finite,
+    non_numeric_last_reports,
+    read_metrics_checked,
+)
+from harness.training.limits import TIMEOUT_KEY, describe_duration, timeout_seconds
 
 ERROR_OUTPUT_LINES = 10
+# The exit code of a worker that found its run's claim to be another process's.
+EXIT_NOT_OURS = 3
+# A record's error keeps at most this much text (an exception may carry a whole output).
+ERROR_CHARS = 8000
+LOST_CLAIM = "the run's claim was taken over by another process"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         device=args.device,
         wandb_settings=json.loads(args.wandb),
     )
+    if record is None:
+        return EXIT_NOT_OURS
     return 0 if record.status != "failed" else 1
 
 
@@ -55,18 +80,40 @@ def execute(
     threads: int = 0,
     device: str = "auto",
     wandb_settings: dict[str, Any] | None = None,
-) -> RunRecord:
-    """Run the run planned in ``run_dir`` and store its record. Returns the record."""
+) -> RunRecord | None:
+    """Run the run planned in ``run_dir`` and store its record.
+
+    Returns:
+        The record; None when the run's claim is another process's (nothing was recorded).
+    """
+    entered = time.time()
     run_dir = Path(run_dir)
     planned = json.loads((run_dir / "config.json").read_text())
     store, key = FileSystemStore.of_run_dir(run_dir)
-    store.update_claim(key, claim_owner("worker"))
-    stop_heartbeat = _start_heartbeat(store, key)
+    me = claim_owner("worker")
+    token = store.hand_over_claim(key, me)
+    if token is None:
+        print(
+            f"harness worker: {key} is held by another process or already recorded; "
+            "leaving it alone",
+            file=sys.stderr,
+        )
+        return None
+    lost: list[str] = []
+
+    def still_ours() -> str | None:
+        if store.claim_held(key, token, me["token"]):
+            return None
+        lost.append(LOST_CLAIM)
+        return LOST_CLAIM
+
+    stop_heartbeat = _start_heartbeat(store, key, token)
     for stale in ("metrics.jsonl", "output.log", DIFF_FILE):  # leftovers of an earlier attempt
         (run_dir / stale).unlink(missing_ok=True)
 
     started = time.time()
     status, error, diverged_step, tail = "done", None, None, None
+    warnings: list[str] = []
     provenance = _provenance(
         device if planned["kind"] == "builtin" else os.environ.get("CUDA_VISIBLE_DEVICES") or "cpu",
         code_dir=code_directory(
@@ -74,8 +121,10 @@ def execute(
         ),
         run_dir=run_dir,
     )
+    timings = _startup_timing(entered)
     metrics_table = planned["config"].get("metrics") if planned["kind"] == "command" else None
     script_logs_wandb = isinstance(metrics_table, dict) and metrics_table.get("wandb") is True
+    wandb_started = time.perf_counter()
     wandb = WandbSink(
         # a script that logs to wandb itself gets the only wandb run of this harness run
         {} if script_logs_wandb else (wandb_settings or {}),
@@ -86,46 +135,78 @@ def execute(
         run_dir=run_dir,
         config_hash=planned.get("config_hash", ""),
     )
+    timings["wandb_s"] = time.perf_counter() - wandb_started
     result: CommandResult | None = None
+    log = MetricsLog(run_dir / "metrics.jsonl", forward=wandb.log)
     try:
-        with MetricsLog(run_dir / "metrics.jsonl", forward=wandb.log) as log:
+        timeout_s = _timeout(planned)
+        with log:
             if planned["kind"] == "command":
                 forward = wandb.log if wandb.run is not None else None
+                command_started = time.perf_counter()
                 result = run_command(
                     planned,
                     run_dir,
                     log.write_rows,
                     wandb_settings=wandb_settings,
                     forward=forward,
+                    watch=CommandWatch(
+                        timeout_s=timeout_s,
+                        started=lambda pgid, start: _note_command(
+                            store, key, token, me["token"], pgid, start
+                        ),
+                        still_ours=still_ours,
+                    ),
                 )
+                timings["command_s"] = time.perf_counter() - command_started
                 tail = result.output_tail
-                if result.returncode != 0:
+                if result.stopped is not None:
+                    status, error = "failed", result.stopped
+                elif result.returncode != 0:
                     status, error = "failed", f"command exited with code {result.returncode}"
                 elif result.source_error is not None:
                     status, error = "failed", result.source_error
             else:
-                provenance["device"] = _run_builtin(planned, run_dir, log, threads, device)
+                with _time_limit(timeout_s):
+                    provenance["device"] = _run_builtin(
+                        planned, run_dir, log, threads, device, timings=timings
+                    )
     except RunDiverged as diverged:
         status, error, diverged_step = "diverged", str(diverged), diverged.step
+    except _TimedOut as timed_out:
+        status, error = "failed", str(timed_out)
     except Exception as exc:
         status, error = "failed", f"{type(exc).__name__}: {exc}"
         tail = traceback.format_exc()[-4000:]
     finally:
+        finish_started = time.perf_counter()
         wandb.finish(failed=status == "failed")
+        timings["wandb_s"] += time.perf_counter() - finish_started
 
-    if result is not None and result.sources_declared:  # every row went through the log
-        finals, bad = final_metrics([log.latest]), log.non_finite
-    else:
-        rows = read_metrics(run_dir / "metrics.jsonl")
-        finals, bad = final_metrics(rows), first_non_finite(rows)
-    if status == "done" and bad is not None:
-        step, metric, value = bad
-        status, diverged_step = "diverged", step
-        error = f"{metric} became {value} at step {step}"
-    study_metric = _study_metric(store)
-    if status == "done" and result is not None and study_metric and study_metric not in finals:
-        status, error = "failed", missing_metric_message(study_metric, finals, result)
+    if lost:  # the command was stopped: the run is another process's now
+        stop_heartbeat()
+        print(f"harness worker: {key}: {LOST_CLAIM}; no record written", file=sys.stderr)
+        return None
+
+    finals: dict[str, float] = {}
+    try:  # however bad the reported values, the run ends in a record
+        finals, bad, unreadable, notes = _final_values(result, log, run_dir)
+        warnings += notes
+        if status == "done" and unreadable is not None:
+            status, error = "failed", unreadable
+        if status == "done" and bad is not None:
+            step, metric, value = bad
+            status, diverged_step = "diverged", step
+            error = f"{metric} became {value} at step {step}"
+            if math.isfinite(value):
+                error += " (too large for statistics: counted as diverged)"
+        study_metric = _study_metric(store)
+        if status == "done" and result is not None and study_metric and study_metric not in finals:
+            status, error = "failed", missing_metric_message(study_metric, finals, result)
+    except Exception as exc:
+        status, error = "failed", f"its metrics could not be read: {type(exc).__name__}: {exc}"
     ended = time.time()
+    timings["other_s"] = max(0.0, ended - started - sum(timings.values()) + timings["startup_s"])
     record = RunRecord(
         study=planned["study"],
         variant=key.variant,
@@ -138,14 +219,79 @@ def execute(
         started_at=_iso(started),
         ended_at=_iso(ended),
         wall_time_s=round(ended - started, 3),
-        error=error,
+        error=error if error is None or len(error) <= ERROR_CHARS else error[:ERROR_CHARS] + " ...",
         diverged_step=diverged_step,
         output_tail=tail,
+        warnings=warnings,
+        timings={name: round(value, 4) for name, value in timings.items()},
     )
-    store.write_record(record)
+    written = store.write_record_if_held(record, token=token, worker=me["token"])
     stop_heartbeat()
-    store.release(key)
+    if not written:
+        print(f"harness worker: {key}: {LOST_CLAIM}; no record written", file=sys.stderr)
+        return None
+    store.release(key, token)
     return record
+
+
+def _final_values(
+    result: CommandResult | None, log: MetricsLog, run_dir: Path
+) -> tuple[dict[str, float], tuple[int | None, str, float] | None, str | None, list[str]]:
+    """The final metrics of a run, its first unusable value, why its metrics could not be
+    read at all (None: they could), and warnings about what was left out."""
+    if result is not None and result.sources_declared:  # every row went through the log
+        return final_metrics([log.latest]), log.non_finite, None, []
+    path = run_dir / "metrics.jsonl"
+    read = read_metrics_checked(path)
+    if read.error is not None:
+        return {}, None, read.error, []
+    warnings = non_numeric_last_reports(read.rows)
+    unreadable = None
+    if read.skipped:
+        message = describe_skipped(path, read.skipped)
+        if read.rows:
+            warnings.insert(0, message)
+        else:
+            unreadable = message
+    return final_metrics(read.rows), first_non_finite(read.rows), unreadable, warnings
+
+
+def _timeout(planned: dict[str, Any]) -> float | None:
+    """The run's time limit in seconds (validated when the study was read)."""
+    value = planned["config"].get(TIMEOUT_KEY)
+    return None if value is None else timeout_seconds(value)
+
+
+class _TimedOut(Exception):
+    """A built-in run reached its time limit."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`_TimedOut` in the training loop when ``seconds`` have passed (a timer
+    signal: the loop is Python, so it stops at the next step). Only in the main thread."""
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise _TimedOut(f"timed out after {describe_duration(seconds)}")
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _note_command(
+    store: FileSystemStore, key: RunKey, token: str, worker: str, pgid: int, start: int | None
+) -> None:
+    """Name the command's process group in the claim (the scheduler ends it if we die)."""
+    with contextlib.suppress(OSError):
+        store.note_claim_command(key, token, worker, pgid=pgid, start=start)
 
 
 class MetricsLog:
@@ -177,7 +323,8 @@ class MetricsLog:
         self._handle.flush()
         collections.deque(map(self.latest.update, rows), maxlen=0)  # in C: no Python loop
         # json spells non-finite numbers NaN / Infinity: only such a batch needs a closer look
-        if self.non_finite is None and ("NaN" in text or "Infinity" in text):
+        # (and values past 1e16 are written with an exponent: only those can be too large)
+        if self.non_finite is None and ("NaN" in text or "Infinity" in text or "e+" in text):
             self.non_finite = first_non_finite(rows)
         if self.forward is not None:
             for row in rows:
@@ -190,13 +337,19 @@ class MetricsLog:
 
 
 def _run_builtin(
-    planned: dict[str, Any], run_dir: Path, log: MetricsLog, threads: int, device: str
+    planned: dict[str, Any],
+    run_dir: Path,
+    log: MetricsLog,
+    threads: int,
+    device: str,
+    *,
+    timings: dict[str, float] | None = None,
 ) -> str:
     import torch
 
     from harness.schema import from_mapping
-    from harness.training import train
     from harness.training.config import RunConfig
+    from harness.training.loop import train  # the entry point, with its timings
 
     if threads > 0:
         torch.set_num_threads(threads)
@@ -205,7 +358,7 @@ def _run_builtin(
     config = from_mapping(RunConfig, planned["config"])
     with (run_dir / "output.log").open("w") as output:
         output.write(f"built-in trainer on {device}, {torch.get_num_threads()} threads\n")
-    train(config, seed=planned["seed"], run_dir=run_dir, log=log, device=device)
+    train(config, seed=planned["seed"], run_dir=run_dir, log=log, device=device, timings=timings)
     return device
 
 
@@ -260,12 +413,13 @@ def _study_metric(store: FileSystemStore) -> str | None:
     return meta.metric if meta is not None else None
 
 
-def _start_heartbeat(store: FileSystemStore, key: RunKey) -> Callable[[], None]:
+def _start_heartbeat(store: FileSystemStore, key: RunKey, token: str) -> Callable[[], None]:
     stop = threading.Event()
 
     def beat() -> None:
         while not stop.wait(HEARTBEAT_INTERVAL_S):
-            store.heartbeat(key)
+            with contextlib.suppress(OSError):  # a missed beat is no reason to lose the run
+                store.heartbeat(key, token)
 
     threading.Thread(target=beat, daemon=True).start()
     return stop.set
@@ -300,6 +454,16 @@ def _provenance(device: str, *, code_dir: Path, run_dir: Path) -> dict[str, Any]
     except importlib.metadata.PackageNotFoundError:
         info["torch"] = None
     return info
+
+
+def _startup_timing(entered: float) -> dict[str, float]:
+    """``{"startup_s": ...}``: from the runner handing the run over (``HARNESS_SUBMITTED_AT``,
+    set by the local executor) to this worker starting it; 0 when unknown."""
+    try:
+        submitted = float(os.environ.get("HARNESS_SUBMITTED_AT", ""))
+    except ValueError:
+        return {"startup_s": 0.0}
+    return {"startup_s": max(0.0, entered - submitted)}
 
 
 def _iso(timestamp: float) -> str:

@@ -34,6 +34,32 @@ class RunConfigFile:
     config: dict[str, Any]
     config_hash: str
 
+    @classmethod
+    def from_dict(cls, data: Any) -> RunConfigFile:
+        """Read a ``config.json``.
+
+        Raises:
+            ValueError: a field is missing or of the wrong kind, named in the message.
+        """
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object, found {type(data).__name__}")
+        kinds = {
+            "study": str,
+            "variant": str,
+            "seed": int,
+            "kind": str,
+            "config": dict,
+            "config_hash": str,
+        }
+        missing = [name for name in kinds if name not in data]
+        if missing:
+            raise ValueError(f"missing {', '.join(repr(name) for name in missing)}")
+        for name, kind in kinds.items():
+            value = data[name]
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise ValueError(f"'{name}' is {value!r:.60}, expected {kind.__name__}")
+        return cls(**{name: data[name] for name in kinds})
+
 
 class Store(ABC):
     """Where a study's runs live. The store, not wandb, is the source of truth.
@@ -67,8 +93,13 @@ class Store(ABC):
         """Claim a run for execution. False when a live claim by someone else exists."""
 
     @abstractmethod
-    def release(self, key: RunKey) -> None:
-        """Drop a run's claim (after its record is written, or on cancellation)."""
+    def release(self, key: RunKey, token: str | None = None) -> None:
+        """Drop a run's claim (after its record is written, or on cancellation); with
+        ``token``, only while the claim still carries it (``harness.store.claims``)."""
+
+    def end_abandoned_command(self, key: RunKey, token: str) -> None:  # noqa: B027 - optional
+        """End what the command of a run whose worker died left running, while the claim
+        still carries ``token``. Stores whose runs leave no local processes do nothing."""
 
     @abstractmethod
     def write_record(self, record: RunRecord) -> None:

@@ -3,22 +3,62 @@ torn one: the content goes to a temporary file, is fsynced, and is then moved in
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+# How Rust libraries (polars) name the OS error behind a failure.
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` so that readers see the old content or the new, never a torn file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``text`` so that readers see the old content or the new, never a torn file.
+
+    Raises:
+        OSError: the write failed (a full or read-only disk ...), naming ``path``; the old
+            content is untouched and no temporary file is left behind.
+    """
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """:func:`atomic_write_text` for bytes (a figure, a page)."""
+    atomic_write_with(path, lambda tmp: tmp.write_bytes(data))
+
+
+def atomic_write_with(path: Path, write: Callable[[Path], object]) -> None:
+    """Have ``write`` write a temporary file beside ``path``, then move it into place: readers
+    (and a full disk halfway through) never leave a partial ``path``.
+
+    Args:
+        path: the file to write.
+        write: writes the content to the path it is given (``frame.write_parquet``, say).
+
+    Raises:
+        OSError: the write failed, naming ``path``; no temporary file is left behind.
+    """
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with tmp.open("w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
+        with tmp.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as error:
+        _remove(tmp)
+        raise _naming(error, path, tmp) from None
+    except BaseException as error:
+        _remove(tmp)
+        # polars (Rust) reports some I/O errors as its own ComputeError: "... underlying IO
+        # error: No space left on device (os error 28)"; it is the disk, not the data
+        if isinstance(error, Exception) and _OS_ERROR.search(str(error)):
+            raise _naming(OSError(None, str(error)), path, tmp) from None
+        raise
     _fsync_dir(path.parent)
 
 
@@ -33,26 +73,50 @@ def exclusive_create(path: Path, content: dict[str, Any]) -> bool:
         True when this call created the file, False when it existed.
     """
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with tmp.open("w") as handle:
-        json.dump(content, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
     try:
+        with tmp.open("w") as handle:
+            json.dump(content, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.link(tmp, path)
     except FileExistsError:
         return False
+    except OSError as error:
+        raise _naming(error, path, tmp) from None
     finally:
-        tmp.unlink()
+        _remove(tmp)
     return True
 
 
 def read_json_object(path: Path) -> dict[str, Any] | None:
-    """The JSON object in ``path``; None when the file is missing, torn or not an object."""
+    """The JSON object in ``path``; None when the file is missing, torn, not UTF-8, not an
+    object or unreadable (see :mod:`harness.store.unreadable` to say why)."""
     try:
-        data = json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):  # JSON and UTF-8 errors are ValueErrors
         return None
     return data if isinstance(data, dict) else None
+
+
+def _remove(path: Path) -> None:
+    # never there, or the disk refuses even this: nothing more to do
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def _naming(error: OSError, path: Path, tmp: Path) -> OSError:
+    """``error`` naming ``path``: a failed write() names no file, and the temporary file's
+    name would mean nothing to the user. An error naming another path (a directory that
+    cannot be made) keeps it."""
+    if error.filename is not None and str(error.filename) != str(tmp):
+        return error
+    code = error.errno
+    if code is None:  # polars (Rust) says "Read-only file system (os error 30): <path>"
+        found = _OS_ERROR.search(str(error))
+        code = int(found.group(1)) if found else None
+    if code is None:
+        return OSError(None, str(error).replace(str(tmp), str(path)), str(path))
+    return OSError(code, os.strerror(code), str(path))
 
 
 def _fsync_dir(directory: Path) -> None:

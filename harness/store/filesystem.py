@@ -36,9 +36,10 @@ from typing import Any
 from harness.errors import UserError
 from harness.store._base import RunConfigFile, RunKey, Store
 from harness.store.atomic import atomic_write_text, exclusive_create, read_json_object
-from harness.store.claims import claim_is_live
+from harness.store.claims import claim_is_live, end_claimed_command, held_by
 from harness.store.meta import PhaseDecision, SequentialLooks, StudyMeta
 from harness.store.records import RunRecord, Status
+from harness.store.unreadable import UnreadableFile, load_json, load_json_object, warn_unreadable
 
 STUDY_FILE = "study.json"
 PHASES_FILE = "phases.json"
@@ -77,17 +78,34 @@ class FileSystemStore(Store):
 
     # -- study ------------------------------------------------------------------------------
     def write_study_meta(self, meta: StudyMeta) -> None:
+        """Store the description, unless the stored one says the same (``updated_at`` aside):
+        resuming a finished study then writes nothing, and works on a read-only store."""
+        path = self.study_dir / STUDY_FILE
         text = json.dumps(meta.to_dict(), indent=2)
-        atomic_write_text(self.study_dir / STUDY_FILE, text)
+        try:
+            stored = load_json_object(path)
+        except UnreadableFile:
+            stored = None  # a damaged description is replaced
+        if stored is not None and _without_time(stored) == _without_time(json.loads(text)):
+            return
+        atomic_write_text(path, text)
 
     def read_study_meta(self) -> StudyMeta | None:
+        """The stored description; None when there is none.
+
+        Raises:
+            UserError: ``study.json`` is damaged, naming it, what is wrong and how to repair it.
+        """
         path = self.study_dir / STUDY_FILE
         try:
-            return StudyMeta.from_dict(json.loads(path.read_text()))
-        except FileNotFoundError:
-            return None
-        except (ValueError, TypeError, AttributeError) as error:
-            raise UserError(f"{path}: not a readable study description: {error}") from None
+            data = load_json_object(path)
+            return StudyMeta.from_dict(data) if data is not None else None
+        except (UnreadableFile, ValueError) as error:
+            problem = error.problem if isinstance(error, UnreadableFile) else str(error)
+            raise UserError(
+                f"{path}: not a readable study description ({problem}); run 'harness study' "
+                "on the study file again to rewrite it (finished runs are kept)"
+            ) from None
 
     # -- runs -------------------------------------------------------------------------------
     def run_dir(self, key: RunKey) -> Path:
@@ -106,10 +124,28 @@ class FileSystemStore(Store):
         atomic_write_text(self.run_dir(key) / "config.json", json.dumps(payload, indent=2))
 
     def read_config(self, key: RunKey) -> RunConfigFile | None:
-        path = self.run_dir(key) / "config.json"
-        if not path.exists():
+        """A run's stored config; None when it has none, or when ``config.json`` is damaged
+        (said in a :class:`~harness.errors.StoreWarning`)."""
+        try:
+            return self._load_config(key)
+        except UnreadableFile as error:
+            if (self.run_dir(key) / "record.json").exists():
+                consequence = (
+                    "the run's record still counts, without its stored config; delete "
+                    f"{self.run_dir(key)} to rerun the run"
+                )
+            else:
+                consequence = "the next 'harness study' writes it again when it runs the run"
+            warn_unreadable(error, consequence)
             return None
-        return RunConfigFile(**json.loads(path.read_text()))
+
+    def _load_config(self, key: RunKey) -> RunConfigFile | None:
+        path = self.run_dir(key) / "config.json"
+        data = load_json(path)
+        try:
+            return RunConfigFile.from_dict(data) if data is not None else None
+        except ValueError as error:
+            raise UnreadableFile(path, f"not a run config: {error}") from None
 
     def try_claim(self, key: RunKey, owner: dict[str, Any]) -> bool:
         path = self.run_dir(key) / "claim.json"
@@ -119,6 +155,9 @@ class FileSystemStore(Store):
         with self._lock():
             if self.live_claim(key) is not None:
                 return False
+            # the claim is abandoned: end what its command left running before the run
+            # starts again (two attempts must never write one metrics.jsonl)
+            end_claimed_command(read_json_object(path))
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
             return exclusive_create(path, owner)
@@ -127,28 +166,156 @@ class FileSystemStore(Store):
         """The claim on a run (see :func:`~harness.store.claims.claim_owner`) while its process
         is still there; None when the run is unclaimed or its claim is stale."""
         path = self.run_dir(key) / "claim.json"
-        claim = read_json_object(path)
+        try:
+            claim = load_json_object(path)
+        except UnreadableFile as error:  # claims are written whole: this one was damaged
+            consequence = "taken for an abandoned claim: the next 'harness study' runs the run"
+            warn_unreadable(error, consequence)
+            return None
         return claim if claim is not None and claim_is_live(claim, path) else None
 
     def update_claim(self, key: RunKey, owner: dict[str, Any]) -> None:
         """Hand a claim to the process that actually runs the work (the worker)."""
         atomic_write_text(self.run_dir(key) / "claim.json", json.dumps(owner))
 
-    def heartbeat(self, key: RunKey) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.utime(self.run_dir(key) / "claim.json")
+    def hand_over_claim(self, key: RunKey, worker: dict[str, Any]) -> str | None:
+        """The worker's take-over of its run: the claim keeps the scheduler's ``token`` and
+        gains the worker's identity (host, pid ...) and its ``worker`` id (its own token).
 
-    def release(self, key: RunKey) -> None:
+        Refused when another worker already took the run over and is still there (a worker
+        resumed after a second runner started the run again), or when the run is unclaimed
+        and already has a record (it finished meanwhile). An unclaimed run without a record
+        (a worker started by hand) is claimed afresh.
+
+        Args:
+            key: the run.
+            worker: the worker's :func:`~harness.store.claims.claim_owner`.
+
+        Returns:
+            The claim's token (the scheduler's) when the claim is now this worker's, else None.
+        """
+        path = self.run_dir(key) / "claim.json"
+        with self._lock():
+            claim = read_json_object(path)
+            if claim is None:
+                if (self.run_dir(key) / "record.json").exists():
+                    return None
+                claim = {"token": worker["token"]}
+            elif "worker" in claim and claim_is_live(claim, path):
+                return None
+            token = str(claim.get("token") or worker["token"])  # a claim from before tokens
+            taken = {**worker, "token": token, "worker": worker["token"]}
+            atomic_write_text(path, json.dumps(taken))
+            return token
+
+    def claim_held(self, key: RunKey, token: str, worker: str | None = None) -> bool:
+        """Whether the run's claim still carries ``token`` (and the ``worker`` id, if given)."""
+        return held_by(read_json_object(self.run_dir(key) / "claim.json"), token, worker)
+
+    def note_claim_command(
+        self, key: RunKey, token: str, worker: str, *, pgid: int, start: int | None
+    ) -> bool:
+        """Name the command's process group in the worker's claim (see ``claims``); False,
+        changing nothing, when the claim is no longer this worker's."""
+        path = self.run_dir(key) / "claim.json"
+        with self._lock():
+            claim = read_json_object(path)
+            if claim is None or not held_by(claim, token, worker):
+                return False
+            atomic_write_text(
+                path, json.dumps({**claim, "command_pgid": pgid, "command_start": start})
+            )
+            return True
+
+    def heartbeat(self, key: RunKey, token: str | None = None) -> None:
+        """Touch the claim (its mtime is the heartbeat); with ``token``, only a claim that
+        still carries it."""
+        path = self.run_dir(key) / "claim.json"
+        if token is not None and not held_by(read_json_object(path), token):
+            return
         with contextlib.suppress(FileNotFoundError):
-            (self.run_dir(key) / "claim.json").unlink()
+            os.utime(path)
+
+    def release(self, key: RunKey, token: str | None = None) -> None:
+        """Drop the claim; with ``token``, only a claim that still carries it (a process that
+        lost its claim to another must not release the other's)."""
+        path = self.run_dir(key) / "claim.json"
+        if token is None:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            return
+        with self._lock():
+            if held_by(read_json_object(path), token):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+
+    def end_abandoned_command(self, key: RunKey, token: str) -> None:
+        """End the process group of a command whose worker died, if the claim is ``token``'s."""
+        claim = read_json_object(self.run_dir(key) / "claim.json")
+        if held_by(claim, token):
+            end_claimed_command(claim)
+
+    def live_claims(self) -> list[tuple[RunKey, dict[str, Any]]]:
+        """The runs of the study that a live process holds now, with their claims."""
+        held = []
+        for key in self.run_keys():
+            claim = self.live_claim(key)
+            if claim is not None:
+                held.append((key, claim))
+        return held
 
     def write_record(self, record: RunRecord) -> None:
         key = RunKey(variant=record.variant, seed=record.seed)
         atomic_write_text(self.run_dir(key) / "record.json", record.to_json())
 
+    def write_record_if_held(self, record: RunRecord, *, token: str, worker: str) -> bool:
+        """Store the record only while the run's claim is still this worker's, checked under
+        the study's lock (which a take-over of a stale claim also holds), so a run is never
+        recorded by two workers.
+
+        Returns:
+            Whether the record was written.
+        """
+        key = RunKey(variant=record.variant, seed=record.seed)
+        with self._lock():
+            if not self.claim_held(key, token, worker):
+                return False
+            self.write_record(record)
+            return True
+
     def read_record(self, key: RunKey) -> RunRecord | None:
-        data = read_json_object(self.run_dir(key) / "record.json")
-        return RunRecord.from_dict(data) if data is not None else None
+        """A finished run's record; None while the run is unfinished, and when its
+        ``record.json`` is damaged (said in a :class:`~harness.errors.StoreWarning`: the run
+        counts as unfinished, so ``harness study`` runs it again)."""
+        try:
+            return self._load_record(key)
+        except UnreadableFile as error:
+            warn_unreadable(
+                error,
+                "the run counts as unfinished and is left out of results; the next "
+                "'harness study' runs it again and replaces the file (repair the file first "
+                "to keep the run)",
+            )
+            return None
+
+    def _load_record(self, key: RunKey) -> RunRecord | None:
+        path = self.run_dir(key) / "record.json"
+        data = load_json(path)
+        try:
+            return RunRecord.from_dict(data) if data is not None else None
+        except ValueError as error:
+            raise UnreadableFile(path, f"not a run record: {error}") from None
+
+    def problems(self, key: RunKey) -> list[str]:
+        """What is wrong with a run's stored files (its damaged ``record.json`` and
+        ``config.json``), in words, without warnings: for listings."""
+        found = []
+        for load in (self._load_record, self._load_config):
+            try:
+                load(key)
+            except UnreadableFile as error:
+                found.append(f"{error.path.name}: {error.problem}")
+        return found
 
     def status(self, key: RunKey) -> Status:
         record = self.read_record(key)
@@ -221,8 +388,13 @@ def read_phase_decisions(root: Path) -> list[PhaseDecision]:
     """
     path = root / PHASES_FILE
     try:
-        return [PhaseDecision.from_dict(entry) for entry in json.loads(path.read_text())]
-    except (OSError, ValueError, KeyError, TypeError) as error:
+        entries = load_json(path)
+        if entries is None:
+            raise UnreadableFile(path, "missing")
+        return [PhaseDecision.from_dict(entry) for entry in entries]
+    except UnreadableFile as error:
+        raise UserError(f"{path}: cannot read the phase decisions: {error.problem}") from None
+    except (ValueError, KeyError, TypeError) as error:
         raise UserError(f"{path}: cannot read the phase decisions: {error}") from None
 
 
@@ -239,11 +411,16 @@ def read_sequential_looks(study_dir: Path) -> SequentialLooks | None:
     """
     path = Path(study_dir) / SEQUENTIAL_FILE
     try:
-        return SequentialLooks.from_dict(json.loads(path.read_text()))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, TypeError, AttributeError) as error:
+        data = load_json_object(path)
+        return SequentialLooks.from_dict(data) if data is not None else None
+    except UnreadableFile as error:
+        raise UserError(f"{path}: cannot read the sequential design: {error.problem}") from None
+    except (ValueError, TypeError, AttributeError) as error:
         raise UserError(f"{path}: cannot read the sequential design: {error}") from None
+
+
+def _without_time(description: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in description.items() if k != "updated_at"}
 
 
 def _seed_of(name: str) -> int:

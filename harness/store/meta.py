@@ -111,31 +111,41 @@ class StudyMeta:
         """Read a ``study.json`` of any version; a missing key takes its default.
 
         Raises:
-            ValueError: no study name, or a value of the wrong kind.
+            ValueError: no study name, or a value of the wrong kind, naming its key.
         """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"expected a JSON object, found {type(data).__name__}")
         name = data.get("name")
-        if not isinstance(name, str):
-            raise ValueError(f"no study name (got {name!r})")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"no study name ('name' is {name!r:.60})")
         direction = data.get("direction") or "minimize"
         if not is_direction(direction):
-            raise ValueError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
-        search = data.get("search")
+            raise ValueError(f"direction must be 'minimize' or 'maximize', got {direction!r:.60}")
+
+        def read(key: str, convert: Any) -> Any:
+            """``convert(data[key])``; a value of the wrong shape is named by its key."""
+            value = data.get(key)
+            try:
+                return convert(value)
+            except (TypeError, ValueError, AttributeError, OverflowError) as error:
+                raise ValueError(f"'{key}' is {value!r:.60} ({error})") from None
+
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(
             name=name,
             description=str(data.get("description") or ""),
             metric=str(data.get("metric") or "val_loss"),
             direction=direction,
-            seeds=tuple(int(seed) for seed in data.get("seeds") or ()),
+            seeds=read("seeds", lambda v: tuple(_integer(seed) for seed in v or ())),
             baseline=_optional_str(data.get("baseline")),
-            variants=tuple(str(variant) for variant in data.get("variants") or ()),
-            base=dict(data.get("base") or {}),
-            variant_configs={k: dict(v) for k, v in (data.get("variant_configs") or {}).items()},
+            variants=read("variants", lambda v: tuple(str(variant) for variant in v or ())),
+            base=read("base", lambda v: dict(v or {})),
+            variant_configs=read("variant_configs", lambda v: {k: dict(c) for k, c in _items(v)}),
             source=_optional_str(data.get("source")),
-            sweep={k: dict(v) for k, v in data["sweep"].items()} if data.get("sweep") else None,
-            updated_at=float(data["updated_at"]) if data.get("updated_at") is not None else None,
-            search=SearchMeta(**search) if search else None,
-            commits={k: CommitMeta(**v) for k, v in (data.get("commits") or {}).items()},
+            sweep=read("sweep", lambda v: {k: dict(p) for k, p in _items(v)} if v else None),
+            updated_at=read("updated_at", lambda v: float(v) if v is not None else None),
+            search=read("search", lambda v: SearchMeta(**v) if v else None),
+            commits=read("commits", lambda v: {k: CommitMeta(**c) for k, c in _items(v)}),
             other={k: v for k, v in data.items() if k not in known},
         )
 
@@ -195,6 +205,21 @@ def _optional_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _items(value: Any) -> Any:
+    """The items of a JSON object (a missing one is empty); anything else is a TypeError."""
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected an object, found {type(value).__name__}")
+    return value.items()
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError(f"{value!r:.30} is not an integer")
+    return int(value)
+
+
 @dataclass(frozen=True, kw_only=True)
 class SequentialLooks:
     """The record of an ``--until-decided`` study's sequential design and its looks
@@ -240,8 +265,6 @@ class SequentialLooks:
             design=design,
             settings=dict(data.get("settings") or {}),
             reason=str(data.get("reason") or ""),
-            looks={
-                str(k): tuple(int(n) for n in v) for k, v in (data.get("looks") or {}).items()
-            },
+            looks={str(k): tuple(int(n) for n in v) for k, v in (data.get("looks") or {}).items()},
             outcome={str(k): str(v) for k, v in (data.get("outcome") or {}).items()},
         )

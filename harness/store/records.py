@@ -6,6 +6,7 @@ A running run is a live process; a finished one is a :class:`RunRecord` (like op
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -37,6 +38,10 @@ class RunRecord:
         error: for failed and diverged runs, what went wrong.
         diverged_step: for diverged runs, the step where the loss stopped being finite.
         output_tail: the last lines of the run's output, for failed runs.
+        warnings: what the run reported that harness did not use, naming what and why (a
+            metrics line that could not be read, a last report that is not a number).
+        timings: where the run's time went, in seconds (:data:`TIMING_KEYS`); empty in records
+            written before harness measured it.
     """
 
     study: str
@@ -53,6 +58,8 @@ class RunRecord:
     error: str | None = None
     diverged_step: int | None = None
     output_tail: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The record as strict JSON data; a non-finite metric is the string "nan", "inf" or
@@ -68,53 +75,311 @@ class RunRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        """Read a record as :meth:`to_dict` wrote it (any version: unknown keys are ignored).
+
+        Raises:
+            ValueError: a field is missing or holds a value of the wrong kind, named in the
+                message (a hand-edited or damaged ``record.json``).
+        """
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object, found {type(data).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         fields = {k: v for k, v in data.items() if k in names}
-        metrics = fields.get("final_metrics") or {}
-        fields["final_metrics"] = {k: float(v) for k, v in metrics.items()}
+        missing = [name for name in _REQUIRED if name not in fields]
+        if missing:
+            raise ValueError(f"missing {', '.join(repr(name) for name in missing)}")
+        for name, kinds in _KINDS.items():
+            value = fields.get(name)
+            if name in fields and not _is_kind(value, kinds):
+                raise ValueError(f"'{name}' is {value!r:.60}, expected {_describe(kinds)}")
+        if fields["kind"] not in ("builtin", "command"):
+            raise ValueError(f"'kind' is {fields['kind']!r:.60}, expected 'builtin' or 'command'")
+        if fields["status"] not in FINAL_STATUSES:
+            raise ValueError(
+                f"'status' is {fields['status']!r:.60}, expected one of {', '.join(FINAL_STATUSES)}"
+            )
+        fields["final_metrics"] = _read_final_metrics(fields.get("final_metrics") or {})
+        try:
+            fields["wall_time_s"] = float(fields["wall_time_s"])
+        except OverflowError:
+            raise ValueError("'wall_time_s' is too large for a float") from None
+        fields["provenance"] = fields.get("provenance") or {}
+        if "warnings" in fields:
+            fields["warnings"] = [str(warning) for warning in fields["warnings"] or ()]
+        if "timings" in fields:
+            fields["timings"] = _read_timings(fields["timings"] or {})
         return cls(**fields)
 
 
+def _read_timings(timings: dict[str, Any]) -> dict[str, float]:
+    """``timings`` as floats; informative only, so a value that is no finite number is left
+    out rather than failing the record."""
+    values: dict[str, float] = {}
+    for name, value in timings.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            with contextlib.suppress(OverflowError):
+                if math.isfinite(float(value)):
+                    values[str(name)] = float(value)
+    return values
+
+
+# Where a run's time went (``RunRecord.timings``), in seconds. ``startup_s``: from the runner
+# handing the run over to the worker starting it (a fresh process's imports, or a fork);
+# ``setup_s``: data, model and optimizer (built-in runs); ``train_s`` and ``eval_s``: the
+# optimizer steps and the validation (built-in runs); ``command_s``: a command run's process;
+# ``wandb_s``: starting and finishing the wandb run; ``other_s``: the rest of the wall time
+# (provenance, the metrics file, the record).
+TIMING_KEYS = ("startup_s", "setup_s", "train_s", "eval_s", "command_s", "wandb_s", "other_s")
+# The part of a run that is the work itself, not harness's cost.
+WORK_TIMING_KEYS = ("train_s", "eval_s", "command_s")
+
+
+_REQUIRED = (
+    "study",
+    "variant",
+    "seed",
+    "kind",
+    "config_hash",
+    "status",
+    "started_at",
+    "ended_at",
+    "wall_time_s",
+)
+# The JSON kinds a record's fields may hold (None where the field is optional).
+_KINDS: dict[str, tuple[type | None, ...]] = {
+    "study": (str,),
+    "variant": (str,),
+    "seed": (int,),
+    "kind": (str,),
+    "config_hash": (str,),
+    "status": (str,),
+    "final_metrics": (dict, None),
+    "provenance": (dict, None),
+    "started_at": (str,),
+    "ended_at": (str,),
+    "wall_time_s": (int, float),
+    "error": (str, None),
+    "diverged_step": (int, None),
+    "output_tail": (str, None),
+    "warnings": (list, None),
+    "timings": (dict, None),
+}
+_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def _is_kind(value: Any, kinds: tuple[type | None, ...]) -> bool:
+    if value is None:
+        return None in kinds
+    if isinstance(value, bool):  # JSON true/false is no number
+        return bool in kinds
+    return any(kind is not None and isinstance(value, kind) for kind in kinds)
+
+
+def _describe(kinds: tuple[type | None, ...]) -> str:
+    words: dict[type | None, str] = {
+        str: "text",
+        int: "an integer",
+        float: "a number",
+        dict: "an object",
+        list: "a list",
+        None: "null",
+    }
+    return " or ".join(words.get(kind, str(kind)) for kind in kinds)
+
+
+def _read_final_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """``final_metrics`` as floats: numbers, and "nan"/"inf"/"-inf" as :meth:`to_dict` writes
+    non-finite values."""
+    values: dict[str, float] = {}
+    for name, value in metrics.items():
+        if isinstance(value, str) and value in _NON_FINITE:
+            values[name] = _NON_FINITE[value]
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            try:
+                values[name] = float(value)
+            except OverflowError:  # an integer beyond any float
+                raise ValueError(f"final metric '{name}' is too large for a float") from None
+        else:
+            raise ValueError(f"final metric '{name}' is {value!r:.60}, not a number")
+    return values
+
+
 def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """The JSON lines of a ``metrics.jsonl`` file; a torn last line (crash mid-write) is skipped."""
+    """The JSON lines of a ``metrics.jsonl`` file; lines that cannot be read (torn by a crash
+    mid-write, not UTF-8, not JSON objects) are skipped (:func:`read_metrics_checked` says
+    which)."""
     if not path.exists():
         return []
     return parse_rows(path.read_bytes().splitlines())
 
 
+@dataclass(frozen=True, kw_only=True)
+class MetricsRead:
+    """A ``metrics.jsonl`` as read at the end of a run.
+
+    Attributes:
+        rows: the JSON objects of its lines, in order.
+        skipped: one description per line left out (``"line 3: not UTF-8 ..."``).
+        error: why the file could not be read at all (it is a directory, unreadable ...).
+    """
+
+    rows: list[dict[str, Any]]
+    skipped: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+MAX_SKIPPED_SHOWN = 5
+
+
+def read_metrics_checked(path: Path) -> MetricsRead:
+    """The rows of ``metrics.jsonl`` and what could not be read, never raising.
+
+    Blank lines are no rows and no problem; any other line that is not a JSON object (torn,
+    not UTF-8, a list) is skipped and described.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return MetricsRead(rows=[])
+    except OSError as error:
+        return MetricsRead(rows=[], error=f"{path} cannot be read: {error.strerror or error}")
+    rows: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    for number, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        row, problem = _parse_line(line)
+        if row is not None:
+            rows.append(row)
+        else:
+            skipped.append(f"line {number}: {problem}")
+    return MetricsRead(rows=rows, skipped=skipped)
+
+
+def describe_skipped(path: Path, skipped: list[str]) -> str:
+    """One message for the skipped lines of a metrics file (the first few named)."""
+    shown = "; ".join(skipped[:MAX_SKIPPED_SHOWN])
+    more = (
+        f"; and {len(skipped) - MAX_SKIPPED_SHOWN} more" if len(skipped) > MAX_SKIPPED_SHOWN else ""
+    )
+    return f"{path.name}: {len(skipped)} line(s) could not be read and were skipped ({shown}{more})"
+
+
 def parse_rows(lines: list[bytes]) -> list[dict[str, Any]]:
-    """The JSON objects among ``lines``; blank, torn or non-object lines are skipped."""
+    """The JSON objects among ``lines``; blank, torn, undecodable or non-object lines are
+    skipped."""
     rows = []
     for line in lines:
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict):
+        row, _ = _parse_line(line)
+        if row is not None:
             rows.append(row)
     return rows
 
 
+def _parse_line(line: bytes) -> tuple[dict[str, Any] | None, str]:
+    """A line's JSON object, or None and why not."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return None, f"not UTF-8 (byte {line[error.start]:#04x} at position {error.start})"
+    try:
+        row = json.loads(text)
+    except json.JSONDecodeError as error:
+        return None, f"not valid JSON ({error.msg} at column {error.colno})"
+    except (ValueError, RecursionError) as error:  # digits past int's limit, deep nesting
+        return None, f"not readable JSON ({str(error)[:80]})"
+    if not isinstance(row, dict):
+        return None, f"a JSON {type(row).__name__}, not an object"
+    return row, ""
+
+
+# A metric whose size is beyond this counts as non-finite: its square (which a variance needs)
+# would overflow a float, so statistics over it would be inf or nan, never a verdict. No loss,
+# accuracy or throughput comes near it; a value this big is a run that blew up.
+LARGEST_USABLE = 1e150
+
+
+def as_metric(value: Any) -> float | None:
+    """A reported value as a metric: a float for a number (inf for an integer too large for a
+    float), None for anything else (null, strings, booleans, lists)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond a float's range
+        return math.inf if value > 0 else -math.inf
+
+
+def usable(value: float) -> bool:
+    """Whether a metric value can enter statistics: finite and within :data:`LARGEST_USABLE`."""
+    return math.isfinite(value) and abs(value) <= LARGEST_USABLE
+
+
 def final_metrics(rows: list[dict[str, Any]]) -> dict[str, float]:
-    """The last reported numeric value of every metric (``step`` excluded)."""
+    """The last reported numeric value of every metric (``step`` excluded); values that are
+    not numbers do not count (see :func:`non_numeric_last_reports`)."""
     final: dict[str, float] = {}
     for row in rows:
         for key, value in row.items():
-            if key != "step" and isinstance(value, int | float) and not isinstance(value, bool):
-                final[key] = float(value)
+            if key != "step" and (number := as_metric(value)) is not None:
+                final[key] = number
     return final
 
 
+def non_numeric_last_reports(rows: list[dict[str, Any]]) -> list[str]:
+    """For each metric whose last report is not a number (``null``, a string ...), what was
+    reported and which number stands instead: the warnings a record carries."""
+    last_value: dict[str, tuple[Any, Any]] = {}  # metric -> (value, step) of its last report
+    last_number: dict[str, tuple[float, Any]] = {}
+    for row in rows:
+        step = row.get("step")
+        for key, value in row.items():
+            if key == "step":
+                continue
+            last_value[key] = (value, step)
+            if (number := as_metric(value)) is not None:
+                last_number[key] = (number, step)
+    warnings = []
+    for key, (value, step) in last_value.items():
+        if as_metric(value) is not None:
+            continue
+        shown = json.dumps(value)[:40] if _jsonable(value) else repr(value)[:40]
+        instead = (
+            f"the final value is {last_number[key][0]!r}, reported at step {last_number[key][1]}"
+            if key in last_number
+            else "the metric has no final value"
+        )
+        warnings.append(
+            f"{key}: the last report (step {step}) is {shown}, not a number; only numbers "
+            f"count, so {instead}"
+        )
+    return warnings
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def first_non_finite(rows: list[dict[str, Any]]) -> tuple[int | None, str, float] | None:
-    """The (step, metric, value) of the first non-finite metric value reported, if any."""
+    """The (step, metric, value) of the first metric value reported that is not usable in
+    statistics (nan, inf, or beyond :data:`LARGEST_USABLE`, an integer too large for a float
+    included), if any."""
     for row in rows:
         for key, value in row.items():
-            if key == "step" or not isinstance(value, float):
+            if key == "step" or (number := as_metric(value)) is None or usable(number):
                 continue
-            if not math.isfinite(value):
-                step = row.get("step")
-                return (int(step) if isinstance(step, int | float) else None, key, value)
+            return (_step_of(row.get("step")), key, number)
     return None
+
+
+def _step_of(step: Any) -> int | None:
+    if isinstance(step, bool) or not isinstance(step, int | float):
+        return None
+    return int(step) if isinstance(step, int) or math.isfinite(step) else None
 
 
 class MetricsTail:

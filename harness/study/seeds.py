@@ -15,6 +15,11 @@ def default_seeds(count: int) -> tuple[int, ...]:
     return tuple(range(count))
 
 
+# More seeds than this is a typo (or a count meant for another key): the expansion alone would
+# fill the memory long before any run started.
+MAX_SEEDS = 10_000
+
+
 def seed_list(
     value: Any, key: str, *, start: int = 0, avoid: tuple[int, ...] = ()
 ) -> tuple[int, ...]:
@@ -35,6 +40,8 @@ def seed_list(
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 1:
             raise SpecError("needs at least 1 seed", key=key)
+        if value > MAX_SEEDS:
+            raise SpecError(f"at most {MAX_SEEDS} seeds per study, got {value}", key=key)
         seeds: list[int] = []
         candidate = start
         while len(seeds) < value:
@@ -47,6 +54,8 @@ def seed_list(
         and value
         and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)
     ):
+        if len(value) > MAX_SEEDS:
+            raise SpecError(f"at most {MAX_SEEDS} seeds per study, got {len(value)}", key=key)
         if len(set(value)) != len(value):
             raise SpecError("seeds must be distinct", key=key)
         return tuple(value)

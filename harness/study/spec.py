@@ -222,12 +222,18 @@ def read_study_file(
     """The parsed TOML of a study file with ``--set`` and ``--seeds`` applied, and its text."""
     if not path.is_file():
         raise SpecError("study file not found", file=path)
-    text = path.read_text()
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise SpecError(f"cannot be read: {error.strerror or error}", file=path) from None
+    text = decode_study_text(data, file=path)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         line = _toml_error_line(str(error))
         raise SpecError(f"not valid TOML: {error}", file=path, line=line) from None
+    except RecursionError:  # [[[[...]]]] thousands deep
+        raise SpecError("not valid TOML: nested too deeply", file=path) from None
     try:
         for assignment in overrides:
             apply_override(raw, assignment)
@@ -236,6 +242,24 @@ def read_study_file(
     if seeds is not None:
         raw.setdefault("study", {})["seeds"] = seeds if isinstance(seeds, int) else list(seeds)
     return raw, text
+
+
+def decode_study_text(data: bytes, *, file: Path | None = None) -> str:
+    """A study file's bytes as text (TOML is UTF-8).
+
+    Raises:
+        SpecError: the bytes are not UTF-8, naming the line and the offending byte.
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        byte = data[error.start : error.start + 1].hex()
+        raise SpecError(
+            f"not UTF-8 text (byte 0x{byte} at offset {error.start}): save the file as UTF-8",
+            file=file,
+            line=line,
+        ) from None
 
 
 @contextlib.contextmanager
@@ -264,7 +288,7 @@ def parse_study(raw: Mapping[str, Any], *, source: Path | None = None) -> StudyS
                 suggestion=_prefixed("study", closest(key, STUDY_KEYS)),
             )
     name = _string(study, "name", required=True)
-    if not NAME_PATTERN.match(name) or name in (".", ".."):  # it names a directory
+    if not NAME_PATTERN.fullmatch(name) or name in (".", ".."):  # it names a directory
         raise SpecError("must use only letters, digits, '_', '.' and '-'", key="study.name")
     metric = _string(study, "metric", default="val_loss")
     direction = parse_direction(_string(study, "direction", default="minimize"), "study.direction")

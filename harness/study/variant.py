@@ -12,6 +12,7 @@ import datetime
 import hashlib
 import json
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -19,10 +20,12 @@ from typing import Any, Literal
 from harness.errors import SpecError, closest
 from harness.schema import from_mapping
 from harness.study.metrics import parse_metrics
-from harness.study.tables import deep_merge, nest
+from harness.study.tables import deep_merge, format_key, nest
+from harness.training.limits import TIMEOUT_KEY, DurationError, timeout_seconds
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
-COMMAND_KEYS = ("command", "shell", "env", "params", "cwd", "metrics")
+# \A...\Z, not ^...$: "$" also matches before a final newline, and "b\n" names a directory.
+NAME_PATTERN = re.compile(r"\A[A-Za-z0-9_.-]+\Z")
+COMMAND_KEYS = ("command", "shell", "env", "params", "cwd", "metrics", TIMEOUT_KEY)
 BUILTIN_TABLES = ("model", "data", "train")
 
 Kind = Literal["builtin", "command"]
@@ -68,8 +71,12 @@ def resolve_variant(name: str, base: Mapping[str, Any], overrides: Any) -> Varia
             ``variants.<name>.<key>``.
     """
     where = f"variants.{name}"
-    if not NAME_PATTERN.match(name) or name in (".", ".."):  # it names a directory
-        raise SpecError("variant names may use only letters, digits, '_', '.' and '-'", key=where)
+    if not NAME_PATTERN.fullmatch(name) or name in (".", ".."):  # it names a directory
+        raise SpecError(
+            "variant names may use only letters, digits, '_', '.' and '-'",
+            # a name with a newline or another control character is shown escaped
+            key=where if name.isprintable() else f"variants.{format_key([name])}",
+        )
     if not isinstance(overrides, Mapping):
         raise SpecError("a variant must be a table", key=where)
     if "command" in overrides:
@@ -97,13 +104,14 @@ def derive_variant(
 
 def validate_config(config: Mapping[str, Any], *, where: str) -> Kind:
     """Check a (base or resolved variant) config and say which kind of run it describes."""
+    _check_no_nul(config, where)
     if "command" in config:
         for key in config:
             if key not in COMMAND_KEYS:
                 suggestion = closest(key, COMMAND_KEYS)
                 raise SpecError(
-                    "a command run takes only 'command', 'shell', 'env', 'params', 'cwd' "
-                    "and 'metrics'",
+                    "a command run takes only 'command', 'shell', 'env', 'params', 'cwd', "
+                    "'metrics' and 'timeout'",
                     key=f"{where}.{key}",
                     suggestion=f"{where}.{suggestion}" if suggestion else None,
                 )
@@ -113,14 +121,33 @@ def validate_config(config: Mapping[str, Any], *, where: str) -> Kind:
             raise SpecError("must be a directory path", key=f"{where}.cwd")
         if not isinstance(config.get("shell", False), bool):
             raise SpecError("expected true or false", key=f"{where}.shell")
+        if not config.get("shell", False):
+            try:
+                shlex.split(config["command"])  # how the worker splits it into arguments
+            except ValueError as error:  # "No closing quotation", "No escaped character"
+                raise SpecError(
+                    f"cannot be split into arguments: {str(error).lower()} (unbalanced quotes?)",
+                    key=f"{where}.command",
+                ) from None
         env = config.get("env", {})
         if not isinstance(env, Mapping) or not all(isinstance(v, str) for v in env.values()):
             raise SpecError("must be a table of strings", key=f"{where}.env")
+        for name in env:
+            if not name or "=" in name:  # the OS reads NAME=VALUE: such a name cannot be set
+                raise SpecError(
+                    "an environment variable name must be non-empty and without '='",
+                    key=f"{where}.env.{format_key([name])}",
+                )
         params = config.get("params", {})
         if not isinstance(params, Mapping):
             raise SpecError("must be a table of placeholder values", key=f"{where}.params")
         if "metrics" in config:
             parse_metrics(config["metrics"], where=f"{where}.metrics", params=params)
+        if TIMEOUT_KEY in config:
+            try:
+                timeout_seconds(config[TIMEOUT_KEY])
+            except DurationError as error:
+                raise SpecError(str(error), key=f"{where}.{TIMEOUT_KEY}") from None
         return "command"
     from harness.training.config import RunConfig  # loads models: only for built-in runs
 
@@ -128,9 +155,31 @@ def validate_config(config: Mapping[str, Any], *, where: str) -> Kind:
     return "builtin"
 
 
+def _check_no_nul(value: Any, where: str) -> None:
+    """No NUL character in any key or string: the OS ends a path, an argument or an
+    environment entry at the first one, so the run would fail (or see a cut value)."""
+    if isinstance(value, str):
+        if "\0" in value:
+            raise SpecError("contains a NUL character (\\u0000)", key=where)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            path = f"{where}.{format_key([str(key)])}"
+            if "\0" in str(key):
+                raise SpecError("a key contains a NUL character (\\u0000)", key=path)
+            _check_no_nul(item, path)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check_no_nul(item, f"{where}[{index}]")
+
+
 def config_hash(config: Mapping[str, Any]) -> str:
-    """A stable 16-hex-digit hash of a resolved config (canonical JSON, sorted keys)."""
-    canonical = json.dumps(jsonable(config), sort_keys=True, separators=(",", ":"))
+    """A stable 16-hex-digit hash of a resolved config (canonical JSON, sorted keys).
+
+    The ``timeout`` is left out: a time limit does not change what a run computes, so raising
+    it and resuming (``--retry-failed`` for the runs that timed out) is no config conflict.
+    """
+    hashed = {k: v for k, v in config.items() if k != TIMEOUT_KEY}
+    canonical = json.dumps(jsonable(hashed), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from harness.schema import require
+from harness.training.limits import DurationError, timeout_seconds
 from models.config import ModelConfig
 
 
@@ -118,13 +119,24 @@ class TrainConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class RunConfig:
-    """A built-in run: the model, its data and its training."""
+    """A built-in run: the model, its data and its training.
+
+    Attributes:
+        timeout: a time limit (seconds, or a duration such as "2h"; ``harness.training.limits``)
+            after which the run is stopped and recorded failed; None: no limit.
+    """
 
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    timeout: float | str | None = None
 
     def __post_init__(self) -> None:
+        if self.timeout is not None:
+            try:
+                timeout_seconds(self.timeout)
+            except DurationError as error:
+                require(False, "timeout", str(error))
         require(
             self.data.kind != "tokens" or self.model.vocab_size > 0,
             "model",

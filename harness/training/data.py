@@ -240,6 +240,20 @@ class Batches:
             yield self._draw(rng, batch_size)  # type: ignore[operator]
 
 
+@functools.lru_cache(maxsize=8)
+def default_language_data(config: DataConfig, block_size: int) -> tuple[Language, np.ndarray]:
+    """The default language of ``config`` (its tables built) and its validation set, built
+    once per process: both are fixed by the config's content (``data.seed``, the sizes), so a
+    warm worker (:mod:`harness.run.zygote`) builds them once for every run it forks.
+
+    Returns:
+        The language and the validation set, (val_sequences, block_size + 1) int64.
+    """
+    language = Language(variables=config.variables, values=config.values, topics=config.topics)
+    val_rng = np.random.default_rng(stream_seed(config.seed, "val"))
+    return language, language.generate(val_rng, config.val_sequences, block_size + 1)
+
+
 def load_data(config: DataConfig, block_size: int) -> Batches:
     """The data source that ``config.kind`` names, cut to sequences of ``block_size + 1``.
 
@@ -249,12 +263,13 @@ def load_data(config: DataConfig, block_size: int) -> Batches:
     val_rng = np.random.default_rng(stream_seed(config.seed, "val"))
     length = block_size + 1
     if config.kind == "default":
-        language = Language(variables=config.variables, values=config.values, topics=config.topics)
+        language, val = default_language_data(config, block_size)
 
         def draw(rng: np.random.Generator, count: int) -> np.ndarray:
             return language.generate(rng, count, length)
 
-        return Batches(language.vocab_size, draw(val_rng, config.val_sequences), draw)
+        # a copy: the cached set stays as drawn whatever a run does with its own
+        return Batches(language.vocab_size, val.copy(), draw)
 
     if config.kind == "text":
         path = Path(config.path)

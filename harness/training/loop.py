@@ -36,6 +36,7 @@ def train(
     run_dir: Path,
     log: Callable[[dict[str, Any]], None],
     device: str = "cpu",
+    timings: dict[str, float] | None = None,
 ) -> None:
     """Train ``config``'s model with ``seed`` and report metrics through ``log``.
 
@@ -47,11 +48,15 @@ def train(
         log: called with one dict per step (``train_loss``, ``lr``, ``grad_norm``), per eval
             (``val_loss``, ``val_ppl``) and, last, the end-of-run summary.
         device: "cpu" or "cuda".
+        timings: when given, filled with where the time went, in seconds: ``setup_s`` (data,
+            model, optimizer), ``train_s`` (the optimizer steps) and ``eval_s`` (validation).
 
     Raises:
         RunDiverged: the training loss became NaN or infinite.
     """
+    setup_started = time.perf_counter()
     setup = prepare(config, seed=seed, device=device)
+    spent = {"setup_s": time.perf_counter() - setup_started, "train_s": 0.0, "eval_s": 0.0}
     tc = config.train
     model, optimizer, scheduler = setup.model, setup.optimizer, setup.scheduler
     step_fn = setup.forward_backward
@@ -96,11 +101,18 @@ def train(
             row["memory_loss"] = memory_sum.item() / tc.grad_accum_steps
         log(row)
         if tc.eval_interval and step % tc.eval_interval == 0 and step < tc.steps:
+            eval_started = time.perf_counter()
             log({"step": step, **evaluate(setup)})
+            spent["eval_s"] += time.perf_counter() - eval_started
 
+    eval_started = time.perf_counter()
     summary: dict[str, Any] = {"step": tc.steps, **evaluate(setup)}
     for budget in tc.memory_budgets:
         summary[f"val_loss_budget_{budget}"] = evaluate(setup, memory_budget=budget)["val_loss"]
+    spent["eval_s"] += time.perf_counter() - eval_started
+    spent["train_s"] = train_time
+    if timings is not None:
+        timings.update(spent)
     summary["train_loss_smoothed"] = float(np.mean(recent_losses))
     summary["tokens_per_s"] = tokens / train_time
     summary["peak_memory_mb"] = peak_memory_mb(device)

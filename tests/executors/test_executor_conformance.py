@@ -29,7 +29,7 @@ from harness.study.executor import ExecutorSettings
 from harness.study.spec import load_study
 
 EXECUTORS = ["local", "slurm", "ray"]
-VOLATILE_RECORD_FIELDS = {"started_at", "ended_at", "wall_time_s"}
+VOLATILE_RECORD_FIELDS = {"started_at", "ended_at", "wall_time_s", "timings"}  # measured
 VOLATILE_PROVENANCE = {"host"}
 
 

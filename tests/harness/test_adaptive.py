@@ -45,7 +45,10 @@ with open(os.path.join(os.environ["HARNESS_RUN_DIR"], "metrics.jsonl"), "w") as 
 with open(os.environ["FAKE_CALLS"], "a") as f:
     f.write(f"{variant} {seed}\\n")
 if os.environ.get("INTERRUPT_AT") == f"{variant} {seed}":
-    os.killpg(os.getpgrp(), signal.SIGINT)  # Ctrl-C: the whole foreground process group
+    # Ctrl-C: the terminal signals its foreground process group, harness and its workers (the
+    # worker is this script's parent); the command itself runs in a session of its own, which
+    # the worker ends when it is interrupted.
+    os.killpg(os.getpgid(os.getppid()), signal.SIGINT)
 """
 
 
@@ -293,3 +296,20 @@ def test_without_a_budget_the_anytime_design_runs_and_says_so(tmp_path: Path) ->
     check(result)
     assert "anytime-valid design" in result.stdout
     assert verdicts(result.stdout) == {"worse": (5, "worse"), "same": (5, "equivalent")}
+
+
+def test_validate_shows_the_per_look_boundaries_before_any_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from analysis.group_sequential import GroupSequentialDesign, design_boundaries
+
+    study = AdaptiveStudy(tmp_path, seeds=3)
+    argv = ["validate", str(study.path), "--runs-dir", str(study.runs_dir), "--format", "json"]
+    assert main([*argv, "--max-seeds", "8"]) == 0
+    err = capsys.readouterr().err
+    shown = json.loads(err[err.index("\n{\n") + 1 :])  # after the warnings (they quote {seed})
+    expected = design_boundaries(GroupSequentialDesign(max_seeds=8, comparisons=2), range(3, 9))
+    assert shown["boundaries"]["seeds"] == [3, 4, 5, 6, 7, 8], "first look at the study's seeds"
+    assert shown["boundaries"]["t_efficacy"] == pytest.approx(list(expected.t_efficacy))
+    assert shown["design"]["comparisons"] == 2
+    assert study.calls() == collections.Counter(), "nothing ran"

@@ -284,7 +284,14 @@ def test_wandb_env_and_a_stable_id(tmp_path: Path) -> None:
     assert env["WANDB_MODE"] == "offline"  # harness reads the values back from the files
     assert env["WANDB_RUN_GROUP"] == "s" and env["WANDB_NAME"] == "a-s1"
     assert env["WANDB_DIR"] == str(tmp_path) and env["WANDB_RUN_ID"] == run_id
-    assert env["WANDB_RESUME"] == "allow" and env["WANDB_TAGS"] == "harness,a,s1"
+    assert env["WANDB_RESUME"] == "allow"
+    # as for built-in runs (issue 20): the command is the job type, study and variant the tags
+    assert env["WANDB_JOB_TYPE"] == "study" and env["WANDB_TAGS"] == "s,a"
+    tune = wandb_env(
+        study="s", variant="a", seed=1, run_dir=tmp_path, run_id=run_id, mode="offline",
+        job_type="tune",
+    )  # fmt: skip
+    assert tune["WANDB_JOB_TYPE"] == "tune"
 
 
 def test_wandb_reads_the_summary_file_and_the_latest_attempt(tmp_path: Path) -> None:

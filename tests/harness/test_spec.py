@@ -684,3 +684,107 @@ def test_derive_variant_is_validated_like_a_study_variant(tmp_path: Path) -> Non
     assert info.value.suggestion == "variants.trial-0002.shell"
     with pytest.raises(SpecError, match="only letters"):
         derive_variant("trial/3", spec.base, parent, {})
+
+
+# -- validation at the door (issue 19): what used to pass validate and fail only at run time ---
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ('name = "bos_protection"', 'name = "bos_protection\\n"', "study.name"),
+        ("[variants.no_bos_protection]", '[variants."no_bos\\n"]', 'variants."no_bos\\n"'),
+        ("[variants.no_bos_protection]", '[variants."no_bos\\r"]', 'variants."no_bos\\r"'),
+    ],
+)
+def test_a_name_with_a_trailing_newline_is_refused(
+    tmp_path: Path, old: str, new: str, key: str
+) -> None:
+    # "$" matches before a final newline: the study and variant names become directories
+    error = spec_error(tmp_path, replace(old, new))
+    assert error.key == key
+    assert "\n" not in str(error)  # the message stays one line
+
+
+def test_a_sweep_value_with_a_newline_gives_a_clean_variant_name(tmp_path: Path) -> None:
+    text = COMMAND_STUDY + '[sweep.parameters]\n"params.tag" = ["a\\n", "b"]\n'
+    names = [v.name for v in load_study(write(tmp_path, text)).variants]
+    assert "tag-a" in names and all("\n" not in name for name in names)
+
+
+def test_a_study_file_that_is_not_utf8_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "study.toml"
+    path.write_bytes(COMMAND_STUDY.replace("selective attention", "s\xe9lective").encode("latin-1"))
+    with pytest.raises(SpecError) as info:
+        load_study(path)
+    assert str(path) in str(info.value) and "not UTF-8" in str(info.value)
+    assert info.value.line == line_of(COMMAND_STUDY, "description =")
+
+
+def test_nesting_too_deep_for_the_toml_reader_is_a_spec_error(tmp_path: Path) -> None:
+    text = COMMAND_STUDY + "\n[variants.deep]\nparams.x = " + "[" * 5000 + "]" * 5000 + "\n"
+    error = spec_error(tmp_path, text)
+    assert "nested too deeply" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "words"),
+    [
+        # shlex cannot split it: the worker would fail at run time with "No closing quotation"
+        (
+            'command = "python train.py',
+            "command = \"python 'train.py",
+            "base.command",
+            "no closing quotation",
+        ),
+        ("env = { WANDB_MODE", 'env = { "A=B" = "x", WANDB_MODE', 'base.env."A=B"', "'='"),
+        ("env = { WANDB_MODE", 'env = { "" = "x", WANDB_MODE', 'base.env.""', "non-empty"),
+        ('"disabled"', '"dis\\u0000abled"', "base.env.WANDB_MODE", "NUL"),
+        ("{run_dir}", "{run_dir}\\u0000", "base.command", "NUL"),
+        ("params.width = 64", 'params.width = ["a\\u0000"]', "base.params.width[0]", "NUL"),
+        ("params.width = 64", 'params."w\\u0000" = 1', 'base.params."w\\u0000"', "NUL"),
+    ],
+)
+def test_command_configs_that_cannot_run_are_refused_at_validate(
+    tmp_path: Path, old: str, new: str, key: str, words: str
+) -> None:
+    error = spec_error(tmp_path, replace(old, new))
+    assert error.key == key
+    assert words in str(error)
+    assert error.line is not None
+
+
+def test_unbalanced_quotes_are_left_to_the_shell_with_shell_true(tmp_path: Path) -> None:
+    text = replace('command = "python train.py', "shell = true\ncommand = \"python 'train.py")
+    assert load_study(write(tmp_path, text)).variants[0].config["shell"] is True
+
+
+@pytest.mark.parametrize("params", ["5", '"x"', "[1, 2]"])
+def test_params_must_be_a_table(tmp_path: Path, params: str) -> None:
+    text = replace("[variants.selective]", f"[variants.selective]\nparams = {params}")
+    error = spec_error(tmp_path, text.replace("params.protect_bos = false", ""))
+    assert error.key == "variants.selective.params"
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "+inf"])
+def test_non_finite_numbers_are_refused_naming_the_key(tmp_path: Path, value: str) -> None:
+    require_builtin_trainer()
+    text = f"[study]\nname = 's'\n[base]\ntrain.lr = {value}\n[variants.a]\n"
+    error = spec_error(tmp_path, text)
+    assert error.key == "base.train.lr"
+    assert "finite" in str(error)
+    assert error.line == 4
+
+
+def test_the_validate_command_exits_2_on_each_gap(tmp_path: Path) -> None:
+    from harness.cli import main
+
+    cases = {
+        "newline.toml": replace('name = "bos_protection"', 'name = "b\\n"').encode(),
+        "latin1.toml": COMMAND_STUDY.replace("selective attention", "s\xe9l").encode("latin-1"),
+        "quotes.toml": replace('command = "python', "command = \"'python").encode(),
+        "env.toml": replace("env = { WANDB_MODE", 'env = { "A=B" = "", WANDB_MODE').encode(),
+    }
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        assert main(["validate", str(tmp_path / name)]) == 2, name

@@ -10,7 +10,7 @@ import pytest
 
 from harness.errors import UserError
 from harness.training.config import DataConfig
-from harness.training.data import BOS, Language, load_data
+from harness.training.data import BOS, Language, load_data, stream_seed
 
 
 def documents(seed: int = 0, count: int = 64, length: int = 129) -> np.ndarray:
@@ -124,3 +124,25 @@ def test_missing_files_are_user_errors(tmp_path: Path) -> None:
     (tmp_path / "short.txt").write_bytes(b"abc")
     with pytest.raises(UserError, match="need >"):
         load_data(DataConfig(kind="text", path=str(tmp_path / "short.txt")), 16)
+
+
+# -- set-up built once per process (issue 21) ----------------------------------------------------
+
+
+def test_the_default_validation_set_is_built_once_per_config_and_is_the_same() -> None:
+    from harness.training.data import default_language_data
+
+    default_language_data.cache_clear()
+    config = DataConfig(val_sequences=8, seed=3)
+    first = load_data(config, block_size=16)
+    second = load_data(DataConfig(val_sequences=8, seed=3), block_size=16)  # equal content
+    info = default_language_data.cache_info()
+    assert (info.misses, info.hits) == (1, 1)
+    # the same sequences as drawn without the cache, bit for bit
+    fresh = Language().generate(np.random.default_rng(stream_seed(3, "val")), 8, 17)
+    np.testing.assert_array_equal(first.val, fresh)
+    np.testing.assert_array_equal(second.val, fresh)
+    first.val[:] = 0  # a run's copy: what it does to it never reaches the next run
+    np.testing.assert_array_equal(load_data(config, block_size=16).val, fresh)
+    load_data(DataConfig(val_sequences=8, seed=4), block_size=16)  # another config: built anew
+    assert default_language_data.cache_info().misses == 2

@@ -1,0 +1,1 @@
+"""Fault injection: real small scripts run as commands, real processes, no mocks."""
