@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("export", "export a study's results as parquet or csv"),
     "compare": ("compare", "effect sizes and CIs against seed noise; ranks only what separates"),
     "report": ("report", "a self-contained HTML/markdown report of a study"),
-    "coordcheck": ("coordcheck", "muP coordinate check with a PASS/FAIL verdict (a CI gate)"),
+    "coordcheck": ("coordcheck", "muP coordinate check: PASS, FAIL or INCONCLUSIVE (a CI gate)"),
     "tune": ("tune", "seed-aware hyperparameter search through Optuna"),
     "bisect": ("bisect", "find the commit that made a metric worse, through seed noise"),
     "regress": ("regress", "CI gate: is HEAD worse than a reference revision?"),

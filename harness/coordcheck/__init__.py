@@ -2,8 +2,9 @@
 
 ``measure`` (torch) trains the built-in GPT for a few steps at several widths and records the
 mean absolute value of every tapped activation, per layer and per step; ``analysis.coordcheck``
-(no torch) turns those records into slopes against width and a PASS/FAIL verdict; ``output``
-writes the table, the CSV and the plots. Importing this package does not import torch.
+(no torch) turns those records into slopes against width and a PASS / FAIL / INCONCLUSIVE
+verdict; ``output`` writes the table, the CSV and the plots. Importing this package does not
+import torch.
 """
 
 from __future__ import annotations

@@ -29,6 +29,9 @@ from harness.study.metrics import AUTO, STEP_GROUP, compile_pattern, metric_name
 Row = dict[str, Any]
 
 STEP_NAMES = frozenset({"step", "iter", "iteration"})
+# Pairs that name the run rather than measure it (`seed 1337` in a start-up line): the results
+# table has its own columns of these names, so "auto" does not take them for metrics.
+RUN_NAMES = frozenset({"seed", "variant"})
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _NON_FINITE = r"[-+]?(?i:nan|inf(?:inity)?)"
 _UNIT = r"(?:%|ms|us|µs|ns|s|x)?"
@@ -167,7 +170,7 @@ class LineParser:
             name = match["name"].replace(" ", "_")
             if name.lower() in STEP_NAMES:
                 step = _step(value) if step is None else step
-            else:
+            elif name.lower() not in RUN_NAMES:
                 values[name] = value
         if not values:
             return None

@@ -145,10 +145,23 @@ def test_auto_reads_the_documented_examples(line: str, row: dict[str, float]) ->
 
 @pytest.mark.parametrize(
     "line",
-    ["Loading model info", "version v2.0-beta", "at 12:30:01 done", "=====", "", "model info"],
+    [
+        "Loading model info",
+        "version v2.0-beta",
+        "at 12:30:01 done",
+        "=====",
+        "",
+        "model info",
+        "seed 1337",  # names the run: the table's own column, not a metric
+        "variant: 3",
+    ],
 )
 def test_auto_ignores_lines_without_pairs(line: str) -> None:
     assert LineParser(AUTO).parse(line) == []
+
+
+def test_auto_keeps_metrics_beside_a_seed() -> None:
+    assert LineParser(AUTO).parse("seed 3 step 5 loss 2.5") == [{"step": 5, "loss": 2.5}]
 
 
 def test_auto_reads_nan_as_divergence_and_timestamps_as_nothing() -> None:
