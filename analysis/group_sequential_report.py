@@ -25,8 +25,8 @@ from analysis.group_sequential import (
     planned_looks,
     running_mean_sd,
 )
-from analysis.lost_runs import LOST_STATUSES, worst_value
-from analysis.resolution import metric_resolution, spread_is_unmeasured
+from analysis.lost_runs import worst_value
+from analysis.resolution import spread_is_unmeasured
 from analysis.sequential import (
     Direction,
     SequentialComparison,
@@ -34,6 +34,7 @@ from analysis.sequential import (
     SequentialResult,
     Verdict,
     _observed_fixed_n,
+    paired_with_baseline,
     runs_of_fixed_design,
 )
 
@@ -168,38 +169,18 @@ def group_sequential_compare(
     Returns:
         A :class:`~analysis.sequential.SequentialReport` with ``design="group-sequential"``.
     """
-    for column in ("variant", "seed", metric):
-        if column not in table.columns:
-            raise ValueError(f"table has no column {column!r} (columns: {table.columns})")
-    present = table.get_column("variant").unique(maintain_order=True).to_list()
-    if baseline not in present:
-        raise ValueError(f"baseline {baseline!r} not in table (variants: {present})")
-    names = [v for v in present if v != baseline] if variants is None else list(variants)
-    if baseline in names:
-        raise ValueError("variants must not include the baseline")
+    prepared = paired_with_baseline(
+        table, metric=metric, baseline=baseline, variants=variants, lost=lost,
+        resolution=resolution,
+    )  # fmt: skip
+    names = prepared.variants
     if design.comparisons != max(len(names), 1):
         raise ValueError(
             f"the design shares alpha over {design.comparisons} comparison(s) but "
             f"{len(names)} variant(s) are compared"
         )
-    clean = table.select("variant", "seed", pl.col(metric).cast(pl.Float64).alias("value"))
-    clean = clean.filter(pl.col("value").is_not_null() & pl.col("value").is_finite())
-    base = clean.filter(pl.col("variant") == baseline).select("seed", base_value="value")
-    values = clean.get_column("value").to_numpy()
-    if resolution is None:
-        resolution = metric_resolution(values)
-    scale = float(np.abs(values).max()) if values.size else 1.0
-    lost_seeds: dict[str, list[int]] = {}
-    if lost is not None:
-        rows = lost.filter(pl.col("status").is_in(list(LOST_STATUSES)))
-        for name, seed in zip(rows["variant"].to_list(), rows["seed"].to_list(), strict=True):
-            lost_seeds.setdefault(str(name), []).append(int(seed))
-    pairs = {
-        variant: clean.filter(pl.col("variant") == variant)
-        .join(base, on="seed", how="inner")
-        .sort("seed")
-        for variant in names
-    }
+    base, pairs, values = prepared.base, prepared.pairs, prepared.values
+    resolution, scale, lost_seeds = prepared.resolution, prepared.scale, prepared.lost_seeds
     worst = worst_value(values, direction)
 
     def decide(variant: str, level: float) -> tuple[SequentialResult, LookBoundaries]:

@@ -570,48 +570,22 @@ def sequential_compare(
         SequentialReport.
     """
     _check_alpha(alpha)
-    for column in ("variant", "seed", metric):
-        if column not in table.columns:
-            raise ValueError(f"table has no column {column!r} (columns: {table.columns})")
-    if table.select(pl.struct("variant", "seed").is_duplicated().any()).item():
-        raise ValueError("table has more than one row for some (variant, seed)")
-    present = table.get_column("variant").unique(maintain_order=True).to_list()
-    if baseline not in present:
-        raise ValueError(f"baseline {baseline!r} not in table (variants: {present})")
-    if variants is None:
-        variants = [v for v in present if v != baseline]
-    variants = list(variants)
-    if baseline in variants:
-        raise ValueError("variants must not include the baseline")
-    if len(set(variants)) != len(variants):
-        raise ValueError("variants must be distinct")
+    prepared = paired_with_baseline(
+        table, metric=metric, baseline=baseline, variants=variants, lost=lost,
+        resolution=resolution,
+    )  # fmt: skip
+    variants = prepared.variants
+    base, resolution, scale = prepared.base, prepared.resolution, prepared.scale
+    lost_seeds, all_values = prepared.lost_seeds, prepared.values
     m = max(len(variants), 1)
     alpha_each = alpha / m
 
-    clean = table.select("variant", "seed", pl.col(metric).cast(pl.Float64).alias("value"))
-    clean = clean.filter(pl.col("value").is_not_null() & pl.col("value").is_finite())
-    base = clean.filter(pl.col("variant") == baseline).select("seed", base_value="value")
-    all_values = clean.get_column("value").to_numpy()
-    if resolution is None:
-        resolution = metric_resolution(all_values)
-    scale = float(np.abs(all_values).max()) if all_values.size else 1.0
-    lost_seeds: dict[str, list[int]] = {}
-    if lost is not None:
-        lost_rows = lost.filter(pl.col("status").is_in(list(LOST_STATUSES)))
-        for name, seed in zip(
-            lost_rows["variant"].to_list(), lost_rows["seed"].to_list(), strict=True
-        ):
-            lost_seeds.setdefault(str(name), []).append(int(seed))
     warnings: list[str] = []
 
     comparisons = []
     baseline_seeds: set[int] = set()
     for variant in variants:
-        paired = (
-            clean.filter(pl.col("variant") == variant)
-            .join(base, on="seed", how="inner")
-            .sort("seed")
-        )
+        paired = prepared.pairs[variant]
         diffs = (paired.get_column("value") - paired.get_column("base_value")).to_numpy()
         seeds = tuple(int(s) for s in paired.get_column("seed").to_list())
         baseline_seeds.update(seeds)
@@ -673,6 +647,85 @@ def sequential_compare(
         runs_fixed_design=runs_of_fixed_design(comparisons),
         resolution=resolution,
         warnings=tuple(warnings),
+    )
+
+
+@dataclass(frozen=True)
+class PairedWithBaseline:
+    """A results table prepared for sequential tests against one baseline.
+
+    Attributes:
+        variants: the variants compared with the baseline, in table order.
+        base: the baseline's finite values (``seed``, ``base_value``).
+        pairs: per variant, its finite values joined to the baseline's by seed (``seed``,
+            ``value``, ``base_value``), sorted by seed.
+        values: every finite value of the table (for the worst value of the lost-run rule).
+        resolution: the metric's rounding step (given, or inferred from ``values``).
+        scale: the largest absolute value (1.0 for an empty table).
+        lost_seeds: per variant, the seeds whose runs diverged or failed.
+    """
+
+    variants: list[str]
+    base: pl.DataFrame
+    pairs: dict[str, pl.DataFrame]
+    values: np.ndarray
+    resolution: float
+    scale: float
+    lost_seeds: dict[str, list[int]]
+
+
+def paired_with_baseline(
+    table: pl.DataFrame,
+    *,
+    metric: str,
+    baseline: str,
+    variants: Sequence[str] | None = None,
+    lost: pl.DataFrame | None = None,
+    resolution: float | None = None,
+) -> PairedWithBaseline:
+    """Check ``table`` and pair every variant's runs with the baseline's by seed: what the
+    anytime-valid and the group-sequential reports both start from.
+
+    Raises:
+        ValueError: a missing column, a duplicated (variant, seed), an absent baseline, or
+            ``variants`` that include the baseline or repeat a name.
+    """
+    for column in ("variant", "seed", metric):
+        if column not in table.columns:
+            raise ValueError(f"table has no column {column!r} (columns: {table.columns})")
+    if table.select(pl.struct("variant", "seed").is_duplicated().any()).item():
+        raise ValueError("table has more than one row for some (variant, seed)")
+    present = table.get_column("variant").unique(maintain_order=True).to_list()
+    if baseline not in present:
+        raise ValueError(f"baseline {baseline!r} not in table (variants: {present})")
+    names = [v for v in present if v != baseline] if variants is None else list(variants)
+    if baseline in names:
+        raise ValueError("variants must not include the baseline")
+    if len(set(names)) != len(names):
+        raise ValueError("variants must be distinct")
+    clean = table.select("variant", "seed", pl.col(metric).cast(pl.Float64).alias("value"))
+    clean = clean.filter(pl.col("value").is_not_null() & pl.col("value").is_finite())
+    base = clean.filter(pl.col("variant") == baseline).select("seed", base_value="value")
+    values = clean.get_column("value").to_numpy()
+    lost_seeds: dict[str, list[int]] = {}
+    if lost is not None:
+        rows = lost.filter(pl.col("status").is_in(list(LOST_STATUSES)))
+        for name, seed in zip(rows["variant"].to_list(), rows["seed"].to_list(), strict=True):
+            lost_seeds.setdefault(str(name), []).append(int(seed))
+    pairs = {
+        name: clean.filter(pl.col("variant") == name)
+        .join(base, on="seed", how="inner")
+        .sort("seed")
+        for name in names
+    }
+    return PairedWithBaseline(
+        variants=names,
+        base=base,
+        pairs=pairs,
+        values=values,
+        resolution=metric_resolution(values) if resolution is None else float(resolution),
+        scale=float(np.abs(values).max()) if values.size else 1.0,
+        lost_seeds=lost_seeds,
     )
 
 
