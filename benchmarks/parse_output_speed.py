@@ -5,14 +5,15 @@ A script prints ``--lines`` lines, every one a metric line (the worst case)::
 
     step 123: train loss 2.3456, val loss 2.4567
 
-and the same one-variant, one-seed study runs through ``harness study`` four ways:
+and the same one-variant, one-seed study runs through ``harness study`` five ways:
 
 * ``unparsed``: no ``metrics`` table; the output only goes to ``output.log`` (through the
   same pipe) and the script appends its final row to ``metrics.jsonl`` itself;
 * ``regex``: ``[base.metrics] stdout = ['step (?P<step>\\d+): train loss ...']``;
 * ``auto``: ``stdout = "auto"``;
 * ``log``: the script writes the lines to ``train.log`` and prints nothing,
-  ``log = "{run_dir}/train.log"`` with the regex.
+  ``log = "{run_dir}/train.log"`` with the regex;
+* ``log_auto``: the same log file, ``log = "{run_dir}/train.log"`` alone ("auto" patterns).
 
 Each parsed case writes every line as a row of ``metrics.jsonl`` (1,000,000 rows). The figure
 is the run's ``wall_time_s`` (the worker's: command start to record written) minus that of
@@ -46,7 +47,8 @@ REGEX = r"step (?P<step>\d+): train loss (?P<train_loss>[0-9.]+), val loss (?P<v
 SCRIPT = """\
 import json, os, sys
 lines, mode = int(sys.argv[1]), sys.argv[2]
-out = open(os.path.join(os.environ["HARNESS_RUN_DIR"], "train.log"), "w") if mode == "log" \\
+out = open(os.path.join(os.environ["HARNESS_RUN_DIR"], "train.log"), "w") \\
+    if mode.startswith("log") \\
     else sys.stdout
 write = out.write
 for step in range(1, lines + 1):
@@ -62,6 +64,7 @@ METRICS = {
     "regex": f"[base.metrics]\nstdout = ['{REGEX}']\n",
     "auto": '[base.metrics]\nstdout = "auto"\n',
     "log": f"[base.metrics]\nstdout = ['{REGEX}']\nlog = \"{{run_dir}}/train.log\"\n",
+    "log_auto": '[base.metrics]\nlog = "{run_dir}/train.log"\n',
 }
 
 

@@ -23,7 +23,7 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -340,7 +340,8 @@ class _Collector:
 
     def poll(self) -> None:
         for follower, tally in self.logs:
-            self.emit(follower.poll(), tally)
+            for rows in follower.poll():
+                self.emit(rows, tally)
 
     def finish(self, succeeded: bool) -> None:
         if self.metrics is None:
@@ -348,7 +349,9 @@ class _Collector:
         if self.stdout is not None:
             self.emit(self.stdout[0].finish(), self.stdout[1])
         for follower, tally in self.logs:
-            self.emit(follower.poll() + follower.stream.finish(), tally)
+            for rows in follower.poll():
+                self.emit(rows, tally)
+            self.emit(follower.stream.finish(), tally)
             if not follower.path.exists():
                 self._problem(tally, "metrics.log", f"{follower.path} was not written")
         for path, tally in self.files:
@@ -380,18 +383,29 @@ class _FileFollower:
         self.stream = stream
         self.offset = 0
 
-    def poll(self) -> list[Row]:
+    def poll(self) -> Iterator[list[Row]]:
+        """The rows of the lines the file gained, a batch per read: a script may write
+        millions of lines between two polls, and rows in small batches are parsed and written
+        faster (and in less memory) than one list of them all."""
         try:
-            with self.path.open("rb") as handle:
+            handle = self.path.open("rb")
+        except OSError:
+            return
+        with handle:
+            try:
                 size = os.fstat(handle.fileno()).st_size
                 if size < self.offset:  # rewritten from the start
                     self.offset = 0
                 handle.seek(self.offset)
-                chunk = handle.read()
-        except OSError:
-            return []
-        self.offset += len(chunk)
-        return self.stream.feed(chunk)
+                # up to the size seen now: a script writing faster than harness parses must
+                # not keep the poll from returning to the pump
+                while self.offset < size and (
+                    chunk := handle.read(min(READ_SIZE, size - self.offset))
+                ):
+                    self.offset += len(chunk)
+                    yield self.stream.feed(chunk)
+            except OSError:
+                return
 
 
 def _pump(

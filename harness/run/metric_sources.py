@@ -21,6 +21,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,17 @@ AUTO_PAIR = re.compile(
     rf"""(?:(?P<value>{_NUMBER}){_UNIT}|(?P<non_finite>{_NON_FINITE}))(?=$|[\s,;|)\]}}/]|:(?:\s|$))"""
 )
 _HAS_VALUE = re.compile(r"\d|(?i:nan|inf)").search
+_DIGIT_RUN = re.compile(r"[0-9]+")
+# Lines of one shape (the same text but for the ASCII digits: `step 7: loss 2.5` and `step 8:
+# loss 2.25`) have their pairs in the same places: every class in AUTO_PAIR treats the ten digits
+# alike, and a match never starts, ends or changes item inside a run of digits (a name starts
+# with a letter, and a name or value must be followed by a non-digit), so AUTO_PAIR finds the
+# same pairs on the line and on its shape. A script prints a few shapes millions of times: each
+# is parsed once, then read by a regex made for it. Bounded, for a script whose every line
+# differs: longer lines are parsed as they come, and the cache starts over when full.
+SHAPE_CACHE_SIZE = 1024
+SHAPE_MAX_CHARS = 1000
+_EXACT_DIGITS = 15  # every integer of up to 15 digits is exactly a float (2**53 has 16)
 AUTO_EXAMPLES = {
     "step 100: train loss 2.31, val loss 2.40": {
         "step": 100,
@@ -81,12 +93,16 @@ class LineParser:
     Args:
         patterns: "auto" for the built-in pairs (:data:`AUTO_PAIR`), or regexes whose named
             groups are metrics (``val__loss`` is ``val/loss``); a group ``step`` gives the step.
+        cache_shapes: "auto" reads a line of a shape it has seen by that shape's own regex
+            (the same rows, faster; off only to check that).
 
     A line without its own step gets the count of lines this pattern matched so far.
     """
 
-    def __init__(self, patterns: str | Iterable[str]) -> None:
+    def __init__(self, patterns: str | Iterable[str], *, cache_shapes: bool = True) -> None:
         self.auto = patterns == AUTO
+        self._shapes: dict[str, _Shape] | None = {} if cache_shapes else None
+        self._last_shape: _Shape | None = None
         self.patterns: list[re.Pattern[str]] = (
             []
             if self.auto
@@ -113,8 +129,9 @@ class LineParser:
         """The rows in ``lines``, in order (the loop of :meth:`parse`, kept tight: a script may
         print millions of lines)."""
         if self.auto:
-            auto = self._auto
-            return [row for row in map(auto, lines) if row is not None]
+            if self._shapes is not None:
+                return self._auto_rows(lines)
+            return [row for row in map(self._auto, lines) if row is not None]
         if len(self.patterns) == 1:
             return self._matches_rows(0, [m for m in map(self.patterns[0].search, lines) if m])
         rows: list[Row] = []
@@ -158,6 +175,61 @@ class LineParser:
         self._matches[index] = count
         return rows
 
+    def _auto_rows(self, lines: list[str]) -> list[Row]:
+        """:meth:`_auto`'s rows, each line read by the regex of its shape (one loop, kept
+        tight: this is the cost of "auto" on a script printing millions of lines)."""
+        rows: list[Row] = []
+        shape = self._last_shape  # most lines have the shape of the line before
+        for line in lines:
+            if shape is None or (match := shape.pattern.fullmatch(line)) is None:
+                found = self._shape(line)
+                if found is None:  # no pair can match, or too long to cache
+                    if (row := self._auto(line)) is not None:
+                        rows.append(row)
+                    continue
+                shape = self._last_shape = found
+                match = shape.pattern.fullmatch(line)
+                if match is None:  # cannot happen: the line has the shape it was made from
+                    if (row := self._auto(line)) is not None:
+                        rows.append(row)
+                    continue
+            groups = match.groups()
+            row = {"step": 0}  # first, as every row of metrics.jsonl has it
+            for value_group, name in shape.metrics:
+                if isinstance(name, int):  # a name with digits (`top5 acc`): read from the line
+                    name = groups[name].replace(" ", "_")
+                row[name] = float(groups[value_group])
+            if len(row) == 1:
+                continue
+            step = None
+            for value_group, digits_only in shape.steps:  # the first that is a step
+                text = groups[value_group]
+                if digits_only and len(text) <= _EXACT_DIGITS:  # int(float(text)), faster
+                    step = int(text)
+                    break
+                if (step := _step(float(text))) is not None:
+                    break
+            if step is None:
+                self._matches[0] += 1
+                step = self._matches[0]
+            row["step"] = step
+            rows.append(row)
+        return rows
+
+    def _shape(self, line: str) -> _Shape | None:
+        """The shape of ``line``, made on first sight; None when no pair can match it or it
+        is too long to cache."""
+        if _HAS_VALUE(line) is None or len(line) > SHAPE_MAX_CHARS:
+            return None
+        assert self._shapes is not None
+        skeleton = _DIGIT_RUN.sub("0", line)
+        shape = self._shapes.get(skeleton)
+        if shape is None:
+            if len(self._shapes) >= SHAPE_CACHE_SIZE:
+                self._shapes.clear()
+            shape = self._shapes[skeleton] = _Shape.of(skeleton)
+        return shape
+
     def _auto(self, line: str) -> Row | None:
         if _HAS_VALUE(line) is None:  # most log lines: no pair can match
             return None
@@ -178,6 +250,59 @@ class LineParser:
             self._matches[0] += 1
             step = self._matches[0]
         return {"step": step, **values}
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Shape:
+    """The "auto" pairs of every line of one shape.
+
+    Attributes:
+        pattern: matches exactly the lines of the shape (each run of digits ``[0-9]+``); its
+            groups hold the pairs' values and the names that have digits.
+        metrics: in line order, (the value's group, the metric's name or the name's group).
+        steps: the step pairs, in line order: (the value's group, it is a run of digits).
+    """
+
+    pattern: re.Pattern[str]
+    metrics: tuple[tuple[int, str | int], ...]
+    steps: tuple[tuple[int, bool], ...]
+
+    @classmethod
+    def of(cls, skeleton: str) -> _Shape:
+        """The shape of the lines whose digit runs are each ``0`` in ``skeleton``."""
+        groups: list[tuple[int, int]] = []  # spans of the skeleton captured, in order
+        metrics: list[tuple[int, str | int]] = []
+        steps: list[tuple[int, bool]] = []
+        for match in AUTO_PAIR.finditer(skeleton):
+            value_group = "value" if match["value"] is not None else "non_finite"
+            text = match["name"].replace(" ", "_")
+            if text.lower() in STEP_NAMES:
+                groups.append(match.span(value_group))
+                steps.append((len(groups) - 1, match[value_group] == "0"))
+            elif text.lower() not in RUN_NAMES:
+                name: str | int = text
+                if "0" in text:  # the skeleton's name, not the line's: capture the line's
+                    groups.append(match.span("name"))
+                    name = len(groups) - 1
+                groups.append(match.span(value_group))
+                metrics.append((len(groups) - 1, name))
+        parts: list[str] = []
+        position = 0
+        for start, end in groups:
+            parts += [
+                _shape_regex(skeleton[position:start]),
+                "(",
+                _shape_regex(skeleton[start:end]),
+            ]
+            parts.append(")")
+            position = end
+        parts.append(_shape_regex(skeleton[position:]))
+        return cls(pattern=re.compile("".join(parts)), metrics=tuple(metrics), steps=tuple(steps))
+
+
+def _shape_regex(skeleton: str) -> str:
+    """A regex for the text ``skeleton`` stands for: itself, each ``0`` any run of digits."""
+    return "[0-9]+".join(re.escape(text) for text in skeleton.split("0"))
 
 
 # A line longer than this is no metrics line (a dump, a progress bar gone wrong): it is not

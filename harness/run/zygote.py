@@ -27,6 +27,7 @@ write their records, as workers started one by one would be.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import selectors
@@ -113,8 +114,9 @@ def start_wandb_service() -> None:
     """Start one wandb service (``wandb-core``) that every child's wandb run connects to, as
     wandb's own forked processes do through ``WANDB_SERVICE``: a child then pays a wandb run's
     start and finish, not a service's start-up and shut-down (about a second each on 2 cores).
-    Nothing else: no connection, so no thread, is opened in the zygote. Where this wandb has
-    no such service, each child starts its own as before."""
+    It also imports what a wandb run imports when it starts. Nothing else: no connection, so
+    no thread, is opened in the zygote. Where this wandb has no such service, each child starts
+    its own as before."""
     if os.environ.get("WANDB_SERVICE"):
         return
     try:
@@ -126,6 +128,11 @@ def start_wandb_service() -> None:
             return
         _WANDB_SERVICE.append(service_process.start(settings))
         _WANDB_SERVICE[-1].token.save_to_env()
+        # what every wandb.init imports once its run is ready (wandb's launch package: about
+        # 0.4 s of each child's start on 2 cores); an import only, no thread. Another wandb
+        # version may not have it: the children then import whatever theirs needs.
+        with contextlib.suppress(ImportError):
+            import wandb.sdk.launch.inputs.internal
     except Exception:  # an older or newer wandb: the children start their own services
         os.environ.pop("WANDB_SERVICE", None)
 

@@ -169,6 +169,89 @@ def test_auto_reads_nan_as_divergence_and_timestamps_as_nothing() -> None:
     assert row["step"] == 7 and math.isnan(row["loss"])
 
 
+# Lines for the shape cache: a fixed corpus, then generated ones. Several lines share a shape
+# (the same text but for the digits) with other values, steps and digit counts.
+SHAPED_LINES = [
+    *AUTO_EXAMPLES,
+    "step 100: train loss 2.31, val loss 2.40",
+    "step 101: train loss 2.3, val loss 12.405",
+    "step 99999999999999999999: loss 2.0 step 4",  # a step too large for int64: the next one
+    "step 1e400: loss 3 iter 8",
+    "iter 3 step 4 loss 1",  # the first step counts
+    "step 9007199254740993: loss 1",  # 2**53 + 1: the step is the float's, as uncached
+    "step 900719925474099: loss 1",
+    "step nan: loss 2.5",
+    "step 7: loss nan, acc inf%, grad -Infinity",
+    "step 8: loss 1.5, acc 12.5%, grad -3e-05",
+    "iter 200: loss 2.1043, time 35.21ms, mfu 12.50%",
+    "iter 201: loss 2., time .5ms, mfu 1e2%",
+    "top5 acc 0.91 top1 acc 0.72",
+    "top50 acc 0.97 top10 acc 0.8",  # the same shape, other names
+    "layer0/loss=1.5 layer12/loss=2.5 layer3/loss: 3",
+    "seed 1337 step 5 loss 2.5",
+    "2024-01-01 12:00:00,123 - INFO - step 7 loss nan",
+    "2024-01-02 13:01:09,004 - INFO - step 8 loss 2.25",
+    "version v2.0-beta",
+    "at 12:30:01 done",
+    "epoch 3 | val/loss=2.118 | val/acc=0.41",
+    "epoch 4 | val/loss=2.5e+3 | val/acc=-0.41",
+    "{'loss': 1.93, 'learning_rate': 5e-05, 'epoch': 0.5}",
+    "loss 1.5 loss 2.5",
+    "x" * 1200 + " loss 2.5",  # too long to cache: parsed as it comes
+    "٣ loss ٣",
+    "loss 3\nacc 4",
+]
+
+
+def _same_rows(lines: list[str]) -> None:
+    uncached = LineParser(AUTO, cache_shapes=False).parse_lines(lines)
+    one_by_one = LineParser(AUTO)
+    rows = [row for line in lines for row in one_by_one.parse(line)]
+    assert json.dumps(LineParser(AUTO).parse_lines(lines)) == json.dumps(uncached)
+    assert json.dumps(rows) == json.dumps(uncached)  # nan compares equal as text
+
+
+def test_the_shape_cache_gives_the_rows_of_the_parser_without_it() -> None:
+    _same_rows(SHAPED_LINES)
+    _same_rows(SHAPED_LINES[::-1] + SHAPED_LINES)
+    rows = LineParser(AUTO).parse_lines(["step 1: loss 2.5", "step 2: loss 2.25", "top5 acc 1"])
+    assert rows == [{"step": 1, "loss": 2.5}, {"step": 2, "loss": 2.25}, {"step": 1, "top5_acc": 1}]
+
+
+_TOKENS = st.one_of(
+    st.sampled_from(
+        ["step", "iter", "seed", "loss", "val loss", "val/acc", "top5", "lr", "'loss'", "nan",
+         "-inf", "Infinity", "ms", "%", "e", "."]
+    ),
+    st.integers(min_value=-(10**25), max_value=10**25).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.from_regex(r"[0-9]{1,3}(\.[0-9]{0,3})?(e-?[0-9]{1,2})?[a-z%]{0,2}", fullmatch=True),
+)  # fmt: skip
+_SEPARATORS = st.sampled_from([" ", ": ", "=", ", ", " | ", ":", "-", "", "\t", "/", "("])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(_TOKENS, _SEPARATORS), min_size=1, max_size=12),
+    st.lists(st.integers(min_value=0, max_value=10**6), min_size=1, max_size=4),
+)
+def test_lines_of_one_shape_give_the_rows_of_the_parser_without_cache(
+    tokens: list[tuple[str, str]], renumbers: list[int]
+) -> None:
+    line = "".join(token + separator for token, separator in tokens)
+    # the same shape with other numbers: every digit run replaced by another one
+    lines = [line] + [
+        re.sub(r"[0-9]+", lambda run, k=k: str(k + run.start()), line) for k in renumbers
+    ]
+    _same_rows(lines + lines[::-1])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(max_size=60), max_size=6))
+def test_any_lines_give_the_rows_of_the_parser_without_cache(lines: list[str]) -> None:
+    _same_rows(lines + lines)
+
+
 def test_a_stream_in_any_chunks_gives_the_same_rows() -> None:
     text = b"step 10: train loss 3.0, val loss 3.1\r\nnoise\rstep 20: train loss 2.0, val loss 2.1"
     whole = TextStream(LineParser([REGEX]))
@@ -180,6 +263,28 @@ def test_a_stream_in_any_chunks_gives_the_same_rows() -> None:
         for start in range(0, len(text), size):
             rows += stream.feed(text[start : start + size])
         assert rows + stream.finish() == expected
+
+
+def test_a_followed_log_is_read_in_batches_that_give_every_row(tmp_path: Path) -> None:
+    from harness.run.command import READ_SIZE, _FileFollower
+
+    path = tmp_path / "train.log"
+    lines = [
+        f"step {step}: train loss {1 / step:.6f}, val loss {2 / step:.6f}"
+        for step in range(1, 6001)
+    ]
+    text = "\n".join(lines) + "\n"
+    assert len(text) > 3 * READ_SIZE  # several reads, lines cut across them
+    path.write_text(text[:-30])
+    follower = _FileFollower(path, TextStream(LineParser(AUTO)))
+    batches = list(follower.poll())
+    assert len(batches) > 3
+    with path.open("a") as f:
+        f.write(text[-30:])
+    rows = [row for batch in batches + list(follower.poll()) for row in batch]
+    assert rows == LineParser(AUTO, cache_shapes=False).parse_lines(lines)
+    path.write_text("step 1: loss 9\n")  # rewritten from the start
+    assert [row for batch in follower.poll() for row in batch] == [{"step": 1, "loss": 9.0}]
 
 
 @settings(max_examples=150, deadline=None)
