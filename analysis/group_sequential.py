@@ -688,17 +688,3 @@ def holm_rejections(
             break
         others = now
     return rejected, others
-
-
-def running_mean_sd(diffs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and sd (ddof 1; nan at n = 1) after each observation along the last axis."""
-    x = np.asarray(diffs, dtype=float)
-    n = np.arange(1, x.shape[-1] + 1, dtype=float)
-    shift = x[..., :1]
-    y = x - shift
-    s1 = np.cumsum(y, axis=-1)
-    s2 = np.cumsum(y * y, axis=-1)
-    mean = shift + s1 / n
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sd = np.where(n >= 2, np.sqrt(np.maximum(s2 - s1 * s1 / n, 0.0) / (n - 1.0)), np.nan)
-    return mean, sd

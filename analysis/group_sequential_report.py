@@ -23,7 +23,6 @@ from analysis.group_sequential import (
     decision_codes,
     design_boundaries,
     planned_looks,
-    running_mean_sd,
 )
 from analysis.lost_runs import worst_value
 from analysis.resolution import spread_is_unmeasured
@@ -37,6 +36,7 @@ from analysis.sequential import (
     paired_with_baseline,
     runs_of_fixed_design,
 )
+from analysis.stats import running_mean_sd
 
 __all__ = ["group_sequential_compare", "group_sequential_test"]
 

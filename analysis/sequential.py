@@ -36,6 +36,7 @@ import polars as pl
 from analysis.lost_runs import LOST_STATUSES, worst_value
 from analysis.power import fixed_n_equal_power, paired_t_power, tost_power
 from analysis.resolution import metric_resolution, spread_is_unmeasured
+from analysis.stats import running_mean_sd
 
 __all__ = [
     "DEFAULT_EFFECT_PRIOR_VARIANCE",
@@ -201,16 +202,8 @@ def confidence_sequence(
             n=n, mean=empty, sd=empty, e_value=empty, look_low=empty, look_high=empty,
             low=empty, high=empty,
         )  # fmt: skip
-    # Prefix sums of data shifted by its first value: the variance is shift-invariant and the
-    # shift removes the cancellation that raw sums of squares suffer when |mean| >> sd.
-    shift = x[..., :1]
-    y = x - shift
-    s1 = np.cumsum(y, axis=-1)
-    s2 = np.cumsum(y * y, axis=-1)
-    mean = shift + s1 / n
+    mean, sd = running_mean_sd(x)
     with np.errstate(invalid="ignore", divide="ignore"):
-        m2 = np.maximum(s2 - s1 * s1 / n, 0.0)
-        sd = np.where(n >= 2, np.sqrt(m2 / (n - 1.0)), np.nan)
         se = sd / np.sqrt(n)
         t = np.where(mean == 0.0, 0.0, mean / se)
     looks = n >= 2

@@ -40,12 +40,12 @@ from analysis.group_sequential import (
     design_boundaries,
     holm_rejections,
     planned_looks,
-    running_mean_sd,
     spent,
     t_boundaries,
     z_boundaries,
 )
 from analysis.group_sequential_report import group_sequential_compare, group_sequential_test
+from analysis.stats import running_mean_sd
 
 
 def bounds(fractions, alpha, function, parameter=None, sides=2):
