@@ -39,7 +39,6 @@ from analysis.group_sequential import (
     design_boundaries,
     holm_rejections,
     planned_looks,
-    running_mean_sd,
 )
 from analysis.power import minimum_detectable_effect
 from analysis.sequential import (
@@ -50,6 +49,7 @@ from analysis.sequential import (
     fixed_n_equal_power,
     paired_t_power,
 )
+from analysis.stats import running_mean_sd
 
 BETTER, WORSE, EQUIVALENT = (VERDICT_CODES.index(v) for v in ("better", "worse", "equivalent"))
 POWER_CAP = 0.99
