@@ -56,11 +56,14 @@ __all__ = [
     "SPENDING_FUNCTIONS",
     "GroupSequentialDesign",
     "LookBoundaries",
+    "OperatingCharacteristics",
     "classical_constant",
     "design_boundaries",
     "holm_rejections",
     "information_fractions",
+    "operating_characteristics",
     "planned_looks",
+    "simulate_decisions",
     "spent",
     "z_boundaries",
 ]
@@ -688,3 +691,148 @@ def holm_rejections(
             break
         others = now
     return rejected, others
+
+
+def simulate_decisions(
+    differences: np.ndarray,
+    design: GroupSequentialDesign,
+    looks: Sequence[int] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The design's decisions on simulated paired differences (lower is better), as the runner
+    takes them: every comparison looked at after each seed count in ``looks``.
+
+    ``differences`` is (sims, N) for one comparison or (sims, m, N) for m comparisons looked
+    at together; with Holm's recycling (``design.recycles``) a comparison's level rises as
+    others are rejected, in look order — the runner's rounds.
+
+    Args:
+        differences: simulated paired differences, seeds on the last axis (at least the last
+            look's count).
+        design: the design.
+        looks: seed counts of the looks; default :func:`planned_looks`.
+
+    Returns:
+        (final code, seeds used, whether efficacy was ever crossed with futility ignored — the
+        non-binding error) per simulated comparison.
+    """
+    from dataclasses import replace
+
+    from analysis.stats import running_mean_sd
+
+    looks = planned_looks(design) if looks is None else tuple(looks)
+    k_looks = len(looks)
+    mean, sd = running_mean_sd(differences)
+    index = np.asarray(looks) - 1
+    mean, sd = mean[..., index], sd[..., index]
+    several = differences.ndim == 3 and design.recycles
+    levels = [design.level_after(r) for r in range(differences.shape[-2] if several else 1)]
+    efficacy_codes, first_efficacy = [], []
+    for level in levels:
+        bounds = design_boundaries(design, looks, level=level)
+        only = replace(bounds, t_futility=(math.inf,) * k_looks)
+        codes = decision_codes(mean, sd, only, margin=design.margin)
+        efficacy_codes.append(codes)
+        first_efficacy.append(np.where(codes[..., -1] > 0, np.argmax(codes > 0, axis=-1), k_looks))
+    futility_only = replace(bounds, t_efficacy=(math.inf,) * k_looks)
+    futile = decision_codes(mean, sd, futility_only, margin=design.margin)
+    first_futility = np.where(futile[..., -1] > 0, np.argmax(futile > 0, axis=-1), k_looks)
+    if several:
+        crossing = np.stack(first_efficacy)
+        never = np.full_like(first_futility, k_looks)
+        crossed, _ = holm_rejections(crossing, never, k_looks=k_looks)
+        rejected, others = holm_rejections(crossing, first_futility, k_looks=k_looks)
+        stop = np.full(first_futility.shape, k_looks)
+        for k in range(k_looks):  # the round at which each comparison first has a decision
+            now, _ = holm_rejections(crossing, first_futility, k_looks=k_looks, upto=k)
+            stop = np.where((stop == k_looks) & (now | (first_futility <= k)), k, stop)
+        level_index = others
+    else:
+        crossed = first_efficacy[0] < k_looks
+        rejected = (first_efficacy[0] < k_looks) & (first_efficacy[0] <= first_futility)
+        stop = np.minimum(first_efficacy[0], first_futility)
+        level_index = np.zeros(first_futility.shape, dtype=int)
+    codes_final = np.stack(efficacy_codes)[..., -1]  # (levels, ...): sign of the crossing
+    sign = np.take_along_axis(codes_final, level_index[None], axis=0)[0]
+    final = np.where(rejected, sign, np.where(first_futility < k_looks, FUTILITY, 0))
+    used = np.asarray(looks)[np.minimum(stop, k_looks - 1)]
+    return final, used, crossed
+
+
+# --------------------------------------------------------------------------- what to expect
+
+
+@dataclass(frozen=True, kw_only=True)
+class OperatingCharacteristics:
+    """What one comparison of a design can expect, simulated before any run.
+
+    Attributes:
+        effect: the default minimal effect (|μ| / sd of the paired differences): the effect a
+            fixed N-seed t-test at the comparison's level detects with 80 % power.
+        power: P(an efficacy stop with the right sign) at that effect, futility obeyed.
+        fixed_power: the power of the fixed N-seed paired t-test at the same level (exact).
+        seeds_at_effect: mean seeds a comparison uses at that effect.
+        seeds_at_null: mean seeds with no effect.
+        futility_at_null: P(a futility stop) with no effect.
+        simulations: simulated comparisons per figure.
+    """
+
+    effect: float
+    power: float
+    fixed_power: float
+    seeds_at_effect: float
+    seeds_at_null: float
+    futility_at_null: float
+    simulations: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "effect": self.effect,
+            "power": self.power,
+            "fixed_power": self.fixed_power,
+            "seeds_at_effect": self.seeds_at_effect,
+            "seeds_at_null": self.seeds_at_null,
+            "futility_at_null": self.futility_at_null,
+            "simulations": self.simulations,
+        }
+
+
+def operating_characteristics(
+    design: GroupSequentialDesign,
+    seeds: Sequence[int],
+    *,
+    simulations: int = 20_000,
+    seed: int = CALIBRATION_SEED,
+) -> OperatingCharacteristics:
+    """Power and mean seeds of one comparison at the default effect and with none, simulated
+    on normal paired differences with the looks at ``seeds`` (Holm's recycling, which only
+    adds power, is left out: each comparison keeps alpha / m).
+
+    Args:
+        design: a design without a stated margin (a margin in metric units says nothing about
+            the effect in sd units before the seed sd is measured).
+        seeds: seed counts of the looks, as for :func:`design_boundaries`.
+        simulations: simulated comparisons at each effect.
+        seed: the generator's seed: the same design always gives the same figures.
+
+    Returns:
+        The figures.
+    """
+    from analysis.power import paired_t_power
+
+    if design.margin is not None:
+        raise ValueError("operating characteristics need the default margin (no stated margin)")
+    looks = tuple(int(n) for n in seeds if n <= design.max_seeds)
+    effect = design.default_effect()
+    rng = np.random.default_rng(seed)
+    shape = (simulations, looks[-1])
+    final, used, _ = simulate_decisions(-effect + rng.standard_normal(shape), design, looks)
+    final0, used0, _ = simulate_decisions(rng.standard_normal(shape), design, looks)
+    return OperatingCharacteristics(
+        effect=effect,
+        power=float(np.mean(final == EFFICACY_BETTER)),
+        fixed_power=float(paired_t_power(design.max_seeds, effect, alpha=design.level)),
+        seeds_at_effect=float(used.mean()),
+        seeds_at_null=float(used0.mean()),
+        futility_at_null=float(np.mean(final0 == FUTILITY)),
+        simulations=simulations,
+    )

@@ -35,10 +35,7 @@ from analysis.group_sequential import (
     EFFICACY_WORSE,
     FUTILITY,
     GroupSequentialDesign,
-    decision_codes,
-    design_boundaries,
-    holm_rejections,
-    planned_looks,
+    simulate_decisions,
 )
 from analysis.power import minimum_detectable_effect
 from analysis.sequential import (
@@ -241,57 +238,6 @@ def prior_table(rng: np.random.Generator, sims: int, max_seeds: int, alpha: floa
     return lines
 
 
-def gs_simulate(
-    diffs: np.ndarray, design: GroupSequentialDesign
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Final code, seeds used, and whether efficacy was ever crossed ignoring futility (the
-    non-binding error) per simulated comparison (minimize: lower is better).
-
-    ``diffs`` is (sims, N) for one comparison or (sims, m, N) for m comparisons looked at
-    together after every seed; with Holm's recycling (``design.recycles``) a comparison's
-    level rises as others are rejected, in seed order: the runner's rounds.
-    """
-    looks = planned_looks(design)
-    k_looks = len(looks)
-    mean, sd = running_mean_sd(diffs)
-    index = np.asarray(looks) - 1
-    mean, sd = mean[..., index], sd[..., index]
-    several = diffs.ndim == 3 and design.recycles
-    levels = [design.level_after(r) for r in range(diffs.shape[-2] if several else 1)]
-    efficacy_codes, first_efficacy = [], []
-    for level in levels:
-        bounds = design_boundaries(design, looks, level=level)
-        only = replace(bounds, t_futility=(math.inf,) * k_looks)
-        codes = decision_codes(mean, sd, only, margin=design.margin)
-        efficacy_codes.append(codes)
-        first_efficacy.append(np.where(codes[..., -1] > 0, np.argmax(codes > 0, axis=-1), k_looks))
-    futility_only = replace(bounds, t_efficacy=(math.inf,) * k_looks)
-    futile = decision_codes(mean, sd, futility_only, margin=design.margin)
-    first_futility = np.where(futile[..., -1] > 0, np.argmax(futile > 0, axis=-1), k_looks)
-    if several:
-        crossing = np.stack(first_efficacy)
-        never = np.full_like(first_futility, k_looks)
-        crossed, _ = holm_rejections(crossing, never, k_looks=k_looks)
-        rejected, others = holm_rejections(crossing, first_futility, k_looks=k_looks)
-        stop = np.full(first_futility.shape, k_looks)
-        for k in range(k_looks):  # the round at which each comparison first has a decision
-            now, _ = holm_rejections(crossing, first_futility, k_looks=k_looks, upto=k)
-            stop = np.where((stop == k_looks) & (now | (first_futility <= k)), k, stop)
-        level_index = others
-    else:
-        crossed = first_efficacy[0] < k_looks
-        rejected = (first_efficacy[0] < k_looks) & (first_efficacy[0] <= first_futility)
-        stop = np.minimum(first_efficacy[0], first_futility)
-        level_index = np.zeros(first_futility.shape, dtype=int)
-    codes_final = np.stack(efficacy_codes)[..., -1]  # (levels, ...): sign of the crossing
-    sign = np.take_along_axis(codes_final, level_index[None], axis=0)[0]
-    final = np.where(rejected, sign, np.where(first_futility < k_looks, FUTILITY, 0))
-    used = np.where(
-        stop < k_looks, np.asarray(looks)[np.minimum(stop, k_looks - 1)], design.max_seeds
-    )
-    return final, used, crossed
-
-
 def effect_at_80(n: int, level: float) -> float:
     """The standardized effect a fixed n-seed paired t-test at ``level`` detects with 80 %."""
     return minimum_detectable_effect(1.0, n, alpha=level, power=0.8, paired=True)
@@ -313,7 +259,7 @@ def gs_null_table(rng: np.random.Generator, sims: int, alpha: float) -> list[str
             design = GroupSequentialDesign(max_seeds=n_max, alpha=alpha, comparisons=m)
             base = rng.standard_normal((sims, 1, n_max))
             diffs = rng.standard_normal((sims, m, n_max)) - base
-            final, _, crossed = gs_simulate(diffs, design)
+            final, _, crossed = simulate_decisions(diffs, design)
             obeyed = np.isin(final, (EFFICACY_BETTER, EFFICACY_WORSE)).any(axis=1)
             lines.append(
                 f"| {n_max} | {m} | {crossed.any(axis=1).mean():.4f} | {obeyed.mean():.4f} |"
@@ -338,9 +284,9 @@ def gs_budget_table(rng: np.random.Generator, sims: int, alpha: float) -> list[s
             design = GroupSequentialDesign(max_seeds=n_max, alpha=alpha, comparisons=m)
             delta = effect_at_80(n_max, design.level)
             fixed_power = float(paired_t_power(n_max, delta, alpha=design.level))
-            final, used, _ = gs_simulate(-delta + rng.standard_normal((sims, n_max)), design)
+            final, used, _ = simulate_decisions(-delta + rng.standard_normal((sims, n_max)), design)
             power = float(np.mean(final == EFFICACY_BETTER))
-            final0, used0, _ = gs_simulate(rng.standard_normal((sims, n_max)), design)
+            final0, used0, _ = simulate_decisions(rng.standard_normal((sims, n_max)), design)
             lines.append(
                 f"| {n_max} | {m} | {delta:.3f} | {fixed_power:.3f} | {power:.3f} | "
                 f"{power / fixed_power:.3f} | {used.mean():.2f} ({used.mean() / n_max:.3f}) | "
@@ -378,7 +324,7 @@ def gs_study_table(rng: np.random.Generator, sims: int, max_seeds: int, alpha: f
         noise = (rng.standard_normal((sims, len(effects), max_seeds)) - base) / np.sqrt(2.0)
         # paired differences of sd 1 that share the baseline's runs (correlation 1/2)
         diffs = -np.asarray(effects)[None, :, None] + noise
-        final, used, _ = gs_simulate(diffs, design)
+        final, used, _ = simulate_decisions(diffs, design)
         runs = used.sum(axis=1) + used.max(axis=1)
         fixed = []
         for j, delta in enumerate(effects):
@@ -403,7 +349,7 @@ def gs_study_table(rng: np.random.Generator, sims: int, max_seeds: int, alpha: f
         base = rng.standard_normal((sims, 1, max_seeds))
         noise = (rng.standard_normal((sims, len(effects), max_seeds)) - base) / np.sqrt(2.0)
         diffs = -np.asarray(effects)[None, :, None] + noise
-        final, used, _ = gs_simulate(diffs, holm)
+        final, used, _ = simulate_decisions(diffs, holm)
         runs = used.sum(axis=1) + used.max(axis=1)
         real = np.asarray(effects) > 0
         lines.append(
@@ -446,12 +392,12 @@ def gs_study_spending_table(
         for effects, fixed_runs in studies.values():
             base = rng.standard_normal((sims, 1, max_seeds))
             noise = (rng.standard_normal((sims, len(effects), max_seeds)) - base) / np.sqrt(2.0)
-            _, used, _ = gs_simulate(-np.asarray(effects)[None, :, None] + noise, design)
+            _, used, _ = simulate_decisions(-np.asarray(effects)[None, :, None] + noise, design)
             runs = used.sum(axis=1) + used.max(axis=1)
             cells.append((runs.mean() / fixed_runs, used.mean(axis=0), used.max(axis=1).mean()))
         budget = replace(design, margin=None)
         delta = effect_at_80(max_seeds, budget.level)
-        final, _, _ = gs_simulate(-delta + rng.standard_normal((sims, max_seeds)), budget)
+        final, _, _ = simulate_decisions(-delta + rng.standard_normal((sims, max_seeds)), budget)
         ratio = np.mean(final == EFFICACY_BETTER) / paired_t_power(
             max_seeds, delta, alpha=budget.level
         )
@@ -486,7 +432,7 @@ def gs_holm_table(rng: np.random.Generator, sims: int, alpha: float) -> list[str
             base = rng.standard_normal((sims, 1, n_max))
             noise = (rng.standard_normal((sims, m, n_max)) - base) / np.sqrt(2.0)
             diffs = -np.asarray(effects)[None, :, None] + noise
-            final, used, crossed = gs_simulate(diffs, design)
+            final, used, crossed = simulate_decisions(diffs, design)
             real = np.asarray(effects) > 0
             error = crossed[:, ~real].any(axis=1).mean() if (~real).any() else math.nan
             mean, sd = running_mean_sd(diffs)
@@ -539,7 +485,7 @@ def gs_spending_table(rng: np.random.Generator, sims: int, alpha: float) -> list
                 spending_parameter=parameter,
             )
             delta = effect_at_80(n_max, design.level)
-            final, used, _ = gs_simulate(-delta + rng.standard_normal((sims, n_max)), design)
+            final, used, _ = simulate_decisions(-delta + rng.standard_normal((sims, n_max)), design)
             ratio = np.mean(final == EFFICACY_BETTER) / paired_t_power(
                 n_max, delta, alpha=design.level
             )

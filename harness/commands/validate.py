@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help="show the per-look boundaries of `harness study --until-decided --max-seeds N` "
-        "(on stderr, after the run list)",
+        "and, without --margin, what a comparison can expect: power and mean seeds at the "
+        "budget's 80%%-power effect and with no effect, simulated (on stderr, after the run list)",
     )
     design.add_argument("--alpha", type=float, default=0.05, help="family-wise error level")
     design.add_argument(
@@ -78,7 +79,11 @@ def _print_design(spec: StudySpec, args: argparse.Namespace) -> None:
     stderr (the run list on stdout stays parseable)."""
     from rich.console import Console
 
-    from analysis.group_sequential import design_boundaries, planned_looks
+    from analysis.group_sequential import (
+        design_boundaries,
+        operating_characteristics,
+        planned_looks,
+    )
     from harness.errors import UserError
     from harness.report.sequential_view import print_boundaries
     from harness.run.adaptive import AdaptiveSettings, seed_sequence
@@ -91,9 +96,11 @@ def _print_design(spec: StudySpec, args: argparse.Namespace) -> None:
     )
     design = settings.design(comparisons)
     first = min(len(spec.seeds), len(seed_sequence(spec, args.max_seeds)))
-    bounds = design_boundaries(design, planned_looks(design, first=first))
+    looks = planned_looks(design, first=first)
+    bounds = design_boundaries(design, looks)
+    expected = None if design.margin is not None else operating_characteristics(design, looks)
     fmt = args.format if args.format in ("json", "markdown") else "table"
-    print_boundaries(design, bounds, Console(stderr=True), fmt=fmt)
+    print_boundaries(design, bounds, Console(stderr=True), fmt=fmt, characteristics=expected)
 
 
 def _print_warnings(specs: list[StudySpec]) -> None:

@@ -119,7 +119,14 @@ def print_report(report: Any, console: Console, *, fmt: str = "table") -> None:
         console.print(f"warning: {warning}", markup=False)
 
 
-def print_boundaries(design: Any, bounds: Any, console: Console, *, fmt: str = "table") -> None:
+def print_boundaries(
+    design: Any,
+    bounds: Any,
+    console: Console,
+    *,
+    fmt: str = "table",
+    characteristics: Any = None,
+) -> None:
     """The per-look boundaries of a group-sequential design (``harness validate``).
 
     Args:
@@ -127,9 +134,14 @@ def print_boundaries(design: Any, bounds: Any, console: Console, *, fmt: str = "
         bounds: its ``LookBoundaries`` at the planned looks.
         console: where to print.
         fmt: ``table``, ``markdown`` or ``json``.
+        characteristics: its ``OperatingCharacteristics``, or None (a stated margin: the
+            effect in sd units is unknown before any run).
     """
     if fmt == "json":
-        console.print_json(json.dumps({"design": design.to_dict(), "boundaries": bounds.to_dict()}))
+        shown = {"design": design.to_dict(), "boundaries": bounds.to_dict()}
+        if characteristics is not None:
+            shown["operating_characteristics"] = characteristics.to_dict()
+        console.print_json(json.dumps(shown))
         return
     margin = (
         f"margin {design.margin:g}"
@@ -164,10 +176,11 @@ def print_boundaries(design: Any, bounds: Any, console: Console, *, fmt: str = "
             strict=True,
         )
     ]
+    expect = _expectations(design, characteristics)
     if fmt == "markdown":
         lines = [title, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(row) + " |" for row in cells]
-        console.print("\n".join(lines), markup=False)
+        console.print("\n".join([*lines, "", expect]), markup=False)
         return
     table = Table(title=title)
     for column in header:
@@ -179,6 +192,25 @@ def print_boundaries(design: Any, bounds: Any, console: Console, *, fmt: str = "
         "A look at n seeds stops for efficacy when |t| >= the |t| bound (n - 1 df), for "
         "futility when |mean| + q * sd/sqrt(n) < the margin.",
         markup=False,
+    )
+    console.print(expect, markup=False)
+
+
+def _expectations(design: Any, characteristics: Any) -> str:
+    """What one comparison can expect, in words: power and seeds against a fixed budget."""
+    if characteristics is None:
+        return (
+            "What to expect: not simulated with a stated margin (its size in seed sds is "
+            "unknown before any run)."
+        )
+    c = characteristics
+    n = design.max_seeds
+    return (
+        f"What to expect per comparison ({c.simulations} simulated, normal seed noise): at the "
+        f"default effect ({c.effect:.3f} seed sds) power {c.power:.3f} against {c.fixed_power:.3f} "
+        f"for a fixed {n}-seed t-test (ratio {c.power / c.fixed_power:.3f}), mean seeds "
+        f"{c.seeds_at_effect:.1f} of {n}; with no effect, mean seeds {c.seeds_at_null:.1f} "
+        f"({c.futility_at_null:.0%} stop for futility)."
     )
 
 

@@ -312,4 +312,13 @@ def test_validate_shows_the_per_look_boundaries_before_any_run(
     assert shown["boundaries"]["seeds"] == [3, 4, 5, 6, 7, 8], "first look at the study's seeds"
     assert shown["boundaries"]["t_efficacy"] == pytest.approx(list(expected.t_efficacy))
     assert shown["design"]["comparisons"] == 2
+    expect = shown["operating_characteristics"]
+    assert expect["fixed_power"] == pytest.approx(0.8, abs=1e-4)
+    assert 0.5 < expect["power"] < expect["fixed_power"]
+    assert 3 <= expect["seeds_at_effect"] < 8, "stops before the budget on average"
+    assert 3 <= expect["seeds_at_null"] < 8
+    assert main([*argv[:-2], "--max-seeds", "8"]) == 0
+    assert "What to expect per comparison" in capsys.readouterr().err
+    assert main([*argv[:-2], "--max-seeds", "8", "--margin", "0.1"]) == 0
+    assert "not simulated with a stated margin" in capsys.readouterr().err
     assert study.calls() == collections.Counter(), "nothing ran"
