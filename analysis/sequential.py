@@ -490,13 +490,28 @@ class SequentialReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (non-finite floats become None)."""
-        method = (
-            "anytime-valid t-test confidence sequence (normal prior on effect, "
-            "right-Haar prior on scale), Bonferroni over comparisons"
-            if self.design == "anytime-valid"
-            else "group-sequential t-test with error spending (Lan-DeMets), non-binding "
-            "futility, Bonferroni over comparisons"
-        )
+        if self.design == "anytime-valid":
+            method = (
+                "anytime-valid t-test confidence sequence (normal prior on effect, "
+                "right-Haar prior on scale), Bonferroni over comparisons"
+            )
+        else:
+            from analysis.group_sequential import GroupSequentialDesign
+
+            details = self.design_details or {}
+            recycles = "design" in details and (
+                GroupSequentialDesign.from_dict(details["design"]).recycles
+            )
+            method = (
+                "group-sequential t-test with error spending (Lan-DeMets), non-binding "
+                "futility, "
+                + (
+                    "Holm over comparisons (a rejected comparison's level passed on, "
+                    "Maurer & Bretz)"
+                    if recycles
+                    else "Bonferroni over comparisons"
+                )
+            )
         return {
             "method": method,
             "design": self.design,

@@ -306,6 +306,9 @@ def test_compare_passes_a_rejected_variants_level_on():
         design=GroupSequentialDesign(max_seeds=10, comparisons=2, multiplicity="bonferroni"),
     )
     assert plain.to_dict()["design_details"]["levels"]["none"] == pytest.approx(0.025)
+    # the JSON names the multiplicity rule that decided
+    assert "Holm over comparisons" in report.to_dict()["method"]
+    assert "Bonferroni over comparisons" in plain.to_dict()["method"]
 
 
 def test_operating_characteristics_of_one_look_are_the_fixed_t_tests():
