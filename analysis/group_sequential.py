@@ -500,6 +500,12 @@ def planned_looks(design: GroupSequentialDesign, *, first: int = 2) -> tuple[int
     return tuple(n for n in looks if n <= design.max_seeds)
 
 
+def looks_within_budget(design: GroupSequentialDesign, seeds: Sequence[int]) -> tuple[int, ...]:
+    """The looks that belong to the design: those at no more than N seeds (it spends
+    everything by N)."""
+    return tuple(int(n) for n in seeds if n <= design.max_seeds)
+
+
 def information_fractions(seeds: Sequence[int], max_seeds: int) -> np.ndarray:
     """n / N for each look."""
     return np.asarray(seeds, dtype=float) / max_seeds
@@ -558,7 +564,7 @@ def design_boundaries(
     Returns:
         The per-look boundaries.
     """
-    looks = tuple(int(n) for n in seeds if n <= design.max_seeds)
+    looks = looks_within_budget(design, seeds)
     fractions = information_fractions(looks, design.max_seeds)
     level = design.level if level is None else level
     cumulative = spent(
@@ -709,7 +715,8 @@ def simulate_decisions(
         differences: simulated paired differences, seeds on the last axis (at least the last
             look's count).
         design: the design.
-        looks: seed counts of the looks; default :func:`planned_looks`.
+        looks: seed counts of the looks (those past N are dropped, as by
+            :func:`design_boundaries`); default :func:`planned_looks`.
 
     Returns:
         (final code, seeds used, whether efficacy was ever crossed with futility ignored — the
@@ -719,7 +726,7 @@ def simulate_decisions(
 
     from analysis.stats import running_mean_sd
 
-    looks = planned_looks(design) if looks is None else tuple(looks)
+    looks = planned_looks(design) if looks is None else looks_within_budget(design, looks)
     k_looks = len(looks)
     mean, sd = running_mean_sd(differences)
     index = np.asarray(looks) - 1
@@ -821,12 +828,11 @@ def operating_characteristics(
 
     if design.margin is not None:
         raise ValueError("operating characteristics need the default margin (no stated margin)")
-    looks = tuple(int(n) for n in seeds if n <= design.max_seeds)
     effect = design.default_effect()
     rng = np.random.default_rng(seed)
-    shape = (simulations, looks[-1])
-    final, used, _ = simulate_decisions(-effect + rng.standard_normal(shape), design, looks)
-    final0, used0, _ = simulate_decisions(rng.standard_normal(shape), design, looks)
+    shape = (simulations, design.max_seeds)
+    final, used, _ = simulate_decisions(-effect + rng.standard_normal(shape), design, seeds)
+    final0, used0, _ = simulate_decisions(rng.standard_normal(shape), design, seeds)
     return OperatingCharacteristics(
         effect=effect,
         power=float(np.mean(final == EFFICACY_BETTER)),
