@@ -34,7 +34,6 @@ from analysis.sequential import (
     Verdict,
     _observed_fixed_n,
     paired_with_baseline,
-    runs_of_fixed_design,
 )
 from analysis.stats import running_mean_sd
 
@@ -258,9 +257,7 @@ def group_sequential_compare(
         effect_prior_variance=math.nan,
         target_power=target_power,
         comparisons=tuple(comparisons),
-        needs_seeds=tuple(c.variant for c in comparisons if c.needs_seed),
         runs_used=sum(c.result.n for c in comparisons) + len(baseline_seeds),
-        runs_fixed_design=runs_of_fixed_design(comparisons),
         resolution=resolution,
         warnings=tuple(warnings),
         design="group-sequential",

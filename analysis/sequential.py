@@ -480,13 +480,19 @@ class SequentialReport:
     effect_prior_variance: float
     target_power: float
     comparisons: tuple[SequentialComparison, ...]
-    needs_seeds: tuple[str, ...]
     runs_used: int
-    runs_fixed_design: int | None
     resolution: float = 0.0
     warnings: tuple[str, ...] = ()
     design: str = "anytime-valid"
     design_details: dict[str, Any] | None = None
+
+    @property
+    def needs_seeds(self) -> tuple[str, ...]:
+        return tuple(c.variant for c in self.comparisons if c.needs_seed)
+
+    @property
+    def runs_fixed_design(self) -> int | None:
+        return runs_of_fixed_design(self.comparisons)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (non-finite floats become None)."""
@@ -650,9 +656,7 @@ def sequential_compare(
         effect_prior_variance=effect_prior_variance,
         target_power=target_power,
         comparisons=tuple(comparisons),
-        needs_seeds=tuple(c.variant for c in comparisons if c.needs_seed),
         runs_used=sum(c.result.n for c in comparisons) + len(baseline_seeds),
-        runs_fixed_design=runs_of_fixed_design(comparisons),
         resolution=resolution,
         warnings=tuple(warnings),
     )
