@@ -176,6 +176,31 @@ def equivalence_table(
     return lines
 
 
+def equal_power_fixed_n(
+    final: np.ndarray,
+    effects: tuple[float, ...],
+    *,
+    level: float,
+    margin: float,
+    decided: tuple[int, int],
+    power_floor: float = 0.0,
+) -> list[int]:
+    """Each comparison's fixed n at the power the sequential design reached: the t-test for
+    δ > 0, the TOST against ``margin`` for δ = 0. ``decided`` are the codes that count as
+    reaching the right decision (for δ > 0, for δ = 0); the power is capped at POWER_CAP and
+    raised to ``power_floor``."""
+    fixed = []
+    for j, delta in enumerate(effects):
+        target = decided[0] if delta > 0 else decided[1]
+        power = min(max(np.mean(final[:, j] == target), power_floor), POWER_CAP)
+        fixed.append(
+            fixed_n_equal_power(
+                delta, alpha=level, power=power, margin=None if delta > 0 else margin
+            )
+        )
+    return fixed
+
+
 def study_table(rng: np.random.Generator, sims: int, max_seeds: int, alpha: float) -> list[str]:
     """Whole studies of 3 variants + baseline; the baseline runs until the last one stops."""
     margin = 1.0
@@ -200,15 +225,9 @@ def study_table(rng: np.random.Generator, sims: int, max_seeds: int, alpha: floa
         diffs = np.stack([-d + rng.standard_normal((sims, max_seeds)) for d in effects], axis=1)
         final, used = simulate(diffs, alpha=level, margin=margin)
         runs = used.sum(axis=1) + used.max(axis=1)
-        fixed = []
-        for j, delta in enumerate(effects):
-            target = BETTER if delta > 0 else EQUIVALENT
-            power = min(np.mean(final[:, j] == target), POWER_CAP)
-            fixed.append(
-                fixed_n_equal_power(
-                    delta, alpha=level, power=power, margin=None if delta > 0 else margin
-                )
-            )
+        fixed = equal_power_fixed_n(
+            final, effects, level=level, margin=margin, decided=(BETTER, EQUIVALENT)
+        )
         fixed_runs = sum(fixed) + max(fixed)
         lines.append(
             f"| {name} | {np.mean((final > 0).all(axis=1)):.3f} | {runs.mean():.1f} | "
@@ -236,6 +255,16 @@ def prior_table(rng: np.random.Generator, sims: int, max_seeds: int, alpha: floa
         cells.append(f"{used.mean():.1f} ({np.mean(final == EQUIVALENT):.2f})")
         lines.append(f"| {g:g} | " + " | ".join(cells) + " |")
     return lines
+
+
+def shared_baseline_differences(
+    rng: np.random.Generator, sims: int, effects: tuple[float, ...], seeds: int
+) -> np.ndarray:
+    """(sims, m, seeds) paired differences variant − baseline with means −effects (lower is
+    better) and sd 1, the m comparisons sharing the baseline's runs (correlation 1/2)."""
+    base = rng.standard_normal((sims, 1, seeds))
+    noise = (rng.standard_normal((sims, len(effects), seeds)) - base) / np.sqrt(2.0)
+    return -np.asarray(effects)[None, :, None] + noise
 
 
 def effect_at_80(n: int, level: float) -> float:
@@ -320,21 +349,17 @@ def gs_study_table(rng: np.random.Generator, sims: int, max_seeds: int, alpha: f
         "|---|---|---|---|---|---|",
     ]
     for name, (effects, old_fixed) in studies.items():
-        base = rng.standard_normal((sims, 1, max_seeds))
-        noise = (rng.standard_normal((sims, len(effects), max_seeds)) - base) / np.sqrt(2.0)
-        # paired differences of sd 1 that share the baseline's runs (correlation 1/2)
-        diffs = -np.asarray(effects)[None, :, None] + noise
+        diffs = shared_baseline_differences(rng, sims, effects, max_seeds)
         final, used, _ = simulate_decisions(diffs, design)
         runs = used.sum(axis=1) + used.max(axis=1)
-        fixed = []
-        for j, delta in enumerate(effects):
-            target = EFFICACY_BETTER if delta > 0 else FUTILITY
-            power = min(max(np.mean(final[:, j] == target), level * 1.01), POWER_CAP)
-            fixed.append(
-                fixed_n_equal_power(
-                    delta, alpha=level, power=power, margin=None if delta > 0 else margin
-                )
-            )
+        fixed = equal_power_fixed_n(
+            final,
+            effects,
+            level=level,
+            margin=margin,
+            decided=(EFFICACY_BETTER, FUTILITY),
+            power_floor=level * 1.01,
+        )
         fixed_runs = sum(fixed) + max(fixed)
         lines.append(
             f"| {name} | {np.mean((final > 0).all(axis=1)):.3f} | {runs.mean():.1f} | "
@@ -346,9 +371,7 @@ def gs_study_table(rng: np.random.Generator, sims: int, max_seeds: int, alpha: f
     # designs above make, so only the runs are set beside them.
     holm = GroupSequentialDesign(max_seeds=max_seeds, alpha=alpha, comparisons=3)
     for name, (effects, old_fixed) in studies.items():
-        base = rng.standard_normal((sims, 1, max_seeds))
-        noise = (rng.standard_normal((sims, len(effects), max_seeds)) - base) / np.sqrt(2.0)
-        diffs = -np.asarray(effects)[None, :, None] + noise
+        diffs = shared_baseline_differences(rng, sims, effects, max_seeds)
         final, used, _ = simulate_decisions(diffs, holm)
         runs = used.sum(axis=1) + used.max(axis=1)
         real = np.asarray(effects) > 0
@@ -390,9 +413,8 @@ def gs_study_spending_table(
         )
         cells = []
         for effects, fixed_runs in studies.values():
-            base = rng.standard_normal((sims, 1, max_seeds))
-            noise = (rng.standard_normal((sims, len(effects), max_seeds)) - base) / np.sqrt(2.0)
-            _, used, _ = simulate_decisions(-np.asarray(effects)[None, :, None] + noise, design)
+            diffs = shared_baseline_differences(rng, sims, effects, max_seeds)
+            _, used, _ = simulate_decisions(diffs, design)
             runs = used.sum(axis=1) + used.max(axis=1)
             cells.append((runs.mean() / fixed_runs, used.mean(axis=0), used.max(axis=1).mean()))
         budget = replace(design, margin=None)
@@ -429,9 +451,7 @@ def gs_holm_table(rng: np.random.Generator, sims: int, alpha: float) -> list[str
         design = GroupSequentialDesign(max_seeds=n_max, alpha=alpha, comparisons=m)
         d80 = effect_at_80(n_max, design.level)
         for effects in ((d80, d80, d80), (d80, 0.0, 0.0), (3 * d80, 3 * d80, 0.0)):
-            base = rng.standard_normal((sims, 1, n_max))
-            noise = (rng.standard_normal((sims, m, n_max)) - base) / np.sqrt(2.0)
-            diffs = -np.asarray(effects)[None, :, None] + noise
+            diffs = shared_baseline_differences(rng, sims, effects, n_max)
             final, used, crossed = simulate_decisions(diffs, design)
             real = np.asarray(effects) > 0
             error = crossed[:, ~real].any(axis=1).mean() if (~real).any() else math.nan
