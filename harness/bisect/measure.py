@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from harness.bisect.worktrees import Commit, WorktreePool
 from harness.errors import UserError
 from harness.executors import RunPlan
-from harness.run.inprocess import InProcessExecutor
+from harness.executors.inprocess import InProcessExecutor
 from harness.run.scheduler import Scheduler
 from harness.store import CommitMeta, FileSystemStore, RunKey, StudyMeta
 from harness.study.spec import StudySpec, VariantSpec, config_hash

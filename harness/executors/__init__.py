@@ -1,6 +1,6 @@
 """Executors start workers for planned runs: locally, on Slurm (submitit) or on Ray.
 
-Every executor starts ``python -m harness.run.worker RUN_DIR`` (or its in-process equivalent) for
+Every executor starts ``python -m harness.worker RUN_DIR`` (or its in-process equivalent) for
 each run, and the worker writes the run's record into the shared study directory, so results
 are identical in content whichever executor ran them.
 """

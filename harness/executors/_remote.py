@@ -1,6 +1,6 @@
 """What the cluster executors (Slurm, Ray) share.
 
-On the node, a job or task runs :func:`run_worker`: ``python -m harness.run.worker RUN_DIR`` as a
+On the node, a job or task runs :func:`run_worker`: ``python -m harness.worker RUN_DIR`` as a
 child process, exactly as the local executor does, with its output in the run's
 ``worker.log``. The worker writes ``record.json`` into the shared study directory; nothing
 comes back through the engine but a small summary.
@@ -21,7 +21,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from typing import Any
 
 from harness.executors._base import RunPlan
 from harness.store import HEARTBEAT_INTERVAL_S, FileSystemStore, atomic_write_text
+from harness.worker.launch import worker_command
 
 JOB_FILE = "executor.json"  # in the run directory: which job/task runs it, and how it ended
 WORKER_LOG = "worker.log"  # the worker's own stdout/stderr, as with the local executor
@@ -84,18 +84,7 @@ def run_worker(task: WorkerTask) -> dict[str, Any]:
     env = dict(os.environ)
     env["OMP_NUM_THREADS"] = str(task.threads)
     env["MKL_NUM_THREADS"] = str(task.threads)
-    argv = [
-        sys.executable,
-        "-m",
-        "harness.run.worker",
-        str(run_dir),
-        "--threads",
-        str(task.threads),
-        "--device",
-        task.device,
-        "--wandb",
-        json.dumps(task.wandb),
-    ]
+    argv = worker_command(run_dir, threads=task.threads, device=task.device, wandb=task.wandb)
     host = socket.gethostname()
     print(f"harness: worker for {run_dir} on {host}", flush=True)
     with (run_dir / WORKER_LOG).open("w") as log:

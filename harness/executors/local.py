@@ -8,17 +8,16 @@ forked from a warm zygote (:mod:`harness.executors.pool`) unless ``HARNESS_WORKE
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections import deque
 
 from harness.executors._base import Executor, RunPlan
 from harness.executors.pool import WorkerPool
+from harness.worker.launch import worker_args, worker_command
 
 
 def visible_gpus() -> list[str]:
@@ -54,7 +53,7 @@ class LocalExecutor(Executor):
     By default the workers are forked by a warm zygote (:class:`~harness.executors.pool.
     WorkerPool`) that paid the imports once; each run is still its own process, in the
     runner's process group. ``HARNESS_WORKER_POOL=0`` (or ``pool=False``) starts
-    ``python -m harness.run.worker`` afresh for every run instead.
+    ``python -m harness.worker`` afresh for every run instead.
 
     Args:
         jobs: workers at once; default one per GPU, else one per CPU core (at most 8).
@@ -160,15 +159,7 @@ class LocalExecutor(Executor):
         return {"OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads)}
 
     def _worker_args(self, plan: RunPlan) -> list[str]:
-        return [
-            str(plan.run_dir),
-            "--threads",
-            str(self.threads),
-            "--device",
-            self.device,
-            "--wandb",
-            json.dumps(plan.wandb),
-        ]
+        return worker_args(plan.run_dir, threads=self.threads, device=self.device, wandb=plan.wandb)
 
     def _warm_pool(self) -> WorkerPool | None:
         """The zygote, started on first use; None when the pool is off or has died."""
@@ -179,7 +170,9 @@ class LocalExecutor(Executor):
         return self._pool if self._pool.alive else None
 
     def _spawn(self, plan: RunPlan, env: dict[str, str]) -> subprocess.Popen[bytes]:
-        argv = [sys.executable, "-m", "harness.run.worker", *self._worker_args(plan)]
+        argv = worker_command(
+            plan.run_dir, threads=self.threads, device=self.device, wandb=plan.wandb
+        )
         with (plan.run_dir / "worker.log").open("w") as log:
             return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
 

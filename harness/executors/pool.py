@@ -1,10 +1,10 @@
 """The runner's side of a warm worker: one zygote process that forks a worker per run.
 
-Starting ``python -m harness.run.worker`` for every run pays the interpreter, torch and the
+Starting ``python -m harness.worker`` for every run pays the interpreter, torch and the
 trainer's imports each time (about a second and a half on a 2-core machine, more than a short
-run's training). :class:`WorkerPool` starts ``python -m harness.run.zygote`` once, which imports
-all that and forks one child per run (protocol in :mod:`harness.run.zygote`). What the store
-promises stays true, because each run is still its own process:
+run's training). :class:`WorkerPool` starts the zygote (:mod:`harness.worker.zygote`) once,
+which imports all that and forks one child per run (the protocol is in its docstring). What the
+store promises stays true, because each run is still its own process:
 
 - a crashed or killed child leaves no record, its end is reported, and the run is rerun;
 - one child's crash does not touch another, nor the zygote;
@@ -24,20 +24,13 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from harness.processes import pid_alive
-
-# Ignores Ctrl-C before anything else is imported: the runner stops the runs on Ctrl-C, and a
-# KeyboardInterrupt in the zygote's imports would only print a traceback.
-ZYGOTE_COMMAND = (
-    "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); import runpy; "
-    "runpy.run_module('harness.run.zygote', run_name='__main__', alter_sys=True)"
-)
+from harness.worker.launch import zygote_command
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,7 +55,7 @@ class WorkerPool:
 
     def __init__(self, env: dict[str, str]) -> None:
         self._process = subprocess.Popen(
-            [sys.executable, "-c", ZYGOTE_COMMAND],
+            zygote_command(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,

@@ -2,7 +2,7 @@
 
 Each task asks for the run's CPUs and GPUs (``cpus_per_run``, ``gpus_per_run``; Ray sets
 ``CUDA_VISIBLE_DEVICES`` for it) and runs :func:`harness.executors._remote.run_worker`, which
-starts the same ``python -m harness.run.worker RUN_DIR`` as the local executor. The study
+starts the same ``python -m harness.worker RUN_DIR`` as the local executor. The study
 directory must be on a filesystem that every node and the driver share.
 
 - Node loss: Ray retries a task whose worker process or node died (``max_retries``); the run

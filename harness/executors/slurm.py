@@ -1,7 +1,7 @@
 """Runs each run as a Slurm job through submitit; the runs submitted together form one job array.
 
 Each job runs :func:`harness.executors._remote.run_worker` on its node, which starts the same
-``python -m harness.run.worker RUN_DIR`` as the local executor; the study directory must be on a
+``python -m harness.worker RUN_DIR`` as the local executor; the study directory must be on a
 filesystem that the nodes and the driver share. Resources come from the study's
 ``[executor]`` table and the CLI (:class:`~harness.study.executor.ExecutorSettings`).
 

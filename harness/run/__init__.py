@@ -1,2 +1,2 @@
-"""Running a study: one scheduler (claim, submit, collect, cancel), the runner, adaptive and
-phased studies, the worker that executes one run, provenance and wandb logging."""
+"""Driving a study: one scheduler (claim, submit, collect, cancel), the runner, adaptive and
+phased studies, the study's meta. What runs inside a worker process is :mod:`harness.worker`."""

@@ -19,11 +19,11 @@ from harness.errors import UserError
 from harness.executors import Executor, RunPlan
 from harness.run.scheduler import Scheduler
 from harness.run.study_meta import study_meta
-from harness.run.wandb_log import resolve_entity, resolve_mode, resolve_project
 from harness.store import FileSystemStore, RunKey
 from harness.store.records import RunRecord
 from harness.study.spec import StudySpec
 from harness.study.tables import changed_keys
+from harness.worker.wandb_sink import resolve_entity, resolve_mode, resolve_project
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,7 +107,7 @@ def wandb_settings(
 ) -> dict[str, Any]:
     """The wandb settings handed to workers, resolved once here: the mode, the project
     (``[wandb] project``, else ``$WANDB_PROJECT``, else the study name), the entity and the
-    job type (the command: one of ``harness.run.wandb_log.JOB_TYPES``)."""
+    job type (the command: one of ``harness.worker.wandb_sink.JOB_TYPES``)."""
     mode = resolve_mode(spec.wandb.mode, enabled=spec.wandb.enabled and not disabled)
     return {
         "mode": mode,

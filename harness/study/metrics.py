@@ -9,7 +9,7 @@ A command config (``[base]`` or a variant) may declare, in any combination::
     wandb = true                         # the script logs to wandb itself
 
 Whatever the source, the worker writes what it reads to the run's ``metrics.jsonl``
-(:mod:`harness.run.metric_sources`), so nothing downstream knows where a metric came from.
+(:mod:`harness.worker.metric_sources`), so nothing downstream knows where a metric came from.
 Everything that can be checked before a run starts is checked here, at the door: the regexes
 compile and name at least one metric, file names end in a format harness reads, and path
 placeholders are ones the worker fills in.

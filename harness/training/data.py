@@ -244,7 +244,7 @@ class Batches:
 def default_language_data(config: DataConfig, block_size: int) -> tuple[Language, np.ndarray]:
     """The default language of ``config`` (its tables built) and its validation set, built
     once per process: both are fixed by the config's content (``data.seed``, the sizes), so a
-    warm worker (:mod:`harness.run.zygote`) builds them once for every run it forks.
+    warm worker (:mod:`harness.worker.zygote`) builds them once for every run it forks.
 
     Returns:
         The language and the validation set, (val_sequences, block_size + 1) int64.

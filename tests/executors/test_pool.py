@@ -1,6 +1,6 @@
 """The warm worker pool (issue 21): a zygote that imported torch and harness forks each run.
 
-A run through the pool must be what a fresh ``python -m harness.run.worker`` process makes of
+A run through the pool must be what a fresh ``python -m harness.worker`` process makes of
 it, bit for bit; a zygote that dies loses no run (the runs it had not started run as fresh
 processes); every record says where its time went.
 """

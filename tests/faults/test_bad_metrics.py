@@ -16,18 +16,18 @@ from fault_studies import record, run_study, write_study
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.run.metric_sources import (
-    LineParser,
-    MetricSourceError,
-    TextStream,
-    read_results_file,
-)
 from harness.store.records import (
     final_metrics,
     first_non_finite,
     non_numeric_last_reports,
     read_metrics,
     read_metrics_checked,
+)
+from harness.worker.metric_sources import (
+    LineParser,
+    MetricSourceError,
+    TextStream,
+    read_results_file,
 )
 
 # A script writing the given lines (bytes) to metrics.jsonl and counting its executions.

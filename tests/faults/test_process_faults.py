@@ -152,7 +152,7 @@ def test_a_worker_started_late_runs_nothing_once_another_finished_the_run(
     run_dir = tmp_path / "runs" / "faults" / "runs" / "a" / "s0"
     recorded = (run_dir / "record.json").read_bytes()
     late = subprocess.run(
-        [os.sys.executable, "-m", "harness.run.worker", str(run_dir)],
+        [os.sys.executable, "-m", "harness.worker", str(run_dir)],
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert late.returncode == 3 and "leaving it alone" in late.stderr

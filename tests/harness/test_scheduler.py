@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from harness.executors import Executor, RunPlan
+from harness.executors.inprocess import InProcessExecutor
 from harness.executors.local import LocalExecutor
-from harness.run.inprocess import InProcessExecutor
 from harness.run.scheduler import Scheduler
 from harness.store import FileSystemStore, RunKey, claim_owner
 from harness.store.records import RunRecord

@@ -115,7 +115,7 @@ def test_a_script_logging_to_wandb_is_the_one_wandb_run(tmp_path: Path) -> None:
     example = EXAMPLES / "logs_to_wandb.toml"
     check(study(example, tmp_path, "--seeds", "2", env=env, wandb=True))
     study_dir = tmp_path / "logs_to_wandb"
-    from harness.run.wandb_source import read_wandb_run
+    from harness.worker.wandb_source import read_wandb_run
 
     for variant in ("no_warmup", "warmup"):
         for seed in (0, 1):

@@ -74,7 +74,7 @@ def run_record(offline_run: Path) -> Any:
     """The ``run`` record of an offline run's ``.wandb`` log (project, job type, tags, id)."""
     from wandb.proto import wandb_internal_pb2
 
-    from harness.run.wandb_source import _records
+    from harness.worker.wandb_source import _records
 
     (log,) = offline_run.glob("*.wandb")
     for chunk in _records(log.read_bytes()):

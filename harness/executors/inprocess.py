@@ -12,7 +12,7 @@ import contextlib
 from pathlib import Path
 
 from harness.executors import Executor, RunPlan
-from harness.run.worker import execute
+from harness.worker.execute import execute
 
 
 class InProcessExecutor(Executor):

@@ -1,10 +1,11 @@
 """A warm worker: imports torch and harness once, then forks one child per run.
 
-``python -m harness.run.zygote`` is started by :class:`harness.executors.pool.WorkerPool`. It
-imports what every worker imports (the worker; torch and the trainer when a built-in run
-comes, wandb when a run asks for it) without running a single torch op, so no thread pool
-exists when it forks: each child sets its own torch threads, exactly as a fresh
-``python -m harness.run.worker RUN_DIR`` process does, and its results are the same bit for bit.
+The zygote is started by :class:`harness.executors.pool.WorkerPool` through
+:func:`harness.worker.launch.zygote_command`. It imports what every worker imports (the worker;
+torch and the trainer when a built-in run comes, wandb when a run asks for it) without running
+a single torch op, so no thread pool exists when it forks: each child sets its own torch
+threads, exactly as a fresh ``python -m harness.worker RUN_DIR`` process does, and its results
+are the same bit for bit.
 
 The protocol is JSON lines. Requests come on stdin::
 
@@ -77,7 +78,7 @@ def main() -> int:
 
 def preload() -> None:
     """Import what every worker imports, running nothing."""
-    import harness.run.worker  # noqa: F401
+    import harness.worker.execute  # noqa: F401
 
 
 def preload_trainer() -> None:
@@ -183,13 +184,13 @@ def _run_child(request: dict[str, Any]) -> int:
     if service and request.get("wandb"):
         os.environ["WANDB_SERVICE"] = service  # the zygote's wandb service (see above)
     os.chdir(request["cwd"])
-    sys.argv = ["harness.run.worker", *request["argv"]]
+    sys.argv = ["harness.worker", *request["argv"]]
     import numpy as np
 
     np.random.seed()  # a fresh process draws its own global state
-    from harness.run import worker
+    from harness.worker.execute import main
 
-    return worker.main(request["argv"])
+    return main(request["argv"])
 
 
 def _exit_code(status: int) -> int:

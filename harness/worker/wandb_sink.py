@@ -8,7 +8,7 @@ output and never fails the run. The conventions a wandb user expects:
   :func:`resolve_entity`, applied once where the settings are made).
 - group: the study; name: ``<variant>-s<seed>``; job type: the command that ran it
   (:data:`JOB_TYPES`); tags: the study and the variant.
-- id: stable per run (:func:`harness.run.wandb_source.wandb_run_id`), with ``resume="allow"``,
+- id: stable per run (:func:`harness.worker.wandb_source.wandb_run_id`), with ``resume="allow"``,
   so a run killed and run again continues its wandb run instead of adding a second one.
 """
 
@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from harness.run.wandb_source import MAX_TAG_LENGTH, wandb_run_id
+from harness.worker.wandb_source import MAX_TAG_LENGTH, wandb_run_id
 
 # The wandb job type of a run: the harness command that started it.
 JOB_TYPES = ("study", "tune", "bisect", "regress", "coordcheck")

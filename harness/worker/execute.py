@@ -1,6 +1,6 @@
 """Run one planned run in this process and leave its record.
 
-``python -m harness.run.worker RUN_DIR``.
+``python -m harness.worker RUN_DIR``.
 
 The runner (or a Slurm job, or a Ray task) starts one worker per run. The worker reads the
 run's ``config.json``, takes over its claim, trains (built-in) or executes the external
@@ -34,9 +34,6 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import RunDiverged
-from harness.run.command import CommandResult, CommandWatch, run_command
-from harness.run.provenance import DIFF_FILE, code_directory, git_state
-from harness.run.wandb_log import WandbSink
 from harness.store import HEARTBEAT_INTERVAL_S, FileSystemStore, RunKey, claim_owner
 from harness.store.records import (
     RunRecord,
@@ -47,6 +44,9 @@ from harness.store.records import (
     read_metrics_checked,
 )
 from harness.training.limits import TIMEOUT_KEY, describe_duration, timeout_seconds
+from harness.worker.command import CommandResult, CommandWatch, run_command
+from harness.worker.provenance import DIFF_FILE, code_directory, git_state
+from harness.worker.wandb_sink import WandbSink
 
 ERROR_OUTPUT_LINES = 10
 # The exit code of a worker that found its run's claim to be another process's.
@@ -57,7 +57,7 @@ LOST_CLAIM = "the run's claim was taken over by another process"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.run.worker")
+    parser = argparse.ArgumentParser(prog="python -m harness.worker")
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import wandb
 
-from harness.run.wandb_log import WandbSink
+from harness.worker.wandb_sink import WandbSink
 
 
 class FakeRun:

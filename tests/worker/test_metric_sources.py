@@ -13,20 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.errors import SpecError
-from harness.run.metric_sources import (
-    AUTO_EXAMPLES,
-    LineParser,
-    MetricSourceError,
-    TextStream,
-    read_results_file,
-)
-from harness.run.wandb_source import (
-    find_run_dir,
-    read_wandb_run,
-    wandb_env,
-    wandb_run_id,
-)
-from harness.run.worker import encode_row
 from harness.store.records import parse_rows
 from harness.study.checks import receives_seed
 from harness.study.metrics import (
@@ -34,6 +20,20 @@ from harness.study.metrics import (
     MetricsConfig,
     declared_metric_names,
     parse_metrics,
+)
+from harness.worker.execute import encode_row
+from harness.worker.metric_sources import (
+    AUTO_EXAMPLES,
+    LineParser,
+    MetricSourceError,
+    TextStream,
+    read_results_file,
+)
+from harness.worker.wandb_source import (
+    find_run_dir,
+    read_wandb_run,
+    wandb_env,
+    wandb_run_id,
 )
 
 REGEX = r"step (?P<step>\d+): train loss (?P<train_loss>[0-9.]+), val loss (?P<val_loss>[0-9.]+)"
@@ -266,7 +266,7 @@ def test_a_stream_in_any_chunks_gives_the_same_rows() -> None:
 
 
 def test_a_followed_log_is_read_in_batches_that_give_every_row(tmp_path: Path) -> None:
-    from harness.run.command import READ_SIZE, _FileFollower
+    from harness.worker.command import READ_SIZE, _FileFollower
 
     path = tmp_path / "train.log"
     lines = [

@@ -29,17 +29,17 @@ from pathlib import Path
 from typing import Any
 
 from harness.processes import TERMINATED_EXIT_CODE, end_process_group, process_start_time
-from harness.run.metric_sources import (
+from harness.store.records import MetricsTail
+from harness.study.metrics import MetricsConfig, parse_metrics
+from harness.training.limits import describe_duration
+from harness.worker.metric_sources import (
     LineParser,
     MetricSourceError,
     Row,
     TextStream,
     read_results_file,
 )
-from harness.run.wandb_source import read_wandb_run, wandb_env, wandb_run_id
-from harness.store.records import MetricsTail
-from harness.study.metrics import MetricsConfig, parse_metrics
-from harness.training.limits import describe_duration
+from harness.worker.wandb_source import read_wandb_run, wandb_env, wandb_run_id
 
 OUTPUT_TAIL_LINES = 60
 # The record keeps at most this much of the output (a 50 MB line must not become a 50 MB

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.run.metric_sources import MetricSourceError, Row, flatten_numbers
+from harness.worker.metric_sources import MetricSourceError, Row, flatten_numbers
 
 # The .wandb file is a LevelDB-style log: a 7-byte file header (":W&B", magic, version), then
 # 32 KiB blocks of records, each a 7-byte header (crc32, length, type) and a chunk of one
@@ -81,7 +81,7 @@ def wandb_env(
             the values back from the files (offline keeps everything on this machine).
         project: the study's wandb project, used when the script names none.
         entity: the wandb entity, when configured.
-        job_type: the harness command that started the run (``wandb_log.JOB_TYPES``), as for
+        job_type: the harness command that started the run (``wandb_sink.JOB_TYPES``), as for
             built-in runs, so study, tune and bisect runs can be told apart.
 
     Returns:
@@ -92,7 +92,7 @@ def wandb_env(
         "WANDB_RUN_GROUP": study,
         "WANDB_NAME": f"{variant}-s{seed}",
         "WANDB_JOB_TYPE": job_type,
-        # The same tags as a built-in run's (wandb_log.WandbSink): the study and the variant.
+        # The same tags as a built-in run's (wandb_sink.WandbSink): the study and the variant.
         "WANDB_TAGS": ",".join([study[:MAX_TAG_LENGTH], variant[:MAX_TAG_LENGTH]]),
         "WANDB_MODE": "offline" if mode in ("disabled", "") else mode,
         "WANDB_RUN_ID": run_id,
