@@ -241,6 +241,7 @@ def _run_phased(
 ) -> int:
     from harness.run.phased import run_phases
     from harness.store import load_table
+    from harness.store.layout import phase_decisions_file
     from harness.study.phases import parse_phased
 
     phased = parse_phased(raw, source=path, text=text)
@@ -255,7 +256,7 @@ def _run_phased(
     console.print(f"[bold]{phased.name}: {len(decisions)} phase(s)")
     for decision in decisions:
         console.print(f"  {decision.describe()}")
-    console.print(f"Decisions in {root / phased.name / 'phases.json'}")
+    console.print(f"Decisions in {phase_decisions_file(root / phased.name)}")
     code = max(codes, default=0)
     if args.format == "json":
         _print_json(

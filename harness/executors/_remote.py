@@ -29,10 +29,9 @@ from typing import Any
 
 from harness.executors._base import RunPlan
 from harness.store import HEARTBEAT_INTERVAL_S, FileSystemStore, atomic_write_text
+from harness.store.layout import RunDir
 from harness.worker.launch import worker_command
 
-JOB_FILE = "executor.json"  # in the run directory: which job/task runs it, and how it ended
-WORKER_LOG = "worker.log"  # the worker's own stdout/stderr, as with the local executor
 RECORD_VISIBLE_TIMEOUT_S = 60.0  # NFS attribute caches can hide a new file this long
 
 
@@ -87,7 +86,7 @@ def run_worker(task: WorkerTask) -> dict[str, Any]:
     argv = worker_command(run_dir, threads=task.threads, device=task.device, wandb=task.wandb)
     host = socket.gethostname()
     print(f"harness: worker for {run_dir} on {host}", flush=True)
-    with (run_dir / WORKER_LOG).open("w") as log:
+    with RunDir(run_dir).worker_log.open("w") as log:
         _current_worker = subprocess.Popen(
             argv,
             cwd=task.cwd if os.path.isdir(task.cwd) else None,
@@ -103,7 +102,7 @@ def run_worker(task: WorkerTask) -> dict[str, Any]:
             raise
         finally:
             _current_worker = None
-    record = (run_dir / "record.json").exists()
+    record = RunDir(run_dir).record.exists()
     print(f"harness: worker exited with code {returncode}, record: {record}", flush=True)
     return {"host": host, "returncode": returncode, "record": record}
 
@@ -157,12 +156,12 @@ def study_store(plan: RunPlan) -> FileSystemStore:
 
 
 def write_job_info(run_dir: Path, info: dict[str, Any]) -> None:
-    atomic_write_text(run_dir / JOB_FILE, json.dumps(info, indent=2, sort_keys=True))
+    atomic_write_text(RunDir(run_dir).executor, json.dumps(info, indent=2, sort_keys=True))
 
 
 def read_job_info(run_dir: Path) -> dict[str, Any] | None:
     try:
-        data = json.loads((run_dir / JOB_FILE).read_text())
+        data = json.loads(RunDir(run_dir).executor.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
     return data if isinstance(data, dict) else None
@@ -201,9 +200,10 @@ def await_record(run_dir: Path, timeout: float = RECORD_VISIBLE_TIMEOUT_S) -> bo
     cached; listing the directory revalidates them.
     """
     deadline = time.monotonic() + timeout
+    record = RunDir(run_dir).record
     while True:
         with contextlib.suppress(OSError):
-            if "record.json" in os.listdir(run_dir):
+            if record.name in os.listdir(run_dir):
                 return True
         if time.monotonic() >= deadline:
             return False

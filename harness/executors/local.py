@@ -17,6 +17,7 @@ from collections import deque
 
 from harness.executors._base import Executor, RunPlan
 from harness.executors.pool import WorkerPool
+from harness.store.layout import RunDir
 from harness.worker.launch import worker_args, worker_command
 
 
@@ -173,7 +174,7 @@ class LocalExecutor(Executor):
         argv = worker_command(
             plan.run_dir, threads=self.threads, device=self.device, wandb=plan.wandb
         )
-        with (plan.run_dir / "worker.log").open("w") as log:
+        with RunDir(plan.run_dir).worker_log.open("w") as log:
             return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def _ended(self) -> list[str]:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness.processes import pid_alive
+from harness.store.layout import RunDir
 from harness.worker.launch import zygote_command
 
 
@@ -78,13 +79,13 @@ class WorkerPool:
         self, run_dir: Path, *, argv: list[str], env: dict[str, str], wants_wandb: bool
     ) -> None:
         """Ask the zygote for a worker running ``argv`` (the worker's arguments) in ``env``,
-        its output in ``run_dir / "worker.log"``."""
+        its output in the run's ``worker.log``."""
         request = {
             "run_dir": str(run_dir),
             "argv": argv,
             "env": env,
             "cwd": os.getcwd(),
-            "log": str(run_dir / "worker.log"),
+            "log": str(RunDir(run_dir).worker_log),
             "wandb": wants_wandb,
         }
         self._requested.add(str(run_dir))

@@ -25,7 +25,6 @@ import ray
 
 from harness.executors._base import Executor, RunPlan
 from harness.executors._remote import (
-    WORKER_LOG,
     ClaimHeartbeat,
     WorkerTask,
     await_record,
@@ -35,6 +34,7 @@ from harness.executors._remote import (
     update_job_info,
     write_job_info,
 )
+from harness.store.layout import RunDir
 from harness.study.executor import ExecutorSettings
 
 CANCEL_GRACE_S = 20.0
@@ -139,7 +139,7 @@ class RayExecutor(Executor):
             result = ray.get(ref)
         except ray.exceptions.RayError as exc:  # the task failed, its node died, or cancelled
             error = f"{type(exc).__name__}: {exc}"[-4000:]
-            with (plan.run_dir / WORKER_LOG).open("a") as log:
+            with RunDir(plan.run_dir).worker_log.open("a") as log:
                 log.write(f"\nharness: the Ray task ended without a result:\n{error}\n")
         if result is not None and result.get("record"):
             await_record(plan.run_dir)

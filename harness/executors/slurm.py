@@ -40,7 +40,6 @@ from submitit.slurm.slurm import SlurmJob
 from harness.errors import UserError
 from harness.executors._base import Executor, RunPlan
 from harness.executors._remote import (
-    JOB_FILE,
     ClaimHeartbeat,
     WorkerTask,
     await_record,
@@ -55,10 +54,10 @@ from harness.executors._remote import (
 )
 from harness.processes import process_start_time
 from harness.store import RunKey, claim_is_live
+from harness.store.layout import RunDir
 from harness.study.executor import ExecutorSettings
 
 DEFAULT_JOBS = 256
-LOG_FILE = "slurm.log"
 # Slurm states of a job that may still run the run (``sacct`` prints e.g. "CANCELLED by 12").
 ALIVE_STATES = {
     "PENDING",
@@ -285,7 +284,7 @@ class SlurmExecutor(Executor):
                 error = f"{type(exc).__name__}: {exc}"[-4000:]
         else:
             error = "the job ended without a result"
-        _gather_logs(job, plan.run_dir / LOG_FILE)
+        _gather_logs(job, RunDir(plan.run_dir).slurm_log)
         if result is not None and result.get("record"):
             await_record(plan.run_dir)
         update_job_info(
@@ -301,7 +300,7 @@ class SlurmExecutor(Executor):
 def _local_job_alive(info: dict[str, Any], run_dir: Path) -> bool:
     pid = int(info["job_id"])
     owner = {"host": info.get("host"), "pid": pid, "pid_start": info.get("pid_start")}
-    return claim_is_live(owner, run_dir / JOB_FILE)
+    return claim_is_live(owner, RunDir(run_dir).executor)
 
 
 def _gather_logs(job: submitit.Job[Any], target: Path, limit: int = 1_000_000) -> None:

@@ -21,7 +21,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from harness.store import RunKey
-from harness.store.records import MetricsTail, RunRecord
+from harness.store.layout import RunDir
+from harness.store.metrics_file import MetricsTail
+from harness.store.records import RunRecord
 
 LOSS_KEYS = ("train_loss", "loss", "val_loss")
 
@@ -97,7 +99,7 @@ class RichProgress:
 
     def started(self, plan: PlannedRun) -> None:
         task = self.progress.add_task(f"  {plan.key}", total=plan.total_steps)
-        follower = RunFollower(plan.run_dir / "metrics.jsonl", self.metric)
+        follower = RunFollower(RunDir(plan.run_dir).metrics, self.metric)
         self.active[plan.key] = (task, follower, plan)
 
     def tick(self) -> None:

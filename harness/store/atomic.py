@@ -7,10 +7,11 @@ import contextlib
 import json
 import os
 import re
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from harness.store.layout import temporary_beside
 
 # How Rust libraries (polars) name the OS error behind a failure.
 _OS_ERROR = re.compile(r"\(os error (\d+)\)")
@@ -42,7 +43,7 @@ def atomic_write_with(path: Path, write: Callable[[Path], object]) -> None:
     Raises:
         OSError: the write failed, naming ``path``; no temporary file is left behind.
     """
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp = temporary_beside(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write(tmp)
@@ -72,7 +73,7 @@ def exclusive_create(path: Path, content: dict[str, Any]) -> bool:
     Returns:
         True when this call created the file, False when it existed.
     """
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp = temporary_beside(path)
     try:
         with tmp.open("w") as handle:
             json.dump(content, handle)

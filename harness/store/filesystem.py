@@ -1,12 +1,6 @@
 """The results store as a directory tree: the study directory is the single source of truth.
 
-Layout::
-
-    <study dir>/study.json                             the study's description (StudyMeta)
-    <study dir>/runs/<variant>/s<seed>/config.json     resolved config + hash, before the run
-    <study dir>/runs/<variant>/s<seed>/claim.json      while running: host, pid; mtime = heartbeat
-    <study dir>/runs/<variant>/s<seed>/metrics.jsonl   appended while running
-    <study dir>/runs/<variant>/s<seed>/record.json     the finished run, written atomically
+The directory tree (which file is where) is named in :mod:`harness.store.layout`.
 
 Crash safety: ``record.json`` is written to a temporary file, fsynced and renamed into place, so
 a run either has a complete record or none; a run without one is unfinished and is rerun. A
@@ -37,13 +31,17 @@ from harness.errors import UserError
 from harness.store._base import RunConfigFile, RunKey, Store
 from harness.store.atomic import atomic_write_text, exclusive_create, read_json_object
 from harness.store.claims import claim_is_live, end_claimed_command, held_by
+from harness.store.layout import (
+    LOCK_FILE,
+    RUNS_FOLDER,
+    SEQUENTIAL_FILE,
+    STUDY_FILE,
+    RunDir,
+    phase_decisions_file,
+)
 from harness.store.meta import PhaseDecision, SequentialLooks, StudyMeta
 from harness.store.records import RunRecord, Status
 from harness.store.unreadable import UnreadableFile, load_json, load_json_object, warn_unreadable
-
-STUDY_FILE = "study.json"
-PHASES_FILE = "phases.json"
-SEQUENTIAL_FILE = "sequential.json"
 
 
 class FileSystemStore(Store):
@@ -71,7 +69,7 @@ class FileSystemStore(Store):
         """
         run_dir = Path(run_dir)
         seed = _seed_of(run_dir.name) if run_dir.name.startswith("s") else -1
-        if seed < 0 or run_dir.parent.parent.name != "runs":
+        if seed < 0 or run_dir.parent.parent.name != RUNS_FOLDER:
             raise ValueError(f"{run_dir} is not a run directory (<study>/runs/<variant>/s<seed>)")
         store = cls(run_dir.parent.parent.parent)
         return store, RunKey(variant=run_dir.parent.name, seed=seed)
@@ -109,7 +107,11 @@ class FileSystemStore(Store):
 
     # -- runs -------------------------------------------------------------------------------
     def run_dir(self, key: RunKey) -> Path:
-        return self.study_dir / "runs" / key.variant / f"s{key.seed}"
+        return self.study_dir / RUNS_FOLDER / key.variant / f"s{key.seed}"
+
+    def paths(self, key: RunKey) -> RunDir:
+        """Every path of the run ``key`` (its :meth:`run_dir` and the files in it)."""
+        return RunDir(self.run_dir(key))
 
     def write_config(self, config: RunConfigFile) -> None:
         key = RunKey(variant=config.variant, seed=config.seed)
@@ -121,7 +123,7 @@ class FileSystemStore(Store):
             "config": config.config,
             "config_hash": config.config_hash,
         }
-        atomic_write_text(self.run_dir(key) / "config.json", json.dumps(payload, indent=2))
+        atomic_write_text(self.paths(key).config, json.dumps(payload, indent=2))
 
     def read_config(self, key: RunKey) -> RunConfigFile | None:
         """A run's stored config; None when it has none, or when ``config.json`` is damaged
@@ -129,7 +131,7 @@ class FileSystemStore(Store):
         try:
             return self._load_config(key)
         except UnreadableFile as error:
-            if (self.run_dir(key) / "record.json").exists():
+            if (self.paths(key).record).exists():
                 consequence = (
                     "the run's record still counts, without its stored config; delete "
                     f"{self.run_dir(key)} to rerun the run"
@@ -140,7 +142,7 @@ class FileSystemStore(Store):
             return None
 
     def _load_config(self, key: RunKey) -> RunConfigFile | None:
-        path = self.run_dir(key) / "config.json"
+        path = self.paths(key).config
         data = load_json(path)
         try:
             return RunConfigFile.from_dict(data) if data is not None else None
@@ -148,7 +150,7 @@ class FileSystemStore(Store):
             raise UnreadableFile(path, f"not a run config: {error}") from None
 
     def try_claim(self, key: RunKey, owner: dict[str, Any]) -> bool:
-        path = self.run_dir(key) / "claim.json"
+        path = self.paths(key).claim
         path.parent.mkdir(parents=True, exist_ok=True)
         if exclusive_create(path, owner):
             return True
@@ -165,7 +167,7 @@ class FileSystemStore(Store):
     def live_claim(self, key: RunKey) -> dict[str, Any] | None:
         """The claim on a run (see :func:`~harness.store.claims.claim_owner`) while its process
         is still there; None when the run is unclaimed or its claim is stale."""
-        path = self.run_dir(key) / "claim.json"
+        path = self.paths(key).claim
         try:
             claim = load_json_object(path)
         except UnreadableFile as error:  # claims are written whole: this one was damaged
@@ -176,7 +178,7 @@ class FileSystemStore(Store):
 
     def update_claim(self, key: RunKey, owner: dict[str, Any]) -> None:
         """Hand a claim to the process that actually runs the work (the worker)."""
-        atomic_write_text(self.run_dir(key) / "claim.json", json.dumps(owner))
+        atomic_write_text(self.paths(key).claim, json.dumps(owner))
 
     def hand_over_claim(self, key: RunKey, worker: dict[str, Any]) -> str | None:
         """The worker's take-over of its run: the claim keeps the scheduler's ``token`` and
@@ -194,11 +196,11 @@ class FileSystemStore(Store):
         Returns:
             The claim's token (the scheduler's) when the claim is now this worker's, else None.
         """
-        path = self.run_dir(key) / "claim.json"
+        path = self.paths(key).claim
         with self._lock():
             claim = read_json_object(path)
             if claim is None:
-                if (self.run_dir(key) / "record.json").exists():
+                if (self.paths(key).record).exists():
                     return None
                 claim = {"token": worker["token"]}
             elif "worker" in claim and claim_is_live(claim, path):
@@ -210,14 +212,14 @@ class FileSystemStore(Store):
 
     def claim_held(self, key: RunKey, token: str, worker: str | None = None) -> bool:
         """Whether the run's claim still carries ``token`` (and the ``worker`` id, if given)."""
-        return held_by(read_json_object(self.run_dir(key) / "claim.json"), token, worker)
+        return held_by(read_json_object(self.paths(key).claim), token, worker)
 
     def note_claim_command(
         self, key: RunKey, token: str, worker: str, *, pgid: int, start: int | None
     ) -> bool:
         """Name the command's process group in the worker's claim (see ``claims``); False,
         changing nothing, when the claim is no longer this worker's."""
-        path = self.run_dir(key) / "claim.json"
+        path = self.paths(key).claim
         with self._lock():
             claim = read_json_object(path)
             if claim is None or not held_by(claim, token, worker):
@@ -230,7 +232,7 @@ class FileSystemStore(Store):
     def heartbeat(self, key: RunKey, token: str | None = None) -> None:
         """Touch the claim (its mtime is the heartbeat); with ``token``, only a claim that
         still carries it."""
-        path = self.run_dir(key) / "claim.json"
+        path = self.paths(key).claim
         if token is not None and not held_by(read_json_object(path), token):
             return
         with contextlib.suppress(FileNotFoundError):
@@ -239,7 +241,7 @@ class FileSystemStore(Store):
     def release(self, key: RunKey, token: str | None = None) -> None:
         """Drop the claim; with ``token``, only a claim that still carries it (a process that
         lost its claim to another must not release the other's)."""
-        path = self.run_dir(key) / "claim.json"
+        path = self.paths(key).claim
         if token is None:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
@@ -251,7 +253,7 @@ class FileSystemStore(Store):
 
     def end_abandoned_command(self, key: RunKey, token: str) -> None:
         """End the process group of a command whose worker died, if the claim is ``token``'s."""
-        claim = read_json_object(self.run_dir(key) / "claim.json")
+        claim = read_json_object(self.paths(key).claim)
         if held_by(claim, token):
             end_claimed_command(claim)
 
@@ -266,7 +268,7 @@ class FileSystemStore(Store):
 
     def write_record(self, record: RunRecord) -> None:
         key = RunKey(variant=record.variant, seed=record.seed)
-        atomic_write_text(self.run_dir(key) / "record.json", record.to_json())
+        atomic_write_text(self.paths(key).record, record.to_json())
 
     def write_record_if_held(self, record: RunRecord, *, token: str, worker: str) -> bool:
         """Store the record only while the run's claim is still this worker's, checked under
@@ -299,7 +301,7 @@ class FileSystemStore(Store):
             return None
 
     def _load_record(self, key: RunKey) -> RunRecord | None:
-        path = self.run_dir(key) / "record.json"
+        path = self.paths(key).record
         data = load_json(path)
         try:
             return RunRecord.from_dict(data) if data is not None else None
@@ -324,7 +326,7 @@ class FileSystemStore(Store):
         return "running" if self.live_claim(key) is not None else "pending"
 
     def run_keys(self) -> Iterator[RunKey]:
-        runs = self.study_dir / "runs"
+        runs = self.study_dir / RUNS_FOLDER
         if not runs.is_dir():
             return
         for variant_dir in sorted(runs.iterdir()):
@@ -332,7 +334,7 @@ class FileSystemStore(Store):
                 continue
             seed_dirs = [d for d in variant_dir.iterdir() if d.name.startswith("s")]
             for seed_dir in sorted(seed_dirs, key=lambda d: _seed_of(d.name)):
-                if _seed_of(seed_dir.name) >= 0 and (seed_dir / "config.json").exists():
+                if _seed_of(seed_dir.name) >= 0 and RunDir(seed_dir).config.exists():
                     yield RunKey(variant=variant_dir.name, seed=_seed_of(seed_dir.name))
 
     def archive(self) -> Path | None:
@@ -351,7 +353,7 @@ class FileSystemStore(Store):
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
         self.study_dir.mkdir(parents=True, exist_ok=True)
-        with (self.study_dir / ".lock").open("a") as handle:
+        with (self.study_dir / LOCK_FILE).open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -366,7 +368,7 @@ def is_study_dir(path: Path) -> bool:
 
 def is_phased_root(path: Path) -> bool:
     """Whether ``path`` is the root of a phased study: phase decisions and no ``study.json``."""
-    return (path / PHASES_FILE).is_file() and not is_study_dir(path)
+    return phase_decisions_file(path).is_file() and not is_study_dir(path)
 
 
 def write_phase_decisions(root: Path, decisions: Iterable[PhaseDecision]) -> None:
@@ -377,7 +379,7 @@ def write_phase_decisions(root: Path, decisions: Iterable[PhaseDecision]) -> Non
         decisions: the decisions so far; they replace what was stored.
     """
     payload = [decision.to_dict() for decision in decisions]
-    atomic_write_text(root / PHASES_FILE, json.dumps(payload, indent=2))
+    atomic_write_text(phase_decisions_file(root), json.dumps(payload, indent=2))
 
 
 def read_phase_decisions(root: Path) -> list[PhaseDecision]:
@@ -386,7 +388,7 @@ def read_phase_decisions(root: Path) -> list[PhaseDecision]:
     Raises:
         UserError: the decisions are missing or unreadable.
     """
-    path = root / PHASES_FILE
+    path = phase_decisions_file(root)
     try:
         entries = load_json(path)
         if entries is None:

@@ -11,7 +11,6 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 FinalStatus = Literal["done", "failed", "diverged"]
@@ -204,95 +203,6 @@ def _read_final_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     return values
 
 
-def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """The JSON lines of a ``metrics.jsonl`` file; lines that cannot be read (torn by a crash
-    mid-write, not UTF-8, not JSON objects) are skipped (:func:`read_metrics_checked` says
-    which)."""
-    if not path.exists():
-        return []
-    return parse_rows(path.read_bytes().splitlines())
-
-
-@dataclass(frozen=True, kw_only=True)
-class MetricsRead:
-    """A ``metrics.jsonl`` as read at the end of a run.
-
-    Attributes:
-        rows: the JSON objects of its lines, in order.
-        skipped: one description per line left out (``"line 3: not UTF-8 ..."``).
-        error: why the file could not be read at all (it is a directory, unreadable ...).
-    """
-
-    rows: list[dict[str, Any]]
-    skipped: list[str] = field(default_factory=list)
-    error: str | None = None
-
-
-MAX_SKIPPED_SHOWN = 5
-
-
-def read_metrics_checked(path: Path) -> MetricsRead:
-    """The rows of ``metrics.jsonl`` and what could not be read, never raising.
-
-    Blank lines are no rows and no problem; any other line that is not a JSON object (torn,
-    not UTF-8, a list) is skipped and described.
-    """
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return MetricsRead(rows=[])
-    except OSError as error:
-        return MetricsRead(rows=[], error=f"{path} cannot be read: {error.strerror or error}")
-    rows: list[dict[str, Any]] = []
-    skipped: list[str] = []
-    for number, line in enumerate(data.splitlines(), start=1):
-        if not line.strip():
-            continue
-        row, problem = _parse_line(line)
-        if row is not None:
-            rows.append(row)
-        else:
-            skipped.append(f"line {number}: {problem}")
-    return MetricsRead(rows=rows, skipped=skipped)
-
-
-def describe_skipped(path: Path, skipped: list[str]) -> str:
-    """One message for the skipped lines of a metrics file (the first few named)."""
-    shown = "; ".join(skipped[:MAX_SKIPPED_SHOWN])
-    more = (
-        f"; and {len(skipped) - MAX_SKIPPED_SHOWN} more" if len(skipped) > MAX_SKIPPED_SHOWN else ""
-    )
-    return f"{path.name}: {len(skipped)} line(s) could not be read and were skipped ({shown}{more})"
-
-
-def parse_rows(lines: list[bytes]) -> list[dict[str, Any]]:
-    """The JSON objects among ``lines``; blank, torn, undecodable or non-object lines are
-    skipped."""
-    rows = []
-    for line in lines:
-        row, _ = _parse_line(line)
-        if row is not None:
-            rows.append(row)
-    return rows
-
-
-def _parse_line(line: bytes) -> tuple[dict[str, Any] | None, str]:
-    """A line's JSON object, or None and why not."""
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as error:
-        return None, f"not UTF-8 (byte {line[error.start]:#04x} at position {error.start})"
-    try:
-        row = json.loads(text)
-    except json.JSONDecodeError as error:
-        return None, f"not valid JSON ({error.msg} at column {error.colno})"
-    except (ValueError, RecursionError) as error:  # digits past int's limit, deep nesting
-        return None, f"not readable JSON ({str(error)[:80]})"
-    if not isinstance(row, dict):
-        return None, f"a JSON {type(row).__name__}, not an object"
-    return row, ""
-
-
 # A metric whose size is beyond this counts as non-finite: its square (which a variance needs)
 # would overflow a float, so statistics over it would be inf or nan, never a verdict. No loss,
 # accuracy or throughput comes near it; a value this big is a run that blew up.
@@ -380,25 +290,3 @@ def _step_of(step: Any) -> int | None:
     if isinstance(step, bool) or not isinstance(step, int | float):
         return None
     return int(step) if isinstance(step, int) or math.isfinite(step) else None
-
-
-class MetricsTail:
-    """Reads the rows appended to a ``metrics.jsonl`` since the last call.
-
-    Only complete lines are read: a line still being written waits for the next call.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-
-    def new_rows(self) -> list[dict[str, Any]]:
-        try:
-            with self.path.open("rb") as handle:
-                handle.seek(self.offset)
-                chunk = handle.read()
-        except FileNotFoundError:
-            return []
-        complete = chunk[: chunk.rfind(b"\n") + 1]
-        self.offset += len(complete)
-        return parse_rows(complete.splitlines())

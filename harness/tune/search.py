@@ -45,7 +45,8 @@ from harness.store import (
     claim_is_live,
     claim_owner,
 )
-from harness.store.records import read_metrics
+from harness.store.layout import RunDir
+from harness.store.metrics_file import read_metrics
 from harness.study.search import SearchConfig
 from harness.study.spec import StudySpec
 from harness.study.tables import changed_keys
@@ -351,7 +352,7 @@ class Search:
     def _curve(self, plan: RunPlan) -> dict[int, float]:
         metric = self.spec.metric
         curve: dict[int, float] = {}
-        for row in read_metrics(plan.run_dir / "metrics.jsonl"):
+        for row in read_metrics(RunDir(plan.run_dir).metrics):
             step, value = row.get("step"), row.get(metric)
             if isinstance(step, int | float) and isinstance(value, int | float):
                 curve[int(step)] = float(value)

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.processes import TERMINATED_EXIT_CODE, end_process_group, process_start_time
-from harness.store.records import MetricsTail
+from harness.store.layout import RunDir
+from harness.store.metrics_file import MetricsTail
 from harness.study.metrics import MetricsConfig, parse_metrics
 from harness.training.limits import describe_duration
 from harness.worker.metric_sources import (
@@ -165,7 +166,7 @@ def run_command(
         )
         env.update(config.get("env", {}))  # the study's own env table still wins
     collector = _Collector(metrics, values, cwd, run_dir, log, wandb_id=_run_id(planned))
-    output_path = run_dir / "output.log"
+    output_path = RunDir(run_dir).output
     watch = watch or CommandWatch()
     with output_path.open("wb") as output:
         try:
@@ -191,7 +192,7 @@ def run_command(
         try:
             if watch.started is not None:
                 watch.started(process.pid, process_start_time(process.pid))
-            tail = MetricsTail(run_dir / "metrics.jsonl") if forward and metrics is None else None
+            tail = MetricsTail(RunDir(run_dir).metrics) if forward and metrics is None else None
             returncode, stopped = _pump(process, output, collector, tail, forward, watch)
         except BaseException:  # Ctrl-C, an error: the command's group must not outlive us
             end_process_group(process.pid, grace_s=STOP_GRACE_S)
@@ -321,7 +322,7 @@ class _Collector:
             path = _resolve(template, values, cwd)
             _remove_stale(path, run_dir)
             self.files.append((path, self._tally(f"file {path}")))
-        self.wandb = self._tally(f"wandb run in {run_dir / 'wandb'}") if metrics.wandb else None
+        self.wandb = self._tally(f"wandb run in {RunDir(run_dir).wandb}") if metrics.wandb else None
 
     def _tally(self, name: str) -> SourceTally:
         self.tallies.append(SourceTally(name=name))
@@ -360,7 +361,7 @@ class _Collector:
             except MetricSourceError as error:
                 self._problem(tally, "metrics.file", str(error))
         if self.wandb is not None:
-            if not succeeded and not (self.run_dir / "wandb").exists():
+            if not succeeded and not RunDir(self.run_dir).wandb.exists():
                 return
             try:
                 run = read_wandb_run(self.run_dir, self.wandb_id)

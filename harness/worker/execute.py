@@ -17,7 +17,6 @@ stops its command and writes no record (exit code 3).
 from __future__ import annotations
 
 import argparse
-import collections
 import contextlib
 import importlib.metadata
 import json
@@ -35,17 +34,17 @@ from typing import Any
 
 from harness.errors import RunDiverged
 from harness.store import HEARTBEAT_INTERVAL_S, FileSystemStore, RunKey, claim_owner
+from harness.store.layout import RunDir
+from harness.store.metrics_file import MetricsLog, describe_skipped, read_metrics_checked
 from harness.store.records import (
     RunRecord,
-    describe_skipped,
     final_metrics,
     first_non_finite,
     non_numeric_last_reports,
-    read_metrics_checked,
 )
 from harness.training.limits import TIMEOUT_KEY, describe_duration, timeout_seconds
 from harness.worker.command import CommandResult, CommandWatch, run_command
-from harness.worker.provenance import DIFF_FILE, code_directory, git_state
+from harness.worker.provenance import code_directory, git_state
 from harness.worker.wandb_sink import WandbSink
 
 ERROR_OUTPUT_LINES = 10
@@ -88,7 +87,8 @@ def execute(
     """
     entered = time.time()
     run_dir = Path(run_dir)
-    planned = json.loads((run_dir / "config.json").read_text())
+    paths = RunDir(run_dir)
+    planned = json.loads(paths.config.read_text())
     store, key = FileSystemStore.of_run_dir(run_dir)
     me = claim_owner("worker")
     token = store.hand_over_claim(key, me)
@@ -108,8 +108,8 @@ def execute(
         return LOST_CLAIM
 
     stop_heartbeat = _start_heartbeat(store, key, token)
-    for stale in ("metrics.jsonl", "output.log", DIFF_FILE):  # leftovers of an earlier attempt
-        (run_dir / stale).unlink(missing_ok=True)
+    for stale in paths.attempt_files:  # leftovers of an earlier attempt
+        stale.unlink(missing_ok=True)
 
     started = time.time()
     status, error, diverged_step, tail = "done", None, None, None
@@ -137,7 +137,7 @@ def execute(
     )
     timings["wandb_s"] = time.perf_counter() - wandb_started
     result: CommandResult | None = None
-    log = MetricsLog(run_dir / "metrics.jsonl", forward=wandb.log)
+    log = MetricsLog(paths.metrics, forward=wandb.log)
     try:
         timeout_s = _timeout(planned)
         with log:
@@ -241,7 +241,7 @@ def _final_values(
     read at all (None: they could), and warnings about what was left out."""
     if result is not None and result.sources_declared:  # every row went through the log
         return final_metrics([log.latest]), log.non_finite, None, []
-    path = run_dir / "metrics.jsonl"
+    path = RunDir(run_dir).metrics
     read = read_metrics_checked(path)
     if read.error is not None:
         return {}, None, read.error, []
@@ -294,48 +294,6 @@ def _note_command(
         store.note_claim_command(key, token, worker, pgid=pgid, start=start)
 
 
-class MetricsLog:
-    """Appends metric rows to ``metrics.jsonl``, one flushed JSON line each, and forwards them."""
-
-    def __init__(self, path: Path, forward: Callable[[dict[str, Any]], None] | None = None):
-        self.path = path
-        self.forward = forward
-        self._handle: Any = None
-        self.latest: dict[str, Any] = {}  # of the rows written by write_rows
-        self.non_finite: tuple[int | None, str, float] | None = None
-
-    def __enter__(self) -> MetricsLog:
-        self._handle = self.path.open("a")
-        return self
-
-    def __call__(self, row: dict[str, Any]) -> None:
-        self._handle.write(json.dumps(row) + "\n")
-        self._handle.flush()
-        if self.forward is not None:
-            self.forward(row)
-
-    def write_rows(self, rows: list[dict[str, Any]]) -> None:
-        """Append many rows with one write (a parsed output may bring thousands at a time),
-        keeping the last value of each metric and the first non-finite one as they pass, so
-        that a run of a million rows need not read its file back."""
-        text = "".join(map(encode_row, rows))
-        self._handle.write(text)
-        self._handle.flush()
-        collections.deque(map(self.latest.update, rows), maxlen=0)  # in C: no Python loop
-        # json spells non-finite numbers NaN / Infinity: only such a batch needs a closer look
-        # (and values past 1e16 are written with an exponent: only those can be too large)
-        if self.non_finite is None and ("NaN" in text or "Infinity" in text or "e+" in text):
-            self.non_finite = first_non_finite(rows)
-        if self.forward is not None:
-            for row in rows:
-                self.forward(row)
-
-    def __exit__(self, *exc: object) -> None:
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-        self._handle.close()
-
-
 def _run_builtin(
     planned: dict[str, Any],
     run_dir: Path,
@@ -356,7 +314,7 @@ def _run_builtin(
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     config = from_mapping(RunConfig, planned["config"])
-    with (run_dir / "output.log").open("w") as output:
+    with RunDir(run_dir).output.open("w") as output:
         output.write(f"built-in trainer on {device}, {torch.get_num_threads()} threads\n")
     train(config, seed=planned["seed"], run_dir=run_dir, log=log, device=device, timings=timings)
     return device
@@ -382,27 +340,6 @@ def missing_metric_message(metric: str, reported: dict[str, float], result: Comm
 def _used_default_source(result: CommandResult) -> bool:
     """Whether the run used the default source (no metrics table)."""
     return not result.sources_declared
-
-
-def encode_row(row: dict[str, Any]) -> str:
-    """A metrics row as one JSON line, as ``json.dumps`` writes it (``NaN`` for nan), faster
-    for the usual row of numbers under keys seen before."""
-    keys = tuple(row)
-    template = _ROW_TEMPLATES.get(keys)
-    if template is None:
-        template = "{" + ", ".join(f"{json.dumps(k)}: %r" for k in keys) + "}\n"
-        _ROW_TEMPLATES[keys] = template
-    values = tuple(row.values())
-    try:
-        total = sum(values)
-        if total - total == 0:  # every value finite (a sum with nan or inf is not)
-            return template % values
-    except TypeError:
-        pass
-    return json.dumps(row) + "\n"  # non-finite or non-numeric values: json's own spelling
-
-
-_ROW_TEMPLATES: dict[tuple[str, ...], str] = {}
 
 
 def _study_metric(store: FileSystemStore) -> str | None:
@@ -447,7 +384,7 @@ def _provenance(device: str, *, code_dir: Path, run_dir: Path) -> dict[str, Any]
         "python": platform.python_version(),
         "harness": __version__,
         "device": device,
-        **git_state(code_dir, save_diff_in=run_dir),
+        **git_state(code_dir, save_diff_to=RunDir(run_dir).git_diff),
     }
     try:  # the installed version, without paying for importing torch in command runs
         info["torch"] = importlib.metadata.version("torch")
@@ -468,7 +405,3 @@ def _startup_timing(entered: float) -> dict[str, float]:
 
 def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, tz=UTC).isoformat(timespec="seconds")
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

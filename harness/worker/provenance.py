@@ -11,25 +11,25 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-DIFF_FILE = "git.diff"
 # A diff bigger than this (a data file committed by mistake, say) is cut: the record notes it.
 MAX_DIFF_BYTES = 5_000_000
 
 
-def git_state(directory: Path, *, save_diff_in: Path | None = None) -> dict[str, Any]:
+def git_state(directory: Path, *, save_diff_to: Path | None = None) -> dict[str, Any]:
     """The git state of the repository containing ``directory``.
 
     Args:
         directory: a directory inside the repository (need not be its root).
-        save_diff_in: when given and the tree is dirty, ``git diff HEAD`` (tracked files,
-            staged or not; untracked files are not in it) is written to ``DIFF_FILE`` there.
+        save_diff_to: when given and the tree is dirty, ``git diff HEAD`` (tracked files,
+            staged or not; untracked files are not in it) is written to this file (a run's
+            :attr:`~harness.store.layout.RunDir.git_diff`).
 
     Returns:
         ``{"git_commit", "git_dirty", "git_repo", "git_diff"}``: the HEAD commit, whether
         tracked files differ from it, the repository's root, and the saved diff's file name
-        (relative to ``save_diff_in``; None when clean or not saved). All None outside a git
-        repository. ``"git_diff_truncated": True`` is added when the diff was cut at
-        ``MAX_DIFF_BYTES``.
+        (relative to the run directory it is saved in; None when clean or not saved). All None
+        outside a git repository. ``"git_diff_truncated": True`` is added when the diff was cut
+        at ``MAX_DIFF_BYTES``.
     """
 
     def git(*args: str) -> str | None:
@@ -55,15 +55,15 @@ def git_state(directory: Path, *, save_diff_in: Path | None = None) -> dict[str,
         "git_repo": root.strip() if root else None,
         "git_diff": None,
     }
-    if state["git_dirty"] and save_diff_in is not None:
+    if state["git_dirty"] and save_diff_to is not None:
         diff = git("diff", "HEAD", "--binary")
         if diff:
             data = diff.encode()
             if len(data) > MAX_DIFF_BYTES:
                 data = data[:MAX_DIFF_BYTES]
                 state["git_diff_truncated"] = True
-            (save_diff_in / DIFF_FILE).write_bytes(data)
-            state["git_diff"] = DIFF_FILE
+            save_diff_to.write_bytes(data)
+            state["git_diff"] = save_diff_to.name
     return state
 
 

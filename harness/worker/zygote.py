@@ -98,7 +98,9 @@ def warm_up(request: dict[str, Any]) -> None:
     try:
         if request.get("wandb"):
             start_wandb_service()
-        planned = json.loads((Path(request["run_dir"]) / "config.json").read_text())
+        from harness.store.layout import RunDir
+
+        planned = json.loads(RunDir(Path(request["run_dir"])).config.read_text())
         if planned.get("kind") == "builtin":
             preload_trainer()
             from harness.schema import from_mapping

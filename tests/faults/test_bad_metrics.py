@@ -16,12 +16,11 @@ from fault_studies import record, run_study, write_study
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.store.metrics_file import read_metrics, read_metrics_checked
 from harness.store.records import (
     final_metrics,
     first_non_finite,
     non_numeric_last_reports,
-    read_metrics,
-    read_metrics_checked,
 )
 from harness.worker.metric_sources import (
     LineParser,

@@ -27,7 +27,8 @@ from harness.store import (
     load_study_meta,
     load_table,
 )
-from harness.store.records import final_metrics, first_non_finite, read_metrics
+from harness.store.metrics_file import read_metrics
+from harness.store.records import final_metrics, first_non_finite
 from harness.study.spec import parse_study
 
 # Every store implementation, by name. A new store is one more entry here.

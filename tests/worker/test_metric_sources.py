@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.errors import SpecError
-from harness.store.records import parse_rows
+from harness.store.metrics_file import encode_row, parse_rows
 from harness.study.checks import receives_seed
 from harness.study.metrics import (
     AUTO,
@@ -21,7 +21,6 @@ from harness.study.metrics import (
     declared_metric_names,
     parse_metrics,
 )
-from harness.worker.execute import encode_row
 from harness.worker.metric_sources import (
     AUTO_EXAMPLES,
     LineParser,
