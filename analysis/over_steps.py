@@ -34,11 +34,11 @@ import numpy as np
 from analysis.compare import AnalysisError
 from analysis.curves import logged_values, smooth_ema
 from analysis.distributions import FloatArray, t_quantile
+from analysis.verdict import Direction, improvement
 
 if TYPE_CHECKING:
     import polars as pl
 
-Direction = Literal["minimize", "maximize"]
 
 #: Enumerate every sign pattern up to this many; beyond it draw this many at random.
 MAX_SIGN_FLIPS = 4096
@@ -250,7 +250,7 @@ def compare_over_steps(
     metric: str,
     baseline: str,
     alpha: float = 0.05,
-    direction: Direction = "minimize",
+    direction: Direction = Direction.MINIMIZE,
     smoothing: float = 0.0,
     variants: list[str] | None = None,
     min_rho: float = 0.8,
@@ -495,8 +495,7 @@ def _separated(
         return None, None
     failing = np.flatnonzero(~excluded)
     first = int(failing[-1]) + 1 if failing.size else 0
-    lower = sign < 0
-    side: Literal["better", "worse"] = "better" if lower == (direction == "minimize") else "worse"
+    side: Literal["better", "worse"] = "better" if improvement(sign, direction) > 0 else "worse"
     return steps[first], side
 
 
