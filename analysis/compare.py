@@ -628,6 +628,7 @@ def _apply_worst_case_rule(
         return bool(still[i] and again_winner[i] == winner)
 
     winners = np.where(improvement(tests.estimate, direction) > 0, pairs.ia, pairs.ib)
+    # Claims grouped by winner (one re-test each), so the notes come variant by variant.
     claims = [(int(w), int(i)) for w in range(len(runs.names))
               for i in np.flatnonzero(family.rejected & (winners == w))]  # fmt: skip
     for winner, i in claims:
