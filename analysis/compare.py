@@ -29,9 +29,10 @@ The statistics, in one place (docs/analysis.md says the same at more length):
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -46,17 +47,16 @@ from analysis.lost_runs import (
     RunCounts,
     count_runs,
     divergence_test,
-    impute_worst,
+    worst_case_stands,
     worst_value,
 )
 from analysis.resolution import metric_resolution, spread_is_unmeasured
+from analysis.verdict import Direction, Verdict, Withheld, as_direction, improvement
 
 if TYPE_CHECKING:
     import polars as pl
 
-Direction = Literal["minimize", "maximize"]
 Correction = Literal["holm", "bh"]
-Verdict = Literal["better", "worse", "indistinguishable", "equivalent"]
 
 # A study whose smallest significant difference is more than this many seed-sds of the
 # difference can practically never separate variants: warn.
@@ -142,7 +142,7 @@ class PairComparison:
     design: str = "paired"
     df: float = math.nan
     noise_measured: bool = True
-    withheld: str | None = None
+    withheld: Withheld | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -300,7 +300,7 @@ def compare(
     alpha: float = 0.05,
     paired: bool | None = None,
     margin: float | None = None,
-    direction: Direction = "minimize",
+    direction: Direction = Direction.MINIMIZE,
     correction: Correction = "holm",
     lost: Any = None,
 ) -> ComparisonResult:
@@ -436,7 +436,7 @@ def compare_values(
     alpha: float = 0.05,
     paired: bool | None = None,
     margin: float | None = None,
-    direction: Direction = "minimize",
+    direction: Direction = Direction.MINIMIZE,
     correction: Correction = "holm",
     notes: Sequence[str] = (),
     status: ArrayLike | None = None,
@@ -447,6 +447,11 @@ def compare_values(
     ``s`` (NaN where that run is missing). Same arguments and result as :func:`compare`; this
     is the core, callable directly from simulations.
 
+    The steps, each a function below: select the runs (baseline first, lost runs marked),
+    pair every two variants, choose each pair's design, estimate, adjust over the family,
+    apply the worst-case rule for lost runs, decide the verdicts; then the tiers, the seed
+    advice and the warnings are read from those decisions.
+
     Args:
         status: optional ``(k, S)`` array of run statuses (``done``, ``diverged``, ``failed``,
             anything else for a run not ended) aligned with ``values``; it drives the
@@ -454,11 +459,84 @@ def compare_values(
         run_counts: per-variant run counts to report (``compare`` passes them).
         resolution: the metric's rounding step; None infers it from ``values``.
     """
+    _check_arguments(
+        np.asarray(values, dtype=np.float64),
+        [str(v) for v in variants],
+        alpha=alpha,
+        margin=margin,
+        direction=direction,
+        correction=correction,
+    )
+    direction = Direction(direction)
+    runs = _select_runs(values, variants, baseline=baseline, status=status, run_counts=run_counts)
+    pairs = _pair(runs)
+    fit = _choose_design(runs, pairs, paired=paired)
+    resolution = metric_resolution(runs.values) if resolution is None else float(resolution)
+
+    def test(x: np.ndarray, fit: BlockedFit | None) -> tuple[_PairTests, _Family]:
+        """Estimate every pair and adjust over the family: the steps the worst-case rule
+        repeats on imputed values."""
+        tests = _estimate(x, pairs, paired=paired, fit=fit, alpha=alpha, direction=direction,
+                          resolution=resolution, scale=runs.scale)  # fmt: skip
+        return tests, _adjust(tests, pairs, alpha=alpha, margin=margin, correction=correction)
+
+    tests, family = test(runs.values, fit)
+    withheld, lost_notes = _apply_worst_case_rule(
+        runs, pairs, tests, family, direction=direction, paired=paired, test=test
+    )
+    rejected = family.rejected & np.array([w is None for w in withheld])
+    for i in map(int, np.flatnonzero(tests.unmeasured)):
+        withheld[i] = Withheld.UNMEASURED_NOISE
+    verdicts = _decide(rejected, family.equivalent, improvement(tests.estimate, direction))
+    return _result(
+        runs, pairs, fit, tests, family, rejected, verdicts, withheld,
+        metric=metric, alpha=alpha, direction=direction, correction=correction,
+        resolution=resolution, notes=list(notes), lost_notes=lost_notes,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Runs:
+    """The runs compared: ``values[i, s]`` of variant ``names[i]`` (the baseline first) on seed
+    column ``s``; ``lost`` marks runs that diverged or failed and left no value."""
+
+    values: np.ndarray
+    names: list[str]
+    lost: np.ndarray
+    run_counts: tuple[RunCounts, ...]
+
+    @property
+    def present(self) -> np.ndarray:
+        return np.isfinite(self.values)
+
+    @property
+    def scale(self) -> float:
+        return float(np.nanmax(np.abs(self.values))) if self.present.any() else 1.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Pairs:
+    """Every pair ``(a, b)`` of variants, ``diff = a - b``: the baseline pairs ``(j, 0)``
+    first (``n_baseline`` of them), then the rest; ``shared`` seeds per pair."""
+
+    pairs: list[tuple[int, int]]
+    ia: np.ndarray
+    ib: np.ndarray
+    n_baseline: int
+    shared: np.ndarray
+
+
+def _select_runs(
+    values: ArrayLike,
+    variants: Sequence[str],
+    *,
+    baseline: str | None,
+    status: ArrayLike | None,
+    run_counts: Sequence[RunCounts],
+) -> _Runs:
+    """Put the baseline first and mark the lost runs (a lost status and no value)."""
     x = np.asarray(values, dtype=np.float64)
     names = [str(v) for v in variants]
-    _check_arguments(
-        x, names, alpha=alpha, margin=margin, direction=direction, correction=correction
-    )
     baseline = names[0] if baseline is None else baseline
     if baseline not in names:
         match = difflib.get_close_matches(baseline, names, n=1, cutoff=0.5)
@@ -469,97 +547,152 @@ def compare_values(
     order = [names.index(baseline)] + [i for i, name in enumerate(names) if name != baseline]
     x = x[order]
     names = [names[i] for i in order]
-    k = len(names)
-    lost_mask = np.zeros(x.shape, dtype=bool)
+    lost = np.zeros(x.shape, dtype=bool)
     if status is not None:
         status_array = np.asarray(status, dtype=object)[order]
-        lost_mask = np.isin(status_array, LOST_STATUSES) & ~np.isfinite(x)
+        lost = np.isin(status_array, LOST_STATUSES) & ~np.isfinite(x)
         if not run_counts:
             run_counts = count_runs(
-                [(names[i], str(v)) for i in range(k) for v in status_array[i] if v], names
+                [(names[i], str(v)) for i in range(len(names)) for v in status_array[i] if v],
+                names,
             )
+    return _Runs(values=x, names=names, lost=lost, run_counts=tuple(run_counts))
 
-    # All pairs (a, b) with diff = a - b: the baseline pairs (j, 0) first, then the rest.
+
+def _pair(runs: _Runs) -> _Pairs:
+    """All pairs of variants, the baseline pairs first, and the seeds each pair shares."""
+    k = len(runs.names)
     pairs = [(j, 0) for j in range(1, k)] + [(j, i) for i in range(1, k) for j in range(i + 1, k)]
     ia = np.array([a for a, _ in pairs])
     ib = np.array([b for _, b in pairs])
-    n_baseline_pairs = k - 1
-    present = np.isfinite(x)
-    presence = present.astype(np.float64)
+    presence = runs.present.astype(np.float64)
     shared = (presence @ presence.T)[ia, ib].astype(int)
-    counts = present.sum(axis=1)
+    return _Pairs(pairs=pairs, ia=ia, ib=ib, n_baseline=k - 1, shared=shared)
 
+
+def _choose_design(runs: _Runs, pairs: _Pairs, *, paired: bool | None) -> BlockedFit | None:
+    """The seed-blocked fit when some pair did not run the same seeds (else None), after
+    checking that the design asked for, and every variant, can be compared at all. Each pair's
+    own design (paired, seed-blocked or Welch) is chosen from it by :func:`_estimate`."""
+    shared, present = pairs.shared, runs.present
+    counts = present.sum(axis=1)
     if paired is True and (shared < 2).any():
         worst = int(np.argmin(shared))
         raise AnalysisError(
             f"--paired needs at least 2 seeds shared by every pair of variants, but "
-            f"'{names[ia[worst]]}' and '{names[ib[worst]]}' share {shared[worst]}; "
-            "use --unpaired (Welch)"
+            f"'{runs.names[pairs.ia[worst]]}' and '{runs.names[pairs.ib[worst]]}' share "
+            f"{shared[worst]}; use --unpaired (Welch)"
         )
-    fit = fit_seed_blocked(x) if paired is None and not present.all() and counts.min() > 0 else None
-    _check_comparable(names, counts, fit, paired)
-
-    scale = float(np.nanmax(np.abs(x))) if present.any() else 1.0
-    resolution = metric_resolution(x) if resolution is None else float(resolution)
-    tests = _test_pairs(
-        x, ia, ib, paired=paired, fit=fit, alpha=alpha, direction=direction,
-        resolution=resolution, scale=scale,
-    )  # fmt: skip
-    rejected, p_adjusted, equivalent, n_comparisons = _family(
-        tests, n_baseline_pairs, alpha=alpha, margin=margin, correction=correction
+    fit = (
+        fit_seed_blocked(runs.values)
+        if paired is None and not present.all() and counts.min() > 0
+        else None
     )
-    improvement = -tests.estimate if direction == "minimize" else tests.estimate
-    winner = np.where(improvement > 0, ia, ib)
+    _check_comparable(runs.names, counts, fit, paired)
+    return fit
 
-    # Worst-case rule: a claim "W better than L" by a variant W that lost runs stands only if
-    # it also holds with each of W's lost runs set to the worst value in the table.
-    withheld: list[str | None] = [None] * len(pairs)
-    lost_notes = []
-    worst_outcome = worst_value(x, direction) if lost_mask.any() else math.nan
-    for v in np.flatnonzero(lost_mask.any(axis=1)):
-        claims = rejected & (winner == v)
-        if not claims.any():
-            continue
-        imputed = impute_worst(x, lost_mask, int(v), worst_outcome)
-        imputed_present = np.isfinite(imputed)
-        imputed_fit = (
-            fit_seed_blocked(imputed) if paired is None and not imputed_present.all() else None
-        )
-        again = _test_pairs(
-            imputed, ia, ib, paired=paired, fit=imputed_fit, alpha=alpha, direction=direction,
-            resolution=resolution, scale=scale,
-        )  # fmt: skip
-        still, _, _, _ = _family(
-            again, n_baseline_pairs, alpha=alpha, margin=margin, correction=correction
-        )
-        again_improvement = -again.estimate if direction == "minimize" else again.estimate
-        again_winner = np.where(again_improvement > 0, ia, ib)
-        for i in map(int, np.flatnonzero(claims & ~(still & (again_winner == v)))):
-            withheld[i] = "lost_runs"
-            loser = names[ib[i] if ia[i] == v else ia[i]]
-            lost_notes.append(
-                f"{names[v]} lost {int(lost_mask[v].sum())} run(s): counting each as its worst "
-                f"outcome (the worst value in the table, {worst_outcome:.6g}), it is no "
-                f"longer better than {loser}, so no 'better' claim is made (worst-case rule, "
-                "docs/analysis.md)"
+
+def _apply_worst_case_rule(
+    runs: _Runs,
+    pairs: _Pairs,
+    tests: _PairTests,
+    family: _Family,
+    *,
+    direction: Direction,
+    paired: bool | None,
+    test: Callable[[np.ndarray, BlockedFit | None], tuple[_PairTests, _Family]],
+) -> tuple[list[Withheld | None], list[str]]:
+    """Each significant claim by a variant that lost runs, through the worst-case rule
+    (:func:`analysis.lost_runs.worst_case_stands`): re-tested, the whole family, with the
+    variant's lost runs at the worst value of the table. Returns, per pair, ``lost_runs``
+    where the claim is withheld (else None), and a note for each."""
+    withheld: list[Withheld | None] = [None] * len(pairs.pairs)
+    notes: list[str] = []
+    if not runs.lost.any():
+        return withheld, notes
+    worst = worst_value(runs.values, direction)
+    retested: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def still_wins(imputed: np.ndarray, *, winner: int, i: int) -> bool:
+        """The claim of pair ``i`` on the re-tested family: still significant, same winner."""
+        if winner not in retested:
+            fit = (
+                fit_seed_blocked(imputed)
+                if paired is None and not np.isfinite(imputed).all()
+                else None
             )
-        rejected = rejected & ~np.array([w == "lost_runs" for w in withheld])
-    for i in map(int, np.flatnonzero(tests.unmeasured)):
-        withheld[i] = "unmeasured_noise"
+            again, again_family = test(imputed, fit)
+            again_winner = np.where(improvement(again.estimate, direction) > 0, pairs.ia, pairs.ib)
+            retested[winner] = (again_family.rejected, again_winner)
+        still, again_winner = retested[winner]
+        return bool(still[i] and again_winner[i] == winner)
 
+    winners = np.where(improvement(tests.estimate, direction) > 0, pairs.ia, pairs.ib)
+    # Claims grouped by winner (one re-test each), so the notes come variant by variant.
+    claims = [(int(w), int(i)) for w in range(len(runs.names))
+              for i in np.flatnonzero(family.rejected & (winners == w))]  # fmt: skip
+    for winner, i in claims:
+        loser = int(pairs.ib[i] if pairs.ia[i] == winner else pairs.ia[i])
+        stands = worst_case_stands(
+            runs.values,
+            runs.lost,
+            winner=winner,
+            loser=loser,
+            worst=worst,
+            holds=functools.partial(still_wins, winner=winner, i=i),
+        )
+        if stands:
+            continue
+        withheld[i] = Withheld.LOST_RUNS
+        notes.append(
+            f"{runs.names[winner]} lost {int(runs.lost[winner].sum())} run(s): counting each "
+            f"as its worst outcome (the worst value in the table, {worst:.6g}), it is no "
+            f"longer better than {runs.names[loser]}, so no 'better' claim is made "
+            "(worst-case rule, docs/analysis.md)"
+        )
+    return withheld, notes
+
+
+def _decide(rejected: np.ndarray, equivalent: np.ndarray, gain: np.ndarray) -> list[Verdict]:
+    """Each pair's verdict: better / worse where the difference is significant (by the sign
+    of its improvement ``gain``), else equivalent where the TOST is, else indistinguishable."""
     verdicts: list[Verdict] = []
-    for i in range(len(pairs)):
+    for i in range(rejected.size):
         if rejected[i]:
-            verdicts.append("better" if improvement[i] > 0 else "worse")
+            verdicts.append(Verdict.BETTER if gain[i] > 0 else Verdict.WORSE)
         elif equivalent[i]:
-            verdicts.append("equivalent")
+            verdicts.append(Verdict.EQUIVALENT)
         else:
-            verdicts.append("indistinguishable")
+            verdicts.append(Verdict.INDISTINGUISHABLE)
+    return verdicts
 
+
+def _result(
+    runs: _Runs,
+    pairs: _Pairs,
+    fit: BlockedFit | None,
+    tests: _PairTests,
+    family: _Family,
+    rejected: np.ndarray,
+    verdicts: list[Verdict],
+    withheld: list[Withheld | None],
+    *,
+    metric: str,
+    alpha: float,
+    direction: Direction,
+    correction: Correction,
+    resolution: float,
+    notes: list[str],
+    lost_notes: list[str],
+) -> ComparisonResult:
+    """The :class:`ComparisonResult` of the decisions: comparisons with their seed advice,
+    variant summaries, tiers, the minimum detectable effect and the warnings."""
+    x, names, k = runs.values, runs.names, len(runs.names)
+    n_baseline_pairs, n_comparisons = pairs.n_baseline, family.size
     # Seeds advice and the MDE at the strictest level a test meets in the family (Bonferroni's
     # alpha/m): reaching it guarantees significance under Holm whatever the other tests do.
     strict_alpha = alpha / n_comparisons
-    advice = np.array([v == "indistinguishable" for v in verdicts]) & ~tests.unmeasured
+    advice = np.array([v == Verdict.INDISTINGUISHABLE for v in verdicts]) & ~tests.unmeasured
     needed = power.seeds_needed(
         np.where(advice, tests.estimate, np.nan), tests.sd_diff, alpha=strict_alpha, power=POWER
     )
@@ -573,7 +706,7 @@ def compare_values(
             ci_low=float(tests.ci_low[i]),
             ci_high=float(tests.ci_high[i]),
             p_value=float(tests.p_value[i]),
-            p_adjusted=float(p_adjusted[i]),
+            p_adjusted=float(family.p_adjusted[i]),
             effect_size=float(tests.effect[i]),
             prob_improvement=float(tests.prob[i]),
             verdict=verdicts[i],
@@ -583,7 +716,7 @@ def compare_values(
             noise_measured=not bool(tests.unmeasured[i]),
             withheld=withheld[i],
         )
-        for i, (a, b) in enumerate(pairs)
+        for i, (a, b) in enumerate(pairs.pairs)
     ]
     summary = stats.mean_ci(x, alpha=alpha)
     n_runs, means, sds = summary["n"], summary["mean"], summary["sd"]
@@ -602,10 +735,11 @@ def compare_values(
         for i in range(k)
     )
 
+    gain = improvement(tests.estimate, direction)
     separated = np.zeros((k, k), dtype=bool)  # separated[a, b]: a significantly better than b
-    for i, (a, b) in enumerate(pairs):
+    for i, (a, b) in enumerate(pairs.pairs):
         if rejected[i]:
-            better, worse = (a, b) if improvement[i] > 0 else (b, a)
+            better, worse = (a, b) if gain[i] > 0 else (b, a)
             separated[better, worse] = True
     # Seed-adjusted means order the tiers, so a variant run only on easy seeds is not listed
     # above one that beats it on every seed they share.
@@ -626,10 +760,11 @@ def compare_values(
         noise_for_mde, n_design, alpha=strict_alpha, power=POWER, paired=use_paired
     )
 
+    baseline = names[0]
     warnings = list(notes)
     tier_of = {name: i for i, tier in enumerate(tiers) for name in tier}
     for comparison in comparisons[:n_baseline_pairs]:
-        if comparison.verdict in ("better", "worse") and (
+        if comparison.verdict in (Verdict.BETTER, Verdict.WORSE) and (
             tier_of[comparison.variant] == tier_of[baseline]
         ):
             warnings.append(
@@ -639,11 +774,11 @@ def compare_values(
             )
     warnings += _design_warnings(
         names=names,
-        pairs=pairs,
-        shared=shared,
+        pairs=pairs.pairs,
+        shared=pairs.shared,
         n_runs=n_runs,
         designs=tests.design,
-        present=present,
+        present=runs.present,
         n_design=n_design,
         use_paired=use_paired,
         strict_alpha=strict_alpha,
@@ -654,6 +789,7 @@ def compare_values(
     )
     warnings += _noise_warnings(comparisons, tests.unmeasured, tests.zero_spread, resolution)
     warnings += lost_notes
+    run_counts = runs.run_counts
     divergence = divergence_test(run_counts, alpha=alpha) if run_counts else None
     if all(c.planned == c.done for c in run_counts):
         run_counts = ()  # every planned run is done: the counts would only repeat n
@@ -715,10 +851,9 @@ class _PairTests:
     zero_spread: np.ndarray
 
 
-def _test_pairs(
+def _estimate(
     x: np.ndarray,
-    ia: np.ndarray,
-    ib: np.ndarray,
+    pairs: _Pairs,
     *,
     paired: bool | None,
     fit: BlockedFit | None,
@@ -733,6 +868,7 @@ def _test_pairs(
     the seed-blocked model where the pair is linked by shared seeds and it has residual df,
     else Welch. ``True``: paired t on the shared seeds for every pair; ``False``: Welch.
     """
+    ia, ib = pairs.ia, pairs.ib
     present = np.isfinite(x)
     presence = present.astype(np.float64)
     shared = (presence @ presence.T)[ia, ib].astype(int)
@@ -836,21 +972,33 @@ def _test_pairs(
     )
 
 
-def _family(
+@dataclass(frozen=True, kw_only=True)
+class _Family:
+    """The family's adjusted decisions, per pair: ``rejected`` (difference significant),
+    ``p_adjusted`` (NaN where the comparison cannot make a claim), ``equivalent`` (TOST
+    significant, baseline pairs only); ``size`` is the number of tests in the family."""
+
+    rejected: np.ndarray
+    p_adjusted: np.ndarray
+    equivalent: np.ndarray
+    size: int
+
+
+def _adjust(
     tests: _PairTests,
-    n_baseline_pairs: int,
+    pairs: _Pairs,
     *,
     alpha: float,
     margin: float | None,
     correction: Correction,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+) -> _Family:
     """One multiplicity family over every pair (and the TOSTs against the baseline).
 
     A comparison whose noise is unmeasured, or that cannot be tested, enters with p = 1: it
     keeps its place in the family (the family size does not depend on the data) but can make
-    no claim. Returns ``(rejected, p_adjusted, equivalent, family size)``; ``p_adjusted`` is
-    NaN for those comparisons.
+    no claim.
     """
+    n_baseline_pairs = pairs.n_baseline
     silent = tests.unmeasured | ~np.isfinite(tests.p_value)
     family = [np.where(silent, 1.0, tests.p_value)]
     head = slice(0, n_baseline_pairs)
@@ -864,7 +1012,9 @@ def _family(
     if margin is not None:
         equivalent[:n_baseline_pairs] = adjusted[n_pairs:] <= alpha
     rejected = np.asarray(p_adjusted <= alpha, dtype=bool)
-    return rejected, p_adjusted, equivalent, int(adjusted.size)
+    return _Family(
+        rejected=rejected, p_adjusted=p_adjusted, equivalent=equivalent, size=int(adjusted.size)
+    )
 
 
 def _check_comparable(
@@ -911,7 +1061,7 @@ def make_tiers(
     """
     means = np.asarray(means, dtype=np.float64)
     separated = np.asarray(separated, dtype=bool)
-    key = means if direction == "minimize" else -means
+    key = -improvement(means, direction)  # best first
     order = np.argsort(key, kind="stable")
     ranked = separated[np.ix_(order, order)]
     tiers: list[tuple[str, ...]] = []
@@ -945,8 +1095,10 @@ def _check_arguments(
         raise AnalysisError(f"alpha must be between 0 and 1, got {alpha}")
     if margin is not None and not (math.isfinite(margin) and margin > 0):
         raise AnalysisError(f"margin must be a positive number, got {margin}")
-    if direction not in ("minimize", "maximize"):
-        raise AnalysisError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
+    try:
+        as_direction(direction)
+    except ValueError as error:
+        raise AnalysisError(str(error)) from None
     if correction not in ("holm", "bh"):
         raise AnalysisError(f"correction must be 'holm' or 'bh', got {correction!r}")
 
@@ -1039,7 +1191,7 @@ def _design_warnings(
     loose = [
         c.variant
         for c in comparisons
-        if c.verdict == "indistinguishable"
+        if c.verdict == Verdict.INDISTINGUISHABLE
         and c.noise_measured
         and c.withheld is None
         and (c.ci_low > 0 or c.ci_high < 0)

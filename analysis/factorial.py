@@ -50,13 +50,13 @@ from analysis.compare import AnalysisError
 from analysis.distributions import FloatArray, t_quantile, t_two_sided_p
 from analysis.factorial_model import FactorialFit, fit_factorial
 from analysis.power import t_power
+from analysis.verdict import Direction, Verdict, improvement
 
 if TYPE_CHECKING:
     import polars as pl
 
 __all__ = ["Effect", "FactorialResult", "MarginalMean", "factorial", "factorial_values"]
 
-Direction = Literal["minimize", "maximize"]
 POWER = 0.8
 MAX_SEEDS = 10_000
 SUMS_OF_SQUARES = "Type III"
@@ -101,7 +101,7 @@ class Effect:
     p_value: float
     p_adjusted: float
     tost_p_adjusted: float | None
-    verdict: str
+    verdict: Verdict
     seeds_needed: int | None
     aliases: tuple[str, ...] = ()
 
@@ -250,7 +250,7 @@ def factorial(
     metric: str,
     alpha: float = 0.05,
     margin: float | None = None,
-    direction: Direction = "minimize",
+    direction: Direction = Direction.MINIMIZE,
     seed_column: str = "seed",
 ) -> FactorialResult:
     """Main effects and two-factor interactions of a factorial table, seeds as blocks.
@@ -323,7 +323,7 @@ def factorial_values(
     metric: str = "metric",
     alpha: float = 0.05,
     margin: float | None = None,
-    direction: Direction = "minimize",
+    direction: Direction = Direction.MINIMIZE,
     dropped: int = 0,
 ) -> FactorialResult:
     """:func:`factorial` on arrays (fast enough for simulations).
@@ -573,22 +573,22 @@ def _verdict(
     alpha: float,
     direction: Direction,
     noise_measured: bool,
-) -> str:
+) -> Verdict:
     if not plan.estimable:
-        return "not estimable"
+        return Verdict.NOT_ESTIMABLE
     if not noise_measured:  # zero spread or no residual df: the data cannot support a claim
-        return "indistinguishable"
+        return Verdict.INDISTINGUISHABLE
     omnibus = plan.rows.shape[0] > 1
     if p_adjusted <= alpha:
         if plan.kind == "interaction":
-            return "interaction"
+            return Verdict.INTERACTION
         if omnibus:
-            return "differs"
-        improves = r["estimate"] < 0 if direction == "minimize" else r["estimate"] > 0
-        return "better" if improves else "worse"
+            return Verdict.DIFFERS
+        improves = improvement(r["estimate"], direction) > 0
+        return Verdict.BETTER if improves else Verdict.WORSE
     if tost_adjusted is not None and tost_adjusted <= alpha:
-        return "equivalent"
-    return "indistinguishable"
+        return Verdict.EQUIVALENT
+    return Verdict.INDISTINGUISHABLE
 
 
 def _seeds_needed(plan: _Plan, fit: FactorialFit, r: Mapping[str, Any], level: float) -> int | None:

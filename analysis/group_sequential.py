@@ -50,6 +50,7 @@ import numpy as np
 from scipy import special
 
 from analysis.distributions import t_quantile
+from analysis.verdict import Direction, improvement
 
 __all__ = [
     "DEFAULT_SPENDING",
@@ -607,7 +608,7 @@ def decision_codes(
     bounds: LookBoundaries,
     *,
     margin: float | None = None,
-    direction: Literal["minimize", "maximize"] = "minimize",
+    direction: Direction = Direction.MINIMIZE,
     measured: np.ndarray | None = None,
 ) -> np.ndarray:
     """Sticky decision codes at each look (vectorised over leading axes).
@@ -640,7 +641,7 @@ def decision_codes(
     else:
         limit = np.full(mean.shape, margin)
     futile = ok & (np.abs(mean) + np.asarray(bounds.t_futility) * se < limit)
-    good = mean < 0 if direction == "minimize" else mean > 0
+    good = improvement(mean, direction) > 0
     now = np.where(
         efficacy, np.where(good, EFFICACY_BETTER, EFFICACY_WORSE), np.where(futile, FUTILITY, 0)
     )

@@ -27,15 +27,15 @@ from analysis.group_sequential import (
 from analysis.lost_runs import worst_value
 from analysis.resolution import spread_is_unmeasured
 from analysis.sequential import (
-    Direction,
     SequentialComparison,
     SequentialReport,
     SequentialResult,
-    Verdict,
     _observed_fixed_n,
+    better_stands_with_lost_runs,
     paired_with_baseline,
 )
 from analysis.stats import running_mean_sd
+from analysis.verdict import Direction, Verdict, Withheld, improvement_interval
 
 __all__ = ["group_sequential_compare", "group_sequential_test"]
 
@@ -45,7 +45,7 @@ def group_sequential_test(
     design: GroupSequentialDesign,
     *,
     looks: Sequence[int] | None = None,
-    direction: Direction = "minimize",
+    direction: Direction = Direction.MINIMIZE,
     resolution: float = 0.0,
     scale: float = 1.0,
     level: float | None = None,
@@ -94,16 +94,17 @@ def group_sequential_test(
     verdict: Verdict
     stopped: str | None
     if code in (EFFICACY_BETTER, EFFICACY_WORSE):
-        verdict, stopped = ("better" if code == EFFICACY_BETTER else "worse"), "efficacy"
+        verdict = Verdict.BETTER if code == EFFICACY_BETTER else Verdict.WORSE
+        stopped = "efficacy"
     elif code == FUTILITY:
         # Against a stated margin a futility stop rules the margin out (error ≤ the futility
         # level); against the default one it only says the budget would not decide.
-        verdict = "equivalent" if design.margin is not None else "inconclusive"
+        verdict = Verdict.EQUIVALENT if design.margin is not None else Verdict.INCONCLUSIVE
         stopped = "futility"
     elif n >= design.max_seeds:
-        verdict, stopped = "inconclusive", "budget"
+        verdict, stopped = Verdict.INCONCLUSIVE, "budget"
     else:
-        verdict, stopped = "undecided", None
+        verdict, stopped = Verdict.UNDECIDED, None
     margin = design.margin
     return (
         SequentialResult(
@@ -136,7 +137,7 @@ def group_sequential_compare(
     baseline: str,
     design: GroupSequentialDesign,
     looks: Mapping[str, Sequence[int]] | None = None,
-    direction: Direction = "minimize",
+    direction: Direction = Direction.MINIMIZE,
     variants: Sequence[str] | None = None,
     target_power: float = 0.8,
     resolution: float | None = None,
@@ -154,7 +155,7 @@ def group_sequential_compare(
             r = the other variants rejected (``design_details["levels"]`` says which level).
         looks: variant -> the seed counts at which it was looked at (the study's record of
             looks); default every variant at the design's planned looks.
-        direction: "minimize" or "maximize".
+        direction: whether lower or higher is better.
         variants: the variants compared, fixed in advance; default all but the baseline.
         target_power: power of the fixed design set beside it.
         resolution: the metric's rounding step; None infers it from the values.
@@ -195,10 +196,10 @@ def group_sequential_compare(
             level=level,
         )
         lost_here = lost_seeds.get(variant, [])
-        if result.verdict == "better" and lost_here:
+        if result.verdict == Verdict.BETTER and lost_here:
             result = _worst_case_check(result, paired, base, lost_here, worst, bounds)
             if result.withheld and result.n >= design.max_seeds:
-                result = replace(result, verdict="inconclusive", stopped="budget")
+                result = replace(result, verdict=Verdict.INCONCLUSIVE, stopped="budget")
         return result, bounds
 
     # Holm's recycling (a no-op for Bonferroni): re-decide with the levels the rejections so
@@ -206,7 +207,9 @@ def group_sequential_compare(
     rejected_others = dict.fromkeys(names, 0)
     while True:
         decided = {v: decide(v, design.level_after(rejected_others[v])) for v in names}
-        rejected = {v for v, (r, _) in decided.items() if r.verdict in ("better", "worse")}
+        rejected = {
+            v for v, (r, _) in decided.items() if r.verdict in (Verdict.BETTER, Verdict.WORSE)
+        }
         now = {v: len(rejected - {v}) for v in names}
         if now == rejected_others:
             break
@@ -241,7 +244,7 @@ def group_sequential_compare(
                 variant=variant,
                 result=result,
                 seeds=seeds,
-                needs_seed=result.verdict == "undecided",
+                needs_seed=result.verdict == Verdict.UNDECIDED,
                 fixed_n=_observed_fixed_n(result, result.alpha, target_power),
                 lost_runs=len(lost_here),
             )
@@ -275,19 +278,22 @@ def _worst_case_check(
 ) -> SequentialResult:
     """``result`` unless, with each lost run set to ``worst`` on its seed, the interval at the
     latest look's boundary no longer lies on the good side of 0; then undecided, withheld."""
-    imputed = pl.DataFrame(
-        {"seed": lost_seeds, "value": [worst] * len(lost_seeds)},
-        schema={"seed": pl.Int64, "value": pl.Float64},
-    ).join(base, on="seed", how="inner")
-    rows = pl.concat([paired.select("seed", "value", "base_value"), imputed])
-    diffs = (rows.get_column("value") - rows.get_column("base_value")).to_numpy()
-    # Judged at the latest look's boundary, like the anytime design's latest-look interval:
-    # the lost runs happened whether or not an earlier look had already decided.
-    bound = bounds.t_efficacy[-1]
-    n = diffs.size
-    half = bound * float(np.std(diffs, ddof=1)) / math.sqrt(n) if n >= 2 else math.inf
-    mean = float(diffs.mean())
-    still_better = mean + half < 0.0 if result.direction == "minimize" else mean - half > 0.0
-    if still_better:
+
+    def still_better(diffs: np.ndarray) -> bool:
+        # Judged at the latest look's boundary, like the anytime design's latest-look
+        # interval: the lost runs happened whether or not an earlier look had decided.
+        bound = bounds.t_efficacy[-1]
+        n = diffs.size
+        half = bound * float(np.std(diffs, ddof=1)) / math.sqrt(n) if n >= 2 else math.inf
+        mean = float(diffs.mean())
+        return bool(improvement_interval(mean - half, mean + half, result.direction)[0] > 0.0)
+
+    if better_stands_with_lost_runs(paired, base, lost_seeds, worst, still_better):
         return result
-    return replace(result, verdict="undecided", decided_at=None, stopped=None, withheld="lost_runs")
+    return replace(
+        result,
+        verdict=Verdict.UNDECIDED,
+        decided_at=None,
+        stopped=None,
+        withheld=Withheld.LOST_RUNS,
+    )

@@ -5,7 +5,8 @@ that survived is biased towards the variant that lost its bad seeds. Three thing
 
 - **Counts.** Per variant, runs planned, done, diverged and failed are part of every result.
 - **Worst-case rule.** A claim "X is better than Y" stands only if it still holds when each lost
-  run of X counts as the worst outcome observed in the table (on its own seed). This is the
+  run of X counts as the worst outcome observed in the table (on its own seed):
+  :func:`worst_case_stands`, which every design calls with its own test. This is the
   worst-rank idea of Lachin (1999, "Worst-rank score analysis with informatively missing
   observations in clinical trials", *Controlled Clinical Trials* 20:408-422): a run lost to
   divergence is treated as at least as bad as any run that finished.
@@ -18,13 +19,15 @@ that survived is biased towards the variant that lost its bad seeds. Three thing
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
+
+from analysis.verdict import Direction, improvement
 
 __all__ = [
     "LOST_STATUSES",
@@ -34,6 +37,7 @@ __all__ = [
     "divergence_test",
     "freeman_halton_p",
     "impute_worst",
+    "worst_case_stands",
     "worst_value",
 ]
 
@@ -172,11 +176,49 @@ def divergence_test(counts: Sequence[RunCounts], *, alpha: float) -> DivergenceT
     )
 
 
-def worst_value(values: ArrayLike, direction: str) -> float:
+def worst_value(values: ArrayLike, direction: Direction) -> float:
     """The worst finite value in ``values`` (the largest when minimizing)."""
     x = np.asarray(values, dtype=np.float64)
     x = x[np.isfinite(x)]
-    return float(x.max() if direction == "minimize" else x.min())
+    return float(x[np.argmin(improvement(x, direction))])
+
+
+def worst_case_stands(
+    values: ArrayLike,
+    lost: ArrayLike,
+    *,
+    winner: int,
+    loser: int,
+    worst: float,
+    holds: Callable[[np.ndarray], bool],
+) -> bool:
+    """The worst-case rule, the one place every design (fixed, anytime-valid and
+    group-sequential) asks it: does the claim "row ``winner`` is better than row ``loser``"
+    stand once the lost runs count as the worst outcome?
+
+    Today's rule is one-sided: only the winner's lost runs are imputed, at ``worst``; a claim
+    by a variant that lost nothing stands as it is. The design re-tests the imputed values
+    with its own test (``holds``), so a change of the rule (which runs are imputed, at which
+    value) is made here alone.
+
+    Args:
+        values: ``(k, S)`` values, NaN where a run left none.
+        lost: ``(k, S)`` booleans, True for a run that diverged or failed (only runs without a
+            finite value are imputed).
+        winner: the row the claim calls better.
+        loser: the row it is called better than.
+        worst: the worst value of the table (:func:`worst_value`).
+        holds: the design's test of the same claim on imputed ``values``.
+
+    Returns:
+        Whether the claim stands.
+    """
+    del loser  # the one-sided rule imputes the winner's lost runs only
+    x = np.asarray(values, dtype=np.float64)
+    lost_here = np.asarray(lost, dtype=bool)[winner] & ~np.isfinite(x[winner])
+    if not lost_here.any():
+        return True
+    return holds(impute_worst(x, lost, winner, worst))
 
 
 def impute_worst(values: ArrayLike, lost: ArrayLike, variant: int, worst: float) -> np.ndarray:

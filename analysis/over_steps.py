@@ -27,18 +27,18 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from analysis.compare import AnalysisError
 from analysis.curves import logged_values, smooth_ema
 from analysis.distributions import FloatArray, t_quantile
+from analysis.verdict import Direction, Verdict, improvement
 
 if TYPE_CHECKING:
     import polars as pl
 
-Direction = Literal["minimize", "maximize"]
 
 #: Enumerate every sign pattern up to this many; beyond it draw this many at random.
 MAX_SIGN_FLIPS = 4096
@@ -115,7 +115,7 @@ class VariantOverSteps:
     n_sign_flips: int
     p_value: float
     separated_from: int | None
-    separated_side: Literal["better", "worse"] | None
+    separated_side: Verdict | None
     informative_from: int | None
 
     def to_dict(self) -> dict[str, Any]:
@@ -250,7 +250,7 @@ def compare_over_steps(
     metric: str,
     baseline: str,
     alpha: float = 0.05,
-    direction: Direction = "minimize",
+    direction: Direction = Direction.MINIMIZE,
     smoothing: float = 0.0,
     variants: list[str] | None = None,
     min_rho: float = 0.8,
@@ -485,7 +485,7 @@ def _one_variant(
 
 def _separated(
     steps: list[int], t: FloatArray, critical: float | None, direction: Direction
-) -> tuple[int | None, Literal["better", "worse"] | None]:
+) -> tuple[int | None, Verdict | None]:
     """The first step from which ``|T| > c`` on the last step's side at every later step."""
     if critical is None or not steps:
         return None, None
@@ -495,8 +495,7 @@ def _separated(
         return None, None
     failing = np.flatnonzero(~excluded)
     first = int(failing[-1]) + 1 if failing.size else 0
-    lower = sign < 0
-    side: Literal["better", "worse"] = "better" if lower == (direction == "minimize") else "worse"
+    side = Verdict.BETTER if improvement(sign, direction) > 0 else Verdict.WORSE
     return steps[first], side
 
 

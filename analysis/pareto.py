@@ -22,11 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from analysis.compare import AnalysisError, compare
-
-Direction = Literal["minimize", "maximize"]
+from analysis.verdict import Direction
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,7 +34,7 @@ class ParetoAxis:
 
     Attributes:
         name: the metric column.
-        direction: "minimize" or "maximize".
+        direction: whether lower or higher is better.
         tiers: variant names by tier, best first.
         means: variant -> mean across seeds.
     """
@@ -120,7 +119,7 @@ def pareto_front(
     *,
     metric: str,
     costs: Mapping[str, Direction],
-    direction: Direction = "minimize",
+    direction: Direction = Direction.MINIMIZE,
     alpha: float = 0.05,
     paired: bool | None = None,
 ) -> ParetoResult:
@@ -130,7 +129,7 @@ def pareto_front(
         table: ``variant``, ``seed``, ``metric`` and cost columns, one row per run (anything
             :func:`analysis.compare.compare` accepts).
         metric: the quality column.
-        costs: cost column -> its direction ("maximize" for tokens/s, "minimize" for memory).
+        costs: cost column -> its direction (maximize tokens/s, minimize memory).
             Columns missing from the table, or that cannot be compared (a variant with fewer
             than 2 values), are left out with a warning.
         direction: the quality metric's direction.

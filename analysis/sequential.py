@@ -24,19 +24,20 @@ Everything here is a pure function of arrays or a polars table; nothing draws ra
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 # The fixed-n designs the report sets beside the sequential one; defined in analysis.power and
 # importable from here as before.
-from analysis.lost_runs import LOST_STATUSES, worst_value
+from analysis.lost_runs import LOST_STATUSES, worst_case_stands, worst_value
 from analysis.power import fixed_n_equal_power, paired_t_power, tost_power
 from analysis.resolution import metric_resolution, spread_is_unmeasured
 from analysis.stats import running_mean_sd
+from analysis.verdict import Direction, Verdict, Withheld, as_direction, improvement_interval
 
 __all__ = [
     "DEFAULT_EFFECT_PRIOR_VARIANCE",
@@ -59,8 +60,6 @@ __all__ = [
     "variants_needing_seeds",
 ]
 
-Direction = Literal["minimize", "maximize"]
-Verdict = Literal["better", "worse", "equivalent", "undecided", "inconclusive"]
 
 #: Prior variance g of the standardized effect δ ~ N(0, g). Chosen by simulation (see
 #: docs/sequential.md): between g = 1 and g = 2 the expected number of seeds barely moves for
@@ -68,7 +67,12 @@ Verdict = Literal["better", "worse", "equivalent", "undecided", "inconclusive"]
 DEFAULT_EFFECT_PRIOR_VARIANCE = 2.0
 
 #: Verdict codes used by the vectorised functions (index into this tuple).
-VERDICT_CODES: tuple[str, ...] = ("undecided", "better", "worse", "equivalent")
+VERDICT_CODES: tuple[Verdict, ...] = (
+    Verdict.UNDECIDED,
+    Verdict.BETTER,
+    Verdict.WORSE,
+    Verdict.EQUIVALENT,
+)
 
 
 # --------------------------------------------------------------------------- the e-process
@@ -232,7 +236,7 @@ def decision_path(
     high: np.ndarray,
     *,
     margin: float | None = None,
-    direction: Direction = "minimize",
+    direction: Direction = Direction.MINIMIZE,
 ) -> np.ndarray:
     """Verdict codes (index into VERDICT_CODES) after each look, sticky from the first decision.
 
@@ -245,7 +249,7 @@ def decision_path(
     Args:
         low, high: running-intersection CS bounds, shape (..., N).
         margin: equivalence margin in metric units (> 0), or None for no equivalence verdict.
-        direction: "minimize" or "maximize" — which sign of the difference is better.
+        direction: which sign of the difference is better.
 
     Returns:
         int array of shape (..., N).
@@ -253,8 +257,8 @@ def decision_path(
     _check_direction(direction)
     low = np.asarray(low, dtype=float)
     high = np.asarray(high, dtype=float)
-    below, above = high < 0.0, low > 0.0
-    better, worse = (below, above) if direction == "minimize" else (above, below)
+    good_low, good_high = improvement_interval(low, high, direction)
+    better, worse = good_low > 0.0, good_high < 0.0
     now = np.where(better, 1, np.where(worse, 2, 0))
     if margin is not None:
         _check_margin(margin)
@@ -316,7 +320,7 @@ class SequentialResult:
     direction: Direction
     effect_prior_variance: float
     noise_measured: bool = True
-    withheld: str | None = None
+    withheld: Withheld | None = None
     stopped: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -329,7 +333,7 @@ def sequential_test(
     *,
     alpha: float,
     margin: float | None = None,
-    direction: Direction = "minimize",
+    direction: Direction = Direction.MINIMIZE,
     max_seeds: int | None = None,
     effect_prior_variance: float = DEFAULT_EFFECT_PRIOR_VARIANCE,
     resolution: float = 0.0,
@@ -342,7 +346,7 @@ def sequential_test(
         alpha: error allowed for this comparison over all looks (pass α/m for m comparisons;
             ``sequential_compare`` does this for you).
         margin: equivalence margin in metric units, or None.
-        direction: "minimize" (lower metric is better) or "maximize".
+        direction: whether a lower or a higher metric is better.
         max_seeds: an undecided comparison with n ≥ max_seeds is "inconclusive".
         effect_prior_variance: g, prior variance of the standardized effect.
         resolution, scale: see :func:`confidence_sequence`; looks whose differences span no
@@ -363,7 +367,7 @@ def sequential_test(
     n = x.size
     if n < 2:
         verdict: Verdict = (
-            "inconclusive" if max_seeds is not None and n >= max_seeds else "undecided"
+            Verdict.INCONCLUSIVE if max_seeds is not None and n >= max_seeds else Verdict.UNDECIDED
         )
         return SequentialResult(
             n=n, mean=float(x.mean()) if n else math.nan, sd=math.nan, cs_low=-math.inf,
@@ -384,9 +388,9 @@ def sequential_test(
     codes = decision_path(cs.low, cs.high, margin=margin, direction=direction)
     code = int(codes[-1])
     decided_at = int(np.argmax(codes > 0)) + 1 if code else None
-    verdict = VERDICT_CODES[code]  # type: ignore[assignment]
+    verdict = VERDICT_CODES[code]
     if code == 0 and max_seeds is not None and n >= max_seeds:
-        verdict = "inconclusive"
+        verdict = Verdict.INCONCLUSIVE
     low, high = float(cs.low[-1]), float(cs.high[-1])
     conflict = low > high
     if conflict:
@@ -547,7 +551,7 @@ def sequential_compare(
     baseline: str,
     alpha: float = 0.05,
     margin: float | None = None,
-    direction: Direction = "minimize",
+    direction: Direction = Direction.MINIMIZE,
     max_seeds: int | None = None,
     variants: Sequence[str] | None = None,
     target_power: float = 0.8,
@@ -567,7 +571,7 @@ def sequential_compare(
         baseline: the baseline variant's name.
         alpha: family-wise error level; each of the m comparisons runs at alpha / m.
         margin: equivalence margin in metric units, or None.
-        direction: "minimize" or "maximize" the metric.
+        direction: whether lower or higher is better.
         max_seeds: undecided comparisons with this many paired seeds are "inconclusive".
         variants: every variant to compare, fixed in advance (it sets m); default: all
             variants in the table except the baseline. Listed variants without rows count.
@@ -614,7 +618,7 @@ def sequential_compare(
         }
         result = sequential_test(diffs, **settings)  # type: ignore[arg-type]
         lost_here = lost_seeds.get(variant, [])
-        if result.verdict == "better" and lost_here:
+        if result.verdict == Verdict.BETTER and lost_here:
             result = _worst_case_check(
                 result, paired, base, lost_here, worst_value(all_values, direction), settings
             )
@@ -634,7 +638,7 @@ def sequential_compare(
                     else "the command may ignore its seed (pass {seed} or $HARNESS_SEED to it)"
                 )
             )
-        needs = result.verdict == "undecided"
+        needs = result.verdict == Verdict.UNDECIDED
         comparisons.append(
             SequentialComparison(
                 variant=variant,
@@ -758,7 +762,7 @@ def variants_needing_seeds(
     baseline: str,
     alpha: float = 0.05,
     margin: float | None = None,
-    direction: Direction = "minimize",
+    direction: Direction = Direction.MINIMIZE,
     max_seeds: int | None = None,
     variants: Sequence[str] | None = None,
     effect_prior_variance: float = DEFAULT_EFFECT_PRIOR_VARIANCE,
@@ -786,6 +790,43 @@ def variants_needing_seeds(
 # --------------------------------------------------------------------------- helpers
 
 
+def better_stands_with_lost_runs(
+    paired: pl.DataFrame,
+    base: pl.DataFrame,
+    lost_seeds: Sequence[int],
+    worst: float,
+    still_better: Callable[[np.ndarray], bool],
+) -> bool:
+    """The worst-case rule (:func:`analysis.lost_runs.worst_case_stands`) for a variant found
+    better than the baseline by a sequential design: its runs and the baseline's as one
+    ``(2, seeds)`` table, its lost seeds marked; ``still_better`` is the design's test of the
+    claim on the imputed differences (variant − baseline, ascending seed)."""
+    seeds = np.unique(
+        np.concatenate(
+            [
+                base.get_column("seed").to_numpy(),
+                paired.get_column("seed").to_numpy(),
+                np.asarray(lost_seeds, dtype=np.int64),
+            ]
+        )
+    )
+    values = np.full((2, seeds.size), np.nan)
+    values[0, np.searchsorted(seeds, base.get_column("seed").to_numpy())] = base.get_column(
+        "base_value"
+    ).to_numpy()
+    values[1, np.searchsorted(seeds, paired.get_column("seed").to_numpy())] = paired.get_column(
+        "value"
+    ).to_numpy()
+    lost = np.zeros(values.shape, dtype=bool)
+    lost[1] = np.isin(seeds, np.asarray(lost_seeds, dtype=np.int64))
+
+    def holds(imputed: np.ndarray) -> bool:
+        both = np.isfinite(imputed).all(axis=0)
+        return still_better(imputed[1, both] - imputed[0, both])
+
+    return worst_case_stands(values, lost, winner=1, loser=0, worst=worst, holds=holds)
+
+
 def _worst_case_check(
     result: SequentialResult,
     paired: pl.DataFrame,
@@ -796,32 +837,29 @@ def _worst_case_check(
 ) -> SequentialResult:
     """``result`` unless the variant is no longer "better" with each of its lost runs set to
     ``worst`` on its seed (paired with the baseline's run there); then undecided, withheld."""
-    imputed = pl.DataFrame(
-        {"seed": lost_seeds, "value": [worst] * len(lost_seeds)},
-        schema={"seed": pl.Int64, "value": pl.Float64},
-    ).join(base, on="seed", how="inner")
-    rows = pl.concat([paired.select("seed", "value", "base_value"), imputed]).sort("seed")
-    diffs = (rows.get_column("value") - rows.get_column("base_value")).to_numpy()
-    # Judged on the latest look's own CS, not the sticky verdict: the lost runs happened
-    # whether or not an earlier look had already decided.
-    cs = confidence_sequence(
-        diffs,
-        alpha=settings["alpha"],
-        effect_prior_variance=settings["effect_prior_variance"],
-        resolution=settings["resolution"],
-        scale=settings["scale"],
-    )
-    low, high = float(cs.look_low[-1]), float(cs.look_high[-1])
-    still_better = high < 0.0 if settings["direction"] == "minimize" else low > 0.0
-    if still_better:
+
+    def still_better(diffs: np.ndarray) -> bool:
+        # Judged on the latest look's own CS, not the sticky verdict: the lost runs happened
+        # whether or not an earlier look had already decided.
+        cs = confidence_sequence(
+            diffs,
+            alpha=settings["alpha"],
+            effect_prior_variance=settings["effect_prior_variance"],
+            resolution=settings["resolution"],
+            scale=settings["scale"],
+        )
+        low, high = float(cs.look_low[-1]), float(cs.look_high[-1])
+        return bool(improvement_interval(low, high, settings["direction"])[0] > 0.0)
+
+    if better_stands_with_lost_runs(paired, base, lost_seeds, worst, still_better):
         return result
     max_seeds = settings["max_seeds"]
     spent = max_seeds is not None and result.n >= max_seeds
     return replace(
         result,
-        verdict="inconclusive" if spent else "undecided",
+        verdict=Verdict.INCONCLUSIVE if spent else Verdict.UNDECIDED,
         decided_at=None,
-        withheld="lost_runs",
+        withheld=Withheld.LOST_RUNS,
     )
 
 
@@ -830,7 +868,7 @@ def _observed_fixed_n(result: SequentialResult, alpha: float, power: float) -> i
     if result.n < 2 or not result.sd > 0.0:
         return None
     effect = abs(result.mean) / result.sd
-    if result.verdict == "equivalent" and result.margin is not None:
+    if result.verdict == Verdict.EQUIVALENT and result.margin is not None:
         return fixed_n_equal_power(
             effect, alpha=alpha, power=power, margin=result.margin / result.sd
         )
@@ -861,5 +899,4 @@ def _check_margin(margin: float) -> None:
 
 
 def _check_direction(direction: str) -> None:
-    if direction not in ("minimize", "maximize"):
-        raise ValueError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
+    as_direction(direction)

@@ -31,8 +31,7 @@ from analysis.power import (
     significance_threshold,
     t_power,
 )
-
-Direction = Literal["minimize", "maximize"]
+from analysis.verdict import Direction, improvement
 
 __all__ = [
     "Direction",
@@ -296,8 +295,7 @@ def prob_improvement_paired(x: ArrayLike, y: ArrayLike, direction: Direction) ->
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     both = np.isfinite(x) & np.isfinite(y)
-    sign = -1.0 if direction == "minimize" else 1.0
-    score = np.where(both, 0.5 * (1.0 + np.sign(sign * (x - y))), 0.0)
+    score = np.where(both, 0.5 * (1.0 + np.sign(improvement(x - y, direction))), 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.asarray(score.sum(axis=-1) / both.sum(axis=-1), dtype=np.float64)
 
@@ -308,17 +306,15 @@ def prob_improvement_unpaired(x: ArrayLike, y: ArrayLike, direction: Direction) 
     The Mann–Whitney / AUC statistic ``U / (n_x n_y)`` (as in rliable's probability of
     improvement), direction-aware; computed from sorted values in ``O(n log n)``. 1-D inputs.
     """
-    xs = np.asarray(x, dtype=np.float64)
-    ys = np.sort(np.asarray(y, dtype=np.float64))
+    # On the improvement scale (higher is better) x beats every y below it.
+    xs = improvement(np.asarray(x, dtype=np.float64), direction)
+    ys = np.sort(improvement(np.asarray(y, dtype=np.float64), direction))
     xs = xs[np.isfinite(xs)]
     ys = ys[np.isfinite(ys)]
     if xs.size == 0 or ys.size == 0:
         return float("nan")
-    below = np.searchsorted(ys, xs, side="left")  # y < x
-    not_above = np.searchsorted(ys, xs, side="right")  # y <= x
-    ties = not_above - below
-    above = ys.size - not_above  # y > x
-    wins = above if direction == "minimize" else below
+    wins = np.searchsorted(ys, xs, side="left")  # y < x
+    ties = np.searchsorted(ys, xs, side="right") - wins  # y == x
     return float((wins.sum() + 0.5 * ties.sum()) / (xs.size * ys.size))
 
 

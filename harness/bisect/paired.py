@@ -13,9 +13,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from harness.direction import Direction
+from analysis.verdict import Direction, improvement, improvement_interval
 
-Verdict = Literal["good", "bad", "unknown"]
+#: What one probe says of a commit (a bisect word, not a comparison's Verdict).
+CommitVerdict = Literal["good", "bad", "unknown"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,13 +43,13 @@ class Paired:
     bound_low: float
     bound_high: float
 
-    def worse_by(self, direction: str) -> float:
+    def worse_by(self, direction: Direction) -> float:
         """How much worse the variant is (negative: better), direction-aware."""
-        return self.diff if direction == "minimize" else -self.diff
+        return -improvement(self.diff, direction)
 
-    def worse_upper(self, direction: str) -> float:
+    def worse_upper(self, direction: Direction) -> float:
         """One-sided upper confidence bound on :meth:`worse_by`, at level ``1 - alpha_test``."""
-        return self.bound_high if direction == "minimize" else -self.bound_low
+        return -improvement_interval(self.bound_low, self.bound_high, direction)[0]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,7 +70,7 @@ def compare_paired(
     baseline: str,
     alpha: float,
     alpha_test: float | None = None,
-    direction: Direction = "minimize",
+    direction: Direction = Direction.MINIMIZE,
 ) -> Paired | None:
     """Compare ``variant`` with ``baseline`` over the seeds both have, through the analysis
     layer's paired t-test. None when fewer than 2 seeds are shared (nothing can be tested).
@@ -115,8 +116,8 @@ def compare_paired(
 
 
 def judge(
-    comparison: Paired | None, *, alpha_test: float, margin: float, direction: str
-) -> Verdict:
+    comparison: Paired | None, *, alpha_test: float, margin: float, direction: Direction
+) -> CommitVerdict:
     """good / bad / unknown for a commit compared with the good endpoint (module docstring)."""
     if comparison is None or math.isnan(comparison.p_value):
         return "unknown"

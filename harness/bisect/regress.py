@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from analysis.verdict import Direction, improvement, improvement_interval
 from harness.bisect.paired import Paired
 from harness.errors import UserError
 
@@ -72,7 +73,7 @@ class RegressResult:
         head: what was measured as HEAD (a sha, or "working tree").
         reference: the reference (a sha, or the stored results' directory).
         metric: the metric.
-        direction: "minimize" or "maximize".
+        direction: whether lower or higher is better.
         alpha: the CI level is ``1 - alpha``.
     """
 
@@ -83,7 +84,7 @@ class RegressResult:
     head: str
     reference: str
     metric: str
-    direction: str
+    direction: Direction
     alpha: float
 
     @property
@@ -108,7 +109,7 @@ def judge_regression(
     comparison: Paired | None,
     *,
     tolerance: float,
-    direction: str,
+    direction: Direction,
     alpha: float,
     head: str = "HEAD",
     reference: str = "the reference",
@@ -130,10 +131,9 @@ def judge_regression(
             f"{reference}, so {metric} cannot be tested against seed noise (use --seeds 2+)"
         )
         return RegressResult(outcome="no_regression", message=message, **common)
-    if direction == "minimize":
-        worse, low, high = comparison.diff, comparison.ci_low, comparison.ci_high
-    else:
-        worse, low, high = -comparison.diff, -comparison.ci_high, -comparison.ci_low
+    # How much worse HEAD is: the improvement turned round, its interval's ends swapped.
+    good_low, good_high = improvement_interval(comparison.ci_low, comparison.ci_high, direction)
+    worse, low, high = -improvement(comparison.diff, direction), -good_high, -good_low
     level = f"{100 * (1 - alpha):g}% CI"
     if worse == 0:
         relation = f"{head} matches {reference} on {metric}"

@@ -58,7 +58,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from harness.bisect.paired import Direction, Paired, Verdict, compare_paired, judge
+from analysis.verdict import Direction
+from harness.bisect.paired import CommitVerdict, Paired, compare_paired, judge
 from harness.bisect.worktrees import Commit
 from harness.errors import UserError
 
@@ -249,7 +250,7 @@ class BisectResult:
     alpha_spent: float = 0.0
     n_commits: int = 0
     metric: str = ""
-    direction: str = "minimize"
+    direction: Direction = Direction.MINIMIZE
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -304,7 +305,7 @@ def noisy_bisect(
         commits: the first-parent history from the good to the bad endpoint.
         measurer: measures (commit, seed) and builds comparison tables.
         metric: the metric compared.
-        direction: "minimize" or "maximize".
+        direction: whether lower or higher is better.
         seeds: the initial seeds.
         max_seeds: the most seeds one decision may use.
         alpha: family-wise error level of the whole bisect.
@@ -433,7 +434,7 @@ def noisy_bisect(
         decision = len(spent) + 1  # a skip ends without a verdict and leaves the index free
         probe_alpha = level(decision)
         comparison: Paired | None = None
-        verdict: Verdict = "unknown"
+        verdict: CommitVerdict = "unknown"
         seed_set: Sequence[int] = schedule[0]
         for seed_set in schedule:
             results = measurer.measure(commit, seed_set)

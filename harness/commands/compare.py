@@ -16,6 +16,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from analysis.verdict import Direction
 from harness.commands._common import add_runs_dir
 from harness.errors import UserError
 
@@ -75,7 +76,7 @@ def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline", default=None, help="reference variant (default: the study's)")
     parser.add_argument(
         "--direction",
-        choices=("minimize", "maximize"),
+        choices=[direction.value for direction in Direction],
         default=None,
         help="whether lower or higher is better (default: the study's, else minimize)",
     )
@@ -132,7 +133,7 @@ def compare_options(args: argparse.Namespace) -> CompareOptions:
         metric=args.metric,
         agg=args.agg,
         baseline=args.baseline,
-        direction=args.direction,
+        direction=None if args.direction is None else Direction(args.direction),
         alpha=args.alpha,
         margin=args.margin,
         paired=args.paired,

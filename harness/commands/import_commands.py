@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from analysis.verdict import Direction
 from harness.commands._common import positive
 from harness.errors import UserError
 
@@ -18,7 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default=None, help="study name (default: the file's stem)")
     parser.add_argument("--seeds", type=positive, default=3, help="seeds per variant")
     parser.add_argument("--metric", default="val_loss", help="the primary metric")
-    parser.add_argument("--direction", choices=("minimize", "maximize"), default="minimize")
+    parser.add_argument(
+        "--direction",
+        choices=[direction.value for direction in Direction],
+        default=Direction.MINIMIZE.value,
+    )
     parser.add_argument(
         "--metrics",
         choices=("auto",),
@@ -52,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         name=name,
         seeds=args.seeds,
         metric=args.metric,
-        direction=args.direction,
+        direction=Direction(args.direction),
         source=source,
         metrics=args.metrics,
         metric_patterns=tuple(args.metrics_pattern),

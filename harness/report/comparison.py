@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from harness.direction import Direction, is_direction
+from analysis.verdict import Direction, as_direction
 from harness.errors import UserError
 
 if TYPE_CHECKING:
@@ -93,9 +93,11 @@ def prepare(path: str | None, options: CompareOptions, *, runs_dir: str | None =
     if baseline is None and "variant" in table.columns and table.height:
         baseline = str(table["variant"][0])
         print(f"baseline: {baseline} (the first variant; pass --baseline)", file=sys.stderr)
-    direction = options.direction or (inputs.meta.direction if inputs.meta else "minimize")
-    if not is_direction(direction):
-        raise UserError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
+    chosen = options.direction or (inputs.meta.direction if inputs.meta else Direction.MINIMIZE)
+    try:
+        direction = as_direction(chosen)
+    except ValueError as error:
+        raise UserError(str(error)) from None
     return Prepared(
         inputs=inputs, table=table, metric=metric, baseline=baseline, direction=direction
     )

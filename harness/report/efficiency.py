@@ -12,8 +12,10 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from analysis.verdict import Direction
 from harness.report import format as f
-from harness.report.page import VERDICT_COLOUR, Section, pyplot, quantity
+from harness.report.page import Section, pyplot, quantity
+from harness.report.style import BETTER_WORDS, VERDICT_COLOUR
 
 if TYPE_CHECKING:
     import polars as pl
@@ -23,10 +25,10 @@ if TYPE_CHECKING:
 
 #: Final metrics treated as costs: column -> (label, direction).
 EFFICIENCY_COLUMNS = {
-    "tokens_per_s": ("tokens/s", "maximize"),
-    "peak_memory_mb": ("peak memory (MB)", "minimize"),
-    "kv_cache_bytes_per_token": ("KV cache (bytes/token)", "minimize"),
-    "n_params": ("parameters", "minimize"),
+    "tokens_per_s": ("tokens/s", Direction.MAXIMIZE),
+    "peak_memory_mb": ("peak memory (MB)", Direction.MINIMIZE),
+    "kv_cache_bytes_per_token": ("KV cache (bytes/token)", Direction.MINIMIZE),
+    "n_params": ("parameters", Direction.MINIMIZE),
 }
 LABEL_OFFSETS = ((6, 6), (6, -13), (-6, 6), (-6, -13))
 
@@ -193,7 +195,7 @@ def _cost_panel(
     if optimal is not None and len(front_points) > 1:
         front_points.sort()
         axis.plot(*zip(*front_points, strict=True), "--", color="#59636e", linewidth=1, zorder=0)
-    axis.set_xlabel(f"{label} ({'higher' if direction == 'maximize' else 'lower'} is better)")
+    axis.set_xlabel(f"{label} ({BETTER_WORDS[direction].values} is better)")
     axis.set_ylabel(result.metric)
     axis.grid(alpha=0.3)
     axis.margins(0.15)

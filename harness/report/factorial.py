@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from harness.errors import UserError
 from harness.report import format as f
 from harness.report.page import Section, pyplot
+from harness.report.style import BETTER_WORDS, VERDICT_STYLE
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -27,16 +28,6 @@ if TYPE_CHECKING:
     from harness.report.comparison import CompareOptions, Prepared
     from harness.report.listing import Listing
     from harness.study.factorial import FactorialDesign
-
-VERDICT_STYLE = {
-    "better": "bold green",
-    "worse": "bold red",
-    "interaction": "bold magenta",
-    "differs": "bold yellow",
-    "equivalent": "cyan",
-    "indistinguishable": "dim",
-    "not estimable": "dim",
-}
 
 
 def stored_design(prepared: Prepared) -> Mapping[str, Any] | None:
@@ -151,7 +142,7 @@ def _effect_row(effect: Effect, digits: int) -> list[str]:
 
 
 def design_sentence(result: FactorialResult) -> str:
-    better = "lower" if result.direction == "minimize" else "higher"
+    better = BETTER_WORDS[result.direction].values
     return (
         f"{len(result.factors)} factors, {result.cells_run} of {result.cells_total} cells run, "
         f"{result.n_runs} runs on {result.n_seeds} seeds. Least squares with one intercept per "

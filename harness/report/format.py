@@ -6,6 +6,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from analysis.verdict import improvement
+from harness.report.style import BETTER_WORDS, WITHHELD_NOTE
+
 if TYPE_CHECKING:
     from analysis.compare import ComparisonResult, VariantSummary
 
@@ -58,7 +61,7 @@ def design_line(result: ComparisonResult) -> str:
         "hedges_g": "Hedges' g",
     }.get(result.effect_size_kind, "d_z (paired, seed-blocked) or Hedges' g (Welch)")
     correction = "Holm (family-wise error)" if result.correction == "holm" else "BH (FDR)"
-    better = "lower" if result.direction == "minimize" else "higher"
+    better = BETTER_WORDS[result.direction].values
     return (
         f"{test}; effect size {effect}; {result.n_comparisons} comparison(s) adjusted together "
         f"by {correction} at alpha = {result.alpha:g}; {better} {result.metric} is better"
@@ -171,11 +174,9 @@ def comparison_cells(result: ComparisonResult) -> list[list[str]]:
     places = decimals(result)
     rows = []
     for c in result.comparisons:
-        verdict: str = c.verdict
-        if c.withheld == "unmeasured_noise":
-            verdict = f"{verdict} (noise unmeasured)"
-        elif c.withheld == "lost_runs":
-            verdict = f"{verdict} (lost runs)"
+        verdict = str(c.verdict)
+        if c.withheld is not None:
+            verdict = f"{verdict} ({WITHHELD_NOTE[c.withheld]})"
         row = [
             c.variant,
             str(c.n_pairs) if result.paired else f"{n[c.variant]}/{n[c.baseline]}",
@@ -197,7 +198,7 @@ def comparison_cells(result: ComparisonResult) -> list[list[str]]:
 def _rank_key(result: ComparisonResult, variant: VariantSummary) -> float:
     # The tiers' order: seed-adjusted means where the model has them.
     mean = variant.adjusted_mean if math.isfinite(variant.adjusted_mean) else variant.mean
-    return mean if result.direction == "minimize" else -mean
+    return -improvement(mean, result.direction)  # best first
 
 
 def markdown_table(headers: list[str], rows: list[list[str]]) -> str:

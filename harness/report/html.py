@@ -29,7 +29,6 @@ from harness.report.factorial import (
 )
 from harness.report.over_steps import difference_panel, over_steps_section, report_results
 from harness.report.page import (
-    VERDICT_COLOUR,
     Figures,
     Report,
     Section,
@@ -37,6 +36,7 @@ from harness.report.page import (
     markdown_page,
     pyplot,
 )
+from harness.report.style import BETTER_WORDS, VERDICT_COLOUR
 from harness.report.sweep import sweep_figure, sweep_section, trends
 
 if TYPE_CHECKING:
@@ -208,7 +208,7 @@ def forest_figure(result: ComparisonResult) -> Figure:
     axis.set_yticks(range(len(comparisons)))
     axis.set_yticklabels([c.variant for c in reversed(comparisons)])
     axis.set_ylim(-0.7, len(comparisons) - 0.3)
-    better = "← better" if result.direction == "minimize" else "better →"
+    better = BETTER_WORDS[result.direction].arrow
     axis.set_xlabel(
         f"{result.metric}: variant − {result.baseline}   ({1 - result.alpha:.0%} CI, "
         f"unadjusted; {better})"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from harness.report.format import fmt, fmt_ci, fmt_p, fmt_signed, markdown_table
 from harness.report.page import Section
+from harness.report.style import BETTER_WORDS
 
 if TYPE_CHECKING:
     import polars as pl
@@ -285,7 +286,7 @@ def difference_panel(axis: Any, over: OverStepsResult, colours: dict[str, str]) 
             axis.axvline(v.separated_from, color=colour, linestyle="--", linewidth=0.9)
     axis.axhline(0.0, color="black", linewidth=0.8)
     _focus(axis, over)
-    better = "below 0 is better" if over.direction == "minimize" else "above 0 is better"
+    better = f"{BETTER_WORDS[over.direction].of_zero} 0 is better"
     smoothing = f", EMA {over.smoothing:g}" if over.smoothing else ""
     axis.set_title(
         f"{over.metric}: difference from {over.baseline} over training{smoothing}\n"

@@ -11,15 +11,10 @@ import io
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from harness.report.style import VERDICT_COLOUR, verdict_css
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-VERDICT_COLOUR = {
-    "better": "#1a7f37",
-    "worse": "#cf222e",
-    "equivalent": "#0969da",
-    "indistinguishable": "#6e7781",
-}
 
 
 @dataclass(kw_only=True)
@@ -93,11 +88,9 @@ h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { font-size: 1.25em; margin-to
 table { border-collapse: collapse; font-size: 0.88em; margin: 0.6em 0; }
 th, td { border: 1px solid #d0d7de; padding: 4px 8px; text-align: right; white-space: nowrap; }
 th { background: #f6f8fa; white-space: normal; vertical-align: bottom; }
-td:first-child, th:first-child, td.text, td.better, td.worse, td.equivalent,
-td.indistinguishable { text-align: left; }
-.better { color: #1a7f37; font-weight: 600; } .worse { color: #cf222e; font-weight: 600; }
-.equivalent { color: #0969da; } .indistinguishable { color: #6e7781; }
-.warning { background: #fff8c5; border: 1px solid #d4a72c; padding: 0.4em 0.7em; }
+"""
+STYLE += verdict_css()
+STYLE += """.warning { background: #fff8c5; border: 1px solid #d4a72c; padding: 0.4em 0.7em; }
 img { max-width: 100%; height: auto; }
 """
 

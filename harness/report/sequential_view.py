@@ -8,6 +8,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from analysis.verdict import Verdict, Withheld
+from harness.report.style import OPEN_VERDICT_NOTE, WITHHELD_NOTE
+
 
 def _fmt(value: float | None, places: int = 4) -> str:
     if value is None or value != value or value in (float("inf"), float("-inf")):
@@ -20,18 +23,18 @@ def rows(report: Any) -> list[dict[str, Any]]:
     out = []
     for comparison in report.comparisons:
         result = comparison.result
-        verdict = result.verdict
+        verdict = str(result.verdict)
         stopped = getattr(result, "stopped", None)
-        if verdict == "undecided":
-            verdict = "undecided (more seeds could decide)"
+        if result.verdict == Verdict.UNDECIDED:
+            verdict += f" ({OPEN_VERDICT_NOTE[Verdict.UNDECIDED]})"
         elif stopped == "futility":
             verdict += " (futility: no effect of the margin's size)"
-        elif verdict == "inconclusive":
-            verdict = "inconclusive (seed budget spent)"
-        if getattr(result, "withheld", None) == "lost_runs":
-            verdict += f" [lost runs: {comparison.lost_runs}]"
+        elif result.verdict == Verdict.INCONCLUSIVE:
+            verdict += f" ({OPEN_VERDICT_NOTE[Verdict.INCONCLUSIVE]})"
+        if getattr(result, "withheld", None) == Withheld.LOST_RUNS:
+            verdict += f" [{WITHHELD_NOTE[Withheld.LOST_RUNS]}: {comparison.lost_runs}]"
         elif not getattr(result, "noise_measured", True):
-            verdict += " [noise unmeasured]"
+            verdict += f" [{WITHHELD_NOTE[Withheld.UNMEASURED_NOISE]}]"
         out.append(
             {
                 "variant": comparison.variant,

@@ -6,15 +6,10 @@ import json
 import sys
 from typing import TYPE_CHECKING, Literal, TextIO
 
+from harness.report.style import VERDICT_STYLE
+
 if TYPE_CHECKING:
     from analysis import ComparisonResult
-
-VERDICT_STYLE = {
-    "better": "bold green",
-    "worse": "bold red",
-    "equivalent": "cyan",
-    "indistinguishable": "dim",
-}
 
 
 def render(result: ComparisonResult, fmt: str, *, stream: TextIO | None = None) -> None:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from analysis.verdict import Verdict
 from harness.errors import UserError
 from harness.run.runner import StudyOutcome
 from harness.store import RunKey, load_run_statuses
@@ -189,7 +190,7 @@ def _store_looks(
     outcome = {
         c.variant: c.result.stopped or c.result.verdict
         for c in report.comparisons
-        if c.result.verdict != "undecided"
+        if c.result.verdict != Verdict.UNDECIDED
     }
     record = SequentialLooks(
         design="group-sequential" if settings.group_sequential else "anytime-valid",

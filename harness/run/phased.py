@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from analysis.verdict import improvement
 from harness.store import PhaseDecision, write_phase_decisions
 from harness.study.phases import PhasedStudy
 from harness.study.spec import StudySpec
@@ -46,8 +47,7 @@ def decide(spec: StudySpec, table: Any) -> PhaseDecision:
         )
     top = result.tiers[0]
     means = {v.variant: v.mean for v in result.variants}
-    pick = min if spec.direction == "minimize" else max
-    winner = pick(top, key=lambda name: means[name])
+    winner = max(top, key=lambda name: improvement(means[name], spec.direction))
     separated = len(top) == 1
     return PhaseDecision(
         phase=spec.name,

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.direction import Direction, is_direction
+from analysis.verdict import Direction
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,7 +52,7 @@ class StudyMeta:
         name: the study name.
         description: free text.
         metric: the primary metric.
-        direction: whether lower ("minimize") or higher ("maximize") is better.
+        direction: whether lower or higher is better.
         seeds: the seeds of the study.
         baseline: the variant others are compared with; None when the writer named none.
         variants: the variant names, in study order.
@@ -69,7 +69,7 @@ class StudyMeta:
     name: str
     description: str = ""
     metric: str = "val_loss"
-    direction: Direction = "minimize"
+    direction: Direction = Direction.MINIMIZE
     seeds: tuple[int, ...] = ()
     baseline: str | None = None
     variants: tuple[str, ...] = ()
@@ -118,9 +118,12 @@ class StudyMeta:
         name = data.get("name")
         if not isinstance(name, str) or not name:
             raise ValueError(f"no study name ('name' is {name!r:.60})")
-        direction = data.get("direction") or "minimize"
-        if not is_direction(direction):
-            raise ValueError(f"direction must be 'minimize' or 'maximize', got {direction!r:.60}")
+        try:
+            direction = Direction(data.get("direction") or Direction.MINIMIZE)
+        except ValueError:
+            raise ValueError(
+                f"direction must be 'minimize' or 'maximize', got {data.get('direction')!r:.60}"
+            ) from None
 
         def read(key: str, convert: Any) -> Any:
             """``convert(data[key])``; a value of the wrong shape is named by its key."""

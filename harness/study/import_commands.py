@@ -18,7 +18,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.direction import Direction
+from analysis.verdict import Direction
 from harness.errors import UserError
 from harness.study.metrics import AUTO, compile_pattern
 from harness.study.sweep import sanitize_name
@@ -135,7 +135,7 @@ def to_study_toml(
     name: str,
     seeds: int = 3,
     metric: str = "val_loss",
-    direction: Direction = "minimize",
+    direction: Direction = Direction.MINIMIZE,
     source: str = "",
     metrics: str | None = None,
     metric_patterns: tuple[str, ...] = (),
@@ -147,7 +147,7 @@ def to_study_toml(
         name: the study name.
         seeds: seeds per variant.
         metric: the study metric.
-        direction: "minimize" or "maximize".
+        direction: whether lower or higher is better.
         source: where the list came from, for the header comment.
         metrics: "auto" for a ``[base.metrics]`` table of the built-in output patterns.
         metric_patterns: regexes for that table instead (named groups are metrics).

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from harness.direction import Direction, parse_direction
+from analysis.verdict import Direction
 from harness.errors import SpecError, closest
 from harness.schema import from_mapping
 from harness.study.executor import ExecutorSettings, parse_executor
@@ -138,7 +138,7 @@ class StudySpec:
     name: str
     description: str = ""
     metric: str = "val_loss"
-    direction: Direction = "minimize"
+    direction: Direction = Direction.MINIMIZE
     seeds: tuple[int, ...]
     baseline: str
     base: Mapping[str, Any]
@@ -451,6 +451,26 @@ def _common_prefix(a: Sequence[str], b: Sequence[str]) -> int:
 def _toml_error_line(message: str) -> int | None:
     match = re.search(r"line (\d+)", message)
     return int(match.group(1)) if match else None
+
+
+def parse_direction(value: Any, key: str) -> Direction:
+    """``value`` as a Direction.
+
+    Args:
+        value: what the study file (or a stored study) says.
+        key: the dotted key it came from, for the error.
+
+    Raises:
+        SpecError: anything but "minimize" or "maximize", with the closest of the two.
+    """
+    try:
+        return Direction(value)
+    except ValueError:
+        raise SpecError(
+            f"must be 'minimize' or 'maximize', got {value!r}",
+            key=key,
+            suggestion=closest(str(value), tuple(Direction)),
+        ) from None
 
 
 def _table(raw: Mapping[str, Any], key: str, *, required: bool = False) -> dict[str, Any]:

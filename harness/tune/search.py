@@ -100,7 +100,7 @@ def open_study(spec: StudySpec, search: SearchConfig, study_dir: Path) -> Any:
     study = optuna.create_study(
         storage=open_storage(search.storage, study_dir),
         study_name=search.study_name,
-        direction=spec.direction,
+        direction=optuna.study.StudyDirection[spec.direction.name],
         sampler=make_sampler(search, 0),
         pruner=make_pruner(search.pruner),
         load_if_exists=True,

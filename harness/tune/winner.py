@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from analysis.verdict import Direction, improvement
 from harness.executors import Executor
 from harness.run.runner import ProgressSink, run_study
 from harness.study.search import SearchConfig
@@ -92,9 +93,11 @@ def top_trials(study: Any, k: int) -> list[Any]:
     from optuna.study import StudyDirection
     from optuna.trial import TrialState
 
-    sign = 1.0 if study.direction == StudyDirection.MINIMIZE else -1.0
+    direction = (
+        Direction.MINIMIZE if study.direction == StudyDirection.MINIMIZE else Direction.MAXIMIZE
+    )
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    ranked = sorted(complete, key=lambda t: (sign * t.value, t.number))
+    ranked = sorted(complete, key=lambda t: (-improvement(t.value, direction), t.number))
     chosen, seen = [], set()
     for trial in ranked:
         key = json.dumps(trial.params, sort_keys=True, default=str)
@@ -171,8 +174,13 @@ def separation_check(
                 fresh_mean=mean,
             )
         )
-    sign = 1.0 if spec.direction == "minimize" else -1.0
-    candidates.sort(key=lambda c: (c.fresh_mean is None, sign * (c.fresh_mean or 0.0), c.trial))
+    candidates.sort(
+        key=lambda c: (
+            c.fresh_mean is None,
+            -improvement(c.fresh_mean or 0.0, spec.direction),  # best first
+            c.trial,
+        )
+    )
     base = {"candidates": tuple(candidates), "fresh_seeds": search.fresh_seeds}
     scored = [c for c in candidates if c.fresh_mean is not None]
     if len(scored) < 2:

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from harness.direction import parse_direction
 from harness.errors import SpecError
 from harness.study.seeds import default_seeds, seed_list
+from harness.study.spec import parse_direction
 from harness.study.tables import (
     changed_keys,
     deep_merge,
