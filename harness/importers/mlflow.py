@@ -1,0 +1,133 @@
+"""MLflow tracking stores: a local ``mlruns`` folder or a tracking URI, through MLflow's client.
+
+Every run of every experiment (or of ``--experiment``): its params as the config (MLflow keeps
+them as text; numbers and booleans are read back as such), its status, and the full history
+of each metric (``MlflowClient.get_metric_history``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.importers._base import (
+    ImportFailure,
+    LogSource,
+    RunRef,
+    RunState,
+    RunUnreadable,
+    SourceRun,
+    curve_from_rows,
+    parse_text_value,
+)
+
+INSTALL_HINT = "pip install mlflow-skinny  (or: pip install 'harness[import-mlflow]')"
+# MLflow's run statuses: FINISHED, FAILED, KILLED, RUNNING, SCHEDULED
+_STATES: dict[str, RunState] = {"FINISHED": "finished", "FAILED": "crashed", "KILLED": "crashed"}
+
+
+class MlflowSource(LogSource):
+    """An MLflow store.
+
+    Args:
+        location: a local folder (``mlruns``) or a tracking URI (``file:``, ``sqlite:``,
+            ``http(s):``, ``databricks``).
+        experiment: only this experiment (a name), else every experiment in the store.
+    """
+
+    kind = "mlflow"
+
+    def __init__(self, location: str, experiment: str | None = None) -> None:
+        super().__init__(location)
+        self.experiment = experiment
+        self._client: Any = None
+
+    def find_runs(self) -> Sequence[RunRef]:
+        client = self._connect()
+        try:
+            experiments = client.search_experiments()
+            if self.experiment is not None:
+                experiments = [e for e in experiments if e.name == self.experiment]
+                if not experiments:
+                    raise ImportFailure(
+                        f"{self.location}: no MLflow experiment '{self.experiment}'"
+                    )
+            ids = [experiment.experiment_id for experiment in experiments]
+            runs = _all_runs(client, ids) if ids else []
+        except ImportFailure:
+            raise
+        except Exception as error:  # MLflow's own errors (MlflowException, a refused URI)
+            raise ImportFailure(f"{self.location}: MLflow cannot list the runs: {error}") from None
+        if not runs:
+            raise ImportFailure(f"{self.location}: no MLflow runs in it")
+        names = {e.experiment_id: e.name for e in experiments}
+        return [
+            RunRef(
+                label=f"{names.get(run.info.experiment_id, run.info.experiment_id)}/"
+                f"{run.info.run_name or run.info.run_id}",
+                handle=run,
+            )
+            for run in runs
+        ]
+
+    def read_run(self, ref: RunRef) -> SourceRun:
+        run = ref.handle
+        info = run.info
+        rows: list[dict[str, Any]] = []
+        try:
+            for key in sorted(run.data.metrics):
+                for metric in self._client.get_metric_history(info.run_id, key):
+                    rows.append({"step": metric.step, key: metric.value})
+        except Exception as error:  # MLflow's own errors: a damaged metric file ...
+            raise RunUnreadable(f"MLflow cannot read its metric history: {error}") from None
+        config = {key: parse_text_value(value) for key, value in run.data.params.items()}
+        return SourceRun(
+            run_id=info.run_id,
+            name=info.run_name or info.run_id,
+            location=f"{self.location} run {info.run_id}",
+            config=config,
+            state=_STATES.get(info.status, "running"),
+            curve=curve_from_rows(rows),
+            started_at=info.start_time / 1000 if info.start_time else None,
+            ended_at=info.end_time / 1000 if info.end_time else None,
+            fingerprint=f"{info.status}:{info.end_time}:{len(rows)}",
+        )
+
+    def _connect(self) -> Any:
+        try:
+            from mlflow.tracking import MlflowClient
+        except ImportError:
+            raise ImportFailure(f"reading MLflow stores needs MLflow: {INSTALL_HINT}") from None
+        uri = self.location
+        if "://" not in uri and not uri.startswith(("databricks", "file:")):
+            folder = Path(uri)
+            if not folder.is_dir():
+                raise ImportFailure(f"{folder}: no such folder")
+            if not any(folder.glob("*/meta.yaml")):
+                raise ImportFailure(
+                    f"{folder}: not an MLflow file store (no <experiment>/meta.yaml in it)"
+                )
+            uri = folder.resolve().as_uri()
+        if uri.startswith("file:"):
+            # MLflow 3 refuses its file store unless asked; reading one is all we do
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        self._client = MlflowClient(tracking_uri=uri)
+        return self._client
+
+
+def _all_runs(client: Any, experiment_ids: list[str]) -> list[Any]:
+    """Every run of the experiments, page by page (MLflow returns at most 1000 at a time)."""
+    from mlflow.entities import ViewType
+
+    runs: list[Any] = []
+    token = None
+    while True:
+        page = client.search_runs(
+            experiment_ids, run_view_type=ViewType.ACTIVE_ONLY, max_results=1000, page_token=token
+        )
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
