@@ -172,8 +172,13 @@ def group_runs(
     flat = {id(run): flatten(run.config) for run in runs}
     left_out: list[LeftOut] = []
     usable = []
+    configured = any(flat[id(run)] for run in runs)
     for run in runs:
-        if run.state == "finished":
+        if run.curve.height == 0 and not run.final:
+            left_out.append(LeftOut(run=run, reason="no metric values were read from it"))
+        elif configured and not flat[id(run)]:
+            left_out.append(LeftOut(run=run, reason="no config was read from it: no variant"))
+        elif run.state == "finished":
             usable.append(run)
         elif run.state == "crashed":
             left_out.append(LeftOut(run=run, reason="crashed (or failed, killed)"))
