@@ -90,7 +90,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--config-columns",
         default=None,
         metavar="COL,COL",
-        help="number columns that are config, not metrics (tables with one row per run)",
+        help="fractional-number columns that are config, not metrics (tables with one row per "
+        "run; the --variant-by and --seed-key columns are config too)",
     )
     add_runs_dir(parser)
 
@@ -204,7 +205,12 @@ def _source(args: argparse.Namespace) -> LogSource:
         args.location,
         run_column=args.run_column,
         step_column=args.step_column,
-        config_columns=_list(args.config_columns) or (),
+        # a named variant or seed key is config, whatever its column holds
+        config_columns=[
+            *(_list(args.config_columns) or ()),
+            *(_list(args.variant_by) or ()),
+            *([args.seed_key] if args.seed_key else []),
+        ],
     )
 
 
@@ -253,10 +259,16 @@ def _print_summary(
         other = "no other variant has" if variant == grouping.baseline else "the baseline lacks"
         print(f"unpaired: {variant} seed(s) {_seeds(list(unpaired))}: {other} them")
     one_seed = [v for v in grouping.variants if len(grouping.seeds_of(v)) < 2]
-    if one_seed:
+    if one_seed and len(one_seed) == len(grouping.variants):
         print(
-            f"one seed: {', '.join(one_seed)} (no verdict on one seed; 'harness compare' says how "
-            "many seeds would give one)"
+            "one seed per variant: one run cannot be told from seed noise, so nothing can be "
+            "compared or ranked yet; with 2+ seeds per variant, 'harness compare' measures the "
+            "noise and says how many seeds each comparison needs"
+        )
+    elif one_seed:
+        print(
+            f"one seed: {', '.join(one_seed)}: a single run has no seed noise of its own; run "
+            "more seeds of it, with the seeds the baseline ran, before trusting its comparison"
         )
     if grouping.left_out:
         print(f"left out ({len(grouping.left_out)}):")

@@ -12,9 +12,9 @@ run, its config the ``hparams.yaml`` beside the metrics (and ``key=value`` parts
   ``running`` (a run without one counts as finished);
 - **long** when it has ``metric`` and ``value`` columns: one value per row;
 - **wide** otherwise: with a step column, a column with one value per run is config and a
-  column that changes within a run is a metric; without one (one row per run), text and
-  true/false columns are config, number columns metrics, except those named by
-  ``--config-columns`` (and the seed and variant keys).
+  column that changes within a run is a metric; without one (one row per run), text,
+  true/false and integer columns are config and fractional-number columns metrics, except
+  those named by ``--config-columns``, ``--variant-by`` or ``--seed-key`` (config).
 """
 
 from __future__ import annotations
@@ -145,15 +145,14 @@ class CsvTableSource(LogSource):
         step = _pick(table.columns, self.step_column, STEP_COLUMNS, "step", path)
         state = next((c for c in STATE_COLUMNS if c in table.columns), None)
         layout = _Layout(run=run, step=step, state=state, table=table, extra=self.config_columns)
-        stat = path.stat()
-        refs = []
-        for (name,), rows in table.group_by(run, maintain_order=True):
-            refs.append(RunRef(label=str(name), handle=(layout, rows, f"{stat.st_mtime_ns}")))
-        return refs
+        return [
+            RunRef(label=str(name), handle=(layout, rows))
+            for (name,), rows in table.group_by(run, maintain_order=True)
+        ]
 
     def read_run(self, ref: RunRef) -> SourceRun:
-        layout, rows, stamp = ref.handle
-        return layout.run(ref.label, rows, location=self.location, stamp=stamp)
+        layout, rows = ref.handle
+        return layout.run(ref.label, rows, location=self.location)
 
 
 class _Layout:
@@ -178,8 +177,7 @@ class _Layout:
             self.metrics: list[str] = []
             return
         if step is None:
-            numeric = {c for c in rest if table.schema[c].is_numeric()}
-            self.config = [c for c in rest if c not in numeric or c in extra]
+            self.config = [c for c in rest if not table.schema[c].is_float() or c in extra]
         else:
             varying = table.group_by(run).agg(
                 [pl.col(c).drop_nulls().n_unique().alias(c) for c in rest]
@@ -192,8 +190,13 @@ class _Layout:
             ]
         self.metrics = [c for c in rest if c not in self.config and table.schema[c].is_numeric()]
 
-    def run(self, name: str, rows: pl.DataFrame, *, location: str, stamp: str) -> SourceRun:
+    def run(self, name: str, rows: pl.DataFrame, *, location: str) -> SourceRun:
+        import hashlib
+
         import polars as pl
+
+        # the run's own rows, not the file's time: other runs' rows change without this one
+        fingerprint = hashlib.sha256(rows.write_csv().encode()).hexdigest()[:16]
 
         first = rows.row(0, named=True)
         config = {c: _cell(first[c]) for c in self.config if first[c] is not None}
@@ -222,7 +225,7 @@ class _Layout:
             config=config,
             state=state,
             curve=_curve(rows, step, metrics),
-            fingerprint=f"{stamp}:{rows.height}",
+            fingerprint=fingerprint,
         )
 
 

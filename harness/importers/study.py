@@ -166,13 +166,11 @@ def _write_meta(
 ) -> None:
     previous = store.read_study_meta()
     variants = list(grouping.variants)
-    seeds = {m.seed for m in grouping.members}
     variant_configs: dict[str, Any] = {
         v: unflatten(dict(values)) for v, values in grouping.variants.items()
     }
     if previous is not None:  # runs of an earlier import stay (they are never removed)
         variants += [v for v in previous.variants if v not in grouping.variants]
-        seeds |= set(previous.seeds)
         variant_configs = {**previous.variant_configs, **variant_configs}
     other: dict[str, Any] = {
         IMPORT_META: {
@@ -193,7 +191,9 @@ def _write_meta(
             description=f"runs imported from {origin.kind} {origin.location}",
             metric=metric,
             direction=direction,
-            seeds=tuple(sorted(seeds)),
+            # no seeds were planned: each variant has the seeds it ran (a planned seed would
+            # count as a run still to come)
+            seeds=(),
             baseline=grouping.baseline,
             variants=tuple(variants),
             base=dict(grouping.common),
