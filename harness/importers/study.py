@@ -15,7 +15,12 @@ from harness.direction import Direction
 from harness.importers._base import ImportFailure, SourceRun
 from harness.importers.grouping import Grouping, Member, flatten, unflatten
 from harness.store import FileSystemStore, RunConfigFile, RunKey, RunRecord, StudyMeta
-from harness.store.imported import IMPORTED, imported_provenance, write_imported_run
+from harness.store.imported import (
+    IMPORTED,
+    flush_imports,
+    imported_provenance,
+    write_imported_run,
+)
 
 # What study.json keeps about an import (StudyMeta.other): where the runs came from and how
 # they were grouped, so a re-import groups them the same way.
@@ -108,6 +113,8 @@ def write_study(
             (outcome.updated if stored is not None else outcome.new).append(str(key))
         if advance is not None:
             advance()
+    if outcome.new or outcome.updated:
+        flush_imports()  # the runs durable before study.json says they are there
     _write_meta(
         store, grouping, name=name, metric=metric, direction=direction, origin=origin, report=report
     )

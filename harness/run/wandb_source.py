@@ -203,6 +203,7 @@ def _decode_log(data: bytes) -> _DecodedLog:
 
     log = _DecodedLog()
     history, summary = log.history, log.summary
+    summary_text: dict[str, str] = {}
     for chunk in _records(data):
         record = wandb_internal_pb2.Record()  # type: ignore[attr-defined]
         try:
@@ -221,18 +222,52 @@ def _decode_log(data: bytes) -> _DecodedLog:
         elif kind == "exit":
             log.exit_code = int(record.exit.exit_code)
         elif kind == "history":
-            values = _items(record.history.item)
-            step = record.history.step.num if record.history.HasField("step") else None
-            if step is None and isinstance(values.get("_step"), int | float):
-                step = int(values["_step"])
-            row = _public(values)
+            row, step = _history_row(record.history)
             if row:
                 history.append({"step": step if step is not None else len(history), **row})
         elif kind == "summary":
-            summary.update(_items(record.summary.update))
+            # wandb writes a summary record per logged step: keep each key's latest text and
+            # decode it once at the end
+            for item in record.summary.update:
+                summary_text[_key(item)] = item.value_json
             for item in record.summary.remove:
-                summary.pop(_key(item), None)
+                summary_text.pop(_key(item), None)
+    for key, text in summary_text.items():
+        try:
+            summary[key] = json.loads(text)
+        except (json.JSONDecodeError, RecursionError):
+            continue
     return log
+
+
+def _history_row(record: Any) -> tuple[Row, int | None]:
+    """A history record's public numbers (wandb's own ``_`` keys left out) and its step.
+
+    Most values are plain numbers, which ``float`` reads without a JSON parse (NaN and
+    Infinity included); the rest (tables of numbers, text) go through ``json``.
+    """
+    step = record.step.num if record.HasField("step") else None
+    row: Row = {}
+    for item in record.item:
+        key = _key(item)
+        text = item.value_json
+        if key.startswith("_"):
+            if key == "_step" and step is None:
+                value = _json(text)
+                step = int(value) if isinstance(value, int | float) else None
+            continue
+        try:
+            row[key] = float(text)
+        except ValueError:
+            row.update(_public({key: _json(text)}))
+    return row, step
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return None
 
 
 def _update_config(config: dict[str, Any], change: Any) -> None:

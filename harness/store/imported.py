@@ -4,17 +4,24 @@ An imported run is a run directory like any other (its config, its curve, its re
 everything that reads a study reads it unchanged; its record's provenance says where it came
 from (``provenance["imported"]``: the source, the run's id there, and a fingerprint that
 changes when the run does), which is how a re-import knows what it already holds.
+
+Each file is replaced atomically, the record last; instead of an fsync per file (three per run,
+a third of a 500-run import's time), :func:`flush_imports` makes the whole import durable at
+once (``os.sync``) when it ends.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 import re
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.store._base import RunConfigFile, RunKey
-from harness.store.atomic import atomic_write_with
 from harness.store.filesystem import FileSystemStore
 from harness.store.records import RunRecord
 
@@ -22,7 +29,9 @@ if TYPE_CHECKING:
     import polars as pl
 
 IMPORTED = "imported"  # the provenance entry of an imported run
+_CONFIG_FILE = "config.json"
 _METRICS_FILE = "metrics.jsonl"
+_RECORD_FILE = "record.json"
 
 
 def write_imported_run(
@@ -46,10 +55,39 @@ def write_imported_run(
         raise ValueError(f"the record is of {record.variant}-s{record.seed}, the config of {key}")
     if not isinstance(record.provenance.get(IMPORTED), Mapping):
         raise ValueError(f"the record of {key} does not say where it was imported from")
-    store.write_config(config)
-    path = store.run_dir(key) / _METRICS_FILE
-    atomic_write_with(path, lambda tmp: _write_curve(curve, tmp))
-    store.write_record(record)
+    run_dir = store.run_dir(key)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    # the same content as FileSystemStore.write_config and write_record write
+    _replace(run_dir / _CONFIG_FILE, json.dumps(dataclasses.asdict(config), indent=2))
+    tmp = _temporary(run_dir / _METRICS_FILE)
+    try:
+        _write_curve(curve, tmp)
+        os.replace(tmp, run_dir / _METRICS_FILE)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _replace(run_dir / _RECORD_FILE, record.to_json())
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file and move it into place: readers never see a torn
+    file (durable once :func:`flush_imports` ran)."""
+    tmp = _temporary(path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def flush_imports() -> None:
+    """Make every imported run written so far durable: one ``os.sync`` for the whole import.
+    Until then a crash can leave a run without its files or with empty ones; an empty record
+    reads as no record, and the next import writes that run again."""
+    os.sync()
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
 
 
 def imported_provenance(store: FileSystemStore) -> dict[RunKey, Mapping[str, Any]]:
