@@ -106,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from harness.importers._base import ImportFailure
     from harness.importers.grouping import group_runs
     from harness.importers.metrics import (
         choose_direction,
@@ -147,10 +148,18 @@ def _import(args: argparse.Namespace) -> int:
     runs = rename_metrics(runs, _renames(args.rename))
     metric = choose_metric(runs, args.metric or (stored or {}).get("metric"))
     direction = choose_direction(metric, args.direction)
-    grouping = group_runs(runs, variant_by=variant_by, seed_key=seed_key, baseline=args.baseline)
+    baseline = args.baseline or (stored or {}).get("baseline")
+    try:
+        grouping = group_runs(runs, variant_by=variant_by, seed_key=seed_key, baseline=baseline)
+    except ImportFailure:
+        if args.baseline or baseline is None:
+            raise
+        # the earlier import's baseline is gone from the runs: choose again
+        grouping = group_runs(runs, variant_by=variant_by, seed_key=seed_key)
     missing = missing_metric([m.run for m in grouping.members], metric)
     report: dict[str, Any] = {
         "metric": metric,
+        "baseline": grouping.baseline,
         "left_out": [{"run": run_label(x.run), "reason": x.reason} for x in grouping.left_out],
         "unreadable": [{"run": u.label, "reason": u.reason} for u in unreadable],
         "confounds": {
@@ -250,7 +259,10 @@ def _print_summary(
         print(f"note: {note}")
     if grouping.ignored_keys:
         ignored = ", ".join(grouping.ignored_keys)
-        print(f"note: keys that differ but do not make variants (names, paths, seeds): {ignored}")
+        kind = (
+            "not named by --variant-by" if grouping.chosen_by == "named" else "names, paths, seeds"
+        )
+        print(f"note: keys that differ but do not make variants ({kind}): {ignored}")
     for variant, found in grouping.confounds.items():
         for key, inside in found.items():
             shown = ", ".join(map(str, inside))

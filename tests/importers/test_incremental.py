@@ -80,6 +80,11 @@ def test_a_run_that_was_running_is_picked_up_once_it_finished(tmp_path, capsys):
 def test_a_reimport_groups_the_runs_as_the_first_import_did(logs, tmp_path, capsys):
     source = str(logs / "lightning")
     study = str(tmp_path / "study")
-    harness(capsys, "import-runs", "lightning", source, "-o", study, "--variant-by", "model.attn")
+    harness(
+        capsys,
+        *("import-runs", "lightning", source, "-o", study),
+        *("--variant-by", "model.attn", "--baseline", "mqa"),
+    )
     code, out, _ = harness(capsys, "import-runs", "lightning", source, "-o", study)
     assert code == 0 and "variants by: model.attn (named)" in out
+    assert "mqa  5 seed(s): 0 1 2 3 4  [model.attn=mqa]  (baseline)" in out
