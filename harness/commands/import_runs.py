@@ -115,7 +115,13 @@ def _import(args: argparse.Namespace) -> int:
         rename_metrics,
     )
     from harness.importers.reading import read_runs
-    from harness.importers.study import ImportOrigin, run_label, stored_import, write_study
+    from harness.importers.study import (
+        ImportOrigin,
+        run_label,
+        stored_import,
+        stored_runs,
+        write_study,
+    )
     from harness.store import runs_root
 
     output = (
@@ -135,17 +141,33 @@ def _import(args: argparse.Namespace) -> int:
         )
     variant_by = _list(args.variant_by)
     seed_key = args.seed_key
-    if stored is not None:  # group as before, unless told otherwise
-        variant_by = variant_by or (list(stored.get("variant_by") or []) or None)
-        seed_key = seed_key or stored.get("seed_key")
+    if stored is not None:  # group as before: another grouping would leave the old runs beside
+        before = list(stored.get("variant_by") or [])
+        if (variant_by is not None and variant_by != before) or (
+            seed_key is not None and seed_key != stored.get("seed_key")
+        ):
+            raise UserError(
+                f"{output} holds runs grouped by {', '.join(before) or '(no key)'} with seed key "
+                f"{stored.get('seed_key')}; import with another grouping into a new folder"
+            )
+        variant_by = before or None
+        seed_key = stored.get("seed_key")
     source = _source(args)
     refs = source.find_runs()
+    renames = _renames(args.rename)
+    known = stored_runs(output) if stored is not None else {}
     with _progress(f"reading {len(refs)} runs", len(refs)) as advance:
-        runs, unreadable = read_runs(source, refs, advance=advance)
+        runs, unreadable = read_runs(
+            source,
+            refs,
+            known=known,
+            options=";".join(f"{old}={new}" for old, new in sorted(renames.items())),
+            advance=advance,
+        )
     if not runs:
         shown = "; ".join(f"{u.label}: {u.reason}" for u in unreadable[:5])
         raise UserError(f"{args.location}: no run could be read ({shown})")
-    runs = rename_metrics(runs, _renames(args.rename))
+    runs = rename_metrics(runs, renames)
     metric = choose_metric(runs, args.metric or (stored or {}).get("metric"))
     direction = choose_direction(metric, args.direction)
     baseline = args.baseline or (stored or {}).get("baseline")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from harness.errors import UserError
@@ -40,8 +41,8 @@ class SourceRun:
         final: final values that are not the curve's last ones (a wandb summary).
         started_at: when it started (seconds since the epoch), when known.
         ended_at: when it ended (seconds since the epoch), when known.
-        fingerprint: changes whenever the run does (more steps, a new state): a re-import
-            rewrites a run only when it changed.
+        fingerprint: its :class:`RunRef`'s (set by the reader, see
+            :func:`~harness.importers.reading.read_runs`).
     """
 
     run_id: str
@@ -58,10 +59,20 @@ class SourceRun:
 
 @dataclass(frozen=True, kw_only=True)
 class RunRef:
-    """A run found in a source, before it is read: a label for messages and progress, and
-    what the source needs to read it."""
+    """A run found in a source, before it is read.
+
+    Attributes:
+        label: how messages name it.
+        run_id: its id in the source (the :class:`SourceRun`'s).
+        fingerprint: changes whenever the run does (its files' sizes and times, its state and
+            last values), found without reading its history: a re-import reads only the runs
+            whose fingerprint changed.
+        handle: what the source needs to read it.
+    """
 
     label: str
+    run_id: str
+    fingerprint: str
     handle: Any
 
 
@@ -157,3 +168,10 @@ def config_from_path(label: str) -> dict[str, Any]:
             if sep and key.strip():
                 config[key.strip()] = parse_text_value(value)
     return config
+
+
+def files_fingerprint(paths: Sequence[Path]) -> str:
+    """A run's fingerprint from its files' sizes and modification times: a log that grew or
+    was rewritten changes it."""
+    stats = [path.stat() for path in paths]
+    return ";".join(f"{s.st_size}:{s.st_mtime_ns}" for s in stats)

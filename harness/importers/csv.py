@@ -19,6 +19,7 @@ run, its config the ``hparams.yaml`` beside the metrics (and ``key=value`` parts
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ from harness.importers._base import (
     SourceRun,
     config_from_path,
     curve_from_rows,
+    files_fingerprint,
     parse_text_value,
 )
 
@@ -68,10 +70,13 @@ class LightningCsvSource(LogSource):
             raise ImportFailure(
                 f"{root}: no Lightning CSVLogger runs (<name>/version_<n>/{LIGHTNING_METRICS})"
             )
-        return [
-            RunRef(label=str(f.relative_to(root)) if f != root else root.name, handle=f)
-            for f in folders
-        ]
+        refs = []
+        for folder in folders:
+            label = str(folder.relative_to(root)) if folder != root else root.name
+            files = [folder / LIGHTNING_METRICS, folder / LIGHTNING_HPARAMS]
+            fingerprint = files_fingerprint([path for path in files if path.is_file()])
+            refs.append(RunRef(label=label, run_id=label, fingerprint=fingerprint, handle=folder))
+        return refs
 
     def read_run(self, ref: RunRef) -> SourceRun:
         import polars as pl
@@ -86,7 +91,6 @@ class LightningCsvSource(LogSource):
             raise RunUnreadable(f"{path} has no 'step' column")
         config = {**config_from_path(ref.label), **_hparams(folder / LIGHTNING_HPARAMS)}
         metrics = [c for c in table.columns if c not in ("step", "epoch")]
-        stat = path.stat()
         return SourceRun(
             run_id=ref.label,
             name=ref.label,
@@ -94,8 +98,7 @@ class LightningCsvSource(LogSource):
             config=config,
             state="finished",
             curve=_curve(table, "step", metrics),
-            ended_at=stat.st_mtime,
-            fingerprint=f"{stat.st_size}:{stat.st_mtime_ns}",
+            ended_at=path.stat().st_mtime,
         )
 
 
@@ -146,7 +149,13 @@ class CsvTableSource(LogSource):
         state = next((c for c in STATE_COLUMNS if c in table.columns), None)
         layout = _Layout(run=run, step=step, state=state, table=table, extra=self.config_columns)
         return [
-            RunRef(label=str(name), handle=(layout, rows))
+            RunRef(
+                label=str(name),
+                run_id=str(name),
+                # the run's own rows, not the file's time: other runs' rows change without it
+                fingerprint=hashlib.sha256(rows.write_csv().encode()).hexdigest()[:16],
+                handle=(layout, rows),
+            )
             for (name,), rows in table.group_by(run, maintain_order=True)
         ]
 
@@ -191,12 +200,7 @@ class _Layout:
         self.metrics = [c for c in rest if c not in self.config and table.schema[c].is_numeric()]
 
     def run(self, name: str, rows: pl.DataFrame, *, location: str) -> SourceRun:
-        import hashlib
-
         import polars as pl
-
-        # the run's own rows, not the file's time: other runs' rows change without this one
-        fingerprint = hashlib.sha256(rows.write_csv().encode()).hexdigest()[:16]
 
         first = rows.row(0, named=True)
         config = {c: _cell(first[c]) for c in self.config if first[c] is not None}
@@ -225,7 +229,6 @@ class _Layout:
             config=config,
             state=state,
             curve=_curve(rows, step, metrics),
-            fingerprint=fingerprint,
         )
 
 

@@ -7,6 +7,7 @@ of each metric (``MlflowClient.get_metric_history``).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -67,6 +68,8 @@ class MlflowSource(LogSource):
             RunRef(
                 label=f"{names.get(run.info.experiment_id, run.info.experiment_id)}/"
                 f"{run.info.run_name or run.info.run_id}",
+                run_id=run.info.run_id,
+                fingerprint=_fingerprint(run),
                 handle=run,
             )
             for run in runs
@@ -92,7 +95,6 @@ class MlflowSource(LogSource):
             curve=curve_from_rows(rows),
             started_at=info.start_time / 1000 if info.start_time else None,
             ended_at=info.end_time / 1000 if info.end_time else None,
-            fingerprint=f"{info.status}:{info.end_time}:{len(rows)}",
         )
 
     def _connect(self) -> Any:
@@ -115,6 +117,16 @@ class MlflowSource(LogSource):
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         self._client = MlflowClient(tracking_uri=uri)
         return self._client
+
+
+def _fingerprint(run: Any) -> str:
+    """Status, end time and the latest value of each metric (MLflow keeps them with the run):
+    a run that logged more, or ended, changes it."""
+    import hashlib
+
+    latest = json.dumps(sorted(run.data.metrics.items()), default=str)
+    digest = hashlib.sha256(latest.encode()).hexdigest()[:16]
+    return f"{run.info.status}:{run.info.end_time}:{digest}"
 
 
 def _all_runs(client: Any, experiment_ids: list[str]) -> list[Any]:

@@ -18,7 +18,7 @@ from harness.store import FileSystemStore, RunConfigFile, RunKey, RunRecord, Stu
 from harness.store.imported import (
     IMPORTED,
     flush_imports,
-    imported_provenance,
+    imported_records,
     write_imported_run,
 )
 
@@ -68,6 +68,35 @@ def stored_import(study_dir: Path) -> Mapping[str, Any] | None:
     return stored
 
 
+def stored_runs(study_dir: Path) -> dict[str, SourceRun]:
+    """The runs an earlier import wrote into ``study_dir``, by their id in the source, as they
+    stand in for unchanged runs: config, final values, fingerprint (no curve: an unchanged
+    run is not written again)."""
+    import polars as pl
+
+    store = FileSystemStore(study_dir)
+    runs: dict[str, SourceRun] = {}
+    for key, record in imported_records(store).items():
+        entry = record.provenance[IMPORTED]
+        planned = store.read_config(key)
+        if planned is None:
+            continue
+        run_id = str(entry.get("run_id"))
+        runs[run_id] = SourceRun(
+            run_id=run_id,
+            name=str(entry.get("name") or run_id),
+            location=str(entry.get("location") or ""),
+            config=planned.config,
+            state="finished",
+            curve=pl.DataFrame(schema={"step": pl.Int64}),
+            final=dict(record.final_metrics),
+            started_at=_epoch(record.started_at),
+            ended_at=_epoch(record.ended_at),
+            fingerprint=str(entry.get("fingerprint") or ""),
+        )
+    return runs
+
+
 def write_study(
     study_dir: Path,
     grouping: Grouping,
@@ -96,7 +125,7 @@ def write_study(
         Which runs are new, updated or unchanged.
     """
     store = FileSystemStore(study_dir)
-    before = imported_provenance(store)
+    before = {key: record.provenance[IMPORTED] for key, record in imported_records(store).items()}
     outcome = WriteOutcome()
     for member in grouping.members:
         key = RunKey(variant=member.variant, seed=member.seed)
@@ -104,6 +133,7 @@ def write_study(
         run = member.run
         if (
             stored is not None
+            and run.fingerprint
             and stored.get("run_id") == run.run_id
             and stored.get("fingerprint") == run.fingerprint
         ):
@@ -226,6 +256,13 @@ def _iso(seconds: float | None) -> str:
     if seconds is None:
         return ""
     return datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="seconds")
+
+
+def _epoch(text: str) -> float | None:
+    try:
+        return datetime.fromisoformat(text).timestamp() if text else None
+    except ValueError:
+        return None
 
 
 def run_label(run: SourceRun) -> str:

@@ -22,6 +22,7 @@ from harness.importers._base import (
     SourceRun,
     config_from_path,
     curve_from_rows,
+    files_fingerprint,
 )
 
 EVENT_FILE_GLOB = "events.out.tfevents.*"
@@ -41,12 +42,16 @@ class TensorBoardSource(LogSource):
         folders = sorted({path.parent for path in root.rglob(EVENT_FILE_GLOB) if path.is_file()})
         if not folders:
             raise ImportFailure(f"{root}: no TensorBoard event files (events.out.tfevents.*) in it")
-        return [
-            RunRef(
-                label=str(folder.relative_to(root)) if folder != root else root.name, handle=folder
+        refs = []
+        for folder in folders:
+            label = str(folder.relative_to(root)) if folder != root else root.name
+            events = sorted(folder.glob(EVENT_FILE_GLOB))
+            refs.append(
+                RunRef(
+                    label=label, run_id=label, fingerprint=files_fingerprint(events), handle=folder
+                )
             )
-            for folder in folders
-        ]
+        return refs
 
     def read_run(self, ref: RunRef) -> SourceRun:
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -60,8 +65,6 @@ class TensorBoardSource(LogSource):
         rows = _scalar_rows(accumulator)
         config, state = _hparams(accumulator)
         config = {**config_from_path(ref.label), **config}
-        files = sorted(folder.glob(EVENT_FILE_GLOB))
-        stats = [path.stat() for path in files]
         wall_times = [row.pop("_wall_time") for row in rows]
         return SourceRun(
             run_id=ref.label,
@@ -72,7 +75,6 @@ class TensorBoardSource(LogSource):
             curve=curve_from_rows(rows),
             started_at=min(wall_times, default=None),
             ended_at=max(wall_times, default=None),
-            fingerprint=";".join(f"{s.st_size}:{s.st_mtime_ns}" for s in stats),
         )
 
 

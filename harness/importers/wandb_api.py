@@ -68,7 +68,15 @@ class WandbApiSource(LogSource):
         if not runs:
             shown = f" matching {self.filters}" if self.filters else ""
             raise ImportFailure(f"wandb project {self.location}: no runs{shown}")
-        return [RunRef(label=f"{run.name} ({run.id})", handle=run) for run in runs]
+        return [
+            RunRef(
+                label=f"{run.name} ({run.id})",
+                run_id=str(run.id),
+                fingerprint=_fingerprint(run),
+                handle=run,
+            )
+            for run in runs
+        ]
 
     def read_run(self, ref: RunRef) -> SourceRun:
         run = ref.handle
@@ -96,8 +104,16 @@ class WandbApiSource(LogSource):
             state=_STATES.get(str(run.state), "running"),
             curve=curve,
             final=final,
-            fingerprint=f"{run.state}:{summary.get('_step')}:{summary.get('_runtime')}",
         )
+
+
+def _fingerprint(run: Any) -> str:
+    """State, last step and run time (from the run's summary, listed with the run)."""
+    try:
+        summary = dict(run.summary) if run.summary is not None else {}
+    except Exception:  # a summary the API cannot give: read the run again next time
+        return ""
+    return f"{run.state}:{summary.get('_step')}:{summary.get('_runtime')}"
 
 
 def run_filters(

@@ -18,6 +18,7 @@ from harness.importers._base import (
     RunUnreadable,
     SourceRun,
     curve_from_rows,
+    files_fingerprint,
 )
 
 
@@ -42,7 +43,15 @@ class WandbLocalSource(LogSource):
                 f"{root}: no wandb run folders (run-* or offline-run-*, each with a .wandb log) "
                 "in it or in its wandb/ folder"
             )
-        return [RunRef(label=path.name, handle=path) for path in runs.values()]
+        return [
+            RunRef(
+                label=path.name,
+                run_id=path.name.rsplit("-", 1)[-1],
+                fingerprint=files_fingerprint(sorted(path.glob("*.wandb"))),
+                handle=path,
+            )
+            for path in runs.values()
+        ]
 
     def read_run(self, ref: RunRef) -> SourceRun:
         from harness.run.metric_sources import MetricSourceError
@@ -54,7 +63,7 @@ class WandbLocalSource(LogSource):
         except (MetricSourceError, OSError) as error:
             raise RunUnreadable(str(error)) from None
         logs = sorted(path.glob("*.wandb"))
-        stat = logs[0].stat() if logs else path.stat()
+        ended = logs[0].stat().st_mtime if logs else None
         state: RunState = (
             "running" if run.exit_code is None else "finished" if run.exit_code == 0 else "crashed"
         )
@@ -66,8 +75,7 @@ class WandbLocalSource(LogSource):
             state=state,
             curve=curve_from_rows(run.rows),
             started_at=run.started_at,
-            ended_at=stat.st_mtime if state != "running" else None,
-            fingerprint=f"{stat.st_size}:{stat.st_mtime_ns}",
+            ended_at=ended if state != "running" else None,
         )
 
 

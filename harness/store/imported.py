@@ -19,7 +19,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from harness.store._base import RunConfigFile, RunKey
 from harness.store.filesystem import FileSystemStore
@@ -90,15 +90,14 @@ def _temporary(path: Path) -> Path:
     return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
 
 
-def imported_provenance(store: FileSystemStore) -> dict[RunKey, Mapping[str, Any]]:
-    """Each imported run of the study with its ``provenance[IMPORTED]`` (runs without a
-    record, or not imported, are not listed)."""
-    found: dict[RunKey, Mapping[str, Any]] = {}
+def imported_records(store: FileSystemStore) -> dict[RunKey, RunRecord]:
+    """The record of each imported run of the study (its ``provenance[IMPORTED]`` says where
+    it came from); runs without a record, or not imported, are not listed."""
+    found: dict[RunKey, RunRecord] = {}
     for key in store.run_keys():
         record = store.read_record(key)
-        entry = record.provenance.get(IMPORTED) if record is not None else None
-        if isinstance(entry, Mapping):
-            found[key] = entry
+        if record is not None and isinstance(record.provenance.get(IMPORTED), Mapping):
+            found[key] = record
     return found
 
 

@@ -86,5 +86,48 @@ def test_a_reimport_groups_the_runs_as_the_first_import_did(logs, tmp_path, caps
         *("--variant-by", "model.attn", "--baseline", "mqa"),
     )
     code, out, _ = harness(capsys, "import-runs", "lightning", source, "-o", study)
+    assert code == 0
+    code, out, _ = harness(
+        capsys, "import-runs", "lightning", source, "-o", study, "--variant-by", "model.attn"
+    )
     assert code == 0 and "variants by: model.attn (named)" in out
     assert "mqa  5 seed(s): 0 1 2 3 4  [model.attn=mqa]  (baseline)" in out
+
+
+def test_an_unchanged_run_is_not_read_again_but_options_that_change_runs_read_them(
+    logs, tmp_path, capsys, monkeypatch
+):
+    from harness.importers.csv import LightningCsvSource
+
+    source = str(logs / "lightning")
+    study = str(tmp_path / "study")
+    harness(capsys, "import-runs", "lightning", source, "-o", study)
+    reads: list[str] = []
+    read_run = LightningCsvSource.read_run
+
+    def counting(self, ref):
+        reads.append(ref.label)
+        return read_run(self, ref)
+
+    monkeypatch.setattr(LightningCsvSource, "read_run", counting)
+    code, out, _ = harness(capsys, "import-runs", "lightning", source, "-o", study)
+    assert code == 0 and "(0 new, 0 updated, 15 unchanged)" in out
+    assert reads == []
+    code, out, _ = harness(
+        capsys, "import-runs", "lightning", source, "-o", study, "--rename", "train/loss=train_loss"
+    )
+    assert code == 0 and "(0 new, 15 updated, 0 unchanged)" in out
+    assert len(reads) == 15
+    from harness.store import load_records
+
+    assert all("train_loss" in r.final_metrics for r in load_records(study))
+
+
+def test_another_grouping_is_refused_on_a_reimport(logs, tmp_path, capsys):
+    source = str(logs / "lightning")
+    study = str(tmp_path / "study")
+    harness(capsys, "import-runs", "lightning", source, "-o", study)
+    code, _, err = harness(
+        capsys, "import-runs", "lightning", source, "-o", study, "--variant-by", "optim.lr"
+    )
+    assert code == 2 and "grouped by model.attn" in err and "new folder" in err
