@@ -124,3 +124,17 @@ def test_a_second_source_is_not_mixed_into_an_import(logs, tmp_path, capsys):
     shutil.copytree(logs / "lightning", tmp_path / "other")
     code, _, err = harness(capsys, "import-runs", "lightning", str(tmp_path / "other"), "-o", study)
     assert code == 2 and "import this source into another folder" in err
+
+
+def test_a_damaged_mlflow_run_is_named_and_the_rest_imported(logs, tmp_path, capsys):
+    # one damaged metric file makes MLflow's search of the whole file store fail
+    damaged = sorted((logs / "mlruns").glob("*/*/metrics/val_loss"))[0]
+    damaged.write_text("garbage line\n")
+    run_id = damaged.parent.parent.name
+    code, out, err = harness(
+        capsys, "import-runs", "mlflow", str(logs / "mlruns"), "-o", str(tmp_path / "s")
+    )
+    assert code == 0
+    assert "imported 14 of 15 runs" in out
+    assert f"warning: attn-ablation/{run_id}: could not be read: MLflow cannot read it" in err
+    assert "Traceback" not in err
