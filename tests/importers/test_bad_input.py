@@ -138,3 +138,27 @@ def test_a_damaged_mlflow_run_is_named_and_the_rest_imported(logs, tmp_path, cap
     assert "imported 14 of 15 runs" in out
     assert f"warning: attn-ablation/{run_id}: could not be read: MLflow cannot read it" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("source", "package", "hint"),
+    [
+        ("tensorboard", "tensorboard", "pip install tensorboard"),
+        ("mlflow", "mlflow", "pip install mlflow-skinny"),
+    ],
+)
+def test_a_missing_reader_package_names_what_to_install(
+    source, package, hint, logs, tmp_path, capsys, monkeypatch
+):
+    import sys
+
+    # a module set to None in sys.modules cannot be imported: as if it were not installed
+    for name in [m for m in sys.modules if m == package or m.startswith(f"{package}.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, package, None)
+    folder = {"tensorboard": "tensorboard", "mlflow": "mlruns"}[source]
+    code, _, err = harness(
+        capsys, "import-runs", source, str(logs / folder), "-o", str(tmp_path / "s")
+    )
+    assert code == 2
+    assert hint in err and err.count("\n") == 1
