@@ -131,9 +131,10 @@ def _import(args: argparse.Namespace) -> int:
     )
     name = args.name or output.name
     stored = stored_import(output)
+    location = _where(args.location)
     if stored is not None and (stored.get("source"), stored.get("location")) != (
         args.source,
-        args.location,
+        location,
     ):
         raise UserError(
             f"{output} holds runs imported from {stored.get('source')} {stored.get('location')}; "
@@ -197,7 +198,7 @@ def _import(args: argparse.Namespace) -> int:
             name=name,
             metric=metric,
             direction=direction,
-            origin=ImportOrigin(kind=source.kind, location=args.location),
+            origin=ImportOrigin(kind=source.kind, location=location),
             report=report,
             advance=advance,
         )
@@ -309,6 +310,13 @@ def _print_summary(
         for item in grouping.left_out:
             print(f"  {item.run.name} ({item.run.run_id}): {item.reason}")
     print(f"\nnext: harness compare {output}")
+
+
+def _where(location: str) -> str:
+    """A local folder or file as its absolute path (so ``./wandb`` and ``wandb`` are one source
+    on a re-import); anything else (a URI, ``entity/project``) as given."""
+    path = Path(location)
+    return str(path.resolve()) if path.exists() else location
 
 
 def _seeds(seeds: Sequence[int]) -> str:
