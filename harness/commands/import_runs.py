@@ -97,15 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.importers._base import ImportFailure
-
-    try:
-        return _import(args)
-    except ImportFailure as error:
-        raise UserError(str(error)) from None
-
-
-def _import(args: argparse.Namespace) -> int:
+    # the importers' ImportFailure is a UserError: the CLI prints it as one line, exit 2
     from harness.importers._base import ImportFailure
     from harness.importers.grouping import group_runs
     from harness.importers.metrics import (
