@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bisect": ("bisect", "find the commit that made a metric worse, through seed noise"),
     "regress": ("regress", "CI gate: is HEAD worse than a reference revision?"),
     "import-commands": ("import_commands", "turn a 'name:command' list into a study file"),
+    "import-runs": ("import_runs", "runs logged to wandb, TensorBoard, MLflow, CSV: a study"),
 }
 
 

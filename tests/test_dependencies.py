@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ("harness", "models", "kernels", "analysis")  # [tool.setuptools.packages.find]
 # distribution name -> the module it is imported as, where the two differ
 MODULE_OF = {"pyyaml": "yaml", "scikit-learn": "sklearn", "pillow": "PIL", "pydoe3": "pyDOE3"}
+MODULE_OF["mlflow-skinny"] = "mlflow"  # MLflow's client without its server
 
 
 def runtime_dependencies() -> list[str]:

@@ -43,12 +43,22 @@ class WandbRun:
         group: its group, when the ``.wandb`` log could be decoded.
         rows: its history (one row per logged step) and a last row with the summary values
             that differ from the history's last ones.
+        name: its display name, when the log could be decoded.
+        config: its config (``wandb.config``, wandb's own ``_wandb`` key left out), when the
+            log could be decoded.
+        exit_code: the exit code the run finished with; None when it never finished (still
+            running, or killed) or the log could not be decoded.
+        started_at: when it started (seconds since the epoch), when the log could be decoded.
     """
 
     path: Path
     run_id: str
     group: str | None = None
     rows: list[Row] = field(default_factory=list)
+    name: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    exit_code: int | None = None
+    started_at: float | None = None
 
 
 def wandb_run_id(*, study: str, variant: str, seed: int, config_hash: str) -> str:
@@ -114,18 +124,25 @@ def read_wandb_run(wandb_dir: Path, run_id: str) -> WandbRun:
     Raises:
         MetricSourceError: no wandb run directory, or one from which no value can be read.
     """
-    run_path = find_run_dir(wandb_dir, run_id)
+    return read_run_dir(find_run_dir(wandb_dir, run_id))
+
+
+def read_run_dir(run_path: Path) -> WandbRun:
+    """Read one wandb run directory (``wandb/run-...`` or ``wandb/offline-run-...``).
+
+    Raises:
+        MetricSourceError: no value can be read from it.
+    """
     log_file = next(iter(sorted(run_path.glob("*.wandb"))), None)
-    history: list[Row] = []
-    summary: dict[str, Any] = {}
-    group = None
+    log = _DecodedLog()
     decoded = False
     if log_file is not None:
         try:
-            history, summary, group = _decode_log(log_file.read_bytes())
+            log = _decode_log(log_file.read_bytes())
             decoded = True
         except ImportError:
             pass  # no protobuf module: the summary file alone
+    history, summary = log.history, log.summary
     summary_file = run_path / "files" / "wandb-summary.json"
     if summary_file.is_file():
         try:
@@ -138,7 +155,16 @@ def read_wandb_run(wandb_dir: Path, run_id: str) -> WandbRun:
             "decoded here (wandb's protobuf module is missing)"
         )
     rows = history + _summary_row(summary, history)
-    return WandbRun(path=run_path, run_id=run_path.name.rsplit("-", 1)[-1], group=group, rows=rows)
+    return WandbRun(
+        path=run_path,
+        run_id=run_path.name.rsplit("-", 1)[-1],
+        group=log.group,
+        rows=rows,
+        name=log.name,
+        config=log.config,
+        exit_code=log.exit_code,
+        started_at=log.started_at,
+    )
 
 
 def find_run_dir(wandb_dir: Path, run_id: str) -> Path:
@@ -159,12 +185,25 @@ def find_run_dir(wandb_dir: Path, run_id: str) -> Path:
     return max(ours or runs, key=lambda p: (p.name.split("-")[-2], p.stat().st_mtime))
 
 
-def _decode_log(data: bytes) -> tuple[list[Row], dict[str, Any], str | None]:
+@dataclass
+class _DecodedLog:
+    """What a ``.wandb`` log holds, as :func:`_decode_log` gathers it."""
+
+    history: list[Row] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    group: str | None = None
+    name: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    exit_code: int | None = None
+    started_at: float | None = None
+
+
+def _decode_log(data: bytes) -> _DecodedLog:
     from wandb.proto import wandb_internal_pb2  # raises ImportError without wandb
 
-    history: list[Row] = []
-    summary: dict[str, Any] = {}
-    group = None
+    log = _DecodedLog()
+    history, summary = log.history, log.summary
+    summary_text: dict[str, str] = {}
     for chunk in _records(data):
         record = wandb_internal_pb2.Record()  # type: ignore[attr-defined]
         try:
@@ -173,20 +212,72 @@ def _decode_log(data: bytes) -> tuple[list[Row], dict[str, Any], str | None]:
             continue
         kind = record.WhichOneof("record_type")
         if kind == "run":
-            group = record.run.run_group or group
+            log.group = record.run.run_group or log.group
+            log.name = record.run.display_name or log.name
+            if record.run.HasField("start_time"):
+                log.started_at = record.run.start_time.seconds + record.run.start_time.nanos / 1e9
+            _update_config(log.config, record.run.config)
+        elif kind == "config":
+            _update_config(log.config, record.config)
+        elif kind == "exit":
+            log.exit_code = int(record.exit.exit_code)
         elif kind == "history":
-            values = _items(record.history.item)
-            step = record.history.step.num if record.history.HasField("step") else None
-            if step is None and isinstance(values.get("_step"), int | float):
-                step = int(values["_step"])
-            row = _public(values)
+            row, step = _history_row(record.history)
             if row:
                 history.append({"step": step if step is not None else len(history), **row})
         elif kind == "summary":
-            summary.update(_items(record.summary.update))
+            # wandb writes a summary record per logged step: keep each key's latest text and
+            # decode it once at the end
+            for item in record.summary.update:
+                summary_text[_key(item)] = item.value_json
             for item in record.summary.remove:
-                summary.pop(_key(item), None)
-    return history, summary, group
+                summary_text.pop(_key(item), None)
+    for key, text in summary_text.items():
+        try:
+            summary[key] = json.loads(text)
+        except (json.JSONDecodeError, RecursionError):
+            continue
+    return log
+
+
+def _history_row(record: Any) -> tuple[Row, int | None]:
+    """A history record's public numbers (wandb's own ``_`` keys left out) and its step.
+
+    Most values are plain numbers, which ``float`` reads without a JSON parse (NaN and
+    Infinity included); the rest (tables of numbers, text) go through ``json``.
+    """
+    step = record.step.num if record.HasField("step") else None
+    row: Row = {}
+    for item in record.item:
+        key = _key(item)
+        text = item.value_json
+        if key.startswith("_"):
+            if key == "_step" and step is None:
+                value = _json(text)
+                step = int(value) if isinstance(value, int | float) else None
+            continue
+        try:
+            row[key] = float(text)
+        except ValueError:
+            row.update(_public({key: _json(text)}))
+    return row, step
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+
+
+def _update_config(config: dict[str, Any], change: Any) -> None:
+    """Apply a ``ConfigRecord`` (its updates and removals) to ``config``; wandb's own
+    ``_wandb`` entry is no config of the run's."""
+    for key, value in _items(change.update).items():
+        if not key.startswith("_wandb"):
+            config[key] = value
+    for item in change.remove:
+        config.pop(_key(item), None)
 
 
 def _records(data: bytes) -> list[bytes]:

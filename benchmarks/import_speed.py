@@ -1,0 +1,122 @@
+"""How fast ``harness import-runs`` imports a big pile of runs (issue 35: 500 local runs x 5,000
+logged steps in at most 30 s on a 2-core CPU).
+
+    python benchmarks/import_speed.py [--source lightning] [--runs 500] [--steps 5000]
+
+Writes ``--runs`` runs (3 variants of ``model.attn`` x seeds) of ``--steps`` steps each, two
+metrics (``train/loss``, ``val_loss``) per step, in the layout of ``--source``, then times, each
+in a fresh process as a user runs it: the first import, and a re-import (nothing changed).
+Prints the wall times and the 1-minute load average before each.
+
+- ``lightning``: Lightning CSVLogger folders (``<attn>-s<seed>/version_0/metrics.csv`` and
+  ``hparams.yaml``), written directly as the plain CSV/YAML files they are (not through
+  Lightning, which would take minutes for 500 runs).
+- ``wandb``: offline runs written by ``wandb`` itself (about 4 s per 5,000-step run to write:
+  keep ``--runs`` small; the figure per run scales).
+- ``tensorboard``: event files written by ``torch.utils.tensorboard.SummaryWriter``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+VARIANTS = ("mha", "gqa", "mqa")
+
+
+def runs_of(count: int) -> list[tuple[str, int]]:
+    """(variant, seed) of ``count`` runs: the variants take turns."""
+    return [(VARIANTS[i % len(VARIANTS)], i // len(VARIANTS)) for i in range(count)]
+
+
+def curve(variant: str, seed: int, steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng([seed, VARIANTS.index(variant)])
+    step = np.arange(steps)
+    val = 3.0 * np.exp(-step / steps * 2) + 1.0 + rng.normal(0, 0.01, steps)
+    return step, val - 0.05, val
+
+
+def write_lightning(root: Path, runs: int, steps: int) -> None:
+    for variant, seed in runs_of(runs):
+        folder = root / f"{variant}-s{seed}" / "version_0"
+        folder.mkdir(parents=True)
+        step, train, val = curve(variant, seed, steps)
+        lines = ["step,train/loss,val_loss"]
+        lines += [f"{s},{t:.6f},{v:.6f}" for s, t, v in zip(step, train, val, strict=True)]
+        (folder / "metrics.csv").write_text("\n".join(lines) + "\n")
+        (folder / "hparams.yaml").write_text(
+            f"model:\n  attn: {variant}\n  n_layer: 2\noptim:\n  lr: 0.0003\nseed: {seed}\n"
+        )
+
+
+def write_wandb(root: Path, runs: int, steps: int) -> None:
+    os.environ["WANDB_SILENT"] = "true"
+    import wandb
+
+    for variant, seed in runs_of(runs):
+        run = wandb.init(
+            project="bench",
+            dir=str(root),
+            mode="offline",
+            config={"model": {"attn": variant}, "seed": seed},
+        )
+        step, train, val = curve(variant, seed, steps)
+        for s, t, v in zip(step, train, val, strict=True):
+            run.log({"train/loss": float(t), "val_loss": float(v)}, step=int(s))
+        run.finish()
+
+
+def write_tensorboard(root: Path, runs: int, steps: int) -> None:
+    from torch.utils.tensorboard import SummaryWriter
+
+    for variant, seed in runs_of(runs):
+        writer = SummaryWriter(log_dir=str(root / f"attn={variant},seed={seed}"))
+        step, train, val = curve(variant, seed, steps)
+        for s, t, v in zip(step, train, val, strict=True):
+            writer.add_scalar("train/loss", float(t), int(s))
+            writer.add_scalar("val_loss", float(v), int(s))
+        writer.close()
+
+
+WRITERS = {"lightning": write_lightning, "wandb": write_wandb, "tensorboard": write_tensorboard}
+
+
+def timed_import(source: str, logs: Path, study: Path) -> tuple[float, str]:
+    """Wall time and first output line of one ``harness import-runs`` in a fresh process."""
+    command = [sys.executable, "-m", "harness", "import-runs", source, str(logs), "-o", str(study)]
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"import failed: {result.stderr[-2000:]}")
+    return elapsed, result.stdout.splitlines()[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--source", choices=sorted(WRITERS), default="lightning")
+    parser.add_argument("--runs", type=int, default=500)
+    parser.add_argument("--steps", type=int, default=5000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        logs = Path(scratch) / "logs"
+        start = time.perf_counter()
+        WRITERS[args.source](logs, args.runs, args.steps)
+        took = time.perf_counter() - start
+        print(f"wrote {args.runs} {args.source} runs x {args.steps} steps in {took:.1f} s")
+        study = Path(scratch) / "study"
+        for label in ("first import", "re-import (nothing new)"):
+            load = os.getloadavg()[0]
+            elapsed, line = timed_import(args.source, logs, study)
+            print(f"{label}: {elapsed:.1f} s (load average {load:.2f}) -- {line}")
+
+
+if __name__ == "__main__":
+    main()

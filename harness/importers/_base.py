@@ -1,0 +1,177 @@
+"""The interface every log source implements, and what it reads a run into."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from harness.errors import UserError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+RunState = Literal["finished", "crashed", "running"]
+
+
+class ImportFailure(UserError):
+    """The source as a whole cannot be read (not a log store, a missing reader package)."""
+
+
+class RunUnreadable(Exception):
+    """One run cannot be read; the message says why (the run is named by the caller)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceRun:
+    """One run as a log source holds it.
+
+    Attributes:
+        run_id: the run's id in its source (wandb id, MLflow run id, folder name ...): what a
+            re-import recognises it by.
+        name: the run's display name.
+        location: where it lives (a path or URL), for messages and provenance.
+        config: its config, nested as logged (``{"model": {"attn": "mha"}}``) or flat with
+            dotted keys (``{"model.attn": "mha"}``); both are read the same.
+        state: finished, crashed (failed, killed) or still running.
+        curve: one row per logged step: ``step`` (Int64) and one Float64 column per metric
+            (null where a metric was not logged at that step).
+        final: final values that are not the curve's last ones (a wandb summary).
+        started_at: when it started (seconds since the epoch), when known.
+        ended_at: when it ended (seconds since the epoch), when known.
+        fingerprint: its :class:`RunRef`'s (set by the reader, see
+            :func:`~harness.importers.reading.read_runs`).
+    """
+
+    run_id: str
+    name: str
+    location: str
+    config: Mapping[str, Any]
+    state: RunState
+    curve: pl.DataFrame
+    final: Mapping[str, float] = field(default_factory=dict)
+    started_at: float | None = None
+    ended_at: float | None = None
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRef:
+    """A run found in a source, before it is read.
+
+    Attributes:
+        label: how messages name it.
+        run_id: its id in the source (the :class:`SourceRun`'s).
+        fingerprint: changes whenever the run does (its files' sizes and times, its state and
+            last values), found without reading its history: a re-import reads only the runs
+            whose fingerprint changed.
+        handle: what the source needs to read it.
+    """
+
+    label: str
+    run_id: str
+    fingerprint: str
+    handle: Any
+
+
+class LogSource(ABC):
+    """A store of logged runs (a wandb folder, a TensorBoard log folder, an MLflow store ...).
+
+    Args:
+        location: what the user pointed at (a folder, a file, a URI, ``entity/project``).
+    """
+
+    kind: str = ""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+
+    @abstractmethod
+    def find_runs(self) -> Sequence[RunRef]:
+        """The runs in the source, cheaply (no history read).
+
+        Raises:
+            ImportFailure: the location is not this kind of log store, or cannot be reached.
+        """
+
+    @abstractmethod
+    def read_run(self, ref: RunRef) -> SourceRun:
+        """Read one run: config, state and curve.
+
+        Raises:
+            RunUnreadable: the run cannot be read (a damaged file ...), saying why.
+        """
+
+
+def curve_from_rows(rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
+    """A curve from rows of ``{"step": int, metric: number, ...}``: one row per step (rows of
+    one step merged, the later value winning), steps ascending, non-numbers left out."""
+    import polars as pl
+
+    by_step: dict[int, dict[str, float]] = {}
+    for row in rows:
+        step = row.get("step")
+        if isinstance(step, bool) or not isinstance(step, int | float):
+            continue
+        values = by_step.setdefault(int(step), {})
+        for key, value in row.items():
+            if key != "step" and isinstance(value, int | float) and not isinstance(value, bool):
+                values[key] = float(value)
+    names = sorted({name for values in by_step.values() for name in values})
+    steps = sorted(by_step)
+    columns: dict[str, Any] = {"step": steps}
+    for name in names:
+        columns[name] = [by_step[step].get(name) for step in steps]
+    schema = {"step": pl.Int64, **{name: pl.Float64 for name in names}}
+    return pl.DataFrame(columns, schema=schema)
+
+
+def parse_text_value(text: str) -> Any:
+    """A config value logged as text (MLflow params, CSV cells, folder names) as the value it
+    spells: ``"3"`` -> 3, ``"0.1"`` -> 0.1, ``"true"`` -> True, ``"None"`` -> None, anything
+    else the text itself."""
+    import json
+
+    stripped = text.strip()
+    lowered = stripped.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    try:
+        return int(stripped)
+    except ValueError:
+        pass
+    try:
+        return float(stripped)
+    except ValueError:
+        pass
+    if stripped[:1] in "[{":
+        try:
+            return json.loads(stripped)
+        except ValueError:
+            pass
+    return text
+
+
+def config_from_path(label: str) -> dict[str, Any]:
+    """``key=value`` parts of a run's folder path (``lr=0.1,seed=2`` or ``lr=0.1/seed=2``): how
+    many people name runs when their logger keeps no config."""
+    from pathlib import PurePath
+
+    config: dict[str, Any] = {}
+    for part in PurePath(label).parts:
+        for item in part.split(","):
+            key, sep, value = item.partition("=")
+            if sep and key.strip():
+                config[key.strip()] = parse_text_value(value)
+    return config
+
+
+def files_fingerprint(paths: Sequence[Path]) -> str:
+    """A run's fingerprint from its files' sizes and modification times: a log that grew or
+    was rewritten changes it."""
+    stats = [path.stat() for path in paths]
+    return ";".join(f"{s.st_size}:{s.st_mtime_ns}" for s in stats)
