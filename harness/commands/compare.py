@@ -6,8 +6,8 @@ open. The statistics are in :mod:`analysis.compare` and docs/analysis.md. ``--se
 gives the anytime-valid verdicts of :mod:`analysis.sequential` instead (docs/sequential.md);
 ``--over-steps`` the paired differences at every logged step, with a simultaneous band
 (:mod:`analysis.over_steps`, docs/analysis.md "Over training").
-This module only turns flags into :class:`harness.report.comparison.CompareOptions`; loading
-and comparing are in :mod:`harness.report.comparison`. Never imports torch.
+This module only turns flags into :class:`harness.results.comparison.CompareOptions`; loading
+and comparing are in :mod:`harness.results.comparison`. Never imports torch.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from harness.commands._common import add_runs_dir
 from harness.errors import UserError
 
 if TYPE_CHECKING:
-    from harness.report.comparison import CompareOptions
+    from harness.results.comparison import CompareOptions
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -124,7 +124,7 @@ def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
 
 def compare_options(args: argparse.Namespace) -> CompareOptions:
     """The options of :func:`add_analysis_arguments` as :class:`CompareOptions`."""
-    from harness.report.comparison import CompareOptions
+    from harness.results.comparison import CompareOptions
 
     if not 0.0 <= args.smoothing < 1.0:
         raise UserError(f"--smoothing must be in [0, 1), got {args.smoothing}")
@@ -145,8 +145,8 @@ def run_sequential(args: argparse.Namespace) -> int:
     """``--sequential``: :func:`analysis.sequential_compare` on every non-baseline variant."""
     from rich.console import Console
 
-    from harness.report.comparison import compare_sequential, prepare
     from harness.report.sequential_view import print_report
+    from harness.results.comparison import compare_sequential, prepare
 
     if args.format == "csv":
         raise UserError("--sequential writes table, markdown or json, not csv")
@@ -175,8 +175,8 @@ def run_sequential(args: argparse.Namespace) -> int:
 def run_over_steps(args: argparse.Namespace) -> int:
     """``--over-steps``: :func:`analysis.compare_over_steps`, every variant against the
     baseline at every logged step."""
-    from harness.report.comparison import prepare
     from harness.report.over_steps import over_steps_of, render
+    from harness.results.comparison import prepare
 
     conflicts = {
         "--sequential": args.sequential,
@@ -198,9 +198,9 @@ def run_over_steps(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.report.comparison import compare_prepared, prepare
     from harness.report.factorial import compare_factorial, render_factorial
     from harness.report.text import render
+    from harness.results.comparison import compare_prepared, prepare
 
     if args.over_steps:
         return run_over_steps(args)

@@ -18,8 +18,8 @@ from harness.commands._common import add_runs_dir
 from harness.commands.compare import add_analysis_arguments, compare_options
 
 if TYPE_CHECKING:
-    from harness.report.comparison import CompareOptions
     from harness.report.page import Report
+    from harness.results.comparison import CompareOptions
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,9 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.report.comparison import compare_prepared, prepare
     from harness.report.html import study_report
-    from harness.report.load import phased_root
+    from harness.results.comparison import compare_prepared, prepare
+    from harness.results.load import phased_root
 
     options = compare_options(args)
     root = phased_root(args.path, runs_dir=args.runs_dir)

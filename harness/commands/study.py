@@ -116,7 +116,7 @@ def _print_json(payload: dict[str, Any]) -> None:
 def _summarize(console: Console, spec: StudySpec, outcome: Any, args: argparse.Namespace) -> int:
     """Print the summary table; with --format json also keep it as data. Returns the code."""
     from harness.report.summary import print_summary
-    from harness.report.summary_data import summary_payload
+    from harness.results.summary_data import summary_payload
 
     _print_record_warnings(console, outcome)
     code = print_summary(console, spec, outcome, workers=_workers(args))

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from analysis.factorial import Effect, FactorialResult
-    from harness.report.comparison import CompareOptions, Prepared
     from harness.report.listing import Listing
+    from harness.results.comparison import CompareOptions, Prepared
     from harness.study.factorial import FactorialDesign
 
 VERDICT_STYLE = {

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from analysis import ComparisonResult, FactorialResult, OverStepsResult
-    from harness.report.comparison import CompareOptions, Prepared
+    from harness.results.comparison import CompareOptions, Prepared
 
 __all__ = [
     "EFFICIENCY_COLUMNS",
@@ -66,7 +66,7 @@ def study_report(
     title: str | None = None,
 ) -> Report:
     """:func:`build_report` of a comparison of ``prepared`` (from
-    :func:`harness.report.comparison.prepare`).
+    :func:`harness.results.comparison.prepare`).
 
     Args:
         prepared: the input the comparison ran on.

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from analysis import ComparisonResult, OverStepsResult
     from analysis.over_steps import StepDifference
-    from harness.report.comparison import CompareOptions, Prepared
+    from harness.results.comparison import CompareOptions, Prepared
 
 #: Steps per variant in the terminal and markdown tables.
 SHOWN_STEPS = 10
@@ -340,7 +340,7 @@ def over_steps_section(found: dict[str, OverStepsResult]) -> Section | None:
 
 def over_steps_of(prepared: Prepared, options: CompareOptions) -> OverStepsResult:
     """:func:`analysis.compare_over_steps` on the curves of ``prepared`` (from
-    :func:`harness.report.comparison.prepare`), with its metric, baseline and direction.
+    :func:`harness.results.comparison.prepare`), with its metric, baseline and direction.
 
     Raises:
         UserError: no curves, a metric logged at one step only, or anything the analysis
