@@ -8,7 +8,6 @@ one exception is ``--executor``, which sets ``kind``. Flags win over the study's
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from harness.study.executor import EXECUTOR_KINDS, ExecutorSettings
@@ -58,23 +57,29 @@ def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def executor_settings(spec: StudySpec, args: argparse.Namespace) -> ExecutorSettings:
-    """The study's ``[executor]`` settings with the CLI flags (and ``--jobs``) laid over them.
+def executor_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The executor flags given (and ``--jobs``), by ``ExecutorSettings`` field name.
 
     Args:
-        spec: the study, whose ``executor`` was validated at the door.
-        args: the parsed command line; a flag left unset keeps the study's value.
+        args: the parsed command line; a flag left unset is left out (keeps the study's value).
 
     Returns:
-        The settings the executor is built with. argparse has checked each flag's value, and
-        ``ExecutorSettings`` checks them again.
+        field name -> value; argparse has checked each value, ``ExecutorSettings`` checks
+        them again when they are laid over the study's table.
     """
-    flags = {
+    return {
         field: getattr(args, flag)
         for flag, field in _FLAGS.items()
         if getattr(args, flag, None) is not None
     }
-    return dataclasses.replace(spec.executor, **flags)
+
+
+def executor_settings(spec: StudySpec, args: argparse.Namespace) -> ExecutorSettings:
+    """The study's ``[executor]`` settings with the CLI flags (and ``--jobs``) laid over them,
+    as :func:`harness.run.study.run_study_file` builds the executor."""
+    from harness.run.study import executor_of
+
+    return executor_of(spec, executor_overrides(args))
 
 
 def _at_least(minimum: int) -> Any:
