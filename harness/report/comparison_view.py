@@ -57,15 +57,17 @@ def show_comparison(settings: CompareSettings) -> int:
 
     prepared = prepare(settings.path, settings.options, runs_dir=settings.runs_dir)
     if settings.view == "over_steps":
-        from harness.report.over_steps import over_steps_of, render
+        from harness.report.over_steps import render
+        from harness.results.over_steps import over_steps_of
 
         render(over_steps_of(prepared, settings.options), settings.format)
     elif settings.view == "sequential":
         _show_sequential(settings, prepared)
     else:
-        from harness.report.factorial import compare_factorial, render_factorial
+        from harness.report.factorial import render_factorial
         from harness.report.text import render as render_comparison
         from harness.results.comparison import compare_prepared
+        from harness.results.factorial import compare_factorial
 
         factorial = compare_factorial(prepared, settings.options)  # None unless [factors]
         if factorial is not None:

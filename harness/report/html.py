@@ -22,12 +22,8 @@ from harness.report.efficiency import (
     efficiency_sections,
     pareto,
 )
-from harness.report.factorial import (
-    compare_factorial,
-    factorial_sections,
-    interaction_figure,
-)
-from harness.report.over_steps import difference_panel, over_steps_section, report_results
+from harness.report.factorial import factorial_sections, interaction_figure
+from harness.report.over_steps import difference_panel, over_steps_section
 from harness.report.page import (
     VERDICT_COLOUR,
     Figures,
@@ -38,6 +34,8 @@ from harness.report.page import (
     pyplot,
 )
 from harness.report.sweep import sweep_figure, sweep_section, trends
+from harness.results.factorial import compare_factorial
+from harness.results.over_steps import report_results
 
 if TYPE_CHECKING:
     import polars as pl
