@@ -2,18 +2,16 @@
 
 Each flag shares its name with a field of
 :class:`~harness.study.executor.ExecutorSettings` (``--gpus-per-run``, ``gpus_per_run``); the
-one exception is ``--executor``, which sets ``kind``. Flags win over the study's table.
+one exception is ``--executor``, which sets ``kind``. Flags win over the study's table:
+:func:`harness.run.study.executor_of` lays the flags given over it.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from harness.study.executor import EXECUTOR_KINDS, ExecutorSettings
-
-if TYPE_CHECKING:
-    from harness.study.spec import StudySpec
+from harness.study.executor import EXECUTOR_KINDS
 
 # CLI flag (argparse dest) -> ExecutorSettings field.
 _FLAGS = {
@@ -72,14 +70,6 @@ def executor_overrides(args: argparse.Namespace) -> dict[str, Any]:
         for flag, field in _FLAGS.items()
         if getattr(args, flag, None) is not None
     }
-
-
-def executor_settings(spec: StudySpec, args: argparse.Namespace) -> ExecutorSettings:
-    """The study's ``[executor]`` settings with the CLI flags (and ``--jobs``) laid over them,
-    as :func:`harness.run.study.run_study_file` builds the executor."""
-    from harness.run.study import executor_of
-
-    return executor_of(spec, executor_overrides(args))
 
 
 def _at_least(minimum: int) -> Any:
