@@ -200,12 +200,13 @@ def _run_one(
     if settings.until_decided is None:
         outcome = run_runs(spec, fresh=settings.fresh)
         return _summarize(console, spec, outcome, settings, summaries)
-    return _run_adaptive(spec, root, settings, console, summaries, run_runs)
+    return _run_adaptive(spec, root, settings.until_decided, settings, console, summaries, run_runs)
 
 
 def _run_adaptive(
     spec: StudySpec,
     root: Path,
+    adaptive: AdaptiveSettings,
     settings: StudySettings,
     console: Console,
     summaries: list[dict[str, Any]],
@@ -216,7 +217,6 @@ def _run_adaptive(
     from harness.run.runner import StudyOutcome, archive_for_fresh, study_dir_for
     from harness.store import FileSystemStore, load_table
 
-    assert settings.until_decided is not None
     study_dir = study_dir_for(spec, root)
     if settings.fresh:
         archive_for_fresh(FileSystemStore(study_dir))
@@ -228,7 +228,7 @@ def _run_adaptive(
 
     report = run_until_decided(
         spec,
-        settings.until_decided,
+        adaptive,
         run=run,
         load_table=load_table,
         study_dir=study_dir,
