@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from harness.errors import UserError
 
 if TYPE_CHECKING:
-    from harness.study.spec import StudySpec
+    from harness.study.source import StudySource
 
 
 def add_study_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,11 +95,12 @@ def parse_seeds(text: str) -> int | list[int]:
         ) from None
 
 
-def load_study_from_args(args: argparse.Namespace) -> StudySpec:
-    """The study file named on the command line, with its ``--set`` and ``--seeds`` applied."""
-    from harness.study.spec import load_study
+def study_source(args: argparse.Namespace) -> StudySource:
+    """The study file named on the command line, with its ``--set`` and ``--seeds``."""
+    from harness.study.source import StudySource
 
-    return load_study(args.study_file, overrides=args.overrides, seeds=args.seeds)
+    seeds = tuple(args.seeds) if isinstance(args.seeds, list) else args.seeds
+    return StudySource(path=args.study_file, overrides=tuple(args.overrides), seeds=seeds)
 
 
 def positive(text: str) -> int:

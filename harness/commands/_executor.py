@@ -2,19 +2,16 @@
 
 Each flag shares its name with a field of
 :class:`~harness.study.executor.ExecutorSettings` (``--gpus-per-run``, ``gpus_per_run``); the
-one exception is ``--executor``, which sets ``kind``. Flags win over the study's table.
+one exception is ``--executor``, which sets ``kind``. Flags win over the study's table:
+:func:`harness.run.study.executor_of` lays the flags given over it.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from harness.study.executor import EXECUTOR_KINDS, ExecutorSettings
-
-if TYPE_CHECKING:
-    from harness.study.spec import StudySpec
+from harness.study.executor import EXECUTOR_KINDS
 
 # CLI flag (argparse dest) -> ExecutorSettings field.
 _FLAGS = {
@@ -58,23 +55,21 @@ def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def executor_settings(spec: StudySpec, args: argparse.Namespace) -> ExecutorSettings:
-    """The study's ``[executor]`` settings with the CLI flags (and ``--jobs``) laid over them.
+def executor_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The executor flags given (and ``--jobs``), by ``ExecutorSettings`` field name.
 
     Args:
-        spec: the study, whose ``executor`` was validated at the door.
-        args: the parsed command line; a flag left unset keeps the study's value.
+        args: the parsed command line; a flag left unset is left out (keeps the study's value).
 
     Returns:
-        The settings the executor is built with. argparse has checked each flag's value, and
-        ``ExecutorSettings`` checks them again.
+        field name -> value; argparse has checked each value, ``ExecutorSettings`` checks
+        them again when they are laid over the study's table.
     """
-    flags = {
+    return {
         field: getattr(args, flag)
         for flag, field in _FLAGS.items()
         if getattr(args, flag, None) is not None
     }
-    return dataclasses.replace(spec.executor, **flags)
 
 
 def _at_least(minimum: int) -> Any:

@@ -5,29 +5,25 @@ study's command variant runs there across seeds; each probe is compared with the
 paired by seed, and gets more seeds until it is clearly good or clearly bad. See
 :mod:`harness.bisect.search` for the algorithm and its error control. Exit codes: 0 when the
 first bad commit is found, 1 when not (endpoints not confirmed, or ambiguous because of
-untestable commits), 2 for bad input.
+untestable commits), 2 for bad input. The flags become one
+:class:`harness.bisect.settings.BisectSettings` for :func:`harness.bisect.first_bad.find_first_bad`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from harness.commands._common import (
     add_format_argument,
     add_study_arguments,
-    load_study_from_args,
     positive,
+    study_source,
 )
 
 if TYPE_CHECKING:
-    from harness.bisect.search import BisectResult
-    from harness.study.spec import StudySpec, VariantSpec
+    from harness.bisect.settings import MeasureSettings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,124 +96,33 @@ def probability(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.bisect.measure import command_variant
-    from harness.bisect.search import noisy_bisect
-    from harness.bisect.worktrees import WorktreePool, commits_between, repo_root, resolve_commit
+    from harness.bisect.first_bad import find_first_bad
+    from harness.bisect.settings import BisectSettings
 
-    repo = repo_root(args.repo)
-    spec = load_study_from_args(args)
-    variant = command_variant(spec, args.variant)
-    metric = args.metric or spec.metric
-    good = resolve_commit(repo, args.good)
-    bad = resolve_commit(repo, args.bad)
-    commits = commits_between(repo, good, bad)
-
-    def say(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
-    with WorktreePool(repo, args.worktree_dir) as pool:
-        measurer = open_measurements(spec, variant, metric, args, repo, pool, say)
-        measurer.write_meta(baseline=good.short)
-        result = noisy_bisect(
-            commits,
-            measurer,
-            metric=metric,
-            direction=spec.direction,
-            seeds=spec.seeds,
-            max_seeds=args.max_seeds,
-            alpha=args.alpha,
-            margin=args.margin,
-            report=say,
-            release=pool.release,
-        )
-    extra = {"study_dir": str(measurer.study_dir), "measured_now": measurer.executed}
-    if args.format == "json":
-        print(json.dumps({**result.to_dict(), **extra}, indent=2))
-    else:
-        print(render(result, study_dir=measurer.study_dir, measured_now=measurer.executed))
-    return 0 if result.outcome == "found" else 1
-
-
-def render(result: BisectResult, *, study_dir: Path, measured_now: int) -> str:
-    """The table output of a :class:`~harness.bisect.search.BisectResult`."""
-    level = f"{100 * (1 - result.alpha):g}% CI"
-    lines = []
-    culprit = result.culprit
-    if result.outcome == "found" and culprit is not None:
-        lines.append(f"first bad commit: {culprit.commit.sha} {culprit.commit.subject}")
-        effect = culprit.comparison
-        if effect is not None:
-            lines.append(
-                f"  {result.metric} vs the good endpoint: {effect.diff:+.4g} ({level} "
-                f"{effect.ci_low:+.4g} .. {effect.ci_high:+.4g}, p={effect.p_value:.2g}, "
-                f"d_z={effect.effect_size:.2f}, {effect.n_pairs} paired seeds)"
-                + ("  [forced decision]" if culprit.forced else "")
-            )
-    elif result.outcome == "ambiguous":
-        lines.append(f"first bad commit not determined: {result.reason}")
-    else:
-        lines.append(f"nothing to bisect: {result.reason}")
-    lines.append("")
-    header = f"{'pos':>4}  {'commit':<12}  {'verdict':<8}  {'seeds':>5}  "
-    header += f"{'diff vs good':>12}  {level:>21}  {'p':>8}  subject"
-    lines.append(header)
-    for tested in sorted(result.tested, key=lambda t: t.position):
-        c = tested.comparison
-        verdict = tested.verdict + ("*" if tested.forced else "")
-        diff = f"{c.diff:+.4g}" if c else ""
-        ci = f"{c.ci_low:+.4g} .. {c.ci_high:+.4g}" if c else ""
-        p = f"{c.p_value:.2g}" if c and not math.isnan(c.p_value) else ""
-        subject = tested.commit.subject
-        if tested.role != "probe":
-            subject = f"({tested.role}) {subject}"
-        if tested.error:
-            subject += f"  [{tested.error}]"
-        lines.append(
-            f"{tested.position:>4}  {tested.commit.short:<12}  {verdict:<8}  {tested.seeds:>5}  "
-            f"{diff:>12}  {ci:>21}  {p:>8}  {subject}"
-        )
-    lines.append("")
-    if any(t.forced for t in result.tested):
-        lines.append("* forced at --max-seeds to the nearer endpoint: not error-controlled")
-    margin = f"; margin {result.margin:.4g}" if result.margin is not None else ""
-    k = result.decisions
-    lines.append(
-        f"error control (Bonferroni, spent decision by decision): {result.decisions_made} "
-        f"decision(s), {k} planned; alpha spent {result.alpha_spent:.3g} <= {result.alpha}"
+    settings = BisectSettings(
+        measure=measure_settings(args),
+        good=args.good,
+        bad=args.bad,
+        max_seeds=args.max_seeds,
+        alpha=args.alpha,
+        margin=args.margin,
+        format=args.format,
     )
-    lines.append(
-        f"  decision j tests at alpha_j / {result.looks} looks: alpha_j = 0.8 x {result.alpha} / "
-        f"{k} for j <= {k} (each test at {result.alpha_test:.2g}), "
-        f"0.2 x {result.alpha} x 6 / (pi^2 (j - {k})^2) beyond{margin}"
-    )
-    lines.append(
-        f"{measured_now} measurement(s) run now; all of them in {study_dir} "
-        f"(harness compare {study_dir} works on it)"
-    )
-    return "\n".join(lines)
+    return find_first_bad(settings)
 
 
-def open_measurements(
-    spec: StudySpec,
-    variant: VariantSpec,
-    metric: str,
-    args: argparse.Namespace,
-    repo: Path,
-    pool: Any,
-    say: Callable[[str], None],
-) -> Any:
-    """The per-(commit, seed) measurement cache that bisect and regress share."""
-    from harness.bisect.measure import CommitMeasurements
-    from harness.store import runs_root
+def measure_settings(args: argparse.Namespace) -> MeasureSettings:
+    """The flags of :func:`add_git_arguments` (and the study's) as
+    :class:`~harness.bisect.settings.MeasureSettings`."""
+    from harness.bisect.settings import MeasureSettings
 
-    return CommitMeasurements(
-        spec,
-        variant=variant,
-        metric=metric,
-        runs_root=runs_root(args.runs_dir),
-        repo=repo,
-        pool=pool,
-        retry_failed=args.retry_failed,
+    return MeasureSettings(
+        source=study_source(args),
+        runs_dir=args.runs_dir,
+        metric=args.metric,
+        variant=args.variant,
+        repo=args.repo,
+        worktree_dir=args.worktree_dir,
         fresh=args.fresh,
-        report=say,
+        retry_failed=args.retry_failed,
     )

@@ -6,14 +6,15 @@ open. The statistics are in :mod:`analysis.compare` and docs/analysis.md. ``--se
 gives the anytime-valid verdicts of :mod:`analysis.sequential` instead (docs/sequential.md);
 ``--over-steps`` the paired differences at every logged step, with a simultaneous band
 (:mod:`analysis.over_steps`, docs/analysis.md "Over training").
-This module only turns flags into :class:`harness.report.comparison.CompareOptions`; loading
-and comparing are in :mod:`harness.report.comparison`. Never imports torch.
+This module only turns flags into one :class:`harness.report.comparison_view.CompareSettings`
+(its :class:`harness.results.comparison.CompareOptions` shared with ``harness report``) for
+:func:`harness.report.comparison_view.show_comparison`; loading and comparing are in
+:mod:`harness.results.comparison`. Never imports torch.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING
 
 from analysis.verdict import Direction
@@ -21,7 +22,8 @@ from harness.commands._common import add_runs_dir
 from harness.errors import UserError
 
 if TYPE_CHECKING:
-    from harness.report.comparison import CompareOptions
+    from harness.report.comparison_view import CompareSettings
+    from harness.results.comparison import CompareOptions
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -125,7 +127,7 @@ def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
 
 def compare_options(args: argparse.Namespace) -> CompareOptions:
     """The options of :func:`add_analysis_arguments` as :class:`CompareOptions`."""
-    from harness.report.comparison import CompareOptions
+    from harness.results.comparison import CompareOptions
 
     if not 0.0 <= args.smoothing < 1.0:
         raise UserError(f"--smoothing must be in [0, 1), got {args.smoothing}")
@@ -142,13 +144,9 @@ def compare_options(args: argparse.Namespace) -> CompareOptions:
     )
 
 
-def run_sequential(args: argparse.Namespace) -> int:
-    """``--sequential``: :func:`analysis.sequential_compare` on every non-baseline variant."""
-    from rich.console import Console
-
-    from harness.report.comparison import compare_sequential, prepare
-    from harness.report.sequential_view import print_report
-
+def check_sequential(args: argparse.Namespace) -> None:
+    """``--sequential``'s flags: the sequential test is paired by seed and splits alpha over
+    the comparisons (Bonferroni)."""
     if args.format == "csv":
         raise UserError("--sequential writes table, markdown or json, not csv")
     if args.paired is False:
@@ -159,26 +157,10 @@ def run_sequential(args: argparse.Namespace) -> int:
         )
     if args.max_seeds is not None and args.max_seeds < 2:
         raise UserError("--max-seeds must be at least 2")
-    options = compare_options(args)
-    prepared = prepare(args.path, options, runs_dir=args.runs_dir)
-    report = compare_sequential(prepared, options, max_seeds=args.max_seeds)
-    out = sys.stdout
-    console = Console(
-        file=out,
-        width=None if out.isatty() else 160,
-        highlight=False,
-        soft_wrap=args.format != "table",
-    )
-    print_report(report, console, fmt=args.format)
-    return 0
 
 
-def run_over_steps(args: argparse.Namespace) -> int:
-    """``--over-steps``: :func:`analysis.compare_over_steps`, every variant against the
-    baseline at every logged step."""
-    from harness.report.comparison import prepare
-    from harness.report.over_steps import over_steps_of, render
-
+def check_over_steps(args: argparse.Namespace) -> None:
+    """``--over-steps``' flags: paired by seed at every logged step, one band per variant."""
     conflicts = {
         "--sequential": args.sequential,
         "--max-seeds": args.max_seeds is not None,
@@ -193,28 +175,39 @@ def run_over_steps(args: argparse.Namespace) -> int:
             f"{', '.join(given)} do(es) not apply with --over-steps (paired by seed at every "
             "logged step; one simultaneous band per variant, Bonferroni over variants)"
         )
-    options = compare_options(args)
-    render(over_steps_of(prepare(args.path, options, runs_dir=args.runs_dir), options), args.format)
-    return 0
+
+
+def compare_settings(args: argparse.Namespace) -> CompareSettings:
+    """The flags of :func:`add_arguments` as one
+    :class:`~harness.report.comparison_view.CompareSettings`.
+
+    Raises:
+        UserError: flags that do not go together.
+    """
+    from harness.report.comparison_view import CompareSettings, CompareView
+
+    view: CompareView
+    if args.over_steps:
+        check_over_steps(args)
+        view = "over_steps"
+    elif args.sequential:
+        check_sequential(args)
+        view = "sequential"
+    else:
+        if args.max_seeds is not None:
+            raise UserError("--max-seeds applies only with --sequential")
+        view = "fixed"
+    return CompareSettings(
+        path=args.path,
+        runs_dir=args.runs_dir,
+        options=compare_options(args),
+        view=view,
+        max_seeds=args.max_seeds,
+        format=args.format,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.report.comparison import compare_prepared, prepare
-    from harness.report.factorial import compare_factorial, render_factorial
-    from harness.report.text import render
+    from harness.report.comparison_view import show_comparison
 
-    if args.over_steps:
-        return run_over_steps(args)
-    if args.sequential:
-        return run_sequential(args)
-    if args.max_seeds is not None:
-        raise UserError("--max-seeds applies only with --sequential")
-    options = compare_options(args)
-    prepared = prepare(args.path, options, runs_dir=args.runs_dir)
-    factorial = compare_factorial(prepared, options)  # None unless a [factors] study
-    if factorial is not None:
-        render_factorial(factorial, args.format)
-        return 0
-    result = compare_prepared(prepared, options)
-    render(result, args.format)
-    return 0
+    return show_comparison(compare_settings(args))

@@ -8,21 +8,18 @@ seeds (``analysis.coordcheck``). Exit 0 on PASS (every slope's interval inside t
 1 on FAIL, 3 on INCONCLUSIVE (nothing fails, but some slope is not shown within the tolerance:
 a CI gate chooses whether to accept it). ``--wider-is-better`` instead
 trains short runs at fixed HPs across widths and fails when the loss gets worse with width.
-See docs/coordcheck.md. Imports torch only inside ``run``.
+See docs/coordcheck.md. The flags become one :class:`harness.coordcheck.check.CoordCheckRun`
+for :func:`harness.coordcheck.check.run_coordcheck`, which imports torch.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from pathlib import Path
 
 from harness.errors import UserError
 
 DEFAULT_WIDTHS = "64,128,256,512"
-EXIT_PASS, EXIT_FAIL, EXIT_INCONCLUSIVE = 0, 1, 3
-EXIT_CODES = {"PASS": EXIT_PASS, "FAIL": EXIT_FAIL, "INCONCLUSIVE": EXIT_INCONCLUSIVE}
 EPILOG = (
     "exit codes: 0 PASS (every judged slope's 90% t-interval lies inside the tolerance), "
     "1 FAIL (a slope exceeds the tolerance and its 95% interval excludes 0, or a value is not "
@@ -114,21 +111,12 @@ def _widths(text: str) -> tuple[int, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import polars as pl
-    import torch
-    from rich.console import Console
+    from harness.coordcheck import CoordCheckSettings
+    from harness.coordcheck.check import CoordCheckRun, run_coordcheck
 
-    from analysis.coordcheck import DEFAULT_TOLERANCE, coord_check
-    from harness.coordcheck import ACTIVATIONS, CoordCheckSettings
-    from harness.coordcheck.measure import measure
-    from harness.coordcheck.output import plot_grid, print_report, write_csv
-
-    console = Console(width=None if sys.stdout.isatty() else 150)  # CI logs: no wrapping
-    tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
     if args.threads < 1:
         raise UserError("--threads must be >= 1")
-    torch.set_num_threads(args.threads)
-    settings = CoordCheckSettings(
+    check = CoordCheckSettings(
         widths=_widths(args.widths),
         steps=args.steps if args.steps is not None else (60 if args.wider_is_better else 10),
         seeds=args.seeds,
@@ -140,29 +128,11 @@ def run(args: argparse.Namespace) -> int:
         n_layer=args.n_layer,
         zero_init_query=args.zero_init_query,
     )
-    out_dir = args.out or Path("runs") / "coordcheck" / (
-        f"{settings.parametrization}-{settings.attention}"
-        + ("-wider" if args.wider_is_better else "")
+    settings = CoordCheckRun(
+        check=check,
+        tolerance=args.tolerance,
+        threads=args.threads,
+        out_dir=args.out,
+        wider_is_better=args.wider_is_better,
     )
-    started = time.perf_counter()
-    if args.wider_is_better:
-        from harness.coordcheck.wider import print_wider, wider_is_better
-
-        wider = wider_is_better(settings)
-        print_wider(wider, settings, out_dir=out_dir, console=console)
-        console.print(f"took {time.perf_counter() - started:.0f} s")
-        return 0 if wider.passed else 1
-
-    with console.status("coordcheck: training") as status:
-        rows = measure(settings, progress=lambda text: status.update(f"coordcheck: {text}"))
-    records = pl.DataFrame(rows, schema_overrides={"layer": pl.Int64})
-    result = coord_check(
-        records.filter(pl.col("activation").is_in(ACTIVATIONS)),
-        tolerance=tolerance,
-        order=ACTIVATIONS,
-    )
-    write_csv(records, result, out_dir)
-    plot_grid(records, settings, out_dir / "coordcheck.png")
-    print_report(result, settings, out_dir=out_dir, console=console)
-    console.print(f"took {time.perf_counter() - started:.0f} s")
-    return EXIT_CODES[result.verdict]
+    return run_coordcheck(settings)

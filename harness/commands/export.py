@@ -4,6 +4,8 @@ One row per finished run: variant, seed, status and the final metrics (``load_ta
 ``harness compare`` reads back). ``--full`` adds config hash, wall time, start and end, git
 commit and dirty flag, device and host, and the resolved config as ``config.<dotted key>``
 columns (``harness.store.load_runs_table``); ``--curves`` exports every logged metric row.
+The flags become one :class:`harness.results.export.ExportSettings` for
+:func:`harness.results.export.export_results`.
 """
 
 from __future__ import annotations
@@ -35,22 +37,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.store import find_study_dir, load_curves, load_runs_table, load_table
-    from harness.store.atomic import atomic_write_with
+    from harness.results.export import ExportSettings, export_results
 
-    study_dir = find_study_dir(args.study_dir, runs_dir=args.runs_dir)
-    loader = load_curves if args.curves else load_runs_table if args.full else load_table
-    table = loader(study_dir, include_unfinished=args.all)
-    name = "curves" if args.curves else "results"
-    output = Path(args.output) if args.output else study_dir / f"{name}.{args.format}"
-    write = table.write_parquet if args.format == "parquet" else table.write_csv
-    try:
-        # whole or not at all: a full disk leaves no 0-byte file where a table was expected
-        atomic_write_with(output, write)
-    except OSError as error:
-        from harness.errors import UserError, os_error_message
-
-        message = os_error_message(error, elsewhere="--output")
-        raise UserError(f"cannot write the table: {message}") from None
-    print(f"wrote {table.height} rows x {table.width} columns to {output}")
-    return 0
+    settings = ExportSettings(
+        study_dir=args.study_dir,
+        runs_dir=args.runs_dir,
+        format=args.format,
+        output=Path(args.output) if args.output else None,
+        curves=args.curves,
+        include_unfinished=args.all,
+        full=args.full,
+    )
+    return export_results(settings)

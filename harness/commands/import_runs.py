@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from analysis.verdict import Direction
 from harness.commands._common import add_runs_dir
 from harness.errors import UserError
 
@@ -47,7 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--metric", default=None, help="the primary metric (default: val_loss, loss ...)"
     )
-    parser.add_argument("--direction", choices=("minimize", "maximize"), default=None)
+    parser.add_argument(
+        "--direction", choices=[direction.value for direction in Direction], default=None
+    )
     parser.add_argument(
         "--variant-by",
         default=None,
@@ -162,7 +165,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.location}: no run could be read ({shown})")
     runs = rename_metrics(runs, renames)
     metric = choose_metric(runs, args.metric or (stored or {}).get("metric"))
-    direction = choose_direction(metric, args.direction)
+    direction = choose_direction(
+        metric, None if args.direction is None else Direction(args.direction)
+    )
     baseline = args.baseline or (stored or {}).get("baseline")
     try:
         grouping = group_runs(runs, variant_by=variant_by, seed_key=seed_key, baseline=baseline)

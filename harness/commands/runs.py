@@ -13,10 +13,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.report.listing import render_listing
-    from harness.report.runs_view import runs_listing
-    from harness.store import find_study_dir, load_study_meta
+    from harness.report.runs_view import RunsSettings, show_runs
 
-    study_dir = find_study_dir(args.study_dir, runs_dir=args.runs_dir)
-    render_listing(runs_listing(study_dir, load_study_meta(study_dir)), args.format)
-    return 0
+    return show_runs(
+        RunsSettings(study_dir=args.study_dir, runs_dir=args.runs_dir, format=args.format)
+    )

@@ -1,19 +1,25 @@
-"""``harness study STUDY.toml``: run every variant across seeds; resumes where it stopped."""
+"""``harness study STUDY.toml``: run every variant across seeds; resumes where it stopped.
+
+The flags become one :class:`harness.run.study.StudySettings`;
+:func:`harness.run.study.run_study_file` runs the file in its shape (one study,
+``--until-decided``, or phases in order).
+"""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from harness.commands._common import add_format_argument, add_study_arguments, positive
-from harness.commands._executor import add_executor_arguments
+from harness.commands._common import (
+    add_format_argument,
+    add_study_arguments,
+    positive,
+    study_source,
+)
+from harness.commands._executor import add_executor_arguments, executor_overrides
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
-    from harness.store import RunKey
-    from harness.study.spec import StudySpec
+    from harness.run.study import StudySettings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -85,187 +91,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from harness.run.study import run_study_file
 
-    from harness.store import runs_root
-    from harness.study.spec import located_in, parse_study, read_study_file
-
-    path = Path(args.study_file)
-    raw, text = read_study_file(path, overrides=args.overrides, seeds=args.seeds)
-    console = Console(stderr=args.format == "json")
-    root = runs_root(args.runs_dir)
-    args.summaries = []  # the summary of each study (phase) run, for --format json
-    if "phases" in raw:
-        code = _run_phased(raw, path, text, root, args, console)
-    else:
-        with located_in(path, text):
-            spec = parse_study(raw, source=path)
-        code = _run_one(spec, root, args, console)
-        if args.format == "json" and args.summaries:
-            _print_json(args.summaries[-1])
-    return code
+    return run_study_file(study_settings(args))
 
 
-def _print_json(payload: dict[str, Any]) -> None:
-    import json
-    import sys
+def study_settings(args: argparse.Namespace) -> StudySettings:
+    """The flags of :func:`add_arguments` as :class:`~harness.run.study.StudySettings`."""
+    from harness.run.adaptive import AdaptiveSettings
+    from harness.run.study import StudySettings
 
-    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
-
-
-def _summarize(console: Console, spec: StudySpec, outcome: Any, args: argparse.Namespace) -> int:
-    """Print the summary table; with --format json also keep it as data. Returns the code."""
-    from harness.report.summary import print_summary
-    from harness.report.summary_data import summary_payload
-
-    _print_record_warnings(console, outcome)
-    code = print_summary(console, spec, outcome, workers=_workers(args))
-    if args.format == "json":
-        args.summaries.append(summary_payload(spec, outcome, exit_code=code))
-    return code
-
-
-def _print_record_warnings(console: Console, outcome: Any) -> None:
-    """What the runs executed now reported that harness left out, naming each run."""
-    from rich.markup import escape
-
-    for record in outcome.executed:
-        for warning in record.warnings:
-            console.print(
-                f"[yellow]warning: {escape(f'{record.variant}-s{record.seed}: {warning}')}"
-            )
-
-
-def _workers(args: argparse.Namespace) -> int | None:
-    """Runs at once, for the summary's overhead line: ``--jobs``, else the local default."""
-    if args.jobs:
-        return int(args.jobs)
-    if getattr(args, "executor", "local") not in (None, "local"):
-        return None  # a cluster's capacity is its own
-    from harness.executors.local import default_jobs, visible_gpus
-
-    return default_jobs([] if args.device == "cpu" else visible_gpus())
-
-
-def _print_warnings(console: Console, spec: StudySpec) -> None:
-    """What ``harness validate`` warns about (a seed that never reaches the command ...)."""
-    from rich.markup import escape
-
-    from harness.study.checks import study_warnings
-
-    for warning in study_warnings(spec):
-        console.print(f"[yellow]warning: {escape(warning)}")
-
-
-def _run_one(spec: StudySpec, root: Path, args: argparse.Namespace, console: Console) -> int:
-    """Run one study's unfinished runs and print its summary; returns the exit code."""
-    from harness.commands._executor import executor_settings
-    from harness.executors import make_executor
-    from harness.report.progress import RichProgress
-    from harness.run.runner import run_study, wandb_settings
-
-    settings = executor_settings(spec, args)
-    _print_warnings(console, spec)
-
-    def run_runs(spec: StudySpec, only: set[RunKey] | None = None, fresh: bool = False):
-        return run_study(
-            spec,
-            runs_root=root,
-            executor_factory=lambda: make_executor(
-                settings.kind,
-                settings=settings,
-                jobs=settings.jobs,
-                threads=args.threads,
-                device=args.device,
+    until_decided = None
+    if args.until_decided:
+        until_decided = AdaptiveSettings(
+            max_seeds=args.max_seeds if args.max_seeds is not None else 10,
+            alpha=args.alpha,
+            margin=args.margin,
+            group_sequential=(
+                args.design == "group-sequential"
+                or (args.design == "auto" and args.max_seeds is not None)
             ),
-            fresh=fresh,
-            retry_failed=args.retry_failed,
-            wandb=wandb_settings(spec, disabled=args.no_wandb),
-            progress=None if args.no_progress else RichProgress(metric=spec.metric),
-            only=only,
         )
-
-    if not args.until_decided:
-        return _summarize(console, spec, run_runs(spec, fresh=args.fresh), args)
-    return _run_adaptive(spec, root, args, console, run_runs)
-
-
-def _run_adaptive(
-    spec: StudySpec, root: Path, args: argparse.Namespace, console: Console, run_runs: Any
-) -> int:
-    from harness.report.sequential_view import print_report
-    from harness.run.adaptive import AdaptiveSettings, run_until_decided
-    from harness.run.runner import StudyOutcome, archive_for_fresh, study_dir_for
-    from harness.store import FileSystemStore, load_table
-
-    settings = AdaptiveSettings(
-        max_seeds=args.max_seeds if args.max_seeds is not None else 10,
-        alpha=args.alpha,
-        margin=args.margin,
-        group_sequential=(
-            args.design == "group-sequential"
-            or (args.design == "auto" and args.max_seeds is not None)
-        ),
+    return StudySettings(
+        source=study_source(args),
+        runs_dir=args.runs_dir,
+        executor=executor_overrides(args),
+        threads=args.threads,
+        device=args.device,
+        fresh=args.fresh,
+        retry_failed=args.retry_failed,
+        until_decided=until_decided,
+        wandb=not args.no_wandb,
+        progress=not args.no_progress,
+        format=args.format,
     )
-    study_dir = study_dir_for(spec, root)
-    if args.fresh:
-        archive_for_fresh(FileSystemStore(study_dir))
-    rounds: list[tuple[StudySpec, StudyOutcome]] = []
-
-    def run(spec_: StudySpec, only: set[RunKey] | None) -> StudyOutcome:
-        rounds.append((spec_, run_runs(spec_, only)))
-        return rounds[-1][1]
-
-    report = run_until_decided(
-        spec, settings, run=run, load_table=load_table, study_dir=study_dir, announce=console.print
-    )
-    outcome = StudyOutcome(
-        study_dir=study_dir,
-        planned=[plan for _, done in rounds for plan in done.planned],
-        skipped=[key for _, done in rounds for key in done.skipped],
-        executed=[record for _, done in rounds for record in done.executed],
-        busy=[key for _, done in rounds for key in done.busy],
-    )
-    code = _summarize(console, rounds[-1][0], outcome, args)
-    print_report(report, console)
-    return code
-
-
-def _run_phased(
-    raw: dict[str, Any],
-    path: Path,
-    text: str,
-    root: Path,
-    args: argparse.Namespace,
-    console: Console,
-) -> int:
-    from harness.run.phased import run_phases
-    from harness.store import load_table
-    from harness.store.layout import phase_decisions_file
-    from harness.study.phases import parse_phased
-
-    phased = parse_phased(raw, source=path, text=text)
-    codes: list[int] = []
-    decisions = run_phases(
-        phased,
-        runs_root=root,
-        run_phase=lambda spec, phase_root: codes.append(_run_one(spec, phase_root, args, console)),
-        load_table=load_table,
-        announce=console.print,
-    )
-    console.print(f"[bold]{phased.name}: {len(decisions)} phase(s)")
-    for decision in decisions:
-        console.print(f"  {decision.describe()}")
-    console.print(f"Decisions in {phase_decisions_file(root / phased.name)}")
-    code = max(codes, default=0)
-    if args.format == "json":
-        _print_json(
-            {
-                "study": phased.name,
-                "phased": True,
-                "exit_code": code,
-                "phases": args.summaries,
-                "decisions": [decision.to_dict() for decision in decisions],
-            }
-        )
-    return code

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from harness.direction import Direction
+from analysis.verdict import Direction
 from harness.errors import closest
 from harness.importers._base import ImportFailure, SourceRun
 
@@ -69,9 +69,9 @@ def choose_direction(metric: str, named: Direction | None) -> Direction:
         return named
     lowered = metric.lower()
     if _LOWER_IS_BETTER.search(lowered):
-        return "minimize"
+        return Direction.MINIMIZE
     if _HIGHER_IS_BETTER.search(lowered):
-        return "maximize"
+        return Direction.MAXIMIZE
     raise ImportFailure(f"is a higher or a lower '{metric}' better? say it with --direction")
 
 

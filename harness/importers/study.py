@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.direction import Direction
+from analysis.verdict import Direction
 from harness.importers._base import ImportFailure, SourceRun
 from harness.importers.grouping import Grouping, Member, flatten, unflatten
 from harness.store import FileSystemStore, RunConfigFile, RunKey, RunRecord, StudyMeta

@@ -1,10 +1,8 @@
 """Factorial studies in ``harness compare``, ``harness report`` and ``harness validate``.
 
-A study run from a ``[factors]`` table keeps its design in ``study.json`` (``"factorial"``:
-the factors with their level order, and each cell's levels). Here the run table gets one
-column per factor, :func:`analysis.factorial` estimates the effects, and the result is
-rendered: a table of effects (terminal, markdown, JSON, CSV) and, for the report, an
-interaction plot per pair of factors (least-squares cell means with their CIs).
+The effects are computed in :mod:`harness.results.factorial`; here they are rendered: a table
+of effects (terminal, markdown, JSON, CSV) and, for the report, an interaction plot per pair of
+factors (least-squares cell means with their CIs).
 """
 
 from __future__ import annotations
@@ -13,10 +11,8 @@ import dataclasses
 import json
 import math
 import sys
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
-from harness.errors import UserError
 from harness.report import format as f
 from harness.report.page import Section, pyplot
 from harness.report.style import BETTER_WORDS, VERDICT_STYLE
@@ -25,72 +21,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from analysis.factorial import Effect, FactorialResult
-    from harness.report.comparison import CompareOptions, Prepared
     from harness.report.listing import Listing
     from harness.study.factorial import FactorialDesign
-
-
-def stored_design(prepared: Prepared) -> Mapping[str, Any] | None:
-    """The ``"factorial"`` description ``study.json`` keeps, or None for other studies."""
-    meta = prepared.inputs.meta
-    design = meta.other.get("factorial") if meta is not None else None
-    return design if isinstance(design, Mapping) and design.get("cells") else None
-
-
-def compare_factorial(prepared: Prepared, options: CompareOptions) -> FactorialResult | None:
-    """:func:`analysis.factorial` on a factorial study; None when the study is not one.
-
-    Runs of variants outside the design (``[variants]`` beside ``[factors]``) are left out,
-    and a warning says so.
-
-    Raises:
-        UserError: options that do not apply (``--unpaired``, ``--correction bh``), or
-            anything the analysis rejects.
-    """
-    design = stored_design(prepared)
-    if design is None:
-        return None
-    import polars as pl
-
-    from analysis import AnalysisError, factorial
-
-    if options.paired is False:
-        raise UserError("a factorial study is analysed with seeds as blocks; drop --unpaired")
-    if options.correction != "holm":
-        raise UserError("a factorial study's effects form one Holm family; drop --correction")
-    factors = {str(item["key"]): list(item["levels"]) for item in design["factors"]}
-    cells: Mapping[str, Mapping[str, Any]] = design["cells"]
-    table = prepared.table.filter(pl.col("variant").cast(pl.Utf8).is_in(list(cells)))
-    others = sorted(set(prepared.table["variant"].cast(pl.Utf8).to_list()) - set(cells))
-    columns = [
-        pl.col("variant")
-        .cast(pl.Utf8)
-        .replace_strict({name: _text(levels[key]) for name, levels in cells.items()})
-        .alias(key)
-        for key in factors
-    ]
-    table = table.with_columns(columns)
-    try:
-        result = factorial(
-            table,
-            factors={key: [_text(v) for v in levels] for key, levels in factors.items()},
-            metric=prepared.metric,
-            alpha=options.alpha,
-            margin=options.margin,
-            direction=prepared.direction,
-        )
-    except AnalysisError as error:
-        raise UserError(str(error)) from None
-    if others:
-        note = f"variants outside the factorial are not in the effects: {', '.join(others)}"
-        result = dataclasses.replace(result, warnings=(*result.warnings, note))
-    return result
-
-
-def _text(value: Any) -> str:
-    from analysis.factorial import level_label
-
-    return level_label(value)
 
 
 # -- text --------------------------------------------------------------------------------------

@@ -22,12 +22,8 @@ from harness.report.efficiency import (
     efficiency_sections,
     pareto,
 )
-from harness.report.factorial import (
-    compare_factorial,
-    factorial_sections,
-    interaction_figure,
-)
-from harness.report.over_steps import difference_panel, over_steps_section, report_results
+from harness.report.factorial import factorial_sections, interaction_figure
+from harness.report.over_steps import difference_panel, over_steps_section
 from harness.report.page import (
     Figures,
     Report,
@@ -38,13 +34,15 @@ from harness.report.page import (
 )
 from harness.report.style import BETTER_WORDS, VERDICT_COLOUR
 from harness.report.sweep import sweep_figure, sweep_section, trends
+from harness.results.factorial import compare_factorial
+from harness.results.over_steps import report_results
 
 if TYPE_CHECKING:
     import polars as pl
     from matplotlib.figure import Figure
 
     from analysis import ComparisonResult, FactorialResult, OverStepsResult
-    from harness.report.comparison import CompareOptions, Prepared
+    from harness.results.comparison import CompareOptions, Prepared
 
 __all__ = [
     "EFFICIENCY_COLUMNS",
@@ -66,7 +64,7 @@ def study_report(
     title: str | None = None,
 ) -> Report:
     """:func:`build_report` of a comparison of ``prepared`` (from
-    :func:`harness.report.comparison.prepare`).
+    :func:`harness.results.comparison.prepare`).
 
     Args:
         prepared: the input the comparison ran on.

@@ -18,11 +18,8 @@ from harness.report.page import Section
 from harness.report.style import BETTER_WORDS
 
 if TYPE_CHECKING:
-    import polars as pl
-
-    from analysis import ComparisonResult, OverStepsResult
+    from analysis import OverStepsResult
     from analysis.over_steps import StepDifference
-    from harness.report.comparison import CompareOptions, Prepared
 
 #: Steps per variant in the terminal and markdown tables.
 SHOWN_STEPS = 10
@@ -233,36 +230,6 @@ def decimals(result: OverStepsResult) -> int:
 # -- the report ---------------------------------------------------------------------------------
 
 
-def report_results(
-    result: ComparisonResult, curves: pl.DataFrame, metrics: list[str], *, smoothing: float
-) -> dict[str, OverStepsResult]:
-    """:func:`analysis.compare_over_steps` for each of ``metrics`` that has a curve of at least
-    two steps for the baseline and every compared variant; the others are left out."""
-    import numpy as np
-
-    from analysis import AnalysisError, compare_over_steps
-
-    variants = [v.variant for v in result.variants if v.variant != result.baseline]
-    found = {}
-    for metric in metrics:
-        try:
-            over = compare_over_steps(
-                curves,
-                metric=metric,
-                baseline=result.baseline,
-                alpha=result.alpha,
-                direction=result.direction,
-                smoothing=smoothing,
-                variants=variants,
-                rng=np.random.default_rng(0),
-            )
-        except AnalysisError:
-            continue
-        if over.variants and min(v.n_steps for v in over.variants) >= 2:
-            found[metric] = over
-    return found
-
-
 def difference_panel(axis: Any, over: OverStepsResult, colours: dict[str, str]) -> None:
     """Each variant's mean difference from the baseline over the steps: the simultaneous band
     shaded, the pointwise CIs dotted, zero marked, and a tick where it separates for good."""
@@ -337,49 +304,3 @@ def over_steps_section(found: dict[str, OverStepsResult]) -> Section | None:
         headers=["metric", *summary_headers()],
         rows=rows,
     )
-
-
-def over_steps_of(prepared: Prepared, options: CompareOptions) -> OverStepsResult:
-    """:func:`analysis.compare_over_steps` on the curves of ``prepared`` (from
-    :func:`harness.report.comparison.prepare`), with its metric, baseline and direction.
-
-    Raises:
-        UserError: no curves, a metric logged at one step only, or anything the analysis
-            rejects.
-    """
-    import numpy as np
-
-    from analysis import AnalysisError, compare_over_steps
-    from harness.errors import UserError
-
-    curves = prepared.inputs.curves()
-    if curves is None:
-        raise UserError(
-            f"--over-steps needs curves: a study directory, or a file with a 'step' column "
-            f"({prepared.inputs.source} has one value per run)"
-        )
-    if prepared.baseline is None:
-        raise UserError("--over-steps needs a baseline: pass --baseline")
-    if prepared.metric not in curves.columns:
-        raise UserError(f"no curve of {prepared.metric} in {prepared.inputs.source}")
-    try:
-        result = compare_over_steps(
-            curves,
-            metric=prepared.metric,
-            baseline=prepared.baseline,
-            alpha=options.alpha,
-            direction=prepared.direction,
-            smoothing=options.smoothing,
-            # Sign patterns are enumerated up to 12 seeds; a fixed generator makes the draw
-            # beyond that reproducible.
-            rng=np.random.default_rng(0),
-        )
-    except AnalysisError as error:
-        raise UserError(str(error)) from None
-    if max(v.n_steps for v in result.variants) < 2:
-        raise UserError(
-            f"{prepared.metric} was logged at one step only: there is no curve to compare; pick "
-            "a metric logged during training (e.g. --metric train_loss) or, for the built-in "
-            "trainer, validate during training with --set base.train.eval_interval=N"
-        )
-    return result

@@ -17,7 +17,7 @@ from harness.report import format as f
 from harness.report.page import Figures, Report, Section, html_page, markdown_page
 
 if TYPE_CHECKING:
-    from harness.report.comparison import CompareOptions
+    from harness.results.comparison import CompareOptions
 
 
 def build_phased_report(
@@ -37,9 +37,9 @@ def build_phased_report(
     Raises:
         UserError: ``--baseline`` was given, or ``phases.json`` is unreadable.
     """
-    from harness.report.comparison import compare_prepared, prepare
     from harness.report.html import forest_figure, study_report
-    from harness.report.load import phase_names
+    from harness.results.comparison import compare_prepared, prepare
+    from harness.results.load import phase_names
     from harness.store import read_phase_decisions
 
     if options.baseline:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from harness.report.listing import Listing
 from harness.store import FileSystemStore, StudyMeta
@@ -58,3 +59,35 @@ def runs_listing(study_dir: Path, meta: StudyMeta) -> Listing:
             "runs": rows,
         },
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunsSettings:
+    """What ``harness runs`` was asked.
+
+    Attributes:
+        study_dir: a study directory or name, or None for the most recent study.
+        runs_dir: the runs root; None for the default.
+        format: ``table``, ``json``, ``markdown`` or ``csv``.
+    """
+
+    study_dir: str | None = None
+    runs_dir: str | None = None
+    format: Literal["table", "json", "markdown", "csv"] = "table"
+
+
+def show_runs(settings: RunsSettings) -> int:
+    """``harness runs``' one entry point: the study's runs, printed in ``settings.format``.
+
+    Returns:
+        0 (a missing study raises).
+
+    Raises:
+        UserError: no study at ``settings.study_dir``.
+    """
+    from harness.report.listing import render_listing
+    from harness.store import find_study_dir, load_study_meta
+
+    study_dir = find_study_dir(settings.study_dir, runs_dir=settings.runs_dir)
+    render_listing(runs_listing(study_dir, load_study_meta(study_dir)), settings.format)
+    return 0

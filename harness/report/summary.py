@@ -3,47 +3,17 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterable, Mapping, Sized
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Protocol
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.report.wandb_sync import sync_command
+from harness.results.summary_data import Outcome
+from harness.results.wandb_sync import sync_command
 from harness.store import FileSystemStore, RunKey
 from harness.study.spec import StudySpec
-
-
-class Outcome(Protocol):
-    """What the summary needs of what a ``harness study`` invocation did
-    (``harness.run.runner.StudyOutcome`` has it)."""
-
-    @property
-    def study_dir(self) -> Path:
-        """The study directory."""
-        ...
-
-    @property
-    def planned(self) -> Sized:
-        """Every run of the study."""
-        ...
-
-    @property
-    def skipped(self) -> Sized:
-        """Runs already finished before this invocation."""
-        ...
-
-    @property
-    def executed(self) -> Sized:
-        """Runs this invocation finished."""
-        ...
-
-    @property
-    def busy(self) -> Sized:
-        """Runs another live process is running (left to it)."""
-        ...
 
 
 def print_summary(

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from harness.commands import study as study_command
-from harness.commands._executor import executor_settings
+from harness.commands._executor import executor_overrides
 from harness.errors import SpecError, UserError
 from harness.executors import make_executor
 from harness.executors.local import LocalExecutor
+from harness.run.study import executor_of
 from harness.study.executor import ExecutorSettings
-from harness.study.spec import load_study
+from harness.study.spec import StudySpec, load_study
 
 STUDY = """\
 [study]
@@ -35,6 +36,11 @@ def write_study(tmp_path: Path, executor: str = "") -> Path:
     path = tmp_path / "s.toml"
     path.write_text(STUDY.format(executor=executor))
     return path
+
+
+def executor_settings(spec: StudySpec, args: argparse.Namespace) -> ExecutorSettings:
+    """The executor settings ``harness study`` builds: the flags laid over ``[executor]``."""
+    return executor_of(spec, executor_overrides(args))
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

@@ -251,7 +251,7 @@ def test_compare_imports_neither_torch_nor_the_slow_scipy_modules(tmp_path: Path
 
 
 def test_compare_options_drive_the_comparison_without_argparse(tmp_path: Path) -> None:
-    from harness.report.comparison import CompareOptions, compare_prepared, prepare
+    from harness.results.comparison import CompareOptions, compare_prepared, prepare
 
     study = write_study(tmp_path)
     options = CompareOptions(alpha=0.1, paired=False, correction="bh")

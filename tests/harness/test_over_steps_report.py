@@ -8,7 +8,7 @@ import polars as pl
 
 from analysis import compare, compare_over_steps
 from harness.report.html import build_report, curves_figure
-from harness.report.over_steps import report_results
+from harness.results.over_steps import report_results
 
 
 def curves_and_table(seeds: int = 7) -> tuple[pl.DataFrame, pl.DataFrame]:

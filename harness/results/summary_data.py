@@ -7,12 +7,43 @@ the machine-readable form, one object per run with its status and final metric.
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from collections.abc import Sized
+from pathlib import Path
+from typing import Any, Protocol
 
-from harness.report.summary import Outcome
-from harness.report.wandb_sync import sync_command
+from harness.results.wandb_sync import sync_command
 from harness.store import FileSystemStore, RunKey
 from harness.study.spec import StudySpec
+
+
+class Outcome(Protocol):
+    """What the summary needs of what a ``harness study`` invocation did
+    (``harness.run.runner.StudyOutcome`` has it)."""
+
+    @property
+    def study_dir(self) -> Path:
+        """The study directory."""
+        ...
+
+    @property
+    def planned(self) -> Sized:
+        """Every run of the study."""
+        ...
+
+    @property
+    def skipped(self) -> Sized:
+        """Runs already finished before this invocation."""
+        ...
+
+    @property
+    def executed(self) -> Sized:
+        """Runs this invocation finished."""
+        ...
+
+    @property
+    def busy(self) -> Sized:
+        """Runs another live process is running (left to it)."""
+        ...
 
 
 def summary_payload(spec: StudySpec, outcome: Outcome, *, exit_code: int) -> dict[str, Any]:

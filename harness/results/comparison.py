@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from analysis import ComparisonResult, SequentialReport
-    from harness.report.load import Inputs
+    from harness.results.load import Inputs
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,7 +84,7 @@ def prepare(path: str | None, options: CompareOptions, *, runs_dir: str | None =
     Raises:
         UserError: unreadable input, an unknown metric, a bad direction.
     """
-    from harness.report.load import default_metric, load_inputs, metric_table
+    from harness.results.load import default_metric, load_inputs, metric_table
 
     inputs = load_inputs(path, runs_dir=runs_dir)
     metric = default_metric(inputs, options.metric)
