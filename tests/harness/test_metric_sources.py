@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.errors import SpecError
+from harness.run.auto_metrics import AUTO_EXAMPLES
 from harness.run.metric_sources import (
-    AUTO_EXAMPLES,
     LineParser,
     MetricSourceError,
     TextStream,
@@ -120,16 +120,23 @@ def test_a_regex_line_is_a_row() -> None:
     assert parser.parse("loading data ...") == []
 
 
-def test_without_a_step_group_the_step_counts_matches() -> None:
+def test_without_a_step_group_the_step_is_the_lines_own_else_its_number() -> None:
     parser = LineParser([r"train loss (?P<train_loss>\S+)", r"val loss (?P<val__loss>\S+)"])
     lines = ["train loss 3", "noise", "train loss 2", "val loss 2.5", "train loss nan"]
     rows = parser.parse_lines(lines)
     assert rows[:3] == [
-        {"step": 1, "train_loss": 3.0},
-        {"step": 2, "train_loss": 2.0},
-        {"step": 1, "val/loss": 2.5},  # each pattern counts its own matches
+        {"step": 1, "train_loss": 3.0},  # the number of the output line: no step printed
+        {"step": 3, "train_loss": 2.0},
+        {"step": 4, "val/loss": 2.5},
     ]
-    assert rows[3]["step"] == 3 and math.isnan(rows[3]["train_loss"])
+    assert rows[3]["step"] == 5 and math.isnan(rows[3]["train_loss"])
+    printed = [
+        "iter 200: train loss 1.5",
+        "[step: 300] val loss 1.25",
+        "'global_step': 400 val loss 1",
+    ]
+    assert [row["step"] for row in parser.parse_lines(printed)] == [200, 300, 400]
+    assert parser.parse_lines(["steps 7 train loss 1"]) == [{"step": 9, "train_loss": 1.0}]
 
 
 def test_a_captured_word_that_is_no_number_is_left_out() -> None:
@@ -138,9 +145,10 @@ def test_a_captured_word_that_is_no_number_is_left_out() -> None:
     assert parser.parse("loss abc acc def") == []
 
 
-@pytest.mark.parametrize(("line", "row"), list(AUTO_EXAMPLES.items()))
-def test_auto_reads_the_documented_examples(line: str, row: dict[str, float]) -> None:
-    assert LineParser(AUTO).parse(line) == [row]
+@pytest.mark.parametrize(("text", "rows"), list(AUTO_EXAMPLES.items()))
+def test_auto_reads_the_documented_examples(text: str, rows: list[dict[str, float]]) -> None:
+    parser = LineParser(AUTO)
+    assert parser.parse_lines(text.splitlines()) + parser.finish() == rows
 
 
 @pytest.mark.parametrize(
@@ -214,8 +222,13 @@ def _same_rows(lines: list[str]) -> None:
 def test_the_shape_cache_gives_the_rows_of_the_parser_without_it() -> None:
     _same_rows(SHAPED_LINES)
     _same_rows(SHAPED_LINES[::-1] + SHAPED_LINES)
-    rows = LineParser(AUTO).parse_lines(["step 1: loss 2.5", "step 2: loss 2.25", "top5 acc 1"])
-    assert rows == [{"step": 1, "loss": 2.5}, {"step": 2, "loss": 2.25}, {"step": 1, "top5_acc": 1}]
+    lines = ["step 1: loss 2.5", "step 2: loss 2.25", "step 3 top5 acc 1", "step 4 top50 acc 0.5"]
+    assert LineParser(AUTO).parse_lines(lines) == [
+        {"step": 1, "loss": 2.5},
+        {"step": 2, "loss": 2.25},
+        {"step": 3, "top5_acc": 1},
+        {"step": 4, "top50_acc": 0.5},  # the same shape, the name read from the line
+    ]
 
 
 _TOKENS = st.one_of(
