@@ -15,60 +15,11 @@ from harness.study.metrics import AUTO
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "script_outputs"
 
-# What a user reading each output would name as its metrics, with the last value printed.
-FINAL_VALUES: dict[str, dict[str, float]] = {
-    "transformers4_trainer.txt": {
-        "loss": 4.4785,
-        "grad_norm": 0.5454657673835754,
-        "learning_rate": 2.5e-05,
-        "epoch": 0.2778,  # the `***** eval metrics *****` block's, printed last
-        "eval_loss": 4.4788,
-        "eval_runtime": 0.3896,  # the block's is a time (0:00:00.06): the last dict's
-        "eval_samples_per_second": 1015.201,
-        "eval_steps_per_second": 126.9,
-        "train_runtime": 11.1032,
-        "train_samples_per_second": 28.821,
-        "train_steps_per_second": 3.603,
-        "train_loss": 4.4781,
-    },
-    "transformers5_trainer.txt": {
-        "loss": 4.478,
-        "grad_norm": 0.5455,
-        "learning_rate": 2.5e-05,
-        "epoch": 0.2778,
-        "eval_loss": 4.4788,
-        "eval_runtime": 0.279,
-        "eval_samples_per_second": 100.816,
-        "eval_steps_per_second": 12.602,
-        "train_runtime": 13.61,
-        "train_samples_per_second": 23.514,
-        "train_steps_per_second": 2.939,
-        "train_loss": 4.4781,
-    },
-    "lightning_rich_bar.txt": {
-        "train_loss": 0.97,
-        "val_loss": 0.971,
-        "val_acc": 0.75,
-        "test_acc": 0.75,
-        "test_loss": 0.9595468044281006,
-    },
-    "lightning_tqdm_bar.txt": {
-        "train_loss": 0.97,
-        "val_loss": 0.971,
-        "val_acc": 0.75,
-        "test_acc": 0.75,
-        "test_loss": 0.9595468044281006,
-    },
-    "nanogpt.txt": {
-        "train_loss": 1.9564,
-        "val_loss": 2.0008,
-        "loss": 1.9151,
-        "time": 1427.22,
-        "mfu": 0.7,
-    },
-    "mingpt.txt": {"iter_dt": 191.56, "train_loss": 1.88917},
-    "tqdm_postfix.txt": {"acc": 0.906, "loss": 0.415},
-}
+# What a user reading each output would name as its metrics, with the last value printed
+# (written by hand from the fixtures; tests/integration/test_own_scripts.py reads it too).
+FINAL_VALUES: dict[str, dict[str, float]] = json.loads(
+    (FIXTURES / "expected_metrics.json").read_text()
+)
 # The steps each metric's curve has, where the lines print them (Trainer's dicts print none:
 # their rows are at their line numbers, checked below).
 # fmt: off
