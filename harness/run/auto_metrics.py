@@ -75,7 +75,8 @@ _RESULTS_TITLE = re.compile(r"(?i)\b(?:metrics?|results?)\b").search
 _KEY_VALUE = re.compile(r"\s*[A-Za-z][^=:{}\[\]|'\"]*?\s*[=:]\s*[^\s=]+\s*")
 # a table row of a results block once its bars are spaces: `test_loss    0.9595`
 _TABLE_ROW = re.compile(r"\s*[A-Za-z][\w./-]*\s+[^\s]+\s*")
-_RULE = re.compile(r"[\s─━┄┈┡┩╇└┘┴┬┏┓┳┃│═╞╡╪*=#~-]*")
+_RULE_CHARS = "─━┄┈┡┩╇└┘┴┬┏┓┳┃│═╞╡╪*=#~-"
+_RULE = re.compile(rf"[\s{_RULE_CHARS}]*")
 _TABLE_BARS = str.maketrans({"│": " ", "┃": " "})
 # A progress bar: `n/total` (or `n/?`), then a rate (`12.5it/s`, `1.2s/it`); the pairs after
 # the rate are its postfix. tqdm: `Epoch 1:  45%|████▌ | 9/20 [00:01<00:01, 8.1it/s, loss=1.2]`;
@@ -86,6 +87,10 @@ _BAR = re.compile(
 _BAR_EPOCH = re.compile(r"\s*Epoch (?P<epoch>\d+)\b")
 _CONTINUATION_INDENT = 8  # rich prints a bar's columns on lines indented under it
 SHAPE_CACHE_SIZE = 1024
+SIGHTINGS_SIZE = 16384
+# A shape's regex costs about as much to make as reading a few lines without it: it is made for
+# a shape seen this often, which a training loop's lines reach at once and text rarely does.
+SIGHTINGS_FOR_A_REGEX = 8
 SHAPE_MAX_CHARS = 1000
 REPEATS_SIZE = 8192  # line signatures waiting for a second sight
 HELD_PER_SIGNATURE = 256  # identical lines held back, at most (they are the same values)
@@ -146,14 +151,15 @@ class _Layout:
 
 def _layout(text: str) -> _Layout:
     """The layout of ``text``: a line, or a skeleton (its digit runs each ``0``)."""
+    # each regex only where its first character or word can be: most lines are none of these
     stripped = text.strip()
-    if not stripped or _RULE.fullmatch(text):
+    if not stripped or (stripped[0] in _RULE_CHARS and _RULE.fullmatch(text)):
         return _Layout(
             metrics=(), steps=(), kind="blank" if not stripped else "rule", key_value=False,
             table_row=False, indent=0, bar=None,
         )  # fmt: skip
-    banner = _BANNER.fullmatch(text)
-    if banner is not None or _TABLE_HEADING.fullmatch(text):
+    banner = _BANNER.fullmatch(text) if stripped[0] in "*=#~-" else None
+    if banner is not None or ("metric" in text and _TABLE_HEADING.fullmatch(text)):
         results = banner is None or _RESULTS_TITLE(banner["title"]) is not None
         return _Layout(
             metrics=(), steps=(), kind="heading" if results else "settings", key_value=False,
@@ -183,12 +189,13 @@ def _layout(text: str) -> _Layout:
             )  # fmt: skip
     brace = stripped.find("{")
     record = brace >= 0 and stripped[brace + 1 : brace + 2] in ("'", '"') and "}" in stripped
+    single = len(metrics) + len(steps) <= 1  # a block's line holds one pair at most
     return _Layout(
         metrics=tuple(metrics),
         steps=tuple(steps),
         kind="bar" if bar is not None else "record" if record else "",
-        key_value=_KEY_VALUE.fullmatch(text) is not None,
-        table_row=_TABLE_ROW.fullmatch(text) is not None,
+        key_value=single and _KEY_VALUE.fullmatch(text) is not None,
+        table_row=single and _TABLE_ROW.fullmatch(text) is not None,
         indent=len(text) - len(text.lstrip(" ")),
         bar=bar,
     )
@@ -263,10 +270,16 @@ def _in_block(block: str, layout: _Layout) -> bool:
 
 @dataclass(kw_only=True)
 class _Waiting:
-    """Rule 5: the lines of one signature seen so far, until one shows other values."""
+    """Rule 5: the lines of one signature seen so far, until one shows other values.
+
+    Attributes:
+        values: the first line's values.
+        held: the lines with those values, as read (layout, texts, line number).
+        repeats: a line showed other values: every line of the signature is a row.
+    """
 
     values: tuple[str, ...]
-    rows: list[Row] = field(default_factory=list)
+    held: list[tuple[_Layout, list[str], int]] = field(default_factory=list)
     repeats: bool = False
 
 
@@ -280,7 +293,10 @@ class AutoParser:
 
     def __init__(self, *, cache_shapes: bool = True) -> None:
         self._cache = cache_shapes
-        self._shapes: dict[str, _Shape | None] = {}  # None: seen once
+        self._shapes: dict[str, _Shape] = {}
+        # how often each skeleton without a regex was seen: kept apart, so that a flood of
+        # lines each of its own shape (samples, garbage) does not push the real shapes out
+        self._sightings: dict[str, int] = {}
         self._waiting: dict[str, _Waiting] = {}
         self._line = 0
         self._block = ""  # "results", "settings", "bar" or "" (none)
@@ -336,14 +352,18 @@ class AutoParser:
             layout = _layout(line)
             return layout, _texts(line, layout), None
         skeleton = _DIGIT_RUN.sub("0", line)
-        if skeleton not in self._shapes:  # first sight: read the line itself, no regex made
+        shape = self._shapes.get(skeleton)
+        if shape is None:
+            seen = self._sightings.get(skeleton, 0) + 1
+            if seen < SIGHTINGS_FOR_A_REGEX:  # read the line itself: a regex costs more
+                if len(self._sightings) >= SIGHTINGS_SIZE:
+                    self._sightings.clear()
+                self._sightings[skeleton] = seen
+                layout = _layout(line)
+                return layout, _texts(line, layout), None
+            self._sightings.pop(skeleton, None)
             if len(self._shapes) >= SHAPE_CACHE_SIZE:
                 self._shapes.clear()
-            self._shapes[skeleton] = None
-            layout = _layout(line)
-            return layout, _texts(line, layout), None
-        shape = self._shapes[skeleton]
-        if shape is None:
             shape = self._shapes[skeleton] = _Shape.of(skeleton, _layout(skeleton))
         match = shape.pattern.fullmatch(line)
         if match is None:  # cannot happen: the line has the shape it was made from
@@ -405,18 +425,22 @@ class AutoParser:
                 if len(self._waiting) >= REPEATS_SIZE:
                     self._waiting.clear()
             waiting = self._waiting[signature] = _Waiting(values=values)
+            waiting.held.append((layout, texts, self._line))
+            return
         if waiting.repeats:
             self._emit(layout, texts, None, rows)
             return
-        held: list[Row] = []
-        self._emit(layout, texts, None, held)
-        if values == waiting.values:
-            if len(waiting.rows) < HELD_PER_SIGNATURE:
-                waiting.rows += held
+        if values == waiting.values:  # held as read: most never become rows
+            if len(waiting.held) < HELD_PER_SIGNATURE:
+                waiting.held.append((layout, texts, self._line))
             return
         waiting.repeats = True
-        rows += waiting.rows + held
-        waiting.rows = []
+        line = self._line
+        for held_layout, held_texts, self._line in waiting.held:
+            self._emit(held_layout, held_texts, None, rows)
+        self._line = line
+        self._emit(layout, texts, None, rows)
+        waiting.held = []
 
     def _emit(self, layout: _Layout, texts: list[str], step: int | None, rows: list[Row]) -> bool:
         """Append the row of ``layout``'s metrics read from ``texts``, at ``step`` (else the
