@@ -262,7 +262,9 @@ def report_results(
     return found
 
 
-def difference_panel(axis: Any, over: OverStepsResult, colours: dict[str, str]) -> None:
+def difference_panel(
+    axis: Any, over: OverStepsResult, colours: dict[str, str], step_axis: str = "step"
+) -> None:
     """Each variant's mean difference from the baseline over the steps: the simultaneous band
     shaded, the pointwise CIs dotted, zero marked, and a tick where it separates for good."""
     for v in over.variants:
@@ -293,7 +295,7 @@ def difference_panel(axis: Any, over: OverStepsResult, colours: dict[str, str]) 
         "separated from",
         fontsize=9,
     )
-    axis.set_xlabel("step")
+    axis.set_xlabel(step_axis)
     axis.set_ylabel(f"{over.metric}: variant − {over.baseline} ({better})")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)

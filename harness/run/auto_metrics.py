@@ -302,6 +302,7 @@ class AutoParser:
         self._block = ""  # "results", "settings", "bar" or "" (none)
         self._bar_step: int | None = None
         self._printed_step: int | None = None  # the last step a line printed
+        self.numbered_rows = 0  # rows at their line number: no step printed
 
     def parse_lines(self, lines: Iterable[str]) -> list[Row]:
         """The rows of ``lines``, the next lines of the output, in order."""
@@ -389,8 +390,7 @@ class AutoParser:
             self._block = block = ""
         if block == "results":
             if _in_block(block, layout):  # final values: at the last step, if one was printed
-                step = self._line if self._printed_step is None else self._printed_step
-                self._emit(layout, texts, step, rows)
+                self._emit(layout, texts, self._printed_step, rows)
                 return
             self._block = block = ""
         if block == "bar":
@@ -461,7 +461,10 @@ class AutoParser:
                 if (step := _step(text)) is not None:
                     self._printed_step = step
                     break
-        row["step"] = self._line if step is None else step
+        if step is None:
+            step = self._line
+            self.numbered_rows += 1
+        row["step"] = step
         rows.append(row)
         return True
 

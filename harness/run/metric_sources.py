@@ -69,6 +69,8 @@ class LineParser:
             for p in self.patterns
         ]
         self._line = 0  # lines read so far
+        self._rows = 0
+        self._numbered_rows = 0  # at their line number: no step printed
 
     def parse(self, line: str) -> list[Row]:
         """The rows in ``line``: one per pattern that matches it (auto: one for all pairs)."""
@@ -96,6 +98,12 @@ class LineParser:
         """The rows the end of the output gives (auto may hold lines back until it knows)."""
         return self._auto.finish() if self._auto is not None else []
 
+    def numbered_only(self, rows: int) -> bool:
+        """Whether all of its ``rows`` rows (as many as it gave) are at their line numbers:
+        no line printed a step, so a curve's axis is "log line"."""
+        numbered = self._auto.numbered_rows if self._auto is not None else self._numbered_rows
+        return rows > 0 and numbered == rows
+
     def _matches_rows(self, index: int, matches: list[tuple[int, re.Match[str]]]) -> list[Row]:
         step_position, named = self._layout[index]
         rows: list[Row] = []
@@ -122,8 +130,12 @@ class LineParser:
                     step = None
             if step is None:
                 step = line_step(match.string)
-            row["step"] = number if step is None else step
+            if step is None:
+                step = number
+                self._numbered_rows += 1
+            row["step"] = step
             append(row)
+        self._rows += len(rows)
         return rows
 
 
@@ -146,7 +158,7 @@ class TextStream:
         """The rows of the complete lines ``chunk`` ends; a partial last line waits."""
         data = self._partial + chunk
         cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
-        if cut == len(data) - 1 and data[cut] == 13:  # a `\r` that a `\n` may follow: wait
+        if 0 <= cut == len(data) - 1 and data[cut] == 13:  # a `\r` a `\n` may follow: wait
             cut = max(data.rfind(b"\n", 0, cut), data.rfind(b"\r", 0, cut))
         if cut < 0:
             self._partial = data

@@ -137,6 +137,18 @@ def test_without_a_step_group_the_step_is_the_lines_own_else_its_number() -> Non
     ]
     assert [row["step"] for row in parser.parse_lines(printed)] == [200, 300, 400]
     assert parser.parse_lines(["steps 7 train loss 1"]) == [{"step": 9, "train_loss": 1.0}]
+    assert not parser.numbered_only(8)  # three rows printed their steps
+
+
+def test_a_parser_says_when_no_line_printed_a_step() -> None:
+    regex = LineParser([r"loss (?P<loss>\S+)"])
+    rows = regex.parse_lines(["loss 3", "loss 2"])
+    assert regex.numbered_only(len(rows)) and not regex.numbered_only(0)
+    auto = LineParser(AUTO)
+    rows = auto.parse_lines(["{'loss': 3}", "{'loss': 2}"])
+    assert auto.numbered_only(len(rows))
+    rows += auto.parse_lines(["step 7: loss 1"])
+    assert not auto.numbered_only(len(rows))
 
 
 def test_a_captured_word_that_is_no_number_is_left_out() -> None:
@@ -270,6 +282,8 @@ def test_a_stream_in_any_chunks_gives_the_same_rows() -> None:
     whole = TextStream(LineParser([REGEX]))
     expected = whole.feed(text) + whole.finish()
     assert [r["step"] for r in expected] == [10, 20]
+    assert whole.feed(b"") == [] and whole.feed(b"step 30: train loss 1, val loss 1\r") == []
+    assert whole.feed(b"\n") == [{"step": 30, "train_loss": 1.0, "val_loss": 1.0}]
     for size in (1, 2, 7):
         stream = TextStream(LineParser([REGEX]))
         rows = []

@@ -52,6 +52,10 @@ def test_report_draws_differences_under_the_curves_with_a_table() -> None:
     assert figure is not None and len(figure.axes) == 2  # raw curves over the differences
     titles = [axis.get_title() for axis in figure.axes]
     assert any("difference from base over training" in t for t in titles)
+    assert [axis.get_xlabel() for axis in figure.axes] == ["step", "step"]
+    by_line = curves_figure(result, curves, found, step_axis="log line")  # no step printed
+    assert by_line is not None
+    assert [axis.get_xlabel() for axis in by_line.axes] == ["log line", "log line"]
 
     report = build_report(result, title="t", source="s", agg="final", table=table, curves=curves)
     assert "Difference from baseline over training" in report.html

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.report.load import load_inputs
 from harness.store import FileSystemStore, RunKey, load_table
 from harness.store.records import RunRecord
 
@@ -149,11 +150,15 @@ def test_auto_reads_what_real_libraries_print(tmp_path: Path) -> None:
     tqdm run) printed by a study's command: "auto" records exactly the metrics a user would
     name, with the last values printed."""
     expected = json.loads((FIXTURES / "expected_metrics.json").read_text())
+    trainer = [name for name in expected if name.startswith("transformers")]
     by_metric = {
-        "train_loss": [name for name, values in expected.items() if "train_loss" in values],
+        "eval_loss": trainer,
+        "train_loss": [n for n, v in expected.items() if "train_loss" in v and n not in trainer],
         "loss": [name for name, values in expected.items() if "train_loss" not in values],
     }
-    assert sorted(by_metric["train_loss"] + by_metric["loss"]) == sorted(expected)
+    assert sorted(by_metric["eval_loss"] + by_metric["train_loss"] + by_metric["loss"]) == sorted(
+        expected
+    )
     for metric, fixtures in by_metric.items():
         variants = {
             name.removesuffix(".txt"): f'params = {{ fixture = "{name}" }}' for name in fixtures
@@ -171,6 +176,10 @@ def test_auto_reads_what_real_libraries_print(tmp_path: Path) -> None:
             done = record(tmp_path / "runs" / f"replay_{metric}", variant, 0)
             assert done.status == "done", (variant, done)
             assert done.final_metrics == expected[name], variant
+            # the Trainer prints no step: its curves are at line numbers, and say so
+            assert done.provenance.get("step_axis") == ("log line" if name in trainer else None)
+        axis = load_inputs(str(tmp_path / "runs" / f"replay_{metric}")).step_axis()
+        assert axis == ("log line" if metric == "eval_loss" else "step")
 
 
 # -- the other sources ------------------------------------------------------------------------
