@@ -209,14 +209,21 @@ class _Shape:
         layout: the skeleton's layout.
         pattern: matches exactly the lines of the shape; group ``i + 1`` is span ``i`` of
             ``spans`` (values, names with digits, bar numbers).
+        order: the groups (0-based) of the texts :meth:`AutoParser._emit` reads, in its order.
         signature: the skeleton with its values blanked: lines that repeat it are rule 5's.
+        direct: a record or a step line: outside a block, each of its lines is a row at once,
+            read by :meth:`AutoParser._direct_row` from ``values`` and ``steps``.
+        values: (the value's group, the metric's name or the group of its name).
+        steps: the step values' groups.
     """
 
     layout: _Layout
     pattern: re.Pattern[str]
-    spans: list[tuple[int, int]]
-    order: list[tuple[int, int]]
+    order: list[int]
     signature: str
+    direct: bool
+    values: list[tuple[int, str | int]]
+    steps: list[int]
 
     @classmethod
     def of(cls, skeleton: str, layout: _Layout) -> _Shape:
@@ -229,12 +236,18 @@ class _Shape:
             parts += [_shape_regex(skeleton[start:end]), ")"]
             position = end
         parts.append(_shape_regex(skeleton[position:]))
+        group = {span: index for index, span in enumerate(spans)}
         return cls(
             layout=layout,
             pattern=re.compile("".join(parts)),
-            spans=spans,
-            order=_span_order(layout),
+            order=[group[span] for span in _span_order(layout)],
             signature=_signature(skeleton, layout),
+            direct=layout.kind == "record" or (layout.kind == "" and bool(layout.steps)),
+            values=[
+                (group[value], name if name is not None else group[name_span])  # type: ignore[index]
+                for value, name, name_span in layout.metrics
+            ],
+            steps=[group[span] for span in layout.steps],
         )
 
 
@@ -303,12 +316,20 @@ class AutoParser:
         self._bar_step: int | None = None
         self._printed_step: int | None = None  # the last step a line printed
         self.numbered_rows = 0  # rows at their line number: no step printed
+        self._last_shape: _Shape | None = None  # the direct shape of the last such line
 
     def parse_lines(self, lines: Iterable[str]) -> list[Row]:
         """The rows of ``lines``, the next lines of the output, in order."""
         rows: list[Row] = []
+        last = self._last_shape
         for line in lines:
             self._line += 1
+            # most lines are the record or step line of the line before: its regex first (a
+            # line it matches is clean text, as shapes are made from cleaned lines)
+            if last is not None and not self._block and (match := last.pattern.fullmatch(line)):
+                if (row := self._direct_row(last, match.groups())) is not None:
+                    rows.append(row)
+                continue
             if "\x1b" in line:
                 line = _ANSI.sub("", line)
             if "\ufffd\ufffd" in line or "\x00" in line:  # binary, not text
@@ -323,7 +344,36 @@ class AutoParser:
                 continue
             layout, texts, shape = self._read(line)
             self._rows(layout, texts, line, shape, rows)
+            if shape is not None and shape.direct:
+                last = self._last_shape = shape
         return rows
+
+    def _direct_row(self, shape: _Shape, groups: tuple[str, ...]) -> Row | None:
+        """:meth:`_emit`'s row of a line of a direct shape, in fewer steps (the loop of a
+        script printing millions of step lines)."""
+        row: Row = {"step": 0}  # first, as every row of metrics.jsonl has it
+        for value, name in shape.values:
+            if isinstance(name, int):  # a name with digits (`top5 acc`): read from the line
+                name = groups[name].replace(" ", "_")
+            text = groups[value]
+            try:
+                row[name] = float(text)
+            except ValueError:  # `1,146`, `1,2`
+                number = _value(text)
+                if number is not None:
+                    row[name] = number
+        if len(row) == 1:
+            return None
+        step = None
+        for index in shape.steps:  # the first that is a step
+            if (step := _step(groups[index])) is not None:
+                self._printed_step = step
+                break
+        if step is None:
+            step = self._line
+            self.numbered_rows += 1
+        row["step"] = step
+        return row
 
     def finish(self) -> list[Row]:
         """The rows still held at the end of the output: none, as a line seen once is no
@@ -370,8 +420,8 @@ class AutoParser:
         if match is None:  # cannot happen: the line has the shape it was made from
             layout = _layout(line)
             return layout, _texts(line, layout), None
-        by_span = dict(zip(shape.spans, match.groups(), strict=True))
-        return shape.layout, [by_span[span] for span in shape.order], shape
+        groups = match.groups()
+        return shape.layout, [groups[index] for index in shape.order], shape
 
     def _rows(
         self, layout: _Layout, texts: list[str], line: str, shape: _Shape | None, rows: list[Row]
