@@ -13,7 +13,8 @@ A ``name value`` pair (``loss: 2.31``, ``loss=2.31``, ``'loss': '2.31'``, ``val 
    Trainer's ``***** eval metrics *****``, Lightning's ``Test metric`` table);
 5. **a repeated line**: a line of the same text but for its numbers printed again with other
    numbers (``epoch 3 | val/loss=2.118`` each epoch). The first such line waits until the
-   second shows the pattern repeats, then both are rows.
+   second shows the pattern repeats, then both are rows. A line whose every name is already a
+   metric is a row at once (so that the last value printed is the final one).
 
 Never a metric: a pair printed once outside these (start-up lines such as ``Num examples =
 1,146``, generated sample text), the lines under any other heading (the Trainer's ``*****
@@ -27,8 +28,8 @@ the output line, which is what a curve's axis then means ("log line").
 Lines of one shape (the same text but for the ASCII digits) have their pairs in the same
 places: every class in :data:`AUTO_PAIR` treats the ten digits alike, and a match never starts,
 ends or changes item inside a run of digits. A script prints a few shapes millions of times: a
-shape seen twice gets a regex of its own that reads its values at once; a line seen once (sample
-text, garbage) is read as it comes and costs no compiled regex.
+shape seen often gets a regex of its own that reads its values at once; a line of a shape seen
+rarely (sample text, log lines with changing words, garbage) is read as it comes.
 """
 
 from __future__ import annotations
@@ -129,9 +130,8 @@ class _Layout:
     """What a line (or a shape's skeleton) holds, found once per shape.
 
     Attributes:
-        metrics: in line order, (the value's span, the metric's name; None: read the name
-            from its span, as it has digits).
-        names: the names' spans, where they have digits (by metric index), else None.
+        metrics: in line order, (the value's span, the metric's name or None, the name's
+            span or None: a name with digits is read from the line).
         steps: the step pairs' value spans, in line order.
         kind: "record", "bar", "heading", "settings", "blank" or "" (a plain line).
         key_value: the line is one ``name = value`` (a block's line, a bar's column).
@@ -207,8 +207,8 @@ class _Shape:
 
     Attributes:
         layout: the skeleton's layout.
-        pattern: matches exactly the lines of the shape; group ``i + 1`` is span ``i`` of
-            ``spans`` (values, names with digits, bar numbers).
+        pattern: matches exactly the lines of the shape; its groups capture the values, the
+            steps, the names with digits and the bar's numbers, in line order.
         order: the groups (0-based) of the texts :meth:`AutoParser._emit` reads, in its order.
         signature: the skeleton with its values blanked: lines that repeat it are rule 5's.
         direct: a record or a step line: outside a block, each of its lines is a row at once,
@@ -317,6 +317,7 @@ class AutoParser:
         self._printed_step: int | None = None  # the last step a line printed
         self.numbered_rows = 0  # rows at their line number: no step printed
         self._last_shape: _Shape | None = None  # the direct shape of the last such line
+        self._metrics: set[str] = set()  # the names of the rows given so far
 
     def parse_lines(self, lines: Iterable[str]) -> list[Row]:
         """The rows of ``lines``, the next lines of the output, in order."""
@@ -462,6 +463,9 @@ class AutoParser:
         if kind == "record" or layout.steps:
             self._emit(layout, texts, None, rows)
             return
+        if all(name in self._metrics for _, name, _ in layout.metrics):  # None: never in
+            self._emit(layout, texts, None, rows)
+            return
         signature = shape.signature if shape is not None else _signature(line, layout)
         self._repeated(layout, texts, signature, rows)
 
@@ -516,6 +520,7 @@ class AutoParser:
             self.numbered_rows += 1
         row["step"] = step
         rows.append(row)
+        self._metrics.update(row)
         return True
 
 

@@ -128,6 +128,11 @@ def test_a_repeated_line_is_held_until_it_shows_other_values() -> None:
     assert parser.finish() == []
 
 
+def test_a_plain_line_of_known_metrics_is_a_row_at_once() -> None:
+    rows = _auto("loss 3\nstep 5: loss 2\nloss 3\nacc 1")
+    assert rows == [{"step": 5, "loss": 2.0}, {"step": 3, "loss": 3.0}]  # the last loss printed
+
+
 def test_a_line_printed_once_or_always_the_same_is_no_metric() -> None:
     text = "Batch size = 8\nbatch size = 8\nI counted 3 ships and 7 boats\nBatch size = 8\n"
     assert _auto(text) == []
