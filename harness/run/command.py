@@ -374,7 +374,8 @@ class _Collector:
                 self._problem(self.wandb, "metrics.wandb", str(error))
 
     def step_axis(self) -> str:
-        """ "log line" when every row came from printed lines without a step, else "step"."""
+        """What the run's steps count: "log line" when every row came from printed lines
+        none of which printed a step, else "step"."""
         lines = [self.stdout] if self.stdout is not None else []
         lines += [(follower.stream, tally) for follower, tally in self.logs]
         rows = sum(tally.rows for tally in self.tallies)

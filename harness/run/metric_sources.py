@@ -69,7 +69,6 @@ class LineParser:
             for p in self.patterns
         ]
         self._line = 0  # lines read so far
-        self._rows = 0
         self._numbered_rows = 0  # at their line number: no step printed
 
     def parse(self, line: str) -> list[Row]:
@@ -135,7 +134,6 @@ class LineParser:
                 self._numbered_rows += 1
             row["step"] = step
             append(row)
-        self._rows += len(rows)
         return rows
 
 
