@@ -34,6 +34,7 @@ STEPS: dict[str, dict[str, list[int]]] = {
                      60, 60, 60, 60, 60],
         "test_loss": [60],  # a results table: at the last step printed
     },
+    "lightning_plain_table.txt": {"test_acc": [60], "test_loss": [60]},
     "nanogpt.txt": {"val_loss": [0, 20, 40, 60], "loss": list(range(0, 61, 5))},
     "mingpt.txt": {"train_loss": list(range(0, 61, 5))},
     "tqdm_postfix.txt": {"loss": sorted([*range(1, 61), *range(1, 61)])},
