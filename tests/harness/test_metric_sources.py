@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.errors import SpecError
-from harness.run.auto_metrics import AUTO_EXAMPLES
+from harness.run.auto_metrics import AUTO_EXAMPLES, SIGHTINGS_FOR_A_REGEX
 from harness.run.metric_sources import (
     LineParser,
     MetricSourceError,
@@ -234,6 +234,7 @@ def _same_rows(lines: list[str]) -> None:
 def test_the_shape_cache_gives_the_rows_of_the_parser_without_it() -> None:
     _same_rows(SHAPED_LINES)
     _same_rows(SHAPED_LINES[::-1] + SHAPED_LINES)
+    _same_rows(SHAPED_LINES * (SIGHTINGS_FOR_A_REGEX + 2))  # every shape read by its regex too
     lines = ["step 1: loss 2.5", "step 2: loss 2.25", "step 3 top5 acc 1", "step 4 top50 acc 0.5"]
     assert LineParser(AUTO).parse_lines(lines) == [
         {"step": 1, "loss": 2.5},
@@ -268,7 +269,7 @@ def test_lines_of_one_shape_give_the_rows_of_the_parser_without_cache(
     lines = [line] + [
         re.sub(r"[0-9]+", lambda run, k=k: str(k + run.start()), line) for k in renumbers
     ]
-    _same_rows(lines + lines[::-1])
+    _same_rows((lines + lines[::-1]) * SIGHTINGS_FOR_A_REGEX)  # past the sightings for a regex
 
 
 @settings(max_examples=150, deadline=None)
