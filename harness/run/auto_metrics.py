@@ -94,7 +94,9 @@ SIGHTINGS_SIZE = 16384
 SIGHTINGS_FOR_A_REGEX = 8
 SHAPE_MAX_CHARS = 1000
 REPEATS_SIZE = 8192  # line signatures waiting for a second sight
-HELD_PER_SIGNATURE = 256  # identical lines held back, at most (they are the same values)
+# identical lines held back per signature, at most: they repeat the same values, and 8,192
+# signatures of a script printing constants must not fill the memory
+HELD_PER_SIGNATURE = 32
 _EXACT_DIGITS = 15  # every integer of up to 15 digits is exactly a float (2**53 has 16)
 # Steps are stored as 64-bit integers (curves are int64 columns): a larger one is no step.
 MAX_STEP = 2**63 - 1
