@@ -193,7 +193,8 @@ def run_over_steps(args: argparse.Namespace) -> int:
             "logged step; one simultaneous band per variant, Bonferroni over variants)"
         )
     options = compare_options(args)
-    render(over_steps_of(prepare(args.path, options, runs_dir=args.runs_dir), options), args.format)
+    prepared = prepare(args.path, options, runs_dir=args.runs_dir)
+    render(over_steps_of(prepared, options), args.format, step_axis=prepared.inputs.step_axis())
     return 0
 
 

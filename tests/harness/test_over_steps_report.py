@@ -3,12 +3,14 @@ efficiency view leaving out axes on which every variant is equal."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import polars as pl
 
 from analysis import compare, compare_over_steps
 from harness.report.html import build_report, curves_figure
-from harness.report.over_steps import report_results
+from harness.report.over_steps import render, report_results
 
 
 def curves_and_table(seeds: int = 7) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -56,6 +58,13 @@ def test_report_draws_differences_under_the_curves_with_a_table() -> None:
     by_line = curves_figure(result, curves, found, step_axis="log line")  # no step printed
     assert by_line is not None
     assert [axis.get_xlabel() for axis in by_line.axes] == ["log line", "log line"]
+    for fmt in ("markdown", "table"):
+        out = io.StringIO()
+        render(found["train_loss"], fmt, stream=out, step_axis="log line")
+        assert "log line" in out.getvalue(), fmt
+        out = io.StringIO()
+        render(found["train_loss"], fmt, stream=out)
+        assert "log line" not in out.getvalue(), fmt
 
     report = build_report(result, title="t", source="s", agg="final", table=table, curves=curves)
     assert "Difference from baseline over training" in report.html
