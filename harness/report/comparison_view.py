@@ -60,7 +60,11 @@ def show_comparison(settings: CompareSettings) -> int:
         from harness.report.over_steps import render
         from harness.results.over_steps import over_steps_of
 
-        render(over_steps_of(prepared, settings.options), settings.format)
+        render(
+            over_steps_of(prepared, settings.options),
+            settings.format,
+            step_axis=prepared.inputs.step_axis(),
+        )
     elif settings.view == "sequential":
         _show_sequential(settings, prepared)
     else:

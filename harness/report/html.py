@@ -91,6 +91,7 @@ def study_report(
         runs=prepared.table,
         sweep=inputs.meta.sweep if inputs.meta else None,
         paired=options.paired,
+        step_axis=inputs.step_axis(),
         factorial=compare_factorial(prepared, options),
         smoothing=options.smoothing,
     )
@@ -110,6 +111,7 @@ def build_report(
     paired: bool | None = None,
     factorial: FactorialResult | None = None,
     smoothing: float = 0.0,
+    step_axis: str = "step",
 ) -> Report:
     """Render ``result`` (and the tables it came from) as HTML and markdown.
 
@@ -128,6 +130,8 @@ def build_report(
             for the Pareto tiers.
         factorial: a factorial study's effects: their sections come first.
         smoothing: EMA weight of the difference-over-training panels (0: none).
+        step_axis: what the curves' steps count ("step", or "log line": see
+            :meth:`harness.results.load.Inputs.step_axis`), the label of their axes.
     """
     figures = Figures()
 
@@ -149,7 +153,7 @@ def build_report(
         else {}
     )
     if curves is not None:
-        curve_figure = curves_figure(result, curves, over_steps)
+        curve_figure = curves_figure(result, curves, over_steps, step_axis=step_axis)
         if curve_figure is not None:
             add("curves", "Curves across seeds", curve_figure)
 
@@ -226,6 +230,8 @@ def curves_figure(
     result: ComparisonResult,
     curves: pl.DataFrame,
     differences: Mapping[str, OverStepsResult] | None = None,
+    *,
+    step_axis: str = "step",
 ) -> Figure | None:
     """Mean curve per variant with a CI band across seeds: the compared metric, and the
     training loss beside it when it is a different, logged metric. Under each, when
@@ -254,7 +260,7 @@ def curves_figure(
     }
     for column, (metric, _) in enumerate(panels):
         if metric in differences:
-            difference_panel(axes[1][column], differences[metric], by_variant)
+            difference_panel(axes[1][column], differences[metric], by_variant, step_axis)
         elif drawn:
             axes[1][column].set_visible(False)
     for axis, (metric, bands) in zip(axes[0], panels, strict=True):
@@ -269,7 +275,7 @@ def curves_figure(
             high = band["ci_high"].fill_null(float("nan")).to_numpy()
             axis.fill_between(steps, low, high, color=colour, alpha=0.2, linewidth=0)
         _focus(axis, bands)
-        axis.set_xlabel("step")
+        axis.set_xlabel(step_axis)
         axis.set_ylabel(metric)
         axis.set_title(f"{metric}: mean and {1 - result.alpha:.0%} CI across seeds", fontsize=10)
         axis.grid(alpha=0.3)

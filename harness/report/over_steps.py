@@ -27,27 +27,34 @@ SHOWN_STEPS = 10
 BAND_COLOUR_ALPHA = 0.18
 
 
-def render(result: OverStepsResult, fmt_name: str, *, stream: TextIO | None = None) -> None:
-    """Write ``result`` to ``stream`` (stdout) as ``table``, ``markdown``, ``json`` or ``csv``."""
+def render(
+    result: OverStepsResult,
+    fmt_name: str,
+    *,
+    stream: TextIO | None = None,
+    step_axis: str = "step",
+) -> None:
+    """Write ``result`` to ``stream`` (stdout) as ``table``, ``markdown``, ``json`` or ``csv``;
+    the tables head their steps ``step_axis`` ("step", or "log line": no step was printed)."""
     out = stream or sys.stdout
     if fmt_name == "json":
         out.write(json.dumps(result.to_dict(), indent=2) + "\n")
     elif fmt_name == "csv":
         out.write(result.to_frame().write_csv())
     elif fmt_name == "markdown":
-        out.write(markdown(result))
+        out.write(markdown(result, step_axis))
     else:
-        render_rich(result, out)
+        render_rich(result, out, step_axis)
 
 
-def markdown(result: OverStepsResult) -> str:
+def markdown(result: OverStepsResult, step_axis: str = "step") -> str:
     """The summary, a few steps per variant, the early signal and the method, as markdown."""
     parts = [
         f"**{result.metric}** over training, variant − **{result.baseline}** (paired by seed)",
         "",
         markdown_table(summary_headers(), summary_cells(result)),
         "",
-        markdown_table(step_headers(result), step_cells(result)),
+        markdown_table(step_headers(result, step_axis), step_cells(result)),
         "",
         f"_{shown_note(result)}_",
         "",
@@ -60,7 +67,7 @@ def markdown(result: OverStepsResult) -> str:
     return "\n".join(parts) + "\n"
 
 
-def render_rich(result: OverStepsResult, out: TextIO) -> None:
+def render_rich(result: OverStepsResult, out: TextIO, step_axis: str = "step") -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -71,7 +78,7 @@ def render_rich(result: OverStepsResult, out: TextIO) -> None:
     )
     for title, headers, rows in (
         ("when the band separates from zero", summary_headers(), summary_cells(result)),
-        ("difference at selected steps", step_headers(result), step_cells(result)),
+        ("difference at selected steps", step_headers(result, step_axis), step_cells(result)),
     ):
         table = Table(title=title, title_justify="left", show_edge=False)
         for header in headers:
@@ -134,9 +141,9 @@ def summary_cells(result: OverStepsResult) -> list[list[str]]:
     return rows
 
 
-def step_headers(result: OverStepsResult) -> list[str]:
+def step_headers(result: OverStepsResult, step_axis: str = "step") -> list[str]:
     level = f"{1 - result.alpha:.0%}"
-    return ["variant", "step", "diff", f"{level} CI (pointwise)", "band (simultaneous)", "rho"]
+    return ["variant", step_axis, "diff", f"{level} CI (pointwise)", "band (simultaneous)", "rho"]
 
 
 def step_cells(result: OverStepsResult, per_variant: int = SHOWN_STEPS) -> list[list[str]]:
@@ -230,7 +237,9 @@ def decimals(result: OverStepsResult) -> int:
 # -- the report ---------------------------------------------------------------------------------
 
 
-def difference_panel(axis: Any, over: OverStepsResult, colours: dict[str, str]) -> None:
+def difference_panel(
+    axis: Any, over: OverStepsResult, colours: dict[str, str], step_axis: str = "step"
+) -> None:
     """Each variant's mean difference from the baseline over the steps: the simultaneous band
     shaded, the pointwise CIs dotted, zero marked, and a tick where it separates for good."""
     for v in over.variants:
@@ -261,7 +270,7 @@ def difference_panel(axis: Any, over: OverStepsResult, colours: dict[str, str]) 
         "separated from",
         fontsize=9,
     )
-    axis.set_xlabel("step")
+    axis.set_xlabel(step_axis)
     axis.set_ylabel(f"{over.metric}: variant − {over.baseline} ({better})")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)

@@ -54,6 +54,18 @@ class Inputs:
             self._curves = load_curves(self.study_dir)
         return self._curves
 
+    def step_axis(self) -> str:
+        """What the curves' steps count: "log line" when every finished run of the study read
+        its metrics from printed lines that had no step (its record says so), else "step"."""
+        if self.study_dir is None:
+            return "step"
+        from harness.store import FileSystemStore
+
+        store = FileSystemStore(self.study_dir)
+        records = [store.read_record(key) for key in store.run_keys()]
+        axes = {r.provenance.get("step_axis", "step") for r in records if r and r.status == "done"}
+        return "log line" if axes == {"log line"} else "step"
+
     def metric_names(self) -> list[str]:
         frame = self.table if self.table is not None else self.curves_file
         if frame is None:

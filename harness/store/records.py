@@ -30,7 +30,8 @@ class RunRecord:
         config_hash: hash of the resolved config the run used.
         status: "done", "failed" (crashed or non-zero exit) or "diverged" (non-finite loss).
         final_metrics: the last reported value of every metric.
-        provenance: git commit and dirty flag, versions, host, device.
+        provenance: git commit and dirty flag, versions, host, device; ``step_axis`` "log
+            line" for a command whose curves are at line numbers (no line printed a step).
         started_at: ISO 8601 UTC start time.
         ended_at: ISO 8601 UTC end time.
         wall_time_s: seconds from start to end.

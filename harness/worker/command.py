@@ -90,6 +90,8 @@ class CommandResult:
             came through the worker's log (else the command wrote the file itself).
         stopped: why harness ended the command before it exited ("timed out after 2h", or
             that the run's claim was lost); None when it exited by itself.
+        step_axis: what the steps of its curves count: "step", or "log line" when every row
+            came from printed lines none of which printed a step.
     """
 
     returncode: int
@@ -98,6 +100,7 @@ class CommandResult:
     source_error: str | None = None
     sources_declared: bool = False
     stopped: str | None = None
+    step_axis: str = "step"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -207,6 +210,7 @@ def run_command(
         source_error=collector.error,
         sources_declared=metrics is not None,
         stopped=stopped,
+        step_axis=collector.step_axis(),
     )
 
 
@@ -369,6 +373,16 @@ class _Collector:
                 self.emit(run.rows, self.wandb)
             except MetricSourceError as error:
                 self._problem(self.wandb, "metrics.wandb", str(error))
+
+    def step_axis(self) -> str:
+        """What the run's steps count: "log line" when every row came from printed lines
+        none of which printed a step, else "step"."""
+        lines = [self.stdout] if self.stdout is not None else []
+        lines += [(follower.stream, tally) for follower, tally in self.logs]
+        rows = sum(tally.rows for tally in self.tallies)
+        numbered = all(s.parser.numbered_only(tally.rows) for s, tally in lines if tally.rows)
+        from_lines = sum(tally.rows for _, tally in lines)
+        return "log line" if rows and from_lines == rows and numbered else "step"
 
     def _problem(self, tally: SourceTally, key: str, message: str) -> None:
         tally.problem = message

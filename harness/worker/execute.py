@@ -160,6 +160,8 @@ def execute(
                 )
                 timings["command_s"] = time.perf_counter() - command_started
                 tail = result.output_tail
+                if result.step_axis != "step":  # what the report's curve axes say
+                    provenance["step_axis"] = result.step_axis
                 if result.stopped is not None:
                     status, error = "failed", result.stopped
                 elif result.returncode != 0:

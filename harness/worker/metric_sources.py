@@ -6,7 +6,8 @@ worker writes every row these parsers return to the run's ``metrics.jsonl``, so 
 like one the built-in trainer logged.
 
 - :class:`LineParser`: the ``stdout`` (or ``log``) patterns of a ``metrics`` table, applied
-  to one line; :class:`TextStream` feeds it bytes as they come, in any chunks.
+  to the lines of the output ("auto": :mod:`harness.worker.auto_metrics`); :class:`TextStream`
+  feeds it bytes as they come, in any chunks.
 - :func:`read_results_file`: a ``.json``, ``.jsonl`` or ``.csv`` results file.
 
 Parsers never raise on what a script prints: a line is a row or nothing. A results file that
@@ -21,66 +22,13 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.study.metrics import AUTO, STEP_GROUP, compile_pattern, metric_name
+from harness.worker.auto_metrics import AutoParser, line_step
 
 Row = dict[str, Any]
-
-STEP_NAMES = frozenset({"step", "iter", "iteration"})
-# Pairs that name the run rather than measure it (`seed 1337` in a start-up line): the results
-# table has its own columns of these names, so "auto" does not take them for metrics.
-RUN_NAMES = frozenset({"seed", "variant"})
-_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
-_NON_FINITE = r"[-+]?(?i:nan|inf(?:inity)?)"
-_UNIT = r"(?:%|ms|us|µs|ns|s|x)?"
-_WORD = r"[A-Za-z_](?:[\w./-]*\w)?"
-# `name: 1.23`, `name=1.23`, `'name': 1.23` and `name 1.23` pairs. A name is one to three
-# words (`val loss 2.40` is `val_loss`); a value may carry a unit (`35.2ms`, `12%`) and must
-# end the token, so `v2.0-beta`, `12:30:01` or `model info` give nothing.
-AUTO_PAIR = re.compile(
-    rf"""(?<![\w./'"-])['"]?(?P<name>{_WORD}(?:\ {_WORD}){{0,2}})['"]?(?:\s*[:=]\s*|\s+)"""
-    rf"""(?:(?P<value>{_NUMBER}){_UNIT}|(?P<non_finite>{_NON_FINITE}))(?=$|[\s,;|)\]}}/]|:(?:\s|$))"""
-)
-_HAS_VALUE = re.compile(r"\d|(?i:nan|inf)").search
-_DIGIT_RUN = re.compile(r"[0-9]+")
-# Lines of one shape (the same text but for the ASCII digits: `step 7: loss 2.5` and `step 8:
-# loss 2.25`) have their pairs in the same places: every class in AUTO_PAIR treats the ten digits
-# alike, and a match never starts, ends or changes item inside a run of digits (a name starts
-# with a letter, and a name or value must be followed by a non-digit), so AUTO_PAIR finds the
-# same pairs on the line and on its shape. A script prints a few shapes millions of times: each
-# is parsed once, then read by a regex made for it. Bounded, for a script whose every line
-# differs: longer lines are parsed as they come, and the cache starts over when full.
-SHAPE_CACHE_SIZE = 1024
-SHAPE_MAX_CHARS = 1000
-_EXACT_DIGITS = 15  # every integer of up to 15 digits is exactly a float (2**53 has 16)
-AUTO_EXAMPLES = {
-    "step 100: train loss 2.31, val loss 2.40": {
-        "step": 100,
-        "train_loss": 2.31,
-        "val_loss": 2.4,
-    },
-    "iter 200: loss 2.1043, time 35.21ms, mfu 12.50%": {
-        "step": 200,
-        "loss": 2.1043,
-        "time": 35.21,
-        "mfu": 12.5,
-    },
-    "{'loss': 1.93, 'learning_rate': 5e-05, 'epoch': 0.5}": {
-        "step": 1,
-        "loss": 1.93,
-        "learning_rate": 5e-05,
-        "epoch": 0.5,
-    },
-    "epoch 3 | val/loss=2.118 | val/acc=0.41": {
-        "step": 1,
-        "epoch": 3.0,
-        "val/loss": 2.118,
-        "val/acc": 0.41,
-    },
-}
 
 
 class MetricSourceError(Exception):
@@ -88,21 +36,22 @@ class MetricSourceError(Exception):
 
 
 class LineParser:
-    """Rows from single lines of text: the ``stdout`` patterns of a ``metrics`` table.
+    """Rows from the lines of a script's output: the ``stdout`` patterns of a ``metrics`` table.
 
     Args:
-        patterns: "auto" for the built-in pairs (:data:`AUTO_PAIR`), or regexes whose named
-            groups are metrics (``val__loss`` is ``val/loss``); a group ``step`` gives the step.
+        patterns: "auto" for the pairs a script's logs show to be metrics
+            (:mod:`harness.worker.auto_metrics`), or regexes whose named groups are metrics
+            (``val__loss`` is ``val/loss``).
         cache_shapes: "auto" reads a line of a shape it has seen by that shape's own regex
             (the same rows, faster; off only to check that).
 
-    A line without its own step gets the count of lines this pattern matched so far.
+    A regex row's step is its group ``step``, else the step the line printed (``step 100``,
+    ``iter 200``), else the number of the output line (a curve's axis is then "log line").
     """
 
     def __init__(self, patterns: str | Iterable[str], *, cache_shapes: bool = True) -> None:
         self.auto = patterns == AUTO
-        self._shapes: dict[str, _Shape] | None = {} if cache_shapes else None
-        self._last_shape: _Shape | None = None
+        self._auto = AutoParser(cache_shapes=cache_shapes) if self.auto else None
         self.patterns: list[re.Pattern[str]] = (
             []
             if self.auto
@@ -119,35 +68,46 @@ class LineParser:
             )
             for p in self.patterns
         ]
-        self._matches = [0] * max(1, len(self.patterns))
+        self._line = 0  # lines read so far
+        self._numbered_rows = 0  # at their line number: no step printed
 
     def parse(self, line: str) -> list[Row]:
         """The rows in ``line``: one per pattern that matches it (auto: one for all pairs)."""
         return self.parse_lines([line])
 
     def parse_lines(self, lines: list[str]) -> list[Row]:
-        """The rows in ``lines``, in order (the loop of :meth:`parse`, kept tight: a script may
-        print millions of lines)."""
-        if self.auto:
-            if self._shapes is not None:
-                return self._auto_rows(lines)
-            return [row for row in map(self._auto, lines) if row is not None]
+        """The rows in ``lines``, the next lines of the output, in order (the loop of
+        :meth:`parse`, kept tight: a script may print millions of lines)."""
+        if self._auto is not None:
+            return self._auto.parse_lines(lines)
+        first = self._line + 1
+        self._line += len(lines)
         if len(self.patterns) == 1:
-            return self._matches_rows(0, [m for m in map(self.patterns[0].search, lines) if m])
+            found = enumerate(map(self.patterns[0].search, lines), first)
+            return self._matches_rows(0, [(number, m) for number, m in found if m])
         rows: list[Row] = []
-        for line in lines:
+        for number, line in enumerate(lines, first):
             for index, pattern in enumerate(self.patterns):
                 match = pattern.search(line)
                 if match is not None:
-                    rows += self._matches_rows(index, [match])
+                    rows += self._matches_rows(index, [(number, match)])
         return rows
 
-    def _matches_rows(self, index: int, matches: list[re.Match[str]]) -> list[Row]:
+    def finish(self) -> list[Row]:
+        """The rows the end of the output gives (auto may hold lines back until it knows)."""
+        return self._auto.finish() if self._auto is not None else []
+
+    def numbered_only(self, rows: int) -> bool:
+        """Whether all of its ``rows`` rows (as many as it gave) are at their line numbers:
+        no line printed a step, so a curve's axis is "log line"."""
+        numbered = self._auto.numbered_rows if self._auto is not None else self._numbered_rows
+        return rows > 0 and numbered == rows
+
+    def _matches_rows(self, index: int, matches: list[tuple[int, re.Match[str]]]) -> list[Row]:
         step_position, named = self._layout[index]
-        count = self._matches[index]
         rows: list[Row] = []
         append = rows.append
-        for match in matches:
+        for number, match in matches:
             groups = match.groups()
             row: Row = {"step": 0}  # first, as every row of metrics.jsonl has it
             for position, name in named:
@@ -168,141 +128,13 @@ class LineParser:
                 if step is not None and abs(step) > MAX_STEP:
                     step = None
             if step is None:
-                count += 1
-                step = count
+                step = line_step(match.string)
+            if step is None:
+                step = number
+                self._numbered_rows += 1
             row["step"] = step
             append(row)
-        self._matches[index] = count
         return rows
-
-    def _auto_rows(self, lines: list[str]) -> list[Row]:
-        """:meth:`_auto`'s rows, each line read by the regex of its shape (one loop, kept
-        tight: this is the cost of "auto" on a script printing millions of lines)."""
-        rows: list[Row] = []
-        shape = self._last_shape  # most lines have the shape of the line before
-        for line in lines:
-            if shape is None or (match := shape.pattern.fullmatch(line)) is None:
-                found = self._shape(line)
-                if found is None:  # no pair can match, or too long to cache
-                    if (row := self._auto(line)) is not None:
-                        rows.append(row)
-                    continue
-                shape = self._last_shape = found
-                match = shape.pattern.fullmatch(line)
-                if match is None:  # cannot happen: the line has the shape it was made from
-                    if (row := self._auto(line)) is not None:
-                        rows.append(row)
-                    continue
-            groups = match.groups()
-            row = {"step": 0}  # first, as every row of metrics.jsonl has it
-            for value_group, name in shape.metrics:
-                if isinstance(name, int):  # a name with digits (`top5 acc`): read from the line
-                    name = groups[name].replace(" ", "_")
-                row[name] = float(groups[value_group])
-            if len(row) == 1:
-                continue
-            step = None
-            for value_group, digits_only in shape.steps:  # the first that is a step
-                text = groups[value_group]
-                if digits_only and len(text) <= _EXACT_DIGITS:  # int(float(text)), faster
-                    step = int(text)
-                    break
-                if (step := _step(float(text))) is not None:
-                    break
-            if step is None:
-                self._matches[0] += 1
-                step = self._matches[0]
-            row["step"] = step
-            rows.append(row)
-        return rows
-
-    def _shape(self, line: str) -> _Shape | None:
-        """The shape of ``line``, made on first sight; None when no pair can match it or it
-        is too long to cache."""
-        if _HAS_VALUE(line) is None or len(line) > SHAPE_MAX_CHARS:
-            return None
-        assert self._shapes is not None
-        skeleton = _DIGIT_RUN.sub("0", line)
-        shape = self._shapes.get(skeleton)
-        if shape is None:
-            if len(self._shapes) >= SHAPE_CACHE_SIZE:
-                self._shapes.clear()
-            shape = self._shapes[skeleton] = _Shape.of(skeleton)
-        return shape
-
-    def _auto(self, line: str) -> Row | None:
-        if _HAS_VALUE(line) is None:  # most log lines: no pair can match
-            return None
-        step: int | None = None
-        values: Row = {}
-        for match in AUTO_PAIR.finditer(line):
-            value = _number(match["value"] or match["non_finite"])
-            if value is None:
-                continue
-            name = match["name"].replace(" ", "_")
-            if name.lower() in STEP_NAMES:
-                step = _step(value) if step is None else step
-            elif name.lower() not in RUN_NAMES:
-                values[name] = value
-        if not values:
-            return None
-        if step is None:
-            self._matches[0] += 1
-            step = self._matches[0]
-        return {"step": step, **values}
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Shape:
-    """The "auto" pairs of every line of one shape.
-
-    Attributes:
-        pattern: matches exactly the lines of the shape (each run of digits ``[0-9]+``); its
-            groups hold the pairs' values and the names that have digits.
-        metrics: in line order, (the value's group, the metric's name or the name's group).
-        steps: the step pairs, in line order: (the value's group, it is a run of digits).
-    """
-
-    pattern: re.Pattern[str]
-    metrics: tuple[tuple[int, str | int], ...]
-    steps: tuple[tuple[int, bool], ...]
-
-    @classmethod
-    def of(cls, skeleton: str) -> _Shape:
-        """The shape of the lines whose digit runs are each ``0`` in ``skeleton``."""
-        groups: list[tuple[int, int]] = []  # spans of the skeleton captured, in order
-        metrics: list[tuple[int, str | int]] = []
-        steps: list[tuple[int, bool]] = []
-        for match in AUTO_PAIR.finditer(skeleton):
-            value_group = "value" if match["value"] is not None else "non_finite"
-            text = match["name"].replace(" ", "_")
-            if text.lower() in STEP_NAMES:
-                groups.append(match.span(value_group))
-                steps.append((len(groups) - 1, match[value_group] == "0"))
-            elif text.lower() not in RUN_NAMES:
-                name: str | int = text
-                if "0" in text:  # the skeleton's name, not the line's: capture the line's
-                    groups.append(match.span("name"))
-                    name = len(groups) - 1
-                groups.append(match.span(value_group))
-                metrics.append((len(groups) - 1, name))
-        parts: list[str] = []
-        position = 0
-        for start, end in groups:
-            parts += [
-                _shape_regex(skeleton[position:start]),
-                "(",
-                _shape_regex(skeleton[start:end]),
-            ]
-            parts.append(")")
-            position = end
-        parts.append(_shape_regex(skeleton[position:]))
-        return cls(pattern=re.compile("".join(parts)), metrics=tuple(metrics), steps=tuple(steps))
-
-
-def _shape_regex(skeleton: str) -> str:
-    """A regex for the text ``skeleton`` stands for: itself, each ``0`` any run of digits."""
-    return "[0-9]+".join(re.escape(text) for text in skeleton.split("0"))
 
 
 # A line longer than this is no metrics line (a dump, a progress bar gone wrong): it is not
@@ -324,6 +156,8 @@ class TextStream:
         """The rows of the complete lines ``chunk`` ends; a partial last line waits."""
         data = self._partial + chunk
         cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
+        if 0 <= cut == len(data) - 1 and data[cut] == 13:  # a `\r` a `\n` may follow: wait
+            cut = max(data.rfind(b"\n", 0, cut), data.rfind(b"\r", 0, cut))
         if cut < 0:
             self._partial = data
             if len(data) > MAX_LINE_BYTES:
@@ -339,9 +173,10 @@ class TextStream:
         return self._lines(data[: cut + 1])
 
     def finish(self) -> list[Row]:
-        """The rows of the last line, when the output did not end with a newline."""
+        """The rows of the last line, when the output did not end with a newline, and those
+        the parser gives at the end."""
         data, self._partial = self._partial, b""
-        return self._lines(data)
+        return self._lines(data) + self.parser.finish()
 
     def _lines(self, data: bytes) -> list[Row]:
         return self.parser.parse_lines(data.decode("utf-8", errors="replace").splitlines())

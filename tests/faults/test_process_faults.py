@@ -179,7 +179,7 @@ def test_shell_placeholders_are_quoted(tmp_path: Path) -> None:
     target = tmp_path / "pwned"
     study = write_study(
         tmp_path,
-        "import sys; print('val_loss 1.0'); print(sys.argv[1:])",
+        "import sys; print('step 1: val_loss 1.0'); print(sys.argv[1:])",
         command="python {script} {x} {variant}",
         base="shell = true\nmetrics = { stdout = 'auto' }\n"
         + f'params = {{ x = "; touch {target}" }}',

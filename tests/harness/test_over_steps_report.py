@@ -3,11 +3,14 @@ efficiency view leaving out axes on which every variant is equal."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import polars as pl
 
 from analysis import compare, compare_over_steps
 from harness.report.html import build_report, curves_figure
+from harness.report.over_steps import render
 from harness.results.over_steps import report_results
 
 
@@ -52,6 +55,17 @@ def test_report_draws_differences_under_the_curves_with_a_table() -> None:
     assert figure is not None and len(figure.axes) == 2  # raw curves over the differences
     titles = [axis.get_title() for axis in figure.axes]
     assert any("difference from base over training" in t for t in titles)
+    assert [axis.get_xlabel() for axis in figure.axes] == ["step", "step"]
+    by_line = curves_figure(result, curves, found, step_axis="log line")  # no step printed
+    assert by_line is not None
+    assert [axis.get_xlabel() for axis in by_line.axes] == ["log line", "log line"]
+    for fmt in ("markdown", "table"):
+        out = io.StringIO()
+        render(found["train_loss"], fmt, stream=out, step_axis="log line")
+        assert "log line" in out.getvalue(), fmt
+        out = io.StringIO()
+        render(found["train_loss"], fmt, stream=out)
+        assert "log line" not in out.getvalue(), fmt
 
     report = build_report(result, title="t", source="s", agg="final", table=table, curves=curves)
     assert "Difference from baseline over training" in report.html

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from harness.report.load import load_inputs
 
 from harness.store import FileSystemStore, RunKey, load_table
 from harness.store.records import RunRecord
@@ -137,6 +138,48 @@ def test_a_script_logging_to_wandb_is_the_one_wandb_run(tmp_path: Path) -> None:
     ids = {p.name.rsplit("-", 1)[-1] for p in (run_dir / "wandb").glob("*run-*")}
     assert len(list((run_dir / "wandb").glob("*run-*"))) == 2 and len(ids) == 1
     assert record(study_dir, "warmup", 1).status == "done"
+
+
+# -- real libraries' output, replayed ----------------------------------------------------------
+
+FIXTURES = ROOT / "tests" / "fixtures" / "script_outputs"
+
+
+def test_auto_reads_what_real_libraries_print(tmp_path: Path) -> None:
+    """Each fixture (the output of a real Trainer, Lightning, nanoGPT-style, minGPT-style or
+    tqdm run) printed by a study's command: "auto" records exactly the metrics a user would
+    name, with the last values printed."""
+    expected = json.loads((FIXTURES / "expected_metrics.json").read_text())
+    trainer = [name for name in expected if name.startswith("transformers")]
+    by_metric = {
+        "eval_loss": trainer,
+        "train_loss": [n for n, v in expected.items() if "train_loss" in v and n not in trainer],
+        "loss": [name for name, values in expected.items() if "train_loss" not in values],
+    }
+    assert sorted(by_metric["eval_loss"] + by_metric["train_loss"] + by_metric["loss"]) == sorted(
+        expected
+    )
+    for metric, fixtures in by_metric.items():
+        variants = {
+            name.removesuffix(".txt"): f'params = {{ fixture = "{name}" }}' for name in fixtures
+        }
+        command = f"{PYTHON} {FIXTURES / 'scripts' / 'print_fixture.py'} {{fixture}}"
+        path = write_study(
+            tmp_path,
+            f"replay_{metric}",
+            variants,
+            base=f'command = "{command}"\nmetrics = {{ stdout = "auto" }}',
+            metric=metric,
+        )
+        check(study(path, tmp_path / "runs", "--seeds", "1"))
+        for variant, name in zip(variants, fixtures, strict=True):
+            done = record(tmp_path / "runs" / f"replay_{metric}", variant, 0)
+            assert done.status == "done", (variant, done)
+            assert done.final_metrics == expected[name], variant
+            # the Trainer prints no step: its curves are at line numbers, and say so
+            assert done.provenance.get("step_axis") == ("log line" if name in trainer else None)
+        axis = load_inputs(str(tmp_path / "runs" / f"replay_{metric}")).step_axis()
+        assert axis == ("log line" if metric == "eval_loss" else "step")
 
 
 # -- the other sources ------------------------------------------------------------------------

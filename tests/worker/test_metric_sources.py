@@ -21,8 +21,8 @@ from harness.study.metrics import (
     declared_metric_names,
     parse_metrics,
 )
+from harness.worker.auto_metrics import AUTO_EXAMPLES, SIGHTINGS_FOR_A_REGEX
 from harness.worker.metric_sources import (
-    AUTO_EXAMPLES,
     LineParser,
     MetricSourceError,
     TextStream,
@@ -119,16 +119,35 @@ def test_a_regex_line_is_a_row() -> None:
     assert parser.parse("loading data ...") == []
 
 
-def test_without_a_step_group_the_step_counts_matches() -> None:
+def test_without_a_step_group_the_step_is_the_lines_own_else_its_number() -> None:
     parser = LineParser([r"train loss (?P<train_loss>\S+)", r"val loss (?P<val__loss>\S+)"])
     lines = ["train loss 3", "noise", "train loss 2", "val loss 2.5", "train loss nan"]
     rows = parser.parse_lines(lines)
     assert rows[:3] == [
-        {"step": 1, "train_loss": 3.0},
-        {"step": 2, "train_loss": 2.0},
-        {"step": 1, "val/loss": 2.5},  # each pattern counts its own matches
+        {"step": 1, "train_loss": 3.0},  # the number of the output line: no step printed
+        {"step": 3, "train_loss": 2.0},
+        {"step": 4, "val/loss": 2.5},
     ]
-    assert rows[3]["step"] == 3 and math.isnan(rows[3]["train_loss"])
+    assert rows[3]["step"] == 5 and math.isnan(rows[3]["train_loss"])
+    printed = [
+        "iter 200: train loss 1.5",
+        "[step: 300] val loss 1.25",
+        "'global_step': 400 val loss 1",
+    ]
+    assert [row["step"] for row in parser.parse_lines(printed)] == [200, 300, 400]
+    assert parser.parse_lines(["steps 7 train loss 1"]) == [{"step": 9, "train_loss": 1.0}]
+    assert not parser.numbered_only(8)  # three rows printed their steps
+
+
+def test_a_parser_says_when_no_line_printed_a_step() -> None:
+    regex = LineParser([r"loss (?P<loss>\S+)"])
+    rows = regex.parse_lines(["loss 3", "loss 2"])
+    assert regex.numbered_only(len(rows)) and not regex.numbered_only(0)
+    auto = LineParser(AUTO)
+    rows = auto.parse_lines(["{'loss': 3}", "{'loss': 2}"])
+    assert auto.numbered_only(len(rows))
+    rows += auto.parse_lines(["step 7: loss 1"])
+    assert not auto.numbered_only(len(rows))
 
 
 def test_a_captured_word_that_is_no_number_is_left_out() -> None:
@@ -137,9 +156,10 @@ def test_a_captured_word_that_is_no_number_is_left_out() -> None:
     assert parser.parse("loss abc acc def") == []
 
 
-@pytest.mark.parametrize(("line", "row"), list(AUTO_EXAMPLES.items()))
-def test_auto_reads_the_documented_examples(line: str, row: dict[str, float]) -> None:
-    assert LineParser(AUTO).parse(line) == [row]
+@pytest.mark.parametrize(("text", "rows"), list(AUTO_EXAMPLES.items()))
+def test_auto_reads_the_documented_examples(text: str, rows: list[dict[str, float]]) -> None:
+    parser = LineParser(AUTO)
+    assert parser.parse_lines(text.splitlines()) + parser.finish() == rows
 
 
 @pytest.mark.parametrize(
@@ -213,8 +233,14 @@ def _same_rows(lines: list[str]) -> None:
 def test_the_shape_cache_gives_the_rows_of_the_parser_without_it() -> None:
     _same_rows(SHAPED_LINES)
     _same_rows(SHAPED_LINES[::-1] + SHAPED_LINES)
-    rows = LineParser(AUTO).parse_lines(["step 1: loss 2.5", "step 2: loss 2.25", "top5 acc 1"])
-    assert rows == [{"step": 1, "loss": 2.5}, {"step": 2, "loss": 2.25}, {"step": 1, "top5_acc": 1}]
+    _same_rows(SHAPED_LINES * (SIGHTINGS_FOR_A_REGEX + 2))  # every shape read by its regex too
+    lines = ["step 1: loss 2.5", "step 2: loss 2.25", "step 3 top5 acc 1", "step 4 top50 acc 0.5"]
+    assert LineParser(AUTO).parse_lines(lines) == [
+        {"step": 1, "loss": 2.5},
+        {"step": 2, "loss": 2.25},
+        {"step": 3, "top5_acc": 1},
+        {"step": 4, "top50_acc": 0.5},  # the same shape, the name read from the line
+    ]
 
 
 _TOKENS = st.one_of(
@@ -242,7 +268,7 @@ def test_lines_of_one_shape_give_the_rows_of_the_parser_without_cache(
     lines = [line] + [
         re.sub(r"[0-9]+", lambda run, k=k: str(k + run.start()), line) for k in renumbers
     ]
-    _same_rows(lines + lines[::-1])
+    _same_rows((lines + lines[::-1]) * SIGHTINGS_FOR_A_REGEX)  # past the sightings for a regex
 
 
 @settings(max_examples=150, deadline=None)
@@ -256,6 +282,8 @@ def test_a_stream_in_any_chunks_gives_the_same_rows() -> None:
     whole = TextStream(LineParser([REGEX]))
     expected = whole.feed(text) + whole.finish()
     assert [r["step"] for r in expected] == [10, 20]
+    assert whole.feed(b"") == [] and whole.feed(b"step 30: train loss 1, val loss 1\r") == []
+    assert whole.feed(b"\n") == [{"step": 30, "train_loss": 1.0, "val_loss": 1.0}]
     for size in (1, 2, 7):
         stream = TextStream(LineParser([REGEX]))
         rows = []
