@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from harness.report.load import load_inputs
+from harness.results.load import load_inputs
 
 from harness.store import FileSystemStore, RunKey, load_table
 from harness.store.records import RunRecord
