@@ -49,7 +49,7 @@ from analysis.lost_runs import (
     impute_worst,
     worst_value,
 )
-from analysis.resolution import metric_resolution, spread_is_unmeasured
+from analysis.resolution import is_integer_valued, metric_resolution, spread_is_unmeasured
 
 if TYPE_CHECKING:
     import polars as pl
@@ -652,7 +652,9 @@ def compare_values(
         comparisons=comparisons[:n_baseline_pairs],
         alpha=alpha,
     )
-    warnings += _noise_warnings(comparisons, tests.unmeasured, tests.zero_spread, resolution)
+    warnings += _noise_warnings(
+        comparisons, tests.unmeasured, tests.zero_spread, resolution, is_integer_valued(x)
+    )
     warnings += lost_notes
     divergence = divergence_test(run_counts, alpha=alpha) if run_counts else None
     if all(c.planned == c.done for c in run_counts):
@@ -1057,6 +1059,7 @@ def _noise_warnings(
     unmeasured: np.ndarray,
     zero_spread: np.ndarray,
     resolution: float,
+    integer_valued: bool = False,
 ) -> list[str]:
     """A warning per comparison whose noise is unmeasured: why, and what to do."""
     warnings = []
@@ -1077,6 +1080,14 @@ def _noise_warnings(
             why = (
                 "every seed gives the same difference, so the run noise is not measured: "
                 f"either {rounding_hint}, or {seed_hint}"
+            )
+        elif zero and integer_valued:
+            # A count's unit is its own (docs/statistics.md): not a rounding to log more of.
+            why = (
+                "the metric is integer-valued (a count) and every seed gives the same "
+                f"difference, so the run noise is not measured: either {seed_hint}, or the "
+                "count is too coarse to vary between these seeds (count over more items, or "
+                "run more seeds)"
             )
         elif zero:
             why = f"every seed gives the same difference (zero spread): {seed_hint}"
