@@ -731,14 +731,14 @@ def _test_pairs(
 ) -> _PairTests:
     """Test every pair (a, b) with the design that uses all its information.
 
-    ``paired=None``: the paired t-test where a and b ran exactly the same seeds (>= 2), else
-    the seed-blocked model where the pair is linked by shared seeds and it has residual df,
-    else Welch. ``True``: paired t on the shared seeds for every pair; ``False``: Welch.
+    ``paired=None``: the paired t-test on the seeds a and b share where they share >= 2
+    (docs/statistics.md: unequal noise), else the seed-blocked model where the pair is linked
+    by a chain of shared seeds and it has residual df, else Welch. ``True``: paired t on the
+    shared seeds for every pair; ``False``: Welch.
     """
     present = np.isfinite(x)
     presence = present.astype(np.float64)
     shared = (presence @ presence.T)[ia, ib].astype(int)
-    complete = (present[ia] == present[ib]).all(axis=1)
     if paired is True:
         design = np.full(ia.size, "paired", dtype=object)
     elif paired is False:
@@ -747,8 +747,10 @@ def _test_pairs(
         blockable = np.zeros(ia.size, dtype=bool)
         if fit is not None:
             blockable = (fit.component[ia] == fit.component[ib]) & (fit.df_resid >= 1)
+        # Paired on its own shared seeds wherever a pair shares 2 or more: valid whatever the
+        # other variants' noise; the model's pooled variance only where it must (issue 32).
         design = np.where(
-            complete & (shared >= 2), "paired", np.where(blockable, "seed_blocked", "welch")
+            shared >= 2, "paired", np.where(blockable, "seed_blocked", "welch")
         ).astype(object)
     is_paired = design == "paired"
     is_blocked = design == "seed_blocked"
