@@ -203,17 +203,75 @@ def test_separated_from_needs_the_band_to_stay_off_zero_on_the_last_side() -> No
     assert maximize.variants[0].separated_side == "worse"
 
 
-def test_too_few_seeds_for_a_band_says_so() -> None:
+# -- few seeds (issue 32, item 6) ---------------------------------------------------------------
+
+
+def test_too_few_seeds_for_sign_flips_get_a_bonferroni_t_band_over_checkpoints() -> None:
     rng = np.random.default_rng(4)
     result = compare_over_steps(
         simulated_study(rng, n_seeds=4, n_steps=20, effect=5.0), metric="loss", baseline="base",
         rng=rng,
     )  # fmt: skip
     (variant,) = result.variants
-    assert variant.critical_value is None and variant.separated_from is None
-    assert all(row.band_low is None for row in result.steps)
+    assert variant.band_method == "bonferroni_t"
+    assert variant.checkpoints == (4, 8, 11, 15, 19)  # round(19 * j / 5), j = 1..5
+    # c = t(1 - alpha / (2 m), n - 1) over m = 5 checkpoints.
+    assert variant.critical_value == pytest.approx(stats.t.ppf(1 - 0.05 / 10, 3))
+    banded = [row.step for row in result.steps if row.band_low is not None]
+    assert banded == list(variant.checkpoints)
     assert all(row.ci_low is not None for row in result.steps)
-    assert any("at least 6 seeds" in w for w in result.warnings)
+    assert any("at least 6 seeds" in w and "Bonferroni" in w for w in result.warnings)
+    data = result.to_dict()
+    assert data["variants"][0]["band_method"] == "bonferroni_t"
+    assert data["variants"][0]["checkpoints"] == [4, 8, 11, 15, 19]
+    assert "Bonferroni" in data["method"] and "Bonferroni" in data["band"]
+
+
+def test_enough_seeds_keep_the_sign_flip_band_over_every_step() -> None:
+    rng = np.random.default_rng(4)
+    result = compare_over_steps(
+        simulated_study(rng, n_seeds=8, n_steps=20), metric="loss", baseline="base", rng=rng
+    )
+    (variant,) = result.variants
+    assert variant.band_method == "sign_flip" and variant.checkpoints == tuple(range(20))
+    assert all(row.band_low is not None for row in result.steps)
+    assert "Bonferroni-t" not in result.method()
+
+
+@pytest.mark.parametrize("n_seeds", [5, 6])
+def test_a_late_clear_gap_at_five_or_six_seeds_is_separated(n_seeds: int) -> None:
+    # 4 noise sd from step 150 of 200 on; two variants, so each band is at alpha / 2 and the
+    # sign flips cannot reach it below 7 seeds.
+    rng = np.random.default_rng(n_seeds)
+    studies, found = 40, []
+    for _ in range(studies):
+        one = simulated_study(rng, n_seeds=n_seeds, effect=4.0, onset=150)
+        twin = simulated_study(rng, n_seeds=n_seeds, effect=4.0, onset=150)
+        other = twin.filter(pl.col("variant") == "v").with_columns(pl.lit("w").alias("variant"))
+        result = compare_over_steps(
+            pl.concat([one, other]), metric="loss", baseline="base", rng=rng
+        )
+        assert {v.band_method for v in result.variants} == {"bonferroni_t"}
+        found += [v.separated_from for v in result.variants]
+    assert sum(s is not None for s in found) >= 0.8 * len(found)
+    # Checkpoints 40, 80, 119, 159, 199: before the onset only by chance (at most alpha).
+    assert sum(s is not None and s < 150 for s in found) <= 0.05 * len(found)
+
+
+def test_identical_curves_at_few_seeds_keep_the_family_wise_rate() -> None:
+    rng = np.random.default_rng(32)
+    alpha, studies = 0.05, 150
+    for n_seeds in (3, 4, 5, 6):
+        false = 0
+        for _ in range(studies):
+            result = compare_over_steps(
+                simulated_study(rng, n_seeds=n_seeds, n_steps=60, rho=0.5),
+                metric="loss", baseline="base", alpha=alpha, rng=rng,
+            )  # fmt: skip
+            false += result.variants[0].separated_from is not None or excludes_zero(
+                result.to_frame().drop_nulls("band_low"), "band_low", "band_high"
+            )
+        assert false / studies <= alpha + 2.33 * math.sqrt(alpha * (1 - alpha) / studies)
 
 
 def test_bonferroni_over_variants_and_the_pooled_early_signal() -> None:
