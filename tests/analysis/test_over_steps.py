@@ -153,7 +153,7 @@ def test_ema_is_wandbs_debiased_moving_average() -> None:
 
 def test_rows_numbers_and_json_fields() -> None:
     rng = np.random.default_rng(7)
-    frame = simulated_study(rng, n_seeds=6, n_steps=5, effect=2.0, onset=2)
+    frame = simulated_study(rng, n_seeds=8, n_steps=5, effect=2.0, onset=2)
     result = compare_over_steps(frame, metric="loss", baseline="base", alpha=0.1, rng=rng)
     data = json.loads(json.dumps(result.to_dict()))
     assert set(data["steps"][0]) >= {
@@ -164,7 +164,7 @@ def test_rows_numbers_and_json_fields() -> None:
     wide = frame.pivot(on="variant", index=["seed", "step"], values="loss").sort("seed", "step")
     at_3 = wide.filter(pl.col("step") == 3)
     diffs = (at_3["v"] - at_3["base"]).to_numpy()
-    half = stats.t.ppf(0.95, 5) * diffs.std(ddof=1) / math.sqrt(6)
+    half = stats.t.ppf(0.95, 7) * diffs.std(ddof=1) / math.sqrt(8)
     row = next(r for r in data["steps"] if r["step"] == 3)
     assert row["diff"] == pytest.approx(diffs.mean())
     assert (row["ci_low"], row["ci_high"]) == pytest.approx(
@@ -174,7 +174,7 @@ def test_rows_numbers_and_json_fields() -> None:
     variant = data["variants"][0]
     ratio = (row["band_high"] - row["band_low"]) / (row["ci_high"] - row["ci_low"])
     assert ratio == pytest.approx(variant["critical_value"] / variant["pointwise_critical_value"])
-    assert variant["n_sign_flips"] == 64 and variant["band_alpha"] == 0.1
+    assert variant["n_sign_flips"] == 256 and variant["band_alpha"] == 0.1
     assert row["spearman_final"] is not None and data["steps"][-1]["spearman_final"] == 1.0
     assert "sign flips" in data["method"]
 
@@ -220,7 +220,7 @@ def test_too_few_seeds_for_sign_flips_get_a_bonferroni_t_band_over_checkpoints()
     banded = [row.step for row in result.steps if row.band_low is not None]
     assert banded == list(variant.checkpoints)
     assert all(row.ci_low is not None for row in result.steps)
-    assert any("at least 6 seeds" in w and "Bonferroni" in w for w in result.warnings)
+    assert any("at least 8 seeds" in w and "Bonferroni" in w for w in result.warnings)
     data = result.to_dict()
     assert data["variants"][0]["band_method"] == "bonferroni_t"
     assert data["variants"][0]["checkpoints"] == [4, 8, 11, 15, 19]
