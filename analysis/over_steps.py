@@ -57,6 +57,9 @@ MAX_SIGN_FLIPS = 4096
 #: Sign patterns handled at once: bounds memory to about this times the number of steps.
 FLIP_CHUNK = 256
 POOLED = "(all variants)"
+#: Relative margin on the sign-flip critical value: far above float round-off (1e-15), far
+#: below any real gap between two flip maxima.
+CRITICAL_ROUNDOFF = 1e-9
 #: Checkpoints of the Bonferroni-t band used below the seeds a sign-flip band needs.
 SMALL_SAMPLE_CHECKPOINTS = 5
 #: The sign-flip band is used when at least this many sign patterns lie beyond its critical
@@ -508,6 +511,10 @@ def _one_variant(
     observed = float(np.abs(t).max())
     p_value = float(np.mean(maxima >= observed - 1e-12 * max(1.0, observed)))
     critical = critical_value(maxima, band_alpha)
+    if critical is not None:
+        # The pattern at the critical rank (and its mirror) ties with c; the band's t differs
+        # from the flips' by float round-off, which must not tip it over (the test is exact).
+        critical *= 1.0 + CRITICAL_ROUNDOFF
     method: BandMethod = "sign_flip"
     banded = np.arange(len(steps))
     n_flips = int(maxima.size)

@@ -314,3 +314,26 @@ def test_bad_input_is_an_analysis_error(kwargs: dict[str, object], message: str)
     arguments: dict[str, object] = {"metric": "loss", "baseline": "base", **kwargs}
     with pytest.raises(AnalysisError, match=re.escape(message)):
         compare_over_steps(frame, rng=np.random.default_rng(0), **arguments)  # type: ignore[arg-type]
+
+
+def test_the_sign_flip_band_excludes_zero_exactly_when_the_randomization_test_rejects() -> None:
+    # The observed pattern and its mirror tie with the critical value when they rank just past
+    # the allowed tail; float round-off between the two ways of computing t then made the band
+    # exclude zero (14 of 256 patterns instead of 12 at 8 seeds: 5.5 % at alpha 0.05).
+    rng = np.random.default_rng(8)
+    disagreements = 0
+    for _ in range(1500):
+        rows = [
+            {"variant": name, "seed": seed, "step": step, "loss": 3.0 + float(value)}
+            for seed in range(8)
+            for step in range(2)
+            for name, value in (("base", 0.0), ("v", rng.standard_normal()))
+        ]
+        result = compare_over_steps(
+            pl.DataFrame(rows), metric="loss", baseline="base", alpha=0.05, rng=rng
+        )
+        (variant,) = result.variants
+        assert variant.band_method == "sign_flip"
+        excluded = excludes_zero(result.to_frame(), "band_low", "band_high")
+        disagreements += excluded != (variant.p_value <= 0.05)
+    assert disagreements == 0
