@@ -15,6 +15,7 @@ standard error:
 Usage::
 
     python benchmarks/over_steps_few_seeds.py [--studies 2000] [--seed 32]
+        [--null-seeds 3 4 5 6 7 8] [--gap-seeds 5 6 7 8]
 """
 
 from __future__ import annotations
@@ -72,13 +73,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--studies", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=32)
+    parser.add_argument("--null-seeds", type=int, nargs="+", default=[3, 4, 5, 6, 7, 8])
+    parser.add_argument("--gap-seeds", type=int, nargs="+", default=[5, 6, 7, 8])
     args = parser.parse_args()
     started = time.perf_counter()
     print(f"# {args.studies} studies per cell, alpha {ALPHA}, seed {args.seed}")
     print("## identical curves, 100 steps: family-wise false separation")
     print("| seeds | variants | rho | band method | false separation |")
     print("|---|---|---|---|---|")
-    for seeds in (3, 4, 5, 6, 7, 8):
+    for seeds in args.null_seeds:
         for variants in (1, 2):
             for rho in (0.5, 0.99):
                 rng = np.random.default_rng([args.seed, seeds, variants, int(rho * 100)])
@@ -101,7 +104,7 @@ def main() -> None:
     print("## a gap of 4 noise sd from step 150 of 200 (rho 0.9), every variant")
     print("| seeds | variants | band method | separated_from found | of them before 150 |")
     print("|---|---|---|---|---|")
-    for seeds in (5, 6, 7, 8):
+    for seeds in args.gap_seeds:
         for variants in (1, 2):
             rng = np.random.default_rng([args.seed, seeds, variants, 150])
             found, early, methods = 0, 0, set()
