@@ -1013,7 +1013,7 @@ def _design_warnings(
         warnings.append(
             f"{', '.join(blocked)}: not every variant ran the same seeds, so their comparisons "
             "use the seed-blocked model (least squares with seed fixed effects over the whole "
-            "table, residual sd pooled over variants); pairs that ran the same seeds keep the "
+            "table, residual sd pooled over variants); pairs sharing 2 or more seeds keep the "
             "paired t-test"
         )
         alone = present & (present.sum(axis=0) == 1)[None, :]
