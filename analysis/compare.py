@@ -50,7 +50,7 @@ from analysis.lost_runs import (
     worst_case_stands,
     worst_value,
 )
-from analysis.resolution import metric_resolution, spread_is_unmeasured
+from analysis.resolution import is_integer_valued, metric_resolution, spread_is_unmeasured
 from analysis.verdict import Direction, Verdict, Withheld, as_direction, improvement
 
 if TYPE_CHECKING:
@@ -787,7 +787,9 @@ def _result(
         comparisons=comparisons[:n_baseline_pairs],
         alpha=alpha,
     )
-    warnings += _noise_warnings(comparisons, tests.unmeasured, tests.zero_spread, resolution)
+    warnings += _noise_warnings(
+        comparisons, tests.unmeasured, tests.zero_spread, resolution, is_integer_valued(x)
+    )
     warnings += lost_notes
     run_counts = runs.run_counts
     divergence = divergence_test(run_counts, alpha=alpha) if run_counts else None
@@ -864,15 +866,15 @@ def _estimate(
 ) -> _PairTests:
     """Test every pair (a, b) with the design that uses all its information.
 
-    ``paired=None``: the paired t-test where a and b ran exactly the same seeds (>= 2), else
-    the seed-blocked model where the pair is linked by shared seeds and it has residual df,
-    else Welch. ``True``: paired t on the shared seeds for every pair; ``False``: Welch.
+    ``paired=None``: the paired t-test on the seeds a and b share where they share >= 2
+    (docs/statistics.md: unequal noise), else the seed-blocked model where the pair is linked
+    by a chain of shared seeds and it has residual df, else Welch. ``True``: paired t on the
+    shared seeds for every pair; ``False``: Welch.
     """
     ia, ib = pairs.ia, pairs.ib
     present = np.isfinite(x)
     presence = present.astype(np.float64)
     shared = (presence @ presence.T)[ia, ib].astype(int)
-    complete = (present[ia] == present[ib]).all(axis=1)
     if paired is True:
         design = np.full(ia.size, "paired", dtype=object)
     elif paired is False:
@@ -881,8 +883,10 @@ def _estimate(
         blockable = np.zeros(ia.size, dtype=bool)
         if fit is not None:
             blockable = (fit.component[ia] == fit.component[ib]) & (fit.df_resid >= 1)
+        # Paired on its own shared seeds wherever a pair shares 2 or more: valid whatever the
+        # other variants' noise; the model's pooled variance only where it must (issue 32).
         design = np.where(
-            complete & (shared >= 2), "paired", np.where(blockable, "seed_blocked", "welch")
+            shared >= 2, "paired", np.where(blockable, "seed_blocked", "welch")
         ).astype(object)
     is_paired = design == "paired"
     is_blocked = design == "seed_blocked"
@@ -1161,7 +1165,7 @@ def _design_warnings(
         warnings.append(
             f"{', '.join(blocked)}: not every variant ran the same seeds, so their comparisons "
             "use the seed-blocked model (least squares with seed fixed effects over the whole "
-            "table, residual sd pooled over variants); pairs that ran the same seeds keep the "
+            "table, residual sd pooled over variants); pairs sharing 2 or more seeds keep the "
             "paired t-test"
         )
         alone = present & (present.sum(axis=0) == 1)[None, :]
@@ -1209,6 +1213,7 @@ def _noise_warnings(
     unmeasured: np.ndarray,
     zero_spread: np.ndarray,
     resolution: float,
+    integer_valued: bool = False,
 ) -> list[str]:
     """A warning per comparison whose noise is unmeasured: why, and what to do."""
     warnings = []
@@ -1229,6 +1234,14 @@ def _noise_warnings(
             why = (
                 "every seed gives the same difference, so the run noise is not measured: "
                 f"either {rounding_hint}, or {seed_hint}"
+            )
+        elif zero and integer_valued:
+            # A count's unit is its own (docs/statistics.md): not a rounding to log more of.
+            why = (
+                "the metric is integer-valued (a count) and every seed gives the same "
+                f"difference, so the run noise is not measured: either {seed_hint}, or the "
+                "count is too coarse to vary between these seeds (count over more items, or "
+                "run more seeds)"
             )
         elif zero:
             why = f"every seed gives the same difference (zero spread): {seed_hint}"

@@ -16,6 +16,18 @@ standard error ``se_s = sd_s / sqrt(n)`` and the studentized ``T_s = D_s / se_s`
 - ``separated_from``: the first step from which the band excludes zero, on the side of the last
   step, at every later logged step.
 
+Below the seeds the sign flips need (``2 / 2^n > alpha / k``: 6 seeds for one variant, 7 for
+two at alpha 0.05) no sign-flip band can reach the level, and just above it the band has too
+few patterns in its tail to be useful; so the band is chosen automatically from ``n`` and
+``alpha / k`` alone (``band_method``): the sign-flip band when at least
+:data:`MIN_TAIL_PATTERNS` sign patterns lie beyond its critical value (8 seeds for one
+variant, 9 for two at alpha 0.05), else a Bonferroni-t band over
+:data:`SMALL_SAMPLE_CHECKPOINTS` checkpoints evenly spaced over the compared steps and ending
+at the last, ``c = t(1 - alpha / (2 k m), n - 1)``.
+The union bound makes it simultaneous over the checkpoints whatever their correlation; it
+assumes normal per-seed differences (the sign-flip band does not). ``separated_from`` is then
+the first checkpoint from which the band excludes zero at every later checkpoint.
+
 Early signal: the Spearman rank correlation, across seeds, of the per-seed differences at each
 step with those at the last step, per variant and pooled over variants; ``informative_from``
 is the first step from which it stays at least ``min_rho``. docs/analysis.md ("Over training")
@@ -27,13 +39,13 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from analysis.compare import AnalysisError
 from analysis.curves import logged_values, smooth_ema
-from analysis.distributions import FloatArray, t_quantile
+from analysis.distributions import FloatArray, t_quantile, t_two_sided_p
 from analysis.verdict import Direction, Verdict, improvement
 
 if TYPE_CHECKING:
@@ -45,6 +57,17 @@ MAX_SIGN_FLIPS = 4096
 #: Sign patterns handled at once: bounds memory to about this times the number of steps.
 FLIP_CHUNK = 256
 POOLED = "(all variants)"
+#: Relative margin on the sign-flip critical value: far above float round-off (1e-15), far
+#: below any real gap between two flip maxima.
+CRITICAL_ROUNDOFF = 1e-9
+#: Checkpoints of the Bonferroni-t band used below the seeds a sign-flip band needs.
+SMALL_SAMPLE_CHECKPOINTS = 5
+#: The sign-flip band is used when at least this many sign patterns lie beyond its critical
+#: value (``floor(alpha' · 2^n)``): with fewer its critical value is one of the few largest
+#: flips, which a real gap inflates too, and it found a 4-sd late gap at 6 seeds in half the
+#: studies where the Bonferroni-t band found it in all (docs/statistics.md).
+MIN_TAIL_PATTERNS = 10
+BandMethod = Literal["sign_flip", "bonferroni_t"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,7 +80,8 @@ class StepDifference:
         n: seeds paired at this step.
         diff: mean of the per-seed differences variant − baseline.
         ci_low, ci_high: the pointwise ``1 - alpha`` t interval.
-        band_low, band_high: the simultaneous band (None when too few seeds for one).
+        band_low, band_high: the simultaneous band (None at steps that are not checkpoints of
+            a Bonferroni-t band, or with too few seeds for any band).
         spearman_final: rank correlation across seeds of the differences at this step with
             those at the last step (None with fewer than 3 seeds or tied ranks).
     """
@@ -95,11 +119,15 @@ class VariantOverSteps:
         n_seeds: seeds that both it and the baseline logged at every compared step.
         n_steps: steps compared.
         band_alpha: the level of its band (``alpha / k`` over ``k`` variants).
-        critical_value: ``c`` of the band; None when ``n_seeds`` cannot reach ``band_alpha``.
+        band_method: ``sign_flip`` (max-T over sign flips, every step) or ``bonferroni_t``
+            (t quantile at ``band_alpha / m`` over ``m`` checkpoints: too few seeds for flips).
+        checkpoints: the steps the band covers (every compared step for ``sign_flip``).
+        critical_value: ``c`` of the band.
         pointwise_critical_value: ``t(1 - alpha/2, n - 1)`` of the pointwise CIs.
         n_sign_flips: sign patterns the critical value came from (all of them, or a random
-            draw that includes the identity).
-        p_value: the max-t randomization p-value of "no difference at any step".
+            draw that includes the identity); 0 for ``bonferroni_t``.
+        p_value: the p-value of "no difference at any step (checkpoint)": the max-t
+            randomization p-value, or Bonferroni's ``m · min p`` over the checkpoints.
         separated_from: the first step from which the band excludes zero for good; None if
             never.
         separated_side: ``better`` or ``worse`` from ``separated_from`` on; None if never.
@@ -112,6 +140,8 @@ class VariantOverSteps:
     band_alpha: float
     critical_value: float | None
     pointwise_critical_value: float
+    band_method: BandMethod = "sign_flip"
+    checkpoints: tuple[int, ...] = ()
     n_sign_flips: int
     p_value: float
     separated_from: int | None
@@ -124,6 +154,8 @@ class VariantOverSteps:
             "n_seeds": self.n_seeds,
             "n_steps": self.n_steps,
             "band_alpha": self.band_alpha,
+            "band_method": self.band_method,
+            "checkpoints": list(self.checkpoints),
             "critical_value": _number(self.critical_value),
             "pointwise_critical_value": _number(self.pointwise_critical_value),
             "n_sign_flips": self.n_sign_flips,
@@ -187,6 +219,18 @@ class OverStepsResult:
             else "unsmoothed curves; "
         )
         k = len(self.variants)
+        few = [v.variant for v in self.variants if v.band_method == "bonferroni_t"]
+        small_n = (
+            f" With too few seeds for a useful sign-flip band ({', '.join(few)}: fewer than "
+            f"{MIN_TAIL_PATTERNS} sign patterns beyond its critical value), the band is "
+            "Bonferroni-t "
+            f"instead: c = t(1 - alpha/(2·{k}·m), n - 1) over m = {SMALL_SAMPLE_CHECKPOINTS} "
+            "checkpoints evenly spaced over the steps (the union bound holds whatever the "
+            "correlation across steps; it assumes normal per-seed differences), and "
+            "separated_from is read at the checkpoints."
+            if few
+            else ""
+        )
         return (
             f"Paired by seed at each logged step; {smoothing}pointwise CIs are "
             f"{1 - self.alpha:.0%} t intervals, one step at a time. The band is simultaneous "
@@ -198,7 +242,7 @@ class OverStepsResult:
             "the first step from which the band excludes zero at every later step. Early "
             "signal: Spearman rank correlation across seeds of the per-seed differences at a "
             f"step with those at the last step; informative_from: where it stays >= "
-            f"{self.min_rho:g}."
+            f"{self.min_rho:g}.{small_n}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -210,7 +254,13 @@ class OverStepsResult:
             "alpha": self.alpha,
             "smoothing": {"kind": "ema", "weight": self.smoothing} if self.smoothing else None,
             "band": "sup-t, sign-flip (max-T randomization) critical value, Bonferroni over "
-            "variants",
+            "variants"
+            + (
+                "; Bonferroni-t over checkpoints for variants with too few seeds for sign flips "
+                f"(fewer than {MIN_TAIL_PATTERNS} patterns beyond the critical value)"
+                if any(v.band_method == "bonferroni_t" for v in self.variants)
+                else ""
+            ),
             "min_rho": self.min_rho,
             "separated_from": self.separated_from,
             "variants": [v.to_dict() for v in self.variants],
@@ -407,6 +457,23 @@ def spearman_columns(x: FloatArray, y: FloatArray) -> list[float | None]:
     return [float(r) if scale[j] > 0 else None for j, r in enumerate(rho)]
 
 
+def checkpoint_indices(n_steps: int, count: int = SMALL_SAMPLE_CHECKPOINTS) -> np.ndarray:
+    """Indices of ``count`` checkpoints evenly spaced over ``n_steps`` compared steps, the last
+    step always among them (the first is left out: it is where curves have not yet moved);
+    every step when there are no more than ``count``.
+
+    Args:
+        n_steps: the number of compared steps.
+        count: the number of checkpoints.
+
+    Returns:
+        Sorted distinct indices into the steps.
+    """
+    if n_steps <= count:
+        return np.arange(n_steps)
+    return np.unique(np.round(np.linspace(0, n_steps - 1, count + 1)[1:]).astype(int))
+
+
 def _max_abs_t(means: FloatArray, squares: FloatArray, n: int) -> FloatArray:
     """``max_s |T_s|`` per row of ``means`` (patterns × steps) from the flipped means."""
     variance = np.maximum(squares - n * means**2, 0.0) / (n - 1)
@@ -444,15 +511,32 @@ def _one_variant(
     observed = float(np.abs(t).max())
     p_value = float(np.mean(maxima >= observed - 1e-12 * max(1.0, observed)))
     critical = critical_value(maxima, band_alpha)
-    if critical is None:
-        needed = math.ceil(math.log2(2 / band_alpha) - 1e-9)
+    if critical is not None:
+        # The pattern at the critical rank (and its mirror) ties with c; the band's t differs
+        # from the flips' by float round-off, which must not tip it over (the test is exact).
+        critical *= 1.0 + CRITICAL_ROUNDOFF
+    method: BandMethod = "sign_flip"
+    banded = np.arange(len(steps))
+    n_flips = int(maxima.size)
+    if critical is None or math.floor(band_alpha * maxima.size + 1e-9) < MIN_TAIL_PATTERNS:
+        # Too few seeds for sign flips: Bonferroni-t over a few checkpoints fixed by the step
+        # grid alone (never by the values), so the union bound holds.
+        method, banded, n_flips = "bonferroni_t", checkpoint_indices(len(steps)), 0
+        critical = float(t_quantile(1 - band_alpha / (2 * banded.size), n - 1))
+        p_at = np.asarray(t_two_sided_p(t[banded], float(n - 1)), dtype=np.float64)
+        p_value = float(min(1.0, banded.size * float(p_at.min())))
+        needed = math.ceil(math.log2(MIN_TAIL_PATTERNS / band_alpha) - 1e-9)
         warnings.append(
-            f"{variant}: {n} paired seeds cannot give a band at level {band_alpha:.3g} (sign "
-            f"flips reach p >= 2/2^{n} = {2 / 2**n:.3g}); it needs at least {needed} seeds, "
-            "so no band and no separated_from"
+            f"{variant}: {n} paired seeds are too few for a useful sign-flip band at level "
+            f"{band_alpha:.3g} ({2**n} sign patterns; at least {needed} seeds put "
+            f"{MIN_TAIL_PATTERNS} of them beyond its critical value), so the band is "
+            f"Bonferroni-t over {banded.size} checkpoints "
+            f"(steps {', '.join(str(steps[i]) for i in banded)}), assuming normal per-seed "
+            "differences"
         )
-    separated_from, side = _separated(steps, t, critical, direction)
+    separated_from, side = _separated([steps[i] for i in banded], t[banded], critical, direction)
     rhos = spearman_columns(diffs, diffs[:, -1])
+    in_band = set(banded.tolist())
     rows = [
         StepDifference(
             variant=variant,
@@ -461,8 +545,8 @@ def _one_variant(
             diff=float(mean[j]),
             ci_low=float(mean[j] - pointwise * se[j]),
             ci_high=float(mean[j] + pointwise * se[j]),
-            band_low=None if critical is None else float(mean[j] - critical * se[j]),
-            band_high=None if critical is None else float(mean[j] + critical * se[j]),
+            band_low=float(mean[j] - critical * se[j]) if j in in_band else None,
+            band_high=float(mean[j] + critical * se[j]) if j in in_band else None,
             spearman_final=rhos[j],
         )
         for j, step in enumerate(steps)
@@ -474,7 +558,9 @@ def _one_variant(
         band_alpha=band_alpha,
         critical_value=critical,
         pointwise_critical_value=pointwise,
-        n_sign_flips=int(maxima.size),
+        band_method=method,
+        checkpoints=tuple(steps[i] for i in banded),
+        n_sign_flips=n_flips,
         p_value=p_value,
         separated_from=separated_from,
         separated_side=side,

@@ -133,6 +133,12 @@ def summary_cells(result: OverStepsResult) -> list[list[str]]:
                     f"{v.critical_value:.2f} / {v.pointwise_critical_value:.2f}"
                     if v.critical_value is not None
                     else f"- / {v.pointwise_critical_value:.2f}"
+                )
+                # Too few seeds for sign flips: the band holds at a few checkpoints only.
+                + (
+                    f" (Bonferroni-t, {len(v.checkpoints)} checkpoints)"
+                    if v.band_method == "bonferroni_t"
+                    else ""
                 ),
                 fmt_signed(final.diff, places) if final else "-",
                 str(v.informative_from) if v.informative_from is not None else "-",
@@ -249,11 +255,12 @@ def difference_panel(
         axis.plot(steps, [row.diff for row in rows], color=colour, label=v.variant)
         axis.plot(steps, [row.ci_low for row in rows], ":", color=colour, linewidth=0.8)
         axis.plot(steps, [row.ci_high for row in rows], ":", color=colour, linewidth=0.8)
-        if v.critical_value is not None:
+        banded = [row for row in rows if row.band_low is not None]
+        if v.critical_value is not None and banded:
             axis.fill_between(
-                steps,
-                [row.band_low for row in rows],
-                [row.band_high for row in rows],
+                [row.step for row in banded],
+                [row.band_low for row in banded],
+                [row.band_high for row in banded],
                 color=colour,
                 alpha=BAND_COLOUR_ALPHA,
                 linewidth=0,

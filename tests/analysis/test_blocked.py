@@ -131,19 +131,59 @@ def test_compare_on_a_balanced_table_is_todays_paired_t_test() -> None:
     )
 
 
-def test_compare_on_an_unbalanced_table_uses_the_seed_blocked_model() -> None:
+def test_compare_on_an_unbalanced_table_pairs_each_comparison_on_its_shared_seeds() -> None:
+    """Pairs sharing 2+ seeds use the paired t-test on them (valid under unequal noise, issue
+    32); the seed-blocked model still orders the tiers by its adjusted means."""
     result = compare(table(UNBALANCED), metric="y", baseline="A")
-    assert result.test == "seed_blocked" and result.effect_size_kind == "d_z"
-    by_pair = {(c.variant, c.baseline): c for c in result.pairwise}
-    for i, pair in enumerate([("B", "A"), ("C", "A"), ("C", "B")]):
-        c = by_pair[pair]
-        assert c.design == "seed_blocked" and c.df == 4
-        assert c.diff == pytest.approx(R_UNBALANCED["estimate"][i], rel=1e-4)
-        assert c.p_value == pytest.approx(R_UNBALANCED["p_value"][i], rel=1e-4)
-        assert c.ci_low == pytest.approx(R_UNBALANCED["ci_low"][i], rel=1e-4)
+    assert result.test == "paired_t" and result.effect_size_kind == "d_z"
+    for c in result.pairwise:
+        a, b = "ABC".index(c.variant), "ABC".index(c.baseline)
+        shared = np.isfinite(UNBALANCED[a]) & np.isfinite(UNBALANCED[b])
+        paired = stats.paired_t(UNBALANCED[a, shared], UNBALANCED[b, shared])
+        assert c.design == "paired" and c.n_pairs == shared.sum()
+        assert c.p_value == pytest.approx(float(paired.p_value), rel=1e-12)
+        assert c.ci_low == pytest.approx(float(paired.ci_low), rel=1e-12)
     adjusted = {v.variant: v.adjusted_mean for v in result.variants}
     assert adjusted == pytest.approx({"A": 3.1634, "B": 3.0994, "C": 3.2034}, abs=5e-5)
     assert result.tiers[0][0] == "B"  # ordered by the seed-adjusted means
+
+
+# B ran seed 1 only: it shares one seed with A and with C, so its comparisons can only come
+# from the seed-blocked model. R 4.x:
+#   d <- data.frame(variant = c("A","A","A","A", "B", "C","C","C","C"),
+#                   seed = c(0,1,2,4, 1, 0,1,3,4),
+#                   y = c(3.02,3.51,2.87,3.11, 3.47, 3.06,3.49,3.38,3.18))
+#   d$variant <- factor(d$variant); d$seed <- factor(d$seed)
+#   fit <- lm(y ~ variant + seed, data = d)
+#   L <- rbind(BA = c(0,1,0,0,0,0,0), CB = c(0,-1,1,0,0,0,0))
+#   est <- L %*% coef(fit); se <- sqrt(diag(L %*% vcov(fit) %*% t(L)))
+#   p <- 2 * pt(-abs(est / se), fit$df.residual); est - qt(.975, fit$df.residual) * se
+# B - A: -0.015, se 0.041833001327, p 0.75423042384, CI low -0.19499287735
+# C - B:  0.045, se 0.041833001327, p 0.3945944854,  CI low -0.13499287735; df 2
+SINGLE_B = np.array(
+    [
+        [3.02, 3.51, 2.87, NAN, 3.11],
+        [NAN, 3.47, NAN, NAN, NAN],
+        [3.06, 3.49, NAN, 3.38, 3.18],
+    ]
+)
+
+
+def test_a_variant_with_a_single_run_is_compared_through_the_seed_blocked_model() -> None:
+    result = compare(table(SINGLE_B), metric="y", baseline="A")
+    by_pair = {(c.variant, c.baseline): c for c in result.pairwise}
+    reference = {
+        ("B", "A"): (-0.015, 0.75423042384, -0.19499287735),
+        ("C", "B"): (0.045, 0.3945944854, -0.13499287735),
+    }
+    for pair, (estimate, p_value, ci_low) in reference.items():
+        c = by_pair[pair]
+        assert c.design == "seed_blocked" and c.df == 2
+        assert c.diff == pytest.approx(estimate, rel=1e-9)
+        assert c.p_value == pytest.approx(p_value, rel=1e-9)
+        assert c.ci_low == pytest.approx(ci_low, rel=1e-9)
+    assert by_pair[("C", "A")].design == "paired" and by_pair[("C", "A")].n_pairs == 3
+    assert any("single run" in w and "equally noisy" in w for w in result.warnings)
 
 
 def test_freeman_halton_matches_r_fisher_test() -> None:

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from harness.results.load import load_inputs
 
+from harness.results.load import load_inputs
 from harness.store import FileSystemStore, RunKey, load_table
 from harness.store.records import RunRecord
 
