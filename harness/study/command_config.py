@@ -58,12 +58,17 @@ def is_command(config: Mapping[str, Any]) -> bool:
     return "command" in config
 
 
-def parse_command_config(config: Mapping[str, Any], *, where: str) -> CommandConfig:
+def parse_command_config(
+    config: Mapping[str, Any], *, where: str, other_keys: bool = False
+) -> CommandConfig:
     """Check a command run's config and read it into a :class:`CommandConfig`.
 
     Args:
         config: a resolved (base or variant) config with a ``command`` key.
         where: its dotted key (``variants.a``), for errors.
+        other_keys: let keys that are no command setting pass (a planned run's config, which
+            its driver may have tagged: ``harness bisect`` adds the commit as ``git``); a
+            study's own config is read with False, so a typo is an error.
 
     Returns:
         The typed settings.
@@ -71,15 +76,8 @@ def parse_command_config(config: Mapping[str, Any], *, where: str) -> CommandCon
     Raises:
         SpecError: an unknown key, or a value of the wrong kind, naming the key.
     """
-    for key in config:
-        if key not in COMMAND_KEYS:
-            suggestion = closest(key, COMMAND_KEYS)
-            raise SpecError(
-                "a command run takes only 'command', 'shell', 'env', 'params', 'cwd', "
-                "'metrics' and 'timeout'",
-                key=f"{where}.{key}",
-                suggestion=f"{where}.{suggestion}" if suggestion else None,
-            )
+    if not other_keys:
+        _check_keys(config, where)
     if not isinstance(config["command"], str) or not config["command"].strip():
         raise SpecError("must be a non-empty string", key=f"{where}.command")
     if not isinstance(config.get("cwd", ""), str):
@@ -124,3 +122,16 @@ def parse_command_config(config: Mapping[str, Any], *, where: str) -> CommandCon
         metrics=metrics,
         limits=limits,
     )
+
+
+def _check_keys(config: Mapping[str, Any], where: str) -> None:
+    """Every key of a command config is a command setting; a typo is named, with the closest."""
+    for key in config:
+        if key not in COMMAND_KEYS:
+            suggestion = closest(key, COMMAND_KEYS)
+            raise SpecError(
+                "a command run takes only 'command', 'shell', 'env', 'params', 'cwd', "
+                "'metrics' and 'timeout'",
+                key=f"{where}.{key}",
+                suggestion=f"{where}.{suggestion}" if suggestion else None,
+            )

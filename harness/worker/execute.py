@@ -274,7 +274,7 @@ def _command_config(planned: RunConfigFile) -> CommandConfig | None:
     """A command run's settings, read once from its planned config; None for a built-in run."""
     if planned.kind != "command":
         return None
-    return parse_command_config(planned.config, where="config")
+    return parse_command_config(planned.config, where="config", other_keys=True)
 
 
 class _TimedOut(Exception):

@@ -58,3 +58,10 @@ def test_a_bad_key_is_named(config: dict[str, object], key: str) -> None:
     with pytest.raises(SpecError) as error:
         parse_command_config(config, where="variants.a")
     assert error.value.key == key
+
+
+def test_a_planned_runs_config_may_carry_what_its_driver_added() -> None:
+    config = {"command": "true", "git": {"commit": "abc", "working_tree": False}}
+    with pytest.raises(SpecError):
+        parse_command_config(config, where="variants.a")
+    assert parse_command_config(config, where="config", other_keys=True).command == "true"
