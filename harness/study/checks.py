@@ -11,7 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from harness.study.metrics import declared_metric_names, parse_metrics
+from harness.study.command_config import parse_command_config
+from harness.study.metrics import declared_metric_names
 
 SEED_PLACEHOLDER = re.compile(r"\{seed[:!}]")  # {seed}, {seed:03d}
 SEED_VARIABLE = "HARNESS_SEED"
@@ -48,12 +49,8 @@ def study_warnings(spec: StudyLike) -> list[str]:
                 f"its command, params or env): every seed would run the same. Add e.g. "
                 f"'--seed {{seed}}' to the command, or read ${SEED_VARIABLE} in the script."
             )
-        if "metrics" in config:
-            metrics = parse_metrics(
-                config["metrics"],
-                where=f"variants.{variant.name}.metrics",
-                params=config.get("params"),
-            )
+        metrics = parse_command_config(config, where=f"variants.{variant.name}").metrics
+        if metrics is not None:
             names = declared_metric_names(metrics)
             if names is not None and spec.metric not in names:
                 warnings.append(

@@ -12,20 +12,18 @@ import datetime
 import hashlib
 import json
 import re
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from harness.errors import SpecError, closest
+from harness.errors import SpecError
+from harness.limits import TIMEOUT_KEY
 from harness.schema import from_mapping
-from harness.study.metrics import parse_metrics
+from harness.study.command_config import is_command, parse_command_config
 from harness.study.tables import deep_merge, format_key, nest
-from harness.training.limits import TIMEOUT_KEY, DurationError, timeout_seconds
 
 # \A...\Z, not ^...$: "$" also matches before a final newline, and "b\n" names a directory.
 NAME_PATTERN = re.compile(r"\A[A-Za-z0-9_.-]+\Z")
-COMMAND_KEYS = ("command", "shell", "env", "params", "cwd", "metrics", TIMEOUT_KEY)
 BUILTIN_TABLES = ("model", "data", "train")
 
 Kind = Literal["builtin", "command"]
@@ -105,49 +103,8 @@ def derive_variant(
 def validate_config(config: Mapping[str, Any], *, where: str) -> Kind:
     """Check a (base or resolved variant) config and say which kind of run it describes."""
     _check_no_nul(config, where)
-    if "command" in config:
-        for key in config:
-            if key not in COMMAND_KEYS:
-                suggestion = closest(key, COMMAND_KEYS)
-                raise SpecError(
-                    "a command run takes only 'command', 'shell', 'env', 'params', 'cwd', "
-                    "'metrics' and 'timeout'",
-                    key=f"{where}.{key}",
-                    suggestion=f"{where}.{suggestion}" if suggestion else None,
-                )
-        if not isinstance(config["command"], str) or not config["command"].strip():
-            raise SpecError("must be a non-empty string", key=f"{where}.command")
-        if not isinstance(config.get("cwd", ""), str):
-            raise SpecError("must be a directory path", key=f"{where}.cwd")
-        if not isinstance(config.get("shell", False), bool):
-            raise SpecError("expected true or false", key=f"{where}.shell")
-        if not config.get("shell", False):
-            try:
-                shlex.split(config["command"])  # how the worker splits it into arguments
-            except ValueError as error:  # "No closing quotation", "No escaped character"
-                raise SpecError(
-                    f"cannot be split into arguments: {str(error).lower()} (unbalanced quotes?)",
-                    key=f"{where}.command",
-                ) from None
-        env = config.get("env", {})
-        if not isinstance(env, Mapping) or not all(isinstance(v, str) for v in env.values()):
-            raise SpecError("must be a table of strings", key=f"{where}.env")
-        for name in env:
-            if not name or "=" in name:  # the OS reads NAME=VALUE: such a name cannot be set
-                raise SpecError(
-                    "an environment variable name must be non-empty and without '='",
-                    key=f"{where}.env.{format_key([name])}",
-                )
-        params = config.get("params", {})
-        if not isinstance(params, Mapping):
-            raise SpecError("must be a table of placeholder values", key=f"{where}.params")
-        if "metrics" in config:
-            parse_metrics(config["metrics"], where=f"{where}.metrics", params=params)
-        if TIMEOUT_KEY in config:
-            try:
-                timeout_seconds(config[TIMEOUT_KEY])
-            except DurationError as error:
-                raise SpecError(str(error), key=f"{where}.{TIMEOUT_KEY}") from None
+    if is_command(config):
+        parse_command_config(config, where=where)
         return "command"
     from harness.training.config import RunConfig  # loads models: only for built-in runs
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from harness.limits import DurationError, timeout_seconds
 from harness.schema import require
-from harness.training.limits import DurationError, timeout_seconds
 from models.config import ModelConfig
 
 
@@ -122,7 +122,7 @@ class RunConfig:
     """A built-in run: the model, its data and its training.
 
     Attributes:
-        timeout: a time limit (seconds, or a duration such as "2h"; ``harness.training.limits``)
+        timeout: a time limit (seconds, or a duration such as "2h"; ``harness.limits``)
             after which the run is stopped and recorded failed; None: no limit.
     """
 

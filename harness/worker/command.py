@@ -28,11 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.limits import RunLimits, describe_duration
 from harness.processes import TERMINATED_EXIT_CODE, end_process_group, process_start_time
+from harness.store import RunConfigFile
 from harness.store.layout import RunDir
 from harness.store.metrics_file import MetricsTail
-from harness.study.metrics import MetricsConfig, parse_metrics
-from harness.training.limits import describe_duration
+from harness.study.command_config import CommandConfig
+from harness.study.metrics import MetricsConfig
 from harness.worker.metric_sources import (
     LineParser,
     MetricSourceError,
@@ -42,11 +44,6 @@ from harness.worker.metric_sources import (
 )
 from harness.worker.wandb_source import read_wandb_run, wandb_env, wandb_run_id
 
-OUTPUT_TAIL_LINES = 60
-# The record keeps at most this much of the output (a 50 MB line must not become a 50 MB
-# record.json that every listing loads), and each kept line at most OUTPUT_LINE_BYTES.
-OUTPUT_TAIL_BYTES = 16 * 1024
-OUTPUT_LINE_BYTES = 1024
 READ_SIZE = 1 << 16
 POLL_INTERVAL_S = 0.5
 DRAIN_S = 5.0
@@ -120,7 +117,8 @@ class CommandWatch:
 
 
 def run_command(
-    planned: dict[str, Any],
+    planned: RunConfigFile,
+    command: CommandConfig,
     run_dir: Path,
     log: Callable[[list[Row]], None],
     *,
@@ -128,10 +126,11 @@ def run_command(
     forward: Callable[[Row], None] | None = None,
     watch: CommandWatch | None = None,
 ) -> CommandResult:
-    """Run the command of ``planned`` (a ``config.json``) and log the metrics it reports.
+    """Run a run's command and log the metrics it reports.
 
     Args:
-        planned: the run's ``config.json``.
+        planned: the run's planned config (study, variant, seed, config hash).
+        command: its command's settings, read from ``planned.config``.
         run_dir: the run directory.
         log: takes the rows the declared sources yield, to ``metrics.jsonl``.
         wandb_settings: the study's resolved wandb settings (mode, project, entity).
@@ -142,23 +141,18 @@ def run_command(
     Returns:
         The exit status, output tail and what each source gave.
     """
-    config = planned["config"]
     run_dir = run_dir.resolve()
-    values = placeholder_values(planned, run_dir)
-    metrics = (
-        parse_metrics(config["metrics"], where="metrics", params=config.get("params"))
-        if "metrics" in config
-        else None
-    )
-    cwd = Path(config.get("cwd") or os.getcwd())
-    env = command_env(planned, run_dir)
+    values = placeholder_values(planned, command, run_dir)
+    metrics = command.metrics
+    cwd = Path(command.cwd or os.getcwd())
+    env = command_env(planned, command, run_dir)
     if metrics is not None and metrics.wandb:
         settings = wandb_settings or {}
         env.update(
             wandb_env(
-                study=planned["study"],
-                variant=planned["variant"],
-                seed=planned["seed"],
+                study=planned.study,
+                variant=planned.variant,
+                seed=planned.seed,
                 run_dir=run_dir,
                 run_id=_run_id(planned),  # the same for every attempt: a rerun resumes
                 mode=settings.get("mode", "offline"),
@@ -167,16 +161,16 @@ def run_command(
                 job_type=settings.get("job_type") or "study",
             )
         )
-        env.update(config.get("env", {}))  # the study's own env table still wins
+        env.update(command.env)  # the study's own env table still wins
     collector = _Collector(metrics, values, cwd, run_dir, log, wandb_id=_run_id(planned))
     output_path = RunDir(run_dir).output
     watch = watch or CommandWatch()
     with output_path.open("wb") as output:
         try:
             process = subprocess.Popen(
-                _argv(config, planned, run_dir),
-                shell=bool(config.get("shell", False)),
-                cwd=config.get("cwd") or None,
+                _argv(command, planned, run_dir),
+                shell=command.shell,
+                cwd=command.cwd,
                 env=env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -186,8 +180,8 @@ def run_command(
             output.write(f"harness: cannot execute command: {error}\n".encode())
             # said in the record instead of "exited with code 127" (the command never ran)
             reason = (
-                f"the run's cwd '{config['cwd']}' does not exist (or is no directory)"
-                if config.get("cwd") and not cwd.is_dir()
+                f"the run's cwd '{command.cwd}' does not exist (or is no directory)"
+                if command.cwd and not cwd.is_dir()
                 else f"cannot execute the command: {error}"
             )
             return CommandResult(returncode=127, output_tail=str(error), stopped=reason)
@@ -205,7 +199,7 @@ def run_command(
     collector.finish(returncode == 0 and stopped is None)
     return CommandResult(
         returncode=returncode,
-        output_tail=output_tail(output_path),
+        output_tail=output_tail(output_path, command.limits),
         sources=tuple(collector.tallies),
         source_error=collector.error,
         sources_declared=metrics is not None,
@@ -214,32 +208,33 @@ def run_command(
     )
 
 
-def output_tail(path: Path) -> str:
-    """The last lines of a run's output for its record: at most ``OUTPUT_TAIL_LINES`` lines
-    and ``OUTPUT_TAIL_BYTES`` bytes, each line cut to ``OUTPUT_LINE_BYTES``."""
+def output_tail(path: Path, limits: RunLimits) -> str:
+    """The last lines of a run's output for its record, as much as ``limits`` keep: at most
+    ``output_tail_lines`` lines and ``output_tail_bytes`` bytes, each line cut to
+    ``output_line_bytes``."""
     try:
         with path.open("rb") as handle:
             size = os.fstat(handle.fileno()).st_size
-            handle.seek(max(0, size - OUTPUT_TAIL_BYTES))
-            data = handle.read(OUTPUT_TAIL_BYTES)
+            handle.seek(max(0, size - limits.output_tail_bytes))
+            data = handle.read(limits.output_tail_bytes)
     except OSError:
         return ""
-    lines = data.decode(errors="replace").splitlines()[-OUTPUT_TAIL_LINES:]
-    cut = [
-        line if len(line) <= OUTPUT_LINE_BYTES else f"{line[:OUTPUT_LINE_BYTES]} [... cut]"
-        for line in lines
-    ]
+    lines = data.decode(errors="replace").splitlines()[-limits.output_tail_lines :]
+    longest = limits.output_line_bytes
+    cut = [line if len(line) <= longest else f"{line[:longest]} [... cut]" for line in lines]
     shown = "\n".join(cut)
     return f"[... {size - len(data)} earlier bytes]\n{shown}" if size > len(data) else shown
 
 
-def placeholder_values(planned: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+def placeholder_values(
+    planned: RunConfigFile, command: CommandConfig, run_dir: Path
+) -> dict[str, Any]:
     """``{seed}``, ``{run_dir}``, ``{variant}`` and the ``params`` of a run."""
     return {
-        **planned["config"].get("params", {}),
-        "seed": planned["seed"],
+        **command.params,
+        "seed": planned.seed,
         "run_dir": str(run_dir),
-        "variant": planned["variant"],
+        "variant": planned.variant,
     }
 
 
@@ -268,19 +263,19 @@ def fill_placeholders(text: str, values: dict[str, Any]) -> str:
         return text
 
 
-def command_env(planned: dict[str, Any], run_dir: Path) -> dict[str, str]:
+def command_env(planned: RunConfigFile, command: CommandConfig, run_dir: Path) -> dict[str, str]:
     """The environment of a command run: ours, the study's ``env`` table, and HARNESS_* vars."""
     env = dict(os.environ)
     # `python` in a study's command means the interpreter running harness (its venv), even
     # when that venv is not activated.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env.update(planned["config"].get("env", {}))
+    env.update(command.env)
     env.update(
         {
-            "HARNESS_SEED": str(planned["seed"]),
+            "HARNESS_SEED": str(planned.seed),
             "HARNESS_RUN_DIR": str(run_dir.resolve()),
-            "HARNESS_VARIANT": planned["variant"],
-            "HARNESS_STUDY": planned["study"],
+            "HARNESS_VARIANT": planned.variant,
+            "HARNESS_STUDY": planned.study,
         }
     )
     return env
@@ -486,16 +481,15 @@ def _pump(
     return returncode, stopped
 
 
-def _argv(config: dict[str, Any], planned: dict[str, Any], run_dir: Path) -> str | list[str]:
-    params = config.get("params", {})
-    if config.get("shell", False):
-        return shell_command(config["command"], placeholder_values(planned, run_dir))
+def _argv(command: CommandConfig, planned: RunConfigFile, run_dir: Path) -> str | list[str]:
+    if command.shell:
+        return shell_command(command.command, placeholder_values(planned, command, run_dir))
     return command_argv(
-        config["command"],
-        seed=planned["seed"],
+        command.command,
+        seed=planned.seed,
         run_dir=run_dir,
-        variant=planned["variant"],
-        params=params,
+        variant=planned.variant,
+        params=dict(command.params),
     )
 
 
@@ -529,12 +523,12 @@ def _remove_stale(path: Path, run_dir: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _run_id(planned: dict[str, Any]) -> str:
+def _run_id(planned: RunConfigFile) -> str:
     return wandb_run_id(
-        study=planned["study"],
-        variant=planned["variant"],
-        seed=planned["seed"],
-        config_hash=planned.get("config_hash", ""),
+        study=planned.study,
+        variant=planned.variant,
+        seed=planned.seed,
+        config_hash=planned.config_hash,
     )
 
 

@@ -33,7 +33,14 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import RunDiverged
-from harness.store import HEARTBEAT_INTERVAL_S, FileSystemStore, RunKey, claim_owner
+from harness.limits import RunLimits, describe_duration
+from harness.store import (
+    HEARTBEAT_INTERVAL_S,
+    FileSystemStore,
+    RunConfigFile,
+    RunKey,
+    claim_owner,
+)
 from harness.store.layout import RunDir
 from harness.store.metrics_file import MetricsLog, describe_skipped, read_metrics_checked
 from harness.store.records import (
@@ -42,7 +49,7 @@ from harness.store.records import (
     first_non_finite,
     non_numeric_last_reports,
 )
-from harness.training.limits import TIMEOUT_KEY, describe_duration, timeout_seconds
+from harness.study.command_config import CommandConfig, parse_command_config
 from harness.worker.command import CommandResult, CommandWatch, run_command
 from harness.worker.provenance import code_directory, git_state
 from harness.worker.wandb_sink import WandbSink
@@ -88,7 +95,7 @@ def execute(
     entered = time.time()
     run_dir = Path(run_dir)
     paths = RunDir(run_dir)
-    planned = json.loads(paths.config.read_text())
+    planned = RunConfigFile.from_dict(json.loads(paths.config.read_text()))
     store, key = FileSystemStore.of_run_dir(run_dir)
     me = claim_owner("worker")
     token = store.hand_over_claim(key, me)
@@ -114,44 +121,51 @@ def execute(
     started = time.time()
     status, error, diverged_step, tail = "done", None, None, None
     warnings: list[str] = []
+    try:
+        command = _command_config(planned)
+        settings_error: Exception | None = None
+    except Exception as exc:  # a config the study reader never saw: the run records it below
+        command, settings_error = None, exc
     provenance = _provenance(
-        device if planned["kind"] == "builtin" else os.environ.get("CUDA_VISIBLE_DEVICES") or "cpu",
+        device if planned.kind == "builtin" else os.environ.get("CUDA_VISIBLE_DEVICES") or "cpu",
         code_dir=code_directory(
-            planned["config"], kind=planned["kind"], study_source=_source(store)
+            command.cwd if command is not None else None, study_source=_source(store)
         ),
         run_dir=run_dir,
     )
     timings = _startup_timing(entered)
-    metrics_table = planned["config"].get("metrics") if planned["kind"] == "command" else None
-    script_logs_wandb = isinstance(metrics_table, dict) and metrics_table.get("wandb") is True
+    script_logs_wandb = command is not None and command.logs_to_wandb
     wandb_started = time.perf_counter()
     wandb = WandbSink(
         # a script that logs to wandb itself gets the only wandb run of this harness run
         {} if script_logs_wandb else (wandb_settings or {}),
-        study=planned["study"],
+        study=planned.study,
         variant=key.variant,
         seed=key.seed,
-        config=planned["config"],
+        config=planned.config,
         run_dir=run_dir,
-        config_hash=planned.get("config_hash", ""),
+        config_hash=planned.config_hash,
     )
     timings["wandb_s"] = time.perf_counter() - wandb_started
     result: CommandResult | None = None
     log = MetricsLog(paths.metrics, forward=wandb.log)
     try:
-        timeout_s = _timeout(planned)
+        if settings_error is not None:
+            raise settings_error
+        limits = command.limits if command is not None else RunLimits.of_config(planned.config)
         with log:
-            if planned["kind"] == "command":
+            if command is not None:
                 forward = wandb.log if wandb.run is not None else None
                 command_started = time.perf_counter()
                 result = run_command(
                     planned,
+                    command,
                     run_dir,
                     log.write_rows,
                     wandb_settings=wandb_settings,
                     forward=forward,
                     watch=CommandWatch(
-                        timeout_s=timeout_s,
+                        timeout_s=limits.timeout_s,
                         started=lambda pgid, start: _note_command(
                             store, key, token, me["token"], pgid, start
                         ),
@@ -169,7 +183,7 @@ def execute(
                 elif result.source_error is not None:
                     status, error = "failed", result.source_error
             else:
-                with _time_limit(timeout_s):
+                with _time_limit(limits.timeout_s):
                     provenance["device"] = _run_builtin(
                         planned, run_dir, log, threads, device, timings=timings
                     )
@@ -210,11 +224,11 @@ def execute(
     ended = time.time()
     timings["other_s"] = max(0.0, ended - started - sum(timings.values()) + timings["startup_s"])
     record = RunRecord(
-        study=planned["study"],
+        study=planned.study,
         variant=key.variant,
         seed=key.seed,
-        kind=planned["kind"],
-        config_hash=planned["config_hash"],
+        kind=planned.kind,  # type: ignore[arg-type]
+        config_hash=planned.config_hash,
         status=status,  # type: ignore[arg-type]
         final_metrics=finals,
         provenance=provenance,
@@ -258,10 +272,11 @@ def _final_values(
     return final_metrics(read.rows), first_non_finite(read.rows), unreadable, warnings
 
 
-def _timeout(planned: dict[str, Any]) -> float | None:
-    """The run's time limit in seconds (validated when the study was read)."""
-    value = planned["config"].get(TIMEOUT_KEY)
-    return None if value is None else timeout_seconds(value)
+def _command_config(planned: RunConfigFile) -> CommandConfig | None:
+    """A command run's settings, read once from its planned config; None for a built-in run."""
+    if planned.kind != "command":
+        return None
+    return parse_command_config(planned.config, where="config", other_keys=True)
 
 
 class _TimedOut(Exception):
@@ -297,7 +312,7 @@ def _note_command(
 
 
 def _run_builtin(
-    planned: dict[str, Any],
+    planned: RunConfigFile,
     run_dir: Path,
     log: MetricsLog,
     threads: int,
@@ -315,10 +330,10 @@ def _run_builtin(
         torch.set_num_threads(threads)
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    config = from_mapping(RunConfig, planned["config"])
+    config = from_mapping(RunConfig, planned.config)
     with RunDir(run_dir).output.open("w") as output:
         output.write(f"built-in trainer on {device}, {torch.get_num_threads()} threads\n")
-    train(config, seed=planned["seed"], run_dir=run_dir, log=log, device=device, timings=timings)
+    train(config, seed=planned.seed, run_dir=run_dir, log=log, device=device, timings=timings)
     return device
 
 

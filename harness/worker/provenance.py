@@ -67,20 +67,19 @@ def git_state(directory: Path, *, save_diff_to: Path | None = None) -> dict[str,
     return state
 
 
-def code_directory(config: dict[str, Any], *, kind: str, study_source: str | None) -> Path:
+def code_directory(cwd: str | None, *, study_source: str | None) -> Path:
     """The directory whose repository a run's code comes from.
 
     Args:
-        config: the run's resolved config.
-        kind: "builtin" or "command".
+        cwd: a command run's ``cwd``, if it has one (None for a built-in run).
         study_source: the study file, as stored in the study's description, if known.
 
     Returns:
         A command's ``cwd`` when it has one, else the study file's directory, else the
         current directory (the worker's, which is where harness was started).
     """
-    if kind == "command" and config.get("cwd"):
-        return Path(str(config["cwd"])).expanduser()
+    if cwd:
+        return Path(cwd).expanduser()
     if study_source:
         return Path(study_source).expanduser().parent
     return Path.cwd()

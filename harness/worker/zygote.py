@@ -98,16 +98,19 @@ def warm_up(request: dict[str, Any]) -> None:
     try:
         if request.get("wandb"):
             start_wandb_service()
+        from harness.store import RunConfigFile
         from harness.store.layout import RunDir
 
-        planned = json.loads(RunDir(Path(request["run_dir"])).config.read_text())
-        if planned.get("kind") == "builtin":
+        planned = RunConfigFile.from_dict(
+            json.loads(RunDir(Path(request["run_dir"])).config.read_text())
+        )
+        if planned.kind == "builtin":
             preload_trainer()
             from harness.schema import from_mapping
             from harness.training.config import RunConfig
             from harness.training.data import load_data
 
-            config = from_mapping(RunConfig, planned["config"])
+            config = from_mapping(RunConfig, planned.config)
             load_data(config.data, config.model.block_size)
     except Exception:  # the child meets it again and records it
         pass

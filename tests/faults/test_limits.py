@@ -20,8 +20,8 @@ from fault_studies import (
 )
 
 from harness.errors import SpecError
+from harness.limits import describe_duration, timeout_seconds
 from harness.study.seeds import MAX_SEEDS, seed_list
-from harness.training.limits import describe_duration, timeout_seconds
 
 
 def test_a_huge_output_line_does_not_make_a_huge_record(tmp_path: Path) -> None:

@@ -1,15 +1,19 @@
-"""A run's time limit: the ``timeout`` key of a run config, built-in or command.
+"""A run's limits: its time limit (the ``timeout`` key of a run config, built-in or command)
+and how much of its output its record keeps.
 
 ``timeout = 5400`` (seconds) or ``timeout = "1h30m"`` (a duration: ``s``, ``m``, ``h``, ``d``
 parts, largest first). A run still going when its time is up is ended (a command with its whole
-process group) and recorded ``failed``: "timed out after 1h30m". It lives here, below both the
-study reader and the built-in config, so that the two kinds of run read it the same way.
+process group) and recorded ``failed``: "timed out after 1h30m". It lives here, below the study
+reader, the built-in config and the worker, so that every kind of run reads it the same way;
+:class:`RunLimits` is the typed value the worker runs under.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 TIMEOUT_KEY = "timeout"
@@ -19,6 +23,35 @@ _DURATION = re.compile(
 )
 # A limit beyond a year is no limit anyone means (and a timer cannot take much more).
 LONGEST_S = 366 * 86400.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunLimits:
+    """What a run may use, and what of it its record keeps.
+
+    Attributes:
+        timeout_s: the run's time limit in seconds; None for none.
+        output_tail_lines: the record keeps at most this many of the output's last lines ...
+        output_tail_bytes: ... and at most this many bytes of it (a 50 MB line must not become
+            a 50 MB record that every listing loads) ...
+        output_line_bytes: ... each line cut to this many bytes.
+    """
+
+    timeout_s: float | None = None
+    output_tail_lines: int = 60
+    output_tail_bytes: int = 16 * 1024
+    output_line_bytes: int = 1024
+
+    @classmethod
+    def of_config(cls, config: Mapping[str, Any]) -> RunLimits:
+        """The limits of a resolved run config (built-in or command).
+
+        Raises:
+            DurationError: its ``timeout`` is no duration (a config read at the door never has
+                one).
+        """
+        value = config.get(TIMEOUT_KEY)
+        return cls(timeout_s=None if value is None else timeout_seconds(value))
 
 
 class DurationError(ValueError):

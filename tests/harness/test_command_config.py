@@ -1,0 +1,67 @@
+"""A command run's settings are read once into a CommandConfig (harness.study.command_config)."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.errors import SpecError
+from harness.limits import RunLimits
+from harness.study.command_config import parse_command_config
+
+
+def test_a_command_config_reads_every_key_into_its_field() -> None:
+    config = {
+        "command": "python train.py --seed {seed} --lr {lr}",
+        "shell": False,
+        "env": {"A": "1"},
+        "params": {"lr": 0.1},
+        "cwd": "/tmp",
+        "metrics": {"stdout": "auto"},
+        "timeout": "1h30m",
+    }
+    command = parse_command_config(config, where="base")
+    assert command.command == config["command"]
+    assert command.env == {"A": "1"}
+    assert command.params == {"lr": 0.1}
+    assert command.cwd == "/tmp"
+    assert command.metrics is not None and command.metrics.stdout == "auto"
+    assert not command.logs_to_wandb
+    assert command.limits.timeout_s == 5400.0
+
+
+def test_a_bare_command_has_the_defaults() -> None:
+    command = parse_command_config({"command": "true"}, where="base")
+    assert (command.shell, command.cwd, command.metrics) == (False, None, None)
+    assert command.limits == RunLimits()
+    assert command.limits.timeout_s is None
+
+
+def test_an_empty_cwd_means_the_workers_directory() -> None:
+    assert parse_command_config({"command": "true", "cwd": ""}, where="base").cwd is None
+
+
+def test_a_script_logging_to_wandb_is_seen() -> None:
+    command = parse_command_config({"command": "true", "metrics": {"wandb": True}}, where="b")
+    assert command.logs_to_wandb
+
+
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        ({"command": "true", "timeout": "soon"}, "variants.a.timeout"),
+        ({"command": "true", "metrics": {"stdot": "auto"}}, "variants.a.metrics.stdot"),
+        ({"command": "true", "comand": "x"}, "variants.a.comand"),
+        ({"command": "true", "env": {"A": 1}}, "variants.a.env"),
+    ],
+)
+def test_a_bad_key_is_named(config: dict[str, object], key: str) -> None:
+    with pytest.raises(SpecError) as error:
+        parse_command_config(config, where="variants.a")
+    assert error.value.key == key
+
+
+def test_a_planned_runs_config_may_carry_what_its_driver_added() -> None:
+    config = {"command": "true", "git": {"commit": "abc", "working_tree": False}}
+    with pytest.raises(SpecError):
+        parse_command_config(config, where="variants.a")
+    assert parse_command_config(config, where="config", other_keys=True).command == "true"
