@@ -25,6 +25,7 @@ the finished phases in ``<phased root>/phases.json``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -44,6 +45,7 @@ from harness.store.unreadable import UnreadableFile, load_json, load_json_object
 STUDY_FILE = "study.json"
 PHASES_FILE = "phases.json"
 SEQUENTIAL_FILE = "sequential.json"
+_SPACE_PROBE_BYTES = 64 * 1024
 
 
 class FileSystemStore(Store):
@@ -86,7 +88,7 @@ class FileSystemStore(Store):
             stored = load_json_object(path)
         except UnreadableFile:
             stored = None  # a damaged description is replaced
-        if stored is not None and _without_time(stored) == _without_time(json.loads(text)):
+        if stored is not None and _same_description(stored, json.loads(text)):
             return
         atomic_write_text(path, text)
 
@@ -348,6 +350,29 @@ class FileSystemStore(Store):
         self.study_dir.rename(target)
         return target
 
+    def out_of_space(self) -> OSError | None:
+        """Whether the disk (or the quota) holding the study is full now: a worker that died
+        without a record may have died of it, and could not even say so in its log.
+
+        Returns:
+            An ``ENOSPC``/``EDQUOT`` error naming the study directory when a 64 KiB write
+            there fails for want of space; None when it succeeds (or fails otherwise).
+        """
+        probe = self.study_dir / f".space-probe.{os.getpid()}.tmp"
+        try:
+            with probe.open("wb") as handle:
+                handle.write(bytes(_SPACE_PROBE_BYTES))
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as error:
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                return OSError(error.errno, error.strerror, str(self.study_dir))
+            return None
+        finally:
+            with contextlib.suppress(OSError):
+                probe.unlink()
+        return None
+
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
         self.study_dir.mkdir(parents=True, exist_ok=True)
@@ -389,13 +414,25 @@ def read_phase_decisions(root: Path) -> list[PhaseDecision]:
     path = root / PHASES_FILE
     try:
         entries = load_json(path)
-        if entries is None:
-            raise UnreadableFile(path, "missing")
-        return [PhaseDecision.from_dict(entry) for entry in entries]
     except UnreadableFile as error:
         raise UserError(f"{path}: cannot read the phase decisions: {error.problem}") from None
-    except (ValueError, KeyError, TypeError) as error:
-        raise UserError(f"{path}: cannot read the phase decisions: {error}") from None
+    if entries is None:
+        raise UserError(f"{path}: cannot read the phase decisions: missing")
+    if not isinstance(entries, list):
+        raise UserError(
+            f"{path}: cannot read the phase decisions: expected a list of phases, found "
+            f"{type(entries).__name__}; run 'harness study' on the study file again to rewrite it"
+        )
+    decisions = []
+    for number, entry in enumerate(entries, start=1):
+        try:
+            decisions.append(PhaseDecision.from_dict(entry))
+        except ValueError as error:
+            raise UserError(
+                f"{path}: cannot read the phase decisions: entry {number}: {error}; run "
+                "'harness study' on the study file again to rewrite it (finished runs are kept)"
+            ) from None
+    return decisions
 
 
 def write_sequential_looks(study_dir: Path, looks: SequentialLooks) -> None:
@@ -419,8 +456,21 @@ def read_sequential_looks(study_dir: Path) -> SequentialLooks | None:
         raise UserError(f"{path}: cannot read the sequential design: {error}") from None
 
 
-def _without_time(description: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in description.items() if k != "updated_at"}
+def _same_description(stored: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether two study descriptions say the same, ``updated_at`` aside, and the study file
+    counting as the same however its path is spelled (``x.toml``, ``./x.toml``, absolute)."""
+    ignored = ("updated_at", "source")
+    if {k: v for k, v in stored.items() if k not in ignored} != {
+        k: v for k, v in new.items() if k not in ignored
+    }:
+        return False
+    before, after = stored.get("source"), new.get("source")
+    if before == after:
+        return True
+    try:
+        return before is not None and after is not None and os.path.samefile(before, after)
+    except (OSError, TypeError, ValueError):  # gone, or not a path: they differ
+        return False
 
 
 def _seed_of(name: str) -> int:

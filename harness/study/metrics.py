@@ -11,12 +11,14 @@ A command config (``[base]`` or a variant) may declare, in any combination::
 Whatever the source, the worker writes what it reads to the run's ``metrics.jsonl``
 (:mod:`harness.run.metric_sources`), so nothing downstream knows where a metric came from.
 Everything that can be checked before a run starts is checked here, at the door: the regexes
-compile and name at least one metric, file names end in a format harness reads, and path
-placeholders are ones the worker fills in.
+compile and name at least one metric, file names end in a format harness reads, path
+placeholders are ones the worker fills in, and no path inside ``{run_dir}`` names one of
+harness's own files or leaves the run's folder.
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
 import string
 from collections.abc import Mapping
@@ -30,6 +32,24 @@ METRICS_KEYS = ("stdout", "log", "file", "wandb")
 FILE_FORMATS = (".json", ".jsonl", ".csv")
 PATH_PLACEHOLDERS = ("run_dir", "seed", "variant")
 STEP_GROUP = "step"
+# What harness itself writes in a run directory (the store, the worker, the executors). A
+# source declared there would be read as the script's results, and, since the worker clears a
+# source an interrupted attempt left, deleted before the run. A real run leaves no other name
+# (tests/faults/test_hostile_input.py checks it).
+HARNESS_RUN_FILES = frozenset(
+    {
+        "config.json",
+        "claim.json",
+        "record.json",
+        "metrics.jsonl",
+        "output.log",
+        "worker.log",
+        "git.diff",
+        "executor.json",
+        "slurm.log",
+        "wandb",
+    }
+)
 # A regex group name must be an identifier, so `val__loss` stands for the metric `val/loss`.
 GROUP_SLASH = "__"
 
@@ -180,6 +200,7 @@ def _paths(value: Any, key: str, known: tuple[str, ...]) -> tuple[str, ...]:
     ):
         raise SpecError("expected a path or a list of paths", key=key)
     for path in paths:
+        _refuse_harness_files(path, key)
         for name in _placeholders(path, key):
             if name not in known:
                 raise SpecError(
@@ -189,6 +210,27 @@ def _paths(value: Any, key: str, known: tuple[str, ...]) -> tuple[str, ...]:
                     suggestion=closest(name, known),
                 )
     return tuple(paths)
+
+
+def _refuse_harness_files(path: str, key: str) -> None:
+    """A path inside ``{run_dir}`` may name the script's own files only: not one harness
+    writes there (:data:`HARNESS_RUN_FILES`, or a temporary ``.name.*.tmp``), and not one
+    outside the run's folder (``{run_dir}/../s1/...`` is another run's)."""
+    placeholder = "{run_dir}"
+    if not path.startswith(placeholder):
+        return
+    inside = posixpath.normpath(path[len(placeholder) :].lstrip("/") or ".")
+    first = inside.split("/", 1)[0]
+    if first == "..":
+        raise SpecError(f"{path!r} leaves the run's folder; name a file inside it", key=key)
+    if first in HARNESS_RUN_FILES or (first.startswith(".") and first.endswith(".tmp")):
+        raise SpecError(
+            f"{path!r} is a file harness itself writes in the run's folder ("
+            f"{', '.join(sorted(HARNESS_RUN_FILES))}); have the script write its results "
+            "under another name, e.g. '{run_dir}/results.json' (a script's own metrics.jsonl "
+            "is read without declaring it)",
+            key=key,
+        )
 
 
 def _placeholders(text: str, key: str) -> list[str]:
