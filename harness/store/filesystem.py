@@ -30,11 +30,12 @@ import fcntl
 import json
 import os
 import time
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UserError
+from harness.errors import StoreWarning, UserError
 from harness.store._base import RunConfigFile, RunKey, Store
 from harness.store.atomic import atomic_write_text, exclusive_create, read_json_object
 from harness.store.claims import claim_is_live, end_claimed_command, held_by
@@ -145,9 +146,12 @@ class FileSystemStore(Store):
         path = self.run_dir(key) / "config.json"
         data = load_json(path)
         try:
-            return RunConfigFile.from_dict(data) if data is not None else None
+            config = RunConfigFile.from_dict(data) if data is not None else None
         except ValueError as error:
             raise UnreadableFile(path, f"not a run config: {error}") from None
+        if config is not None:
+            _check_names_its_folder(path, RunKey(variant=config.variant, seed=config.seed), key)
+        return config
 
     def try_claim(self, key: RunKey, owner: dict[str, Any]) -> bool:
         path = self.run_dir(key) / "claim.json"
@@ -304,9 +308,12 @@ class FileSystemStore(Store):
         path = self.run_dir(key) / "record.json"
         data = load_json(path)
         try:
-            return RunRecord.from_dict(data) if data is not None else None
+            record = RunRecord.from_dict(data) if data is not None else None
         except ValueError as error:
             raise UnreadableFile(path, f"not a run record: {error}") from None
+        if record is not None:
+            _check_names_its_folder(path, RunKey(variant=record.variant, seed=record.seed), key)
+        return record
 
     def problems(self, key: RunKey) -> list[str]:
         """What is wrong with a run's stored files (its damaged ``record.json`` and
@@ -326,16 +333,52 @@ class FileSystemStore(Store):
         return "running" if self.live_claim(key) is not None else "pending"
 
     def run_keys(self) -> Iterator[RunKey]:
+        """Every run folder with its ``config.json``; a folder that holds a run's results but
+        cannot be one (see :meth:`damaged_runs`) is left out with a warning naming it."""
+        for folder, key, problem in self._run_folders():
+            if problem is None and key is not None:
+                yield key
+            elif problem is not None:
+                warnings.warn(
+                    f"{folder}: {problem}; the run is left out of results and verdicts. "
+                    f"{_DAMAGED_FOLDER_ADVICE}",
+                    StoreWarning,
+                    stacklevel=2,
+                )
+
+    def damaged_runs(self) -> list[tuple[Path, RunKey | None, str]]:
+        """Run folders holding a run's results that cannot be read as the run they name: a
+        ``record.json`` without its ``config.json``, or a folder not named ``s<seed>``.
+        :meth:`run_keys` leaves them out (with a warning); ``harness runs`` lists them.
+
+        Returns:
+            (folder, the run its name stands for (None when it names none), what is wrong).
+        """
+        return [(f, k, p) for f, k, p in self._run_folders() if p is not None]
+
+    def _run_folders(self) -> Iterator[tuple[Path, RunKey | None, str | None]]:
+        """Each seed folder under ``runs/``, in (variant, numeric seed) order: its key (None
+        when its name is no ``s<seed>``) and what is wrong with it (None: a run, or an empty
+        folder left by a claim)."""
         runs = self.study_dir / "runs"
         if not runs.is_dir():
             return
         for variant_dir in sorted(runs.iterdir()):
             if not variant_dir.is_dir():
                 continue
-            seed_dirs = [d for d in variant_dir.iterdir() if d.name.startswith("s")]
-            for seed_dir in sorted(seed_dirs, key=lambda d: _seed_of(d.name)):
-                if _seed_of(seed_dir.name) >= 0 and (seed_dir / "config.json").exists():
-                    yield RunKey(variant=variant_dir.name, seed=_seed_of(seed_dir.name))
+            seed_dirs = [d for d in variant_dir.iterdir() if d.is_dir()]
+            for seed_dir in sorted(seed_dirs, key=lambda d: (_seed_of(d.name), d.name)):
+                seed = _seed_of(seed_dir.name)
+                key = RunKey(variant=variant_dir.name, seed=seed) if seed >= 0 else None
+                has_config = (seed_dir / "config.json").exists()
+                has_record = (seed_dir / "record.json").exists()
+                if key is not None and seed_dir.name == f"s{seed}":
+                    if has_config:
+                        yield seed_dir, key, None
+                    elif has_record:
+                        yield seed_dir, key, "a run folder with a record.json but no config.json"
+                elif has_config or has_record:
+                    yield seed_dir, None, "a run folder not named s<seed> (such as s0, s1)"
 
     def archive(self) -> Path | None:
         """Move the whole study directory aside (for ``--fresh``); nothing is deleted."""
@@ -454,6 +497,19 @@ def read_sequential_looks(study_dir: Path) -> SequentialLooks | None:
         raise UserError(f"{path}: cannot read the sequential design: {error.problem}") from None
     except (ValueError, TypeError, AttributeError) as error:
         raise UserError(f"{path}: cannot read the sequential design: {error}") from None
+
+
+_DAMAGED_FOLDER_ADVICE = (
+    "Nothing was deleted: restore the missing file (or rename the folder), or delete the "
+    "folder to run the run again"
+)
+
+
+def _check_names_its_folder(path: Path, named: RunKey, folder: RunKey) -> None:
+    """A record or config names the run whose folder holds it; one that names another run was
+    copied or moved there, and is not guessed at."""
+    if named != folder:
+        raise UnreadableFile(path, f"names run {named}, not {folder} whose folder holds it")
 
 
 def _same_description(stored: dict[str, Any], new: dict[str, Any]) -> bool:
