@@ -371,13 +371,12 @@ class FileSystemStore(Store):
                 seed = _seed_of(seed_dir.name)
                 key = RunKey(variant=variant_dir.name, seed=seed) if seed >= 0 else None
                 has_config = (seed_dir / "config.json").exists()
-                has_record = (seed_dir / "record.json").exists()
                 if key is not None and seed_dir.name == f"s{seed}":
                     if has_config:
                         yield seed_dir, key, None
-                    elif has_record:
+                    elif (seed_dir / "record.json").exists():
                         yield seed_dir, key, "a run folder with a record.json but no config.json"
-                elif has_config or has_record:
+                elif has_config or (seed_dir / "record.json").exists():
                     yield seed_dir, None, "a run folder not named s<seed> (such as s0, s1)"
 
     def archive(self) -> Path | None:

@@ -344,3 +344,19 @@ def test_a_run_folder_without_its_config_is_listed_as_damaged_and_left_out(
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert f"{folder}: " in result.stderr
     assert (folder / "record.json").read_bytes()  # kept as it was
+
+
+def test_a_run_folder_not_named_by_its_seed_is_listed_as_damaged(
+    study: Study, clean_table: pl.DataFrame, tmp_path: Path
+) -> None:
+    folder = study.run_dir(*DAMAGED)
+    renamed = folder.rename(folder.with_name("s01"))  # not the folder of run a-s1
+    listing = cli("runs", str(study.study_dir), "--format", "json")
+    assert listing.code == 0 and f"warning: {renamed}: " in listing.err, listing.err
+    runs = json.loads(listing.out)["runs"]
+    damaged = [r for r in runs if r["status"] == "damaged"]
+    assert len(damaged) == 1 and str(renamed) in damaged[0]["note"]
+    assert "not named s<seed>" in damaged[0]["note"]
+    table, err = export_rows(study, tmp_path)
+    assert f"{renamed}: " in err
+    assert table.equals(without_damaged(clean_table))
