@@ -88,10 +88,14 @@ def main(argv: list[str] | None = None) -> int:
         hint = f" (did you mean '{match}'?)" if match else ""
         print(f"harness: unknown command '{name}'{hint}\n\n{_top_level_help()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(f"harness.commands.{COMMANDS[name][0]}")
-    parser = argparse.ArgumentParser(prog=f"harness {name}", description=COMMANDS[name][1])
-    module.add_arguments(parser)
-    args = parser.parse_args(argv[1:])
+    try:  # Ctrl-C while the command's modules load: nothing started yet, nothing to say
+        module = importlib.import_module(f"harness.commands.{COMMANDS[name][0]}")
+        parser = argparse.ArgumentParser(prog=f"harness {name}", description=COMMANDS[name][1])
+        module.add_arguments(parser)
+        args = parser.parse_args(argv[1:])
+    except KeyboardInterrupt:
+        print(f"\nharness {name}: interrupted", file=sys.stderr)
+        return 130
     # SIGTERM (a scheduler's kill, `timeout`, systemd) unwinds like Ctrl-C: workers stopped,
     # claims released, finished runs kept; the exit status is 143 (128 + SIGTERM).
     raise_on_sigterm()

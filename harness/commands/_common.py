@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -77,11 +78,25 @@ def add_format_argument(
 
 
 def add_runs_dir(parser: argparse.ArgumentParser) -> None:
+    # $HARNESS_RUNS_DIR is the default, read here so that argparse checks it like the flag.
     parser.add_argument(
         "--runs-dir",
-        default=None,
+        type=runs_dir_path,
+        default=os.environ.get("HARNESS_RUNS_DIR"),
         help="root of the results store (default $HARNESS_RUNS_DIR or ./runs)",
     )
+
+
+def runs_dir_path(text: str) -> str:
+    """A runs root as given; an empty one (``--runs-dir ''``, ``HARNESS_RUNS_DIR=``) would
+    put studies in the current directory, and is refused."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "the runs root is empty (--runs-dir '' or HARNESS_RUNS_DIR=''), which would write "
+            "studies into the current directory; name a folder, or unset HARNESS_RUNS_DIR to "
+            "use ./runs"
+        )
+    return text
 
 
 def parse_seeds(text: str) -> int | list[int]:

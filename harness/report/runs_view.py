@@ -11,7 +11,8 @@ from harness.store import FileSystemStore, StudyMeta
 
 
 def runs_listing(study_dir: Path, meta: StudyMeta) -> Listing:
-    """One row per run that has a config (planned, running or finished).
+    """One row per run that has a config (planned, running or finished), and one per damaged
+    run folder (status ``damaged``: left out of every result, the note says why).
 
     Args:
         study_dir: the study directory.
@@ -43,6 +44,22 @@ def runs_listing(study_dir: Path, meta: StudyMeta) -> Listing:
                 "final_metrics": dict(record.final_metrics) if record else {},
                 "started_at": record.started_at if record else None,
                 "ended_at": record.ended_at if record else None,
+            }
+        )
+    for folder, damaged_key, problem in store.damaged_runs():  # left out of every result
+        counts["damaged"] = counts.get("damaged", 0) + 1
+        rows.append(
+            {
+                "variant": damaged_key.variant if damaged_key else folder.parent.name,
+                "seed": damaged_key.seed if damaged_key else None,
+                "status": "damaged",
+                metric: None,
+                "wall_time_s": None,
+                "note": f"{folder}: {problem}",
+                "config_hash": None,
+                "final_metrics": {},
+                "started_at": None,
+                "ended_at": None,
             }
         )
     counted = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))

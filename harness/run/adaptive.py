@@ -29,6 +29,7 @@ from analysis.verdict import Verdict
 from harness.errors import UserError
 from harness.run.runner import StudyOutcome
 from harness.store import RunKey, load_run_statuses
+from harness.study.seeds import MAX_SEED
 from harness.study.spec import StudySpec
 
 
@@ -83,6 +84,11 @@ class AdaptiveSettings:
 def seed_sequence(spec: StudySpec, max_seeds: int) -> list[int]:
     """The seeds in the order they are added: the study's, then max + 1, max + 2, ..."""
     seeds = sorted(spec.seeds)
+    if seeds[-1] + max_seeds - len(seeds) > MAX_SEED:
+        raise UserError(
+            f"--max-seeds {max_seeds} would add seeds after the study's largest, {seeds[-1]}, "
+            f"beyond {MAX_SEED} (the largest seed every backend accepts); use smaller seeds"
+        )
     while len(seeds) < max_seeds:
         seeds.append(seeds[-1] + 1)
     return seeds

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness.errors import UserError
+from harness.errors import UserError, os_error_message
 from harness.executors import Executor, RunPlan
+from harness.run.metric_paths import refuse_harness_files
 from harness.run.scheduler import Scheduler
 from harness.run.study_meta import study_meta
 from harness.store import FileSystemStore, RunKey
@@ -81,7 +82,11 @@ def plan_runs(
 
     Runs are ordered seed-major (all variants of seed 0, then of seed 1 ...), so an
     interrupted study has complete pairs to compare as early as possible.
+
+    Raises:
+        SpecError: a metric source names a file harness writes in the run's folder.
     """
+    refuse_harness_files(spec)
     plans = []
     for seed in spec.seeds:
         for variant in spec.variants:
@@ -222,6 +227,7 @@ def run_study(
     scheduler.open()  # a bad executor setting fails here, before the progress display starts
     progress.start(total=len(plans), finished=len(outcome.skipped), active_plans=todo)
     scheduler.enqueue(todo)
+    unrecorded: list[RunKey] = []
     try:
         while scheduler.has_work:
             submitted = scheduler.submit()
@@ -231,6 +237,8 @@ def run_study(
             for plan, record in scheduler.collect(poll_interval):
                 if record is not None:
                     outcome.executed.append(record)
+                else:
+                    unrecorded.append(plan.key)
                 progress.finished(plan, record)
             progress.tick()
     except BaseException:
@@ -239,4 +247,11 @@ def run_study(
     finally:
         progress.stop()
         scheduler.close()
+    if unrecorded and (full := store.out_of_space()) is not None:
+        shown = ", ".join(str(key) for key in unrecorded[:5])
+        more = f" and {len(unrecorded) - 5} more" if len(unrecorded) > 5 else ""
+        raise UserError(
+            f"{os_error_message(full)}; {len(unrecorded)} run(s) could not be recorded "
+            f"({shown}{more}): run again to resume once there is space (finished runs are kept)"
+        )
     return outcome

@@ -6,6 +6,8 @@ the study spec, and ``harness.study`` knows the spec but not the store.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from harness.store import SearchMeta, StudyMeta
 from harness.study.spec import StudySpec
 
@@ -35,7 +37,8 @@ def study_meta(
         variants=tuple(variant.name for variant in spec.variants),
         base=data["base"],
         variant_configs=data["variant_configs"],
-        source=data["source"],
+        # absolute, so that the description names the file whatever the current directory
+        source=str(Path(data["source"]).absolute()) if data["source"] else None,
         sweep=data["sweep"],
         updated_at=updated_at,
         search=search,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from harness.run.adaptive import AdaptiveSettings
+from harness.run.metric_paths import refuse_harness_files
 from harness.study.phases import PhasedStudy
 from harness.study.source import StudySource
 from harness.study.spec import StudySpec
@@ -66,6 +67,8 @@ def validate_study(settings: ValidateSettings) -> int:
         ]
     else:
         studies = [PlannedStudy(spec=shape, study_dir=root / shape.name)]
+    for planned in studies:
+        refuse_harness_files(planned.spec)
     listing = plan_listing(str(settings.source.path), shape.name, studies)
     if studies[0].phase is None and studies[0].spec.factorial is not None:
         from harness.report.factorial import with_design  # cells, and a fraction's aliases

@@ -19,15 +19,17 @@ the finished phases in ``<phased root>/phases.json``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
 import time
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UserError
+from harness.errors import StoreWarning, UserError
 from harness.store._base import RunConfigFile, RunKey, Store
 from harness.store.atomic import atomic_write_text, exclusive_create, read_json_object
 from harness.store.claims import claim_is_live, end_claimed_command, held_by
@@ -42,6 +44,8 @@ from harness.store.layout import (
 from harness.store.meta import PhaseDecision, SequentialLooks, StudyMeta
 from harness.store.records import RunRecord, Status
 from harness.store.unreadable import UnreadableFile, load_json, load_json_object, warn_unreadable
+
+_SPACE_PROBE_BYTES = 64 * 1024
 
 
 class FileSystemStore(Store):
@@ -84,7 +88,7 @@ class FileSystemStore(Store):
             stored = load_json_object(path)
         except UnreadableFile:
             stored = None  # a damaged description is replaced
-        if stored is not None and _without_time(stored) == _without_time(json.loads(text)):
+        if stored is not None and _same_description(stored, json.loads(text)):
             return
         atomic_write_text(path, text)
 
@@ -145,9 +149,12 @@ class FileSystemStore(Store):
         path = self.paths(key).config
         data = load_json(path)
         try:
-            return RunConfigFile.from_dict(data) if data is not None else None
+            config = RunConfigFile.from_dict(data) if data is not None else None
         except ValueError as error:
             raise UnreadableFile(path, f"not a run config: {error}") from None
+        if config is not None:
+            _check_names_its_folder(path, RunKey(variant=config.variant, seed=config.seed), key)
+        return config
 
     def try_claim(self, key: RunKey, owner: dict[str, Any]) -> bool:
         path = self.paths(key).claim
@@ -304,9 +311,12 @@ class FileSystemStore(Store):
         path = self.paths(key).record
         data = load_json(path)
         try:
-            return RunRecord.from_dict(data) if data is not None else None
+            record = RunRecord.from_dict(data) if data is not None else None
         except ValueError as error:
             raise UnreadableFile(path, f"not a run record: {error}") from None
+        if record is not None:
+            _check_names_its_folder(path, RunKey(variant=record.variant, seed=record.seed), key)
+        return record
 
     def problems(self, key: RunKey) -> list[str]:
         """What is wrong with a run's stored files (its damaged ``record.json`` and
@@ -326,16 +336,52 @@ class FileSystemStore(Store):
         return "running" if self.live_claim(key) is not None else "pending"
 
     def run_keys(self) -> Iterator[RunKey]:
+        """Every run folder with its ``config.json``; a folder that holds a run's results but
+        cannot be one (see :meth:`damaged_runs`) is left out with a warning naming it."""
+        for folder, key, problem in self._run_folders():
+            if problem is None and key is not None:
+                yield key
+            elif problem is not None:
+                warnings.warn(
+                    f"{folder}: {problem}; the run is left out of results and verdicts. "
+                    f"{_DAMAGED_FOLDER_ADVICE}",
+                    StoreWarning,
+                    stacklevel=2,
+                )
+
+    def damaged_runs(self) -> list[tuple[Path, RunKey | None, str]]:
+        """Run folders holding a run's results that cannot be read as the run they name: a
+        ``record.json`` without its ``config.json``, or a folder not named ``s<seed>``.
+        :meth:`run_keys` leaves them out (with a warning); ``harness runs`` lists them.
+
+        Returns:
+            (folder, the run its name stands for (None when it names none), what is wrong).
+        """
+        return [(f, k, p) for f, k, p in self._run_folders() if p is not None]
+
+    def _run_folders(self) -> Iterator[tuple[Path, RunKey | None, str | None]]:
+        """Each seed folder under ``runs/``, in (variant, numeric seed) order: its key (None
+        when its name is no ``s<seed>``) and what is wrong with it (None: a run, or an empty
+        folder left by a claim)."""
         runs = self.study_dir / RUNS_FOLDER
         if not runs.is_dir():
             return
         for variant_dir in sorted(runs.iterdir()):
             if not variant_dir.is_dir():
                 continue
-            seed_dirs = [d for d in variant_dir.iterdir() if d.name.startswith("s")]
-            for seed_dir in sorted(seed_dirs, key=lambda d: _seed_of(d.name)):
-                if _seed_of(seed_dir.name) >= 0 and RunDir(seed_dir).config.exists():
-                    yield RunKey(variant=variant_dir.name, seed=_seed_of(seed_dir.name))
+            seed_dirs = [d for d in variant_dir.iterdir() if d.is_dir()]
+            for seed_dir in sorted(seed_dirs, key=lambda d: (_seed_of(d.name), d.name)):
+                seed = _seed_of(seed_dir.name)
+                key = RunKey(variant=variant_dir.name, seed=seed) if seed >= 0 else None
+                paths = RunDir(seed_dir)
+                has_config = paths.config.exists()
+                if key is not None and seed_dir.name == f"s{seed}":
+                    if has_config:
+                        yield seed_dir, key, None
+                    elif paths.record.exists():
+                        yield seed_dir, key, "a run folder with a record.json but no config.json"
+                elif has_config or paths.record.exists():
+                    yield seed_dir, None, "a run folder not named s<seed> (such as s0, s1)"
 
     def archive(self) -> Path | None:
         """Move the whole study directory aside (for ``--fresh``); nothing is deleted."""
@@ -349,6 +395,29 @@ class FileSystemStore(Store):
             target = self.study_dir.with_name(f"{self.study_dir.name}.old-{stamp}-{suffix}")
         self.study_dir.rename(target)
         return target
+
+    def out_of_space(self) -> OSError | None:
+        """Whether the disk (or the quota) holding the study is full now: a worker that died
+        without a record may have died of it, and could not even say so in its log.
+
+        Returns:
+            An ``ENOSPC``/``EDQUOT`` error naming the study directory when a 64 KiB write
+            there fails for want of space; None when it succeeds (or fails otherwise).
+        """
+        probe = self.study_dir / f".space-probe.{os.getpid()}.tmp"
+        try:
+            with probe.open("wb") as handle:
+                handle.write(bytes(_SPACE_PROBE_BYTES))
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as error:
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                return OSError(error.errno, error.strerror, str(self.study_dir))
+            return None
+        finally:
+            with contextlib.suppress(OSError):
+                probe.unlink()
+        return None
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
@@ -391,13 +460,25 @@ def read_phase_decisions(root: Path) -> list[PhaseDecision]:
     path = phase_decisions_file(root)
     try:
         entries = load_json(path)
-        if entries is None:
-            raise UnreadableFile(path, "missing")
-        return [PhaseDecision.from_dict(entry) for entry in entries]
     except UnreadableFile as error:
         raise UserError(f"{path}: cannot read the phase decisions: {error.problem}") from None
-    except (ValueError, KeyError, TypeError) as error:
-        raise UserError(f"{path}: cannot read the phase decisions: {error}") from None
+    if entries is None:
+        raise UserError(f"{path}: cannot read the phase decisions: missing")
+    if not isinstance(entries, list):
+        raise UserError(
+            f"{path}: cannot read the phase decisions: expected a list of phases, found "
+            f"{type(entries).__name__}; run 'harness study' on the study file again to rewrite it"
+        )
+    decisions = []
+    for number, entry in enumerate(entries, start=1):
+        try:
+            decisions.append(PhaseDecision.from_dict(entry))
+        except ValueError as error:
+            raise UserError(
+                f"{path}: cannot read the phase decisions: entry {number}: {error}; run "
+                "'harness study' on the study file again to rewrite it (finished runs are kept)"
+            ) from None
+    return decisions
 
 
 def write_sequential_looks(study_dir: Path, looks: SequentialLooks) -> None:
@@ -421,8 +502,34 @@ def read_sequential_looks(study_dir: Path) -> SequentialLooks | None:
         raise UserError(f"{path}: cannot read the sequential design: {error}") from None
 
 
-def _without_time(description: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in description.items() if k != "updated_at"}
+_DAMAGED_FOLDER_ADVICE = (
+    "Nothing was deleted: restore the missing file (or rename the folder), or delete the "
+    "folder to run the run again"
+)
+
+
+def _check_names_its_folder(path: Path, named: RunKey, folder: RunKey) -> None:
+    """A record or config names the run whose folder holds it; one that names another run was
+    copied or moved there, and is not guessed at."""
+    if named != folder:
+        raise UnreadableFile(path, f"names run {named}, not {folder} whose folder holds it")
+
+
+def _same_description(stored: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether two study descriptions say the same, ``updated_at`` aside, and the study file
+    counting as the same however its path is spelled (``x.toml``, ``./x.toml``, absolute)."""
+    ignored = ("updated_at", "source")
+    if {k: v for k, v in stored.items() if k not in ignored} != {
+        k: v for k, v in new.items() if k not in ignored
+    }:
+        return False
+    before, after = stored.get("source"), new.get("source")
+    if before == after:
+        return True
+    try:
+        return before is not None and after is not None and os.path.samefile(before, after)
+    except (OSError, TypeError, ValueError):  # gone, or not a path: they differ
+        return False
 
 
 def _seed_of(name: str) -> int:

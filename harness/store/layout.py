@@ -15,6 +15,7 @@ owner; ``tests/store/test_layout_ownership.py`` keeps it that way.
 
 from __future__ import annotations
 
+import posixpath
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,6 +96,30 @@ class RunDir:
         """What one attempt at the run writes and a new attempt starts without (the metrics,
         the output, the saved diff)."""
         return (self.metrics, self.output, self.git_diff)
+
+
+def harness_file_names() -> frozenset[str]:
+    """The names harness itself writes in a run's folder (every path of :class:`RunDir`): a
+    script's own results must be named otherwise, since a source declared under one of these
+    would be read as the script's, and cleared with a failed attempt's leftovers."""
+    paths = RunDir(Path("."))
+    return frozenset(
+        getattr(paths, name).name
+        for name, member in vars(RunDir).items()
+        if isinstance(member, property) and name != "attempt_files"
+    )
+
+
+def names_harness_file(path: str, run_dir_placeholder: str = "{run_dir}") -> str | None:
+    """The harness file ``path`` names, when it is ``{run_dir}/<one of harness's files>...``
+    (or a temporary file of an atomic write there); None for any other path."""
+    if not path.startswith(run_dir_placeholder):
+        return None
+    inside = posixpath.normpath(path[len(run_dir_placeholder) :].lstrip("/") or ".")
+    first = inside.split("/", 1)[0]
+    if first in harness_file_names() or (first.startswith(".") and first.endswith(".tmp")):
+        return first
+    return None
 
 
 def phase_decisions_file(phased_root: Path) -> Path:

@@ -189,19 +189,31 @@ class PhaseDecision:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PhaseDecision:
+    def from_dict(cls, data: Any) -> PhaseDecision:
         """Read one entry of ``phases.json``.
 
         Raises:
-            KeyError: a field is missing.
+            ValueError: not an object, a field missing, or a field of the wrong kind; the
+                message names the field.
         """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"expected an object, found {type(data).__name__}")
+        missing = [name for name in PHASE_DECISION_FIELDS if name not in data]
+        if missing:
+            raise ValueError(f"{', '.join(repr(name) for name in missing)} missing")
+        tiers = data["tiers"]
+        if not isinstance(tiers, list) or not all(isinstance(tier, list) for tier in tiers):
+            raise ValueError("'tiers' is not a list of lists of variant names")
         return cls(
             phase=str(data["phase"]),
             chosen=str(data["chosen"]),
             winner=str(data["winner"]),
             separated=bool(data["separated"]),
-            tiers=tuple(tuple(str(name) for name in tier) for tier in data["tiers"]),
+            tiers=tuple(tuple(str(name) for name in tier) for tier in tiers),
         )
+
+
+PHASE_DECISION_FIELDS = ("phase", "chosen", "winner", "separated", "tiers")
 
 
 def _optional_str(value: Any) -> str | None:

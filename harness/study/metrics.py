@@ -11,12 +11,14 @@ A command config (``[base]`` or a variant) may declare, in any combination::
 Whatever the source, the worker writes what it reads to the run's ``metrics.jsonl``
 (:mod:`harness.worker.metric_sources`), so nothing downstream knows where a metric came from.
 Everything that can be checked before a run starts is checked here, at the door: the regexes
-compile and name at least one metric, file names end in a format harness reads, and path
-placeholders are ones the worker fills in.
+compile and name at least one metric, file names end in a format harness reads, path
+placeholders are ones the worker fills in, and no path inside ``{run_dir}`` names one of
+harness's own files or leaves the run's folder.
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
 import string
 from collections.abc import Mapping
@@ -180,6 +182,7 @@ def _paths(value: Any, key: str, known: tuple[str, ...]) -> tuple[str, ...]:
     ):
         raise SpecError("expected a path or a list of paths", key=key)
     for path in paths:
+        _refuse_leaving_run_dir(path, key)
         for name in _placeholders(path, key):
             if name not in known:
                 raise SpecError(
@@ -189,6 +192,19 @@ def _paths(value: Any, key: str, known: tuple[str, ...]) -> tuple[str, ...]:
                     suggestion=closest(name, known),
                 )
     return tuple(paths)
+
+
+def _refuse_leaving_run_dir(path: str, key: str) -> None:
+    """A path inside ``{run_dir}`` may not leave the run's folder (``{run_dir}/../s1/...`` is
+    another run's). Whether it names a file harness itself writes there is the store's to say
+    (:func:`harness.run.metric_paths.refuse_harness_files`, before any run)."""
+    placeholder = "{run_dir}"
+    if not path.startswith(placeholder):
+        return
+    inside = posixpath.normpath(path[len(placeholder) :].lstrip("/") or ".")
+    first = inside.split("/", 1)[0]
+    if first == "..":
+        raise SpecError(f"{path!r} leaves the run's folder; name a file inside it", key=key)
 
 
 def _placeholders(text: str, key: str) -> list[str]:

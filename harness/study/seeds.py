@@ -19,6 +19,30 @@ def default_seeds(count: int) -> tuple[int, ...]:
 # fill the memory long before any run started.
 MAX_SEEDS = 10_000
 
+# The largest seed every consumer accepts: numpy's legacy ``np.random.seed`` (what a user's
+# script often calls) takes 0 .. 2**32 - 1; torch takes up to 2**64 - 1 and the analysis
+# tables hold seeds as Int64, so this is the strictest of them.
+MAX_SEED = 2**32 - 1
+
+
+def check_seed_range(seeds: tuple[int, ...] | list[int], key: str) -> None:
+    """Refuse a seed no backend could take: beyond :data:`MAX_SEED` (or negative).
+
+    Args:
+        seeds: the seeds.
+        key: the dotted key (or flag) they came from, for the message.
+
+    Raises:
+        SpecError: naming the key, the first bad seed and the range.
+    """
+    bad = next((seed for seed in seeds if not 0 <= seed <= MAX_SEED), None)
+    if bad is not None:
+        raise SpecError(
+            f"seed {bad} is out of range: seeds must be integers from 0 to {MAX_SEED} "
+            "(2**32 - 1, what numpy, torch and the analysis tables all accept)",
+            key=key,
+        )
+
 
 def seed_list(
     value: Any, key: str, *, start: int = 0, avoid: tuple[int, ...] = ()
@@ -26,7 +50,8 @@ def seed_list(
     """A seed count (the first N seeds from ``start`` not in ``avoid``) or an explicit list.
 
     Args:
-        value: a count ``N`` or a list of distinct non-negative integers, as written.
+        value: a count ``N`` or a list of distinct integers from 0 to :data:`MAX_SEED`, as
+            written.
         key: the dotted key it was written under, for errors (``study.seeds``).
         start: where a count starts counting (fresh seeds count from 1000).
         avoid: seeds a count skips (fresh seeds skip the search seeds).
@@ -48,6 +73,7 @@ def seed_list(
             if candidate not in avoid:
                 seeds.append(candidate)
             candidate += 1
+        check_seed_range(seeds, key)
         return tuple(seeds)
     if (
         isinstance(value, list | tuple)
@@ -58,6 +84,7 @@ def seed_list(
             raise SpecError(f"at most {MAX_SEEDS} seeds per study, got {len(value)}", key=key)
         if len(set(value)) != len(value):
             raise SpecError("seeds must be distinct", key=key)
+        check_seed_range(value, key)
         return tuple(value)
     raise SpecError(
         f"expected a count or a non-empty list of non-negative integers, got {value!r}", key=key

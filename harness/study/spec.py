@@ -46,6 +46,7 @@ from harness.study.search import SearchConfig, parse_search
 from harness.study.seeds import default_seeds, seed_list
 from harness.study.sweep import expand_sweep, swept_values
 from harness.study.tables import (
+    check_depth,
     deep_merge,
     format_key,
     parse_assignment,
@@ -237,6 +238,10 @@ def read_study_file(
     try:
         for assignment in overrides:
             apply_override(raw, assignment)
+    except SpecError as error:
+        raise error.located(file=path, line=None) from None
+    try:
+        check_depth(raw)
     except SpecError as error:
         raise error.located(file=path, line=None) from None
     if seeds is not None:

@@ -33,6 +33,30 @@ def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[st
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
+# Far deeper than any config (``variants.a.model.attention.x`` is five), far shallower than
+# Python's recursion limit, which merging and copying tables would otherwise reach.
+MAX_DEPTH = 64
+
+
+def check_depth(table: Mapping[str, Any]) -> None:
+    """Refuse tables nested deeper than :data:`MAX_DEPTH` (walked without recursion).
+
+    Raises:
+        SpecError: naming the start of the deepest key and the limit.
+    """
+    stack: list[tuple[list[str], Any]] = [([], table)]
+    while stack:
+        parts, node = stack.pop()
+        if len(parts) > MAX_DEPTH:
+            raise SpecError(
+                f"nested more than {MAX_DEPTH} tables deep; no config key is that deep",
+                key=format_key(parts[:4]) + ".…",
+            )
+        if isinstance(node, Mapping):
+            stack.extend(([*parts, str(key)], value) for key, value in node.items())
+        elif isinstance(node, list):
+            stack.extend(([*parts, f"[{index}]"], value) for index, value in enumerate(node))
+
 
 def split_key(dotted: str) -> list[str]:
     """The parts of a dotted key, read as TOML reads a key: ``a."b.c"`` -> ``["a", "b.c"]``.

@@ -33,7 +33,7 @@ from typing import Any
 
 from harness.errors import UserError
 from harness.executors import Executor, RunPlan
-from harness.run.runner import plan_runs
+from harness.run.runner import config_conflicts, plan_runs
 from harness.run.scheduler import Scheduler
 from harness.run.study_meta import study_meta
 from harness.schema import to_mapping
@@ -49,6 +49,7 @@ from harness.store.layout import RunDir
 from harness.store.metrics_file import read_metrics
 from harness.study.search import SearchConfig
 from harness.study.spec import StudySpec
+from harness.study.sweep import sanitize_name
 from harness.study.tables import changed_keys
 from harness.tune.config import trial_variant
 from harness.tune.storage import ask_lock, open_storage
@@ -67,8 +68,20 @@ RECOVER_INTERVAL_S = 5.0
 MAX_FAILED_IN_A_ROW = 3
 
 
-def variant_name(trial_number: int) -> str:
-    return f"trial-{trial_number:04d}"
+def variant_name(trial_number: int, *, search_name: str | None = None) -> str:
+    """The store variant of a trial: ``trial-0007`` for the study's own search, and
+    ``<search_name>-trial-0007`` for a search named otherwise (``search.study_name``), because
+    trial numbers restart at 0 in every Optuna study and one study folder may hold several.
+
+    Args:
+        trial_number: the Optuna trial number.
+        search_name: the search's Optuna study name, when it is not the study's name.
+
+    Returns:
+        A variant name, safe as a directory name.
+    """
+    name = f"trial-{trial_number:04d}"
+    return f"{sanitize_name(search_name)}-{name}" if search_name else name
 
 
 def trial_variant_of(trial: Any) -> str:
@@ -255,12 +268,15 @@ class Search:
     def _start(self, trial: Any) -> None:
         self.study.sampler = make_sampler(self.search, trial.number)
         params = {name: suggest(trial, name, p) for name, p in self.search.space.items()}
-        variant = trial.user_attrs.get(VARIANT_ATTR) or variant_name(trial.number)
+        own_search = self.search.study_name == self.spec.name
+        variant = trial.user_attrs.get(VARIANT_ATTR) or variant_name(
+            trial.number, search_name=None if own_search else self.search.study_name
+        )
         trial.set_user_attr(VARIANT_ATTR, variant)
         trial_spec = self._trial_spec(variant, params)
-        active = ActiveTrial(
-            trial=trial, variant=variant, plans=plan_runs(trial_spec, self.store, wandb=self.wandb)
-        )
+        plans = plan_runs(trial_spec, self.store, wandb=self.wandb)
+        self._refuse_foreign_runs(trial, plans)
+        active = ActiveTrial(trial=trial, variant=variant, plans=plans)
         self.active[trial.number] = active
         retry = trial.user_attrs.get(RETRY_ATTR)
         again = f" (retrying trial {retry})" if retry is not None else ""
@@ -274,6 +290,24 @@ class Search:
             else:
                 self.scheduler.enqueue([plan])
         self.trials_run += 1
+
+    def _refuse_foreign_runs(self, trial: Any, plans: list[RunPlan]) -> None:
+        """A finished run is this trial's only when its whole config is the trial's: one left
+        by another search under the same name (a storage deleted or replaced) is never taken
+        as this trial's result. The trial is failed and the search stops, naming the runs.
+        """
+        from optuna.trial import TrialState
+
+        conflicts = config_conflicts(self.store, plans, retry_failed=True)
+        if not conflicts:
+            return
+        trial.set_user_attr(OUTCOME_ATTR, "conflict")
+        self.study.tell(trial, state=TrialState.FAIL)
+        raise UserError(
+            f"trial {trial.number} would reuse the finished runs of another search in "
+            f"{plans[0].run_dir.parent} ({conflicts[0]}). Set search.study_name to a new "
+            "name, or pass --fresh (the study directory is moved aside, not deleted)."
+        )
 
     def _trial_spec(self, variant: str, params: dict[str, Any]) -> StudySpec:
         import dataclasses

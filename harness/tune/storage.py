@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
+from harness.tune.journal import damaged_record_error, repair_torn_tail
 
 JOURNAL_FILE = "journal.log"
 SQLITE_FILE = "optuna.db"
@@ -48,7 +49,12 @@ def open_storage(storage: str, study_dir: Path) -> Any:
     if storage == "journal":
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-        return JournalStorage(JournalFileBackend(storage_location(storage, study_dir)))
+        journal = Path(storage_location(storage, study_dir))
+        repair_torn_tail(journal)
+        try:
+            return JournalStorage(JournalFileBackend(str(journal)))
+        except (ValueError, KeyError, TypeError) as error:  # a record Optuna cannot replay
+            raise damaged_record_error(journal, error) from None
     try:
         return optuna.storages.RDBStorage(storage_location(storage, study_dir))
     except ImportError as error:

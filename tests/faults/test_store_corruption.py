@@ -268,3 +268,95 @@ def test_a_metric_named_like_a_column_cannot_overwrite_it(
     table, err = export_rows(study, tmp_path)
     assert table.select("variant", "seed").equals(clean_table.select("variant", "seed"))
     assert "metric(s) seed, variant left out of the table" in err
+
+
+# -- a run folder that does not match its files (issue 33, item 4) ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("case", "names"),
+    [
+        ("another seed", ("a", 0)),  # a/s0's record copied into a/s1
+        ("another variant", ("b", 1)),  # b/s1's record copied into a/s1
+    ],
+)
+def test_a_record_naming_another_run_is_left_out_by_path(
+    study: Study, clean_table: pl.DataFrame, tmp_path: Path, case: str, names: tuple[str, int]
+) -> None:
+    copied = (study.run_dir(*names) / "record.json").read_bytes()
+    path = damage(study, "record.json", copied)
+    named = f"names run {names[0]}-s{names[1]}"
+
+    def warned(err: str) -> None:
+        assert f"warning: {path}: " in err and named in err, err
+
+    table, err = export_rows(study, tmp_path)
+    warned(err)
+    assert table.equals(without_damaged(clean_table))  # never the same run twice
+    full, err = export_rows(study, tmp_path, "--full")
+    assert full.height == len(OTHERS) and full.select("variant", "seed").is_unique().all()
+    curves, _ = export_rows(study, tmp_path, "--curves")
+    assert sorted(set(zip(curves["variant"], curves["seed"], strict=True))) == OTHERS
+
+    compare = cli("compare", str(study.study_dir))
+    assert compare.code == 0, compare.err
+    warned(compare.err)
+
+    listing = cli("runs", str(study.study_dir), "--format", "json")
+    runs = {(r["variant"], r["seed"]): r for r in json.loads(listing.out)["runs"]}
+    assert runs[DAMAGED]["status"] == "pending" and named in runs[DAMAGED]["note"]
+
+    result = study.study()  # the run counts as unfinished: run again, its own record written
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    record = FileSystemStore(study.study_dir).read_record(RunKey(variant="a", seed=1))
+    assert record is not None and (record.variant, record.seed) == DAMAGED
+
+
+def test_a_run_folder_without_its_config_is_listed_as_damaged_and_left_out(
+    study: Study, clean_table: pl.DataFrame, tmp_path: Path
+) -> None:
+    (study.run_dir(*DAMAGED) / "config.json").unlink()
+    folder = study.run_dir(*DAMAGED)
+
+    def warned(err: str) -> None:
+        assert f"warning: {folder}: " in err and "no config.json" in err, err
+
+    listing = cli("runs", str(study.study_dir), "--format", "json")
+    assert listing.code == 0
+    warned(listing.err)
+    runs = {(r["variant"], r["seed"]): r for r in json.loads(listing.out)["runs"]}
+    assert runs[DAMAGED]["status"] == "damaged" and str(folder) in runs[DAMAGED]["note"]
+    assert all(runs[key]["status"] == "done" for key in OTHERS)
+    table_listing = cli("runs", str(study.study_dir))
+    assert "1 damaged" in table_listing.out
+
+    table, err = export_rows(study, tmp_path)
+    warned(err)
+    assert table.equals(without_damaged(clean_table))
+    compare = cli("compare", str(study.study_dir))
+    assert compare.code == 0, compare.err
+    warned(compare.err)
+    report = cli("report", str(study.study_dir), "-o", str(tmp_path / "report"))
+    assert report.code == 0, report.err
+    warned(report.err)
+
+    result = study.study()  # never guessed at: the record is kept, the folder named
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert f"{folder}: " in result.stderr
+    assert (folder / "record.json").read_bytes()  # kept as it was
+
+
+def test_a_run_folder_not_named_by_its_seed_is_listed_as_damaged(
+    study: Study, clean_table: pl.DataFrame, tmp_path: Path
+) -> None:
+    folder = study.run_dir(*DAMAGED)
+    renamed = folder.rename(folder.with_name("s01"))  # not the folder of run a-s1
+    listing = cli("runs", str(study.study_dir), "--format", "json")
+    assert listing.code == 0 and f"warning: {renamed}: " in listing.err, listing.err
+    runs = json.loads(listing.out)["runs"]
+    damaged = [r for r in runs if r["status"] == "damaged"]
+    assert len(damaged) == 1 and str(renamed) in damaged[0]["note"]
+    assert "not named s<seed>" in damaged[0]["note"]
+    table, err = export_rows(study, tmp_path)
+    assert f"{renamed}: " in err
+    assert table.equals(without_damaged(clean_table))

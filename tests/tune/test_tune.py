@@ -140,8 +140,11 @@ def load(runs: Path, name: str = "toy") -> optuna.Study:
     )
 
 
-def assert_trials_match_runs(study: optuna.Study, runs: Path, target: int) -> None:
-    """Exactly ``target`` counted trials, each with its own runs; no run without a trial."""
+def assert_trials_match_runs(
+    study: optuna.Study, runs: Path, target: int, others: optuna.Study | None = None
+) -> None:
+    """Exactly ``target`` counted trials, each with its own runs; no run without a trial
+    (of this study, or of ``others``: another search in the same study folder)."""
     counted = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
     assert len(counted) == target
     for trial in study.get_trials(states=(TrialState.FAIL,)):
@@ -150,7 +153,8 @@ def assert_trials_match_runs(study: optuna.Study, runs: Path, target: int) -> No
         }
     variants = [t.user_attrs["harness_variant"] for t in counted]
     assert len(set(variants)) == len(variants)  # no trial ran twice under one name
-    on_disk = {p.name for p in (runs / "toy" / "runs").iterdir()}
+    theirs = {t.user_attrs.get("harness_variant") for t in others.trials} if others else set()
+    on_disk = {p.name for p in (runs / "toy" / "runs").iterdir()} - theirs
     assert on_disk == set(variants)  # no run that belongs to no trial
     store = FileSystemStore(runs / "toy")
     for trial in study.get_trials(states=(TrialState.COMPLETE,)):
@@ -410,3 +414,48 @@ def test_tune_trains_the_builtin_model(tmp_path: Path) -> None:
         key = RunKey(variant=trial.user_attrs["harness_variant"], seed=0)
         config = FileSystemStore(runs / "lr_search").read_config(key)
         assert config.config["train"]["lr"] == trial.params["train.lr"]
+
+
+def test_a_new_search_never_takes_another_searchs_trials(tmp_path: Path) -> None:
+    """A second search (its own ``search.study_name``) in the same study folder runs its own
+    trials: trial numbers restart at 0 in a new Optuna study, but the first search's
+    ``trial-0000`` runs hold other parameters and must not become its results."""
+    runs = tmp_path / "runs"
+    first_file = write_study(tmp_path, LR_SEARCH)
+    finish(tune_cli(first_file, runs, "--trials", "2"))
+    # a search of its own, over a range the first search's values are outside
+    second_search = LR_SEARCH.replace("[search]\n", '[search]\nstudy_name = "second"\n')
+    second_search = second_search.replace("low = 1e-5", "low = 0.2")
+    second_file = write_study(tmp_path, second_search)
+    result = finish(tune_cli(second_file, runs, "--trials", "2"))
+    assert result["trials_run_here"] == 2
+    study = optuna.load_study(
+        study_name="second",
+        storage=optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(runs / "toy" / "tune" / "journal.log"))
+        ),
+    )
+    store = FileSystemStore(runs / "toy")
+    for trial in study.get_trials(states=(TrialState.COMPLETE,)):
+        variant = trial.user_attrs["harness_variant"]
+        for seed in (0, 1):
+            key = RunKey(variant=variant, seed=seed)
+            assert store.read_config(key).config["params"]["lr"] == trial.params["params.lr"]
+            record = store.read_record(key)
+            assert record.final_metrics["val_loss"] == trial.user_attrs[SEED_VALUES_ATTR][str(seed)]
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 2
+    assert_trials_match_runs(load(runs), runs, 2, others=study)  # the first search untouched
+
+
+def test_a_search_never_takes_runs_a_lost_search_left_under_its_names(tmp_path: Path) -> None:
+    """With the storage deleted, a new search's ``trial-0000`` is the old one's name: its
+    finished runs (other parameters) are refused by path and key, never taken as results."""
+    runs = tmp_path / "runs"
+    finish(tune_cli(write_study(tmp_path, LR_SEARCH), runs, "--trials", "1"))
+    (runs / "toy" / "tune" / "journal.log").unlink()
+    narrower = write_study(tmp_path, LR_SEARCH.replace("low = 1e-5", "low = 0.2"))
+    process = tune_cli(narrower, runs, "--trials", "1")
+    _, err = process.communicate(timeout=TIMEOUT_S)
+    assert process.returncode == 2, err
+    assert "Traceback" not in err
+    assert str(runs / "toy" / "runs" / "trial-0000") in err and "params.lr" in err
