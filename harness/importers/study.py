@@ -14,7 +14,14 @@ from typing import Any
 from analysis.verdict import Direction
 from harness.importers._base import ImportFailure, SourceRun
 from harness.importers.grouping import Grouping, Member, flatten, unflatten
-from harness.store import FileSystemStore, RunConfigFile, RunKey, RunRecord, StudyMeta
+from harness.store import (
+    FactorialMeta,
+    FileSystemStore,
+    RunConfigFile,
+    RunKey,
+    RunRecord,
+    StudyMeta,
+)
 from harness.store.imported import (
     IMPORTED,
     flush_imports,
@@ -220,8 +227,6 @@ def _write_meta(
             **report,
         }
     }
-    if grouping.factorial is not None:
-        other["factorial"] = dict(grouping.factorial)
     store.write_study_meta(
         StudyMeta(
             name=name,
@@ -237,6 +242,9 @@ def _write_meta(
             variant_configs=variant_configs,
             source=origin.location,
             updated_at=time.time(),
+            factorial=(
+                None if grouping.factorial is None else FactorialMeta.from_dict(grouping.factorial)
+            ),
             other=other,
         )
     )

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 def stored_design(prepared: Prepared) -> Mapping[str, Any] | None:
     """The ``"factorial"`` description ``study.json`` keeps, or None for other studies."""
     meta = prepared.inputs.meta
-    design = meta.other.get("factorial") if meta is not None else None
-    return design if isinstance(design, Mapping) and design.get("cells") else None
+    design = meta.factorial if meta is not None else None
+    return design.to_dict() if design is not None and design.cells else None
 
 
 def compare_factorial(prepared: Prepared, options: CompareOptions) -> FactorialResult | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.store import SearchMeta, StudyMeta
+from harness.store import FactorialMeta, SearchMeta, StudyMeta
 from harness.study.spec import StudySpec
 
 
@@ -42,6 +42,5 @@ def study_meta(
         sweep=data["sweep"],
         updated_at=updated_at,
         search=search,
-        # a [factors] design: kept as "factorial" in study.json for harness compare
-        other={"factorial": data["factorial"]} if data.get("factorial") else {},
+        factorial=FactorialMeta.from_dict(data["factorial"]) if data.get("factorial") else None,
     )

@@ -30,7 +30,14 @@ from harness.store.filesystem import (
 )
 from harness.store.layout import RunDir
 from harness.store.locate import find_study_dir, load_study_meta, runs_root
-from harness.store.meta import CommitMeta, PhaseDecision, SearchMeta, SequentialLooks, StudyMeta
+from harness.store.meta import (
+    CommitMeta,
+    FactorialMeta,
+    PhaseDecision,
+    SearchMeta,
+    SequentialLooks,
+    StudyMeta,
+)
 from harness.store.records import RunRecord
 from harness.store.tables import load_records, load_run_statuses, load_runs_table, load_table
 
@@ -38,6 +45,7 @@ __all__ = [
     "HEARTBEAT_INTERVAL_S",
     "STALE_AFTER_S",
     "CommitMeta",
+    "FactorialMeta",
     "FileSystemStore",
     "PhaseDecision",
     "RunConfigFile",

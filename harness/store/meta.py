@@ -45,6 +45,59 @@ class CommitMeta:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FactorialMeta:
+    """A ``[factors]`` study's design as ``study.json`` keeps it: what ``harness compare``
+    needs to estimate its effects (:meth:`harness.study.factorial.FactorialDesign.to_dict`).
+
+    Attributes:
+        design: "full" or "fraction".
+        factors: each factor's dotted key and its levels, in order.
+        cells: variant -> {factor key: level}.
+        resolution: a fraction's resolution (None for a full design).
+        generators: a fraction's generators.
+        defining_relation: a fraction's defining relation.
+        aliases: what each estimable effect is aliased with.
+    """
+
+    design: str
+    factors: tuple[tuple[str, tuple[Any, ...]], ...]
+    cells: Mapping[str, Mapping[str, Any]]
+    resolution: int | None = None
+    generators: tuple[str, ...] = ()
+    defining_relation: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, as the study's design wrote it."""
+        return {
+            "design": self.design,
+            "resolution": self.resolution,
+            "factors": [{"key": key, "levels": list(levels)} for key, levels in self.factors],
+            "cells": {variant: dict(levels) for variant, levels in self.cells.items()},
+            "generators": list(self.generators),
+            "defining_relation": list(self.defining_relation),
+            "aliases": list(self.aliases),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FactorialMeta:
+        """Read the stored design.
+
+        Raises:
+            ValueError, TypeError, KeyError: a design of the wrong shape.
+        """
+        return cls(
+            design=str(data.get("design") or "full"),
+            factors=tuple((str(f["key"]), tuple(f["levels"])) for f in data.get("factors") or ()),
+            cells={str(k): dict(v) for k, v in _items(data.get("cells"))},
+            resolution=None if data.get("resolution") is None else int(data["resolution"]),
+            generators=tuple(str(g) for g in data.get("generators") or ()),
+            defining_relation=tuple(str(w) for w in data.get("defining_relation") or ()),
+            aliases=tuple(str(a) for a in data.get("aliases") or ()),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class StudyMeta:
     """A study's description (``study.json``): what ``harness compare`` and the reports read.
 
@@ -63,6 +116,7 @@ class StudyMeta:
         updated_at: when the runner last wrote the description (seconds since the epoch).
         search: the Optuna search of a ``harness tune`` study.
         commits: variant -> commit, for a ``harness bisect`` / ``harness regress`` study.
+        factorial: the design of a ``[factors]`` study.
         other: keys this version does not know, kept so that a rewrite preserves them.
     """
 
@@ -80,6 +134,7 @@ class StudyMeta:
     updated_at: float | None = None
     search: SearchMeta | None = None
     commits: Mapping[str, CommitMeta] = field(default_factory=dict)
+    factorial: FactorialMeta | None = None
     other: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,6 +159,8 @@ class StudyMeta:
             data["search"] = dataclasses.asdict(self.search)
         if self.commits:
             data["commits"] = {k: dataclasses.asdict(v) for k, v in self.commits.items()}
+        if self.factorial is not None:
+            data["factorial"] = self.factorial.to_dict()
         return data
 
     @classmethod
@@ -149,6 +206,7 @@ class StudyMeta:
             updated_at=read("updated_at", lambda v: float(v) if v is not None else None),
             search=read("search", lambda v: SearchMeta(**v) if v else None),
             commits=read("commits", lambda v: {k: CommitMeta(**c) for k, c in _items(v)}),
+            factorial=read("factorial", lambda v: FactorialMeta.from_dict(v) if v else None),
             other={k: v for k, v in data.items() if k not in known},
         )
 
