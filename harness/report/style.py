@@ -16,6 +16,7 @@ from analysis.verdict import Direction, Verdict, Withheld
 __all__ = [
     "BETTER_WORDS",
     "OPEN_VERDICT_NOTE",
+    "SURVIVORS_ONLY_MARK",
     "VERDICT_COLOUR",
     "VERDICT_STYLE",
     "WITHHELD_NOTE",
@@ -64,6 +65,11 @@ WITHHELD_NOTE: dict[Withheld, str] = {
     Withheld.UNMEASURED_NOISE: "noise unmeasured",
     Withheld.LOST_RUNS: "lost runs",
 }
+
+#: Added to an interval computed from the surviving runs alone (either side lost runs): it is
+#: biased when the losses depend on the outcome; the verdict went through the worst-case rule.
+#: (analysis.lost_runs.survivors_only_note explains the mark in the report's warnings).
+SURVIVORS_ONLY_MARK = "†"
 
 #: What an open sequential verdict means, added to it in a table.
 OPEN_VERDICT_NOTE: dict[Verdict, str] = {
