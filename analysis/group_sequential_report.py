@@ -35,6 +35,8 @@ from analysis.sequential import (
     interval_side,
     lost_runs_warning,
     paired_with_baseline,
+    seeds_tried,
+    with_budget_spent,
 )
 from analysis.stats import running_mean_sd
 from analysis.verdict import Direction, Verdict, Withheld
@@ -207,8 +209,12 @@ def group_sequential_compare(
             )
             if result.withheld:
                 withheld_claims[variant] = (claim, len(lost_by_winner))
-            if result.withheld and result.n >= design.max_seeds:
-                result = replace(result, verdict=Verdict.INCONCLUSIVE, stopped="budget")
+        result = with_budget_spent(
+            result,
+            tried=seeds_tried(prepared, variant, baseline),
+            max_seeds=design.max_seeds,
+            stopped="budget",
+        )
         return result, bounds
 
     withheld_claims: dict[str, tuple[Verdict, int]] = {}

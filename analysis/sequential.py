@@ -658,6 +658,9 @@ def sequential_compare(
                     else "the command may ignore its seed (pass {seed} or $HARNESS_SEED to it)"
                 )
             )
+        result = with_budget_spent(
+            result, tried=seeds_tried(prepared, variant, baseline), max_seeds=max_seeds
+        )
         needs = result.verdict == Verdict.UNDECIDED
         comparisons.append(
             SequentialComparison(
@@ -887,6 +890,28 @@ def lost_runs_warning(
     )
 
 
+def seeds_tried(prepared: PairedWithBaseline, variant: str, baseline: str) -> int:
+    """Seeds on which both the variant and the baseline ran, finished or lost: what a
+    comparison has spent of its seed budget (a lost run spent its seed without a pair)."""
+    variant_seeds = set(prepared.own[variant].get_column("seed").to_list())
+    variant_seeds.update(prepared.lost_seeds.get(variant, []))
+    base_seeds = set(prepared.base.get_column("seed").to_list())
+    base_seeds.update(prepared.lost_seeds.get(baseline, []))
+    return len(variant_seeds & base_seeds)
+
+
+def with_budget_spent(
+    result: SequentialResult, *, tried: int, max_seeds: int | None, stopped: str | None = None
+) -> SequentialResult:
+    """``result``, an undecided one made inconclusive when ``tried`` seeds reach the budget:
+    more seeds cannot decide what the budget did not (lost runs leave fewer pairs than seeds
+    run, so the pairs alone would call it undecided). ``stopped`` is recorded with it (the
+    group-sequential design's ``budget``)."""
+    if result.verdict != Verdict.UNDECIDED or max_seeds is None or tried < max_seeds:
+        return result
+    return replace(result, verdict=Verdict.INCONCLUSIVE, stopped=stopped)
+
+
 def _worst_case_check(
     result: SequentialResult,
     own: pl.DataFrame,
@@ -897,7 +922,7 @@ def _worst_case_check(
 ) -> SequentialResult:
     """``result`` unless its "better" or "worse" claim no longer holds with the lost runs of
     the side it favours set to ``worst`` (``lost``: the variant's and the baseline's lost
-    seeds); then undecided (inconclusive with the budget spent), withheld."""
+    seeds); then undecided, withheld."""
 
     def still_holds(diffs: np.ndarray) -> bool:
         # Judged on the latest look's own CS, not the sticky verdict: the lost runs happened
@@ -918,14 +943,8 @@ def _worst_case_check(
         claim=result.verdict, holds=still_holds,
     ):  # fmt: skip
         return result
-    max_seeds = settings["max_seeds"]
-    spent = max_seeds is not None and result.n >= max_seeds
-    return replace(
-        result,
-        verdict=Verdict.INCONCLUSIVE if spent else Verdict.UNDECIDED,
-        decided_at=None,
-        withheld=Withheld.LOST_RUNS,
-    )
+    # Undecided; with_budget_spent makes it inconclusive once the budget is spent.
+    return replace(result, verdict=Verdict.UNDECIDED, decided_at=None, withheld=Withheld.LOST_RUNS)
 
 
 def _observed_fixed_n(result: SequentialResult, alpha: float, power: float) -> int | None:

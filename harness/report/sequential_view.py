@@ -9,7 +9,12 @@ from rich.console import Console
 from rich.table import Table
 
 from analysis.verdict import Verdict, Withheld
-from harness.report.style import OPEN_VERDICT_NOTE, SURVIVORS_ONLY_MARK, WITHHELD_NOTE
+from harness.report.style import (
+    FUTILITY_NOTE,
+    OPEN_VERDICT_NOTE,
+    SURVIVORS_ONLY_MARK,
+    WITHHELD_NOTE,
+)
 
 
 def _fmt(value: float | None, places: int = 4) -> str:
@@ -28,7 +33,7 @@ def rows(report: Any) -> list[dict[str, Any]]:
         if result.verdict == Verdict.UNDECIDED:
             verdict += f" ({OPEN_VERDICT_NOTE[Verdict.UNDECIDED]})"
         elif stopped == "futility":
-            verdict += " (futility: no effect of the margin's size)"
+            verdict += f" ({FUTILITY_NOTE[result.margin is not None]})"
         elif result.verdict == Verdict.INCONCLUSIVE:
             verdict += f" ({OPEN_VERDICT_NOTE[Verdict.INCONCLUSIVE]})"
         if getattr(result, "withheld", None) == Withheld.LOST_RUNS:

@@ -1,0 +1,147 @@
+"""Lost runs on either side (issue 32, item 3): false claims and power of each design.
+
+Simulated two-variant studies, ``seeds`` planned per variant, each run ``N(mean, 1)`` (no
+seed effect: the hardest case for a paired design, where a lost run's selection bias is not
+diluted by a shared seed effect). Lost runs diverge and leave no value; the study's run
+statuses say so and reach the design as ``lost``. Cells:
+
+- **null, baseline loses its worst**: no effect; the baseline's ``lost`` worst (highest-loss)
+  runs are lost. Its survivors look better than it is, so "worse" is the false claim the
+  worst-case rule must stop (before issue 32 the sequential designs did not ask it).
+- **null, variant loses its worst**: the mirror image; "better" is the false claim.
+- **effect, baseline loses at random**: the variant is worse by ``effect`` (in run sd) and the
+  baseline loses ``lost`` runs at random (uninformative loss): the power to say "worse" with
+  the rule, beside the survivors-only power (the same data without run statuses) — the
+  rule's cost.
+- **effect, variant loses at random**: the variant is better by ``effect``; "better" power.
+
+Designs: the fixed one (``analysis.compare``, paired t-test / seed-blocked model), the
+anytime-valid sequential test (``sequential_compare``, budget ``seeds``) and the
+group-sequential design (``group_sequential_compare``, budget ``seeds``, default spending and
+non-binding futility). Every rate is printed with its Monte-Carlo standard error
+``sqrt(p (1 - p) / replicates)``.
+
+Usage:
+    .venv/bin/python benchmarks/lost_runs_either_side.py [--replicates 2000] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+
+import numpy as np
+import polars as pl
+
+from analysis import compare
+from analysis.group_sequential import GroupSequentialDesign
+from analysis.group_sequential_report import group_sequential_compare
+from analysis.sequential import sequential_compare
+
+Verdicts = Callable[[pl.DataFrame, pl.DataFrame | None], str]
+
+
+def study(
+    rng: np.random.Generator, *, seeds: int, lost: int, effect: float, loser: str, informative: bool
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One study: the results table (finished runs) and the statuses of the lost runs.
+
+    Args:
+        effect: the variant's mean minus the baseline's, in run sd (lower loss is better).
+        loser: which variant (``base`` or ``v``) loses runs.
+        informative: lose that variant's worst runs (else runs at random).
+    """
+    values = {"base": rng.normal(0.0, 1.0, seeds), "v": rng.normal(effect, 1.0, seeds)}
+    gone = (
+        np.argsort(values[loser])[-lost:]
+        if informative
+        else rng.choice(seeds, size=lost, replace=False)
+    )
+    gone_set = set(int(s) for s in gone)
+    rows = [
+        {"variant": name, "seed": s, "loss": float(x[s])}
+        for name, x in values.items()
+        for s in range(seeds)
+        if not (name == loser and s in gone_set)
+    ]
+    statuses = pl.DataFrame(
+        {"variant": [loser] * lost, "seed": sorted(gone_set), "status": ["diverged"] * lost},
+        schema={"variant": pl.Utf8, "seed": pl.Int64, "status": pl.Utf8},
+    )
+    return pl.DataFrame(rows), statuses
+
+
+def designs(seeds: int, alpha: float) -> dict[str, Verdicts]:
+    """Each design's verdict for ``v`` against ``base``, given the table and the statuses."""
+    gs = GroupSequentialDesign(max_seeds=seeds, alpha=alpha)
+
+    def fixed(table: pl.DataFrame, lost: pl.DataFrame | None) -> str:
+        return str(compare(table, metric="loss", baseline="base", alpha=alpha, lost=lost)
+                   .comparisons[0].verdict)  # fmt: skip
+
+    def anytime(table: pl.DataFrame, lost: pl.DataFrame | None) -> str:
+        report = sequential_compare(
+            table, metric="loss", baseline="base", alpha=alpha, max_seeds=seeds, lost=lost
+        )
+        return str(report.comparisons[0].result.verdict)
+
+    def group_sequential(table: pl.DataFrame, lost: pl.DataFrame | None) -> str:
+        report = group_sequential_compare(
+            table, metric="loss", baseline="base", design=gs, lost=lost
+        )
+        return str(report.comparisons[0].result.verdict)
+
+    return {"fixed": fixed, "anytime-valid": anytime, "group-sequential": group_sequential}
+
+
+def rate(hits: int, replicates: int) -> str:
+    p = hits / replicates
+    return f"{p:.3f} ± {math.sqrt(p * (1 - p) / replicates):.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replicates", type=int, default=2000)
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--lost", type=int, default=3)
+    parser.add_argument("--effect", type=float, default=1.5)
+    parser.add_argument("--alpha", type=float, default=0.05)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    n, every = args.replicates, designs(args.seeds, args.alpha)
+    print(
+        f"{n} studies per cell; {args.seeds} seeds planned per variant, {args.lost} lost; "
+        f"alpha {args.alpha}; effect {args.effect} run sd; rate ± Monte-Carlo se\n"
+    )
+    print("| design | null, baseline loses its worst: false 'worse' (any claim) | "
+          "null, variant loses its worst: false 'better' (any claim) | "
+          "effect, baseline loses at random: 'worse' power, rule / survivors only | "
+          "effect, variant loses at random: 'better' power, rule / survivors only |")  # fmt: skip
+    print("|---|---|---|---|---|")
+    for name, verdict in every.items():
+        rng = np.random.default_rng(args.seed)  # the same studies for every design
+        cells = []
+        for loser, false_claim in (("base", "worse"), ("v", "better")):
+            claims = [
+                verdict(*study(rng, seeds=args.seeds, lost=args.lost, effect=0.0, loser=loser,
+                               informative=True))
+                for _ in range(n)
+            ]  # fmt: skip
+            wrong = sum(c == false_claim for c in claims)
+            any_claim = sum(c in ("better", "worse") for c in claims)
+            cells.append(f"{rate(wrong, n)} ({rate(any_claim, n)})")
+        for loser, effect, true_claim in (("base", args.effect, "worse"),
+                                          ("v", -args.effect, "better")):  # fmt: skip
+            with_rule = survivors = 0
+            for _ in range(n):
+                table, lost = study(rng, seeds=args.seeds, lost=args.lost, effect=effect,
+                                    loser=loser, informative=False)  # fmt: skip
+                with_rule += verdict(table, lost) == true_claim
+                survivors += verdict(table, None) == true_claim
+            cells.append(f"{rate(with_rule, n)} / {rate(survivors, n)}")
+        print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
