@@ -189,14 +189,15 @@ def worst_case_stands(
     values: ArrayLike,
     lost: ArrayLike,
     *,
-    winner: int,
-    loser: int,
+    winner: int | Sequence[int],
+    loser: int | Sequence[int],
     worst: float,
     holds: Callable[[np.ndarray], bool],
 ) -> bool:
-    """The worst-case rule, the one place every design (fixed, anytime-valid and
-    group-sequential) asks it: does the claim "row ``winner`` is better than row ``loser``"
-    stand once the lost runs count as the worst outcome?
+    """The worst-case rule, the one place every design (fixed, anytime-valid,
+    group-sequential, and the factorial's main effects) asks it: does the claim "row
+    ``winner`` is better than row ``loser``" stand once the lost runs count as the worst
+    outcome?
 
     Lost runs count against whoever lost them: the claim's winner may be any row (a variant
     called better than the baseline, or the baseline when a variant is called worse), and
@@ -211,8 +212,9 @@ def worst_case_stands(
         values: ``(k, S)`` values, NaN where a run left none.
         lost: ``(k, S)`` booleans, True for a run that diverged or failed (only runs without a
             finite value are imputed).
-        winner: the row the claim calls better.
-        loser: the row it is called better than.
+        winner: the row the claim calls better (or the rows: a factorial effect's winning
+            level is every cell at that level).
+        loser: the row(s) it is called better than.
         worst: the worst value of the table (:func:`worst_value`).
         holds: the design's test of the same claim on imputed ``values``.
 
@@ -221,10 +223,11 @@ def worst_case_stands(
     """
     del loser  # the one-sided rule imputes the winner's lost runs only
     x = np.asarray(values, dtype=np.float64)
-    lost_here = np.asarray(lost, dtype=bool)[winner] & ~np.isfinite(x[winner])
+    rows = np.atleast_1d(np.asarray(winner, dtype=np.int64))
+    lost_here = np.asarray(lost, dtype=bool)[rows] & ~np.isfinite(x[rows])
     if not lost_here.any():
         return True
-    return holds(impute_worst(x, lost, winner, worst))
+    return holds(impute_worst(x, lost, rows, worst))
 
 
 def survivors_only_note(variants: Sequence[str]) -> str:
@@ -242,11 +245,15 @@ def survivors_only_note(variants: Sequence[str]) -> str:
     )
 
 
-def impute_worst(values: ArrayLike, lost: ArrayLike, variant: int, worst: float) -> np.ndarray:
-    """``values`` with every lost run of row ``variant`` set to ``worst`` (a copy)."""
+def impute_worst(
+    values: ArrayLike, lost: ArrayLike, variant: int | Sequence[int] | np.ndarray, worst: float
+) -> np.ndarray:
+    """``values`` with every lost run of row(s) ``variant`` set to ``worst`` (a copy)."""
     x = np.array(values, dtype=np.float64)
-    mask = np.asarray(lost, dtype=bool)[variant] & ~np.isfinite(x[variant])
-    x[variant, mask] = worst
+    mask = np.zeros(x.shape, dtype=bool)
+    rows = np.atleast_1d(np.asarray(variant, dtype=np.int64))
+    mask[rows] = np.asarray(lost, dtype=bool)[rows] & ~np.isfinite(x[rows])
+    x[mask] = worst
     return x
 
 

@@ -120,3 +120,37 @@ def test_intervals_from_survivors_are_labelled_when_runs_were_lost():
     assert any("surviving runs only" in w for w in report.warnings)
     fixed_clean = compare(table, metric="loss", baseline="base").to_dict()
     assert all(c["survivors_only"] is False for c in fixed_clean["comparisons"])
+
+
+def _factorial_table(lost_level: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A 2 x 2 on 8 seeds where A = 1 lowers the loss by 0.05; the cells at ``A = lost_level``
+    lost seeds 4 to 7 (both B levels). The table's worst value is A = 0's run on seed 7."""
+    rows, lost = [], []
+    for seed in range(8):
+        for a in (0, 1):
+            for b in (0, 1):
+                if a == lost_level and seed >= 4:
+                    lost.append({"A": a, "B": b, "seed": seed})
+                    continue
+                noise = 0.01 * ((seed * 7 + a * 3 + b * 5) % 5 - 2)
+                rows.append(
+                    {"A": a, "B": b, "seed": seed, "y": 3.0 + 0.01 * seed - 0.05 * a + noise}
+                )
+    return pl.DataFrame(rows), pl.DataFrame(lost)
+
+
+def test_factorial_main_effect_claims_survive_lost_runs_of_their_winning_level_only():
+    from analysis.factorial import factorial
+
+    table, lost = _factorial_table(lost_level=1)
+    clean = factorial(table, factors={"A": [0, 1], "B": [0, 1]}, metric="y")
+    assert clean.effect("A").verdict == "better"
+    result = factorial(table, factors={"A": [0, 1], "B": [0, 1]}, metric="y", lost=lost)
+    # A = 1 (the winning level) lost 8 runs; at the worst value each they undo the gain
+    assert result.effect("A").verdict == "indistinguishable"
+    assert result.effect("A").withheld == "lost_runs"
+    assert result.to_dict()["survivors_only"] is True and result.lost_runs == 8
+    # the same runs lost by the losing level (A = 0) cannot undo the claim
+    table, lost = _factorial_table(lost_level=0)
+    kept = factorial(table, factors={"A": [0, 1], "B": [0, 1]}, metric="y", lost=lost)
+    assert kept.effect("A").verdict == "better" and kept.effect("A").withheld is None
