@@ -23,8 +23,14 @@ an early look; ``--budget 7`` with 10 seeds and 3 lost: the pairs reach it, the 
 where the one-sided rule used to say "worse" falsely in 11 % of these studies). Every rate
 is printed with its Monte-Carlo standard error ``sqrt(p (1 - p) / replicates)``.
 
+The factorial table (``--factorial``): a 2 x 2 (factors A, B) on ``seeds`` seeds, every run
+``N(mean, 1)``, A's effect 0 (null) or ``effect``; each cell at one level of A loses its
+worst run (null: informative) or a random run (effect). The claim is A's main effect
+(``analysis.factorial_values``, seeds as blocks, one Holm family of A, B, A:B).
+
 Usage:
     .venv/bin/python benchmarks/lost_runs_either_side.py [--replicates 2000] [--seed 0]
+    .venv/bin/python benchmarks/lost_runs_either_side.py --factorial
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ import numpy as np
 import polars as pl
 
 from analysis import compare
+from analysis.factorial import factorial_values
 from analysis.group_sequential import GroupSequentialDesign
 from analysis.group_sequential_report import group_sequential_compare
 from analysis.sequential import sequential_compare
@@ -97,6 +104,61 @@ def designs(budget: int, alpha: float) -> dict[str, Verdicts]:
     return {"fixed": fixed, "anytime-valid": anytime, "group-sequential": group_sequential}
 
 
+def factorial_study(
+    rng: np.random.Generator, *, seeds: int, effect: float, loser: int, informative: bool
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """One 2 x 2 study: ``(cells, seeds, y)`` of the finished runs and ``(cells, seeds)`` of
+    the lost ones (one per cell at ``A = loser``)."""
+    cells = np.array([(a, b) for a in (0, 1) for b in (0, 1)] * seeds)
+    seed_of = np.repeat(np.arange(seeds), 4)
+    y = rng.normal(0.0, 1.0, cells.shape[0]) + effect * cells[:, 0]
+    gone = np.zeros(cells.shape[0], dtype=bool)
+    for b in (0, 1):
+        at = np.flatnonzero((cells[:, 0] == loser) & (cells[:, 1] == b))
+        gone[at[np.argmax(y[at])] if informative else rng.choice(at)] = True
+    return (cells[~gone], seed_of[~gone], y[~gone]), (cells[gone], seed_of[gone])
+
+
+def factorial_rows(args: argparse.Namespace) -> None:
+    """The factorial table: A's false claims (null) and power (effect), rule / survivors."""
+    n = args.replicates
+    factors = {"A": ("0", "1"), "B": ("0", "1")}
+    rng = np.random.default_rng(args.seed)
+
+    def verdict(runs: tuple[np.ndarray, ...], lost: tuple[np.ndarray, ...] | None) -> str:
+        cells, seeds, y = runs
+        result = factorial_values(
+            cells, seeds, y, factors=factors, alpha=args.alpha,
+            lost_cells=None if lost is None else lost[0],
+            lost_seeds=None if lost is None else lost[1],
+        )  # fmt: skip
+        return str(result.effect("A").verdict)
+
+    print(f"\nfactorial 2 x 2, {args.seeds} seeds, one run lost per cell at one level of A; "
+          f"{n} studies per cell\n")  # fmt: skip
+    print("| claim (effect) | level losing runs | null, its worst lost: false claim on A, "
+          "rule / survivors | effect, at random: correct claim, rule / survivors |")  # fmt: skip
+    print("|---|---|---|---|")
+    for loser in (1, 0):
+        wrong_rule = wrong_survivors = 0
+        for _ in range(n):
+            runs, lost = factorial_study(rng, seeds=args.seeds, effect=0.0, loser=loser,
+                                         informative=True)  # fmt: skip
+            wrong_rule += verdict(runs, lost) in ("better", "worse")
+            wrong_survivors += verdict(runs, None) in ("better", "worse")
+        # The claim's winner loses the runs: A = 1 better (lower) when it is the loser.
+        effect, claim = (-args.effect, "better") if loser == 1 else (args.effect, "worse")
+        right_rule = right_survivors = 0
+        for _ in range(n):
+            runs, lost = factorial_study(rng, seeds=args.seeds, effect=effect, loser=loser,
+                                         informative=False)  # fmt: skip
+            right_rule += verdict(runs, lost) == claim
+            right_survivors += verdict(runs, None) == claim
+        print(f"| A = 1 {claim} | A = {loser} | {rate(wrong_rule, n)} / "
+              f"{rate(wrong_survivors, n)} | {rate(right_rule, n)} / {rate(right_survivors, n)} |",
+              flush=True)  # fmt: skip
+
+
 def rate(hits: int, replicates: int) -> str:
     p = hits / replicates
     return f"{p:.3f} ± {math.sqrt(p * (1 - p) / replicates):.3f}"
@@ -111,7 +173,11 @@ def main() -> None:
     parser.add_argument("--effect", type=float, default=1.5)
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--factorial", action="store_true", help="the factorial table only")
     args = parser.parse_args()
+    if args.factorial:
+        factorial_rows(args)
+        return
     budget = args.seeds if args.budget is None else args.budget
     n, every = args.replicates, designs(budget, args.alpha)
     print(
