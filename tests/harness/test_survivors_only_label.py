@@ -35,3 +35,54 @@ def test_fixed_table_labels_a_survivors_only_interval():
     assert any(cell.endswith("†") for cell in labelled[0])
     plain = comparison_cells(compare(table, metric="loss", baseline="base"))
     assert not any("†" in cell for cell in plain[0])
+
+
+def test_compare_factorial_passes_the_designs_lost_runs_to_the_worst_case_rule():
+    from pathlib import Path
+
+    from analysis.verdict import Direction
+    from harness.report.comparison import CompareOptions, Prepared
+    from harness.report.factorial import compare_factorial
+    from harness.report.load import Inputs
+    from harness.store.meta import StudyMeta
+
+    cells = {f"a{a}b{b}": {"A": a, "B": b} for a in (0, 1) for b in (0, 1)}
+    rows, statuses = [], []
+    for seed in range(8):
+        for name, at in cells.items():
+            # A = 1 lowers the loss by 0.05; its cells lost seeds 4 to 7
+            if at["A"] == 1 and seed >= 4:
+                statuses.append({"variant": name, "seed": seed, "status": "diverged"})
+                continue
+            noise = 0.01 * ((seed * 7 + at["A"] * 3 + at["B"] * 5) % 5 - 2)
+            y = 3.0 + 0.01 * seed - 0.05 * at["A"] + noise
+            rows.append({"variant": name, "seed": seed, "y": y})
+            statuses.append({"variant": name, "seed": seed, "status": "done"})
+    design = {
+        "factors": [{"key": "A", "levels": [0, 1]}, {"key": "B", "levels": [0, 1]}],
+        "cells": cells,
+    }
+    meta = StudyMeta(name="switches", metric="y", other={"factorial": design})
+
+    def prepared(with_statuses: bool) -> Prepared:
+        inputs = Inputs(
+            source=Path("."),
+            meta=meta,
+            table=pl.DataFrame(rows),
+            statuses=pl.DataFrame(statuses) if with_statuses else None,
+        )
+        return Prepared(
+            inputs=inputs,
+            table=pl.DataFrame(rows),
+            metric="y",
+            baseline="a0b0",
+            direction=Direction.MINIMIZE,
+        )
+
+    options = CompareOptions()
+    clean = compare_factorial(prepared(False), options)
+    assert clean is not None and clean.effect("A").verdict == "better"
+    result = compare_factorial(prepared(True), options)
+    assert result is not None and result.lost_runs == 8
+    assert result.effect("A").verdict == "indistinguishable"
+    assert result.effect("A").withheld == "lost_runs"
