@@ -47,6 +47,7 @@ from analysis.lost_runs import (
     RunCounts,
     count_runs,
     divergence_test,
+    survivors_only_note,
     worst_case_stands,
     worst_value,
 )
@@ -125,6 +126,9 @@ class PairComparison:
             resolution: then no verdict, tier boundary or equivalence comes from it.
         withheld: why a verdict the test alone would give was withheld: ``unmeasured_noise``,
             ``lost_runs`` (not better once each lost run counts as its worst outcome), or None.
+        survivors_only: either side lost runs (diverged or failed): ``diff`` and its CI come
+            from the surviving runs alone, biased when the losses depend on the outcome; only
+            the verdict (through the worst-case rule) accounts for them.
     """
 
     variant: str
@@ -143,6 +147,7 @@ class PairComparison:
     df: float = math.nan
     noise_measured: bool = True
     withheld: Withheld | None = None
+    survivors_only: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -162,6 +167,7 @@ class PairComparison:
             "df": _number(self.df),
             "noise_measured": self.noise_measured,
             "withheld": self.withheld,
+            "survivors_only": self.survivors_only,
         }
 
 
@@ -715,6 +721,7 @@ def _result(
             df=float(tests.df[i]),
             noise_measured=not bool(tests.unmeasured[i]),
             withheld=withheld[i],
+            survivors_only=bool(runs.lost[a].any() or runs.lost[b].any()),
         )
         for i, (a, b) in enumerate(pairs.pairs)
     ]
@@ -791,6 +798,9 @@ def _result(
         comparisons, tests.unmeasured, tests.zero_spread, resolution, is_integer_valued(x)
     )
     warnings += lost_notes
+    survivors = [c.variant for c in comparisons[:n_baseline_pairs] if c.survivors_only]
+    if survivors:
+        warnings.append(survivors_only_note(survivors))
     run_counts = runs.run_counts
     divergence = divergence_test(run_counts, alpha=alpha) if run_counts else None
     if all(c.planned == c.done for c in run_counts):

@@ -7,6 +7,7 @@ columns).
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -17,7 +18,10 @@ from analysis.stats import t_quantile
 if TYPE_CHECKING:
     import polars as pl
 
-AGG_HELP = "final | min | last:K (mean of the last K logged values) | step:S (value at step S)"
+AGG_HELP = (
+    "final | min | last:K (mean of the last K logged values; of the last K steps every run "
+    "logged when runs log at different steps) | step:S (value at step S)"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,7 +70,12 @@ def parse_agg(text: str) -> Aggregation:
 def aggregate_curves(curves: pl.DataFrame, metric: str, agg: str | Aggregation) -> pl.DataFrame:
     """One row per run (``variant``, ``seed``, ``metric``) from a curves table.
 
-    Only steps where the metric was logged (non-null, finite) count, in step order.
+    Only steps where the metric was logged (non-null, finite) count, in step order. When the
+    runs log on different step grids (within the steps they all cover, their logged steps
+    differ: one logs every 10 steps, another every 100), ``min`` and ``last:K`` are taken over
+    the steps every run logged, so that a finer grid does not see more noise minima or a
+    shorter window (issue 32); on one grid (runs of different lengths included) every logged
+    point counts, as before.
 
     Args:
         curves: columns ``variant``, ``seed``, ``step``, ``metric``.
@@ -74,8 +83,9 @@ def aggregate_curves(curves: pl.DataFrame, metric: str, agg: str | Aggregation) 
         agg: an :class:`Aggregation` or its text form.
 
     Raises:
-        AnalysisError: a missing column, a bad aggregation, or (``step:S``) runs that did not
-            log the metric at step S.
+        AnalysisError: a missing column, a bad aggregation, (``step:S``) runs that did not
+            log the metric at step S, or (``min``, ``last:K``) runs on different step grids
+            that share too few steps to align.
     """
     import polars as pl
 
@@ -85,9 +95,12 @@ def aggregate_curves(curves: pl.DataFrame, metric: str, agg: str | Aggregation) 
     if aggregation.kind == "final":
         expression = pl.col(metric).last()
     elif aggregation.kind == "min":
+        logged = on_common_steps(logged, metric, needed=1, agg=str(aggregation))
         expression = pl.col(metric).min()
     elif aggregation.kind == "last":
-        expression = pl.col(metric).tail(aggregation.count or 1).mean()
+        count = aggregation.count or 1
+        logged = on_common_steps(logged, metric, needed=count, agg=str(aggregation))
+        expression = pl.col(metric).tail(count).mean()
     else:
         at_step = logged.filter(pl.col("step") == aggregation.step)
         runs = logged.select(keys).unique()
@@ -104,6 +117,54 @@ def aggregate_curves(curves: pl.DataFrame, metric: str, agg: str | Aggregation) 
             )
         return at_step.select([*keys, metric])
     return logged.group_by(keys, maintain_order=True).agg(expression)
+
+
+def on_common_steps(logged: pl.DataFrame, metric: str, *, needed: int, agg: str) -> pl.DataFrame:
+    """``logged`` as it is when every run logs on one step grid, else only the steps every run
+    logged: the alignment of runs with different logging intervals.
+
+    Runs are on one grid when, within the steps they all cover (the latest first step to the
+    earliest last step), each logged the same steps; a run that stopped early does not make
+    a different grid.
+
+    Args:
+        logged: from :func:`logged_values`.
+        metric: the value column (for the message).
+        needed: the fewest common steps the aggregation needs.
+        agg: the aggregation's text (for the message).
+
+    Raises:
+        AnalysisError: different grids with fewer than ``needed`` common steps, saying what
+            to do.
+    """
+    import polars as pl
+
+    runs = logged.group_by("variant", "seed", maintain_order=True).agg(pl.col("step"))
+    grids = [set(steps) for steps in runs["step"].to_list()]
+    if len(grids) < 2:
+        return logged
+    low = max(min(g) for g in grids)
+    high = min(max(g) for g in grids)
+    covered = [frozenset(s for s in g if low <= s <= high) for g in grids]
+    if len(set(covered)) == 1:
+        return logged
+    common = sorted(set.intersection(*grids))
+    if len(common) < needed:
+        intervals = sorted({_interval(g) for g in grids})
+        raise AnalysisError(
+            f"runs log {metric} at different steps (every {', '.join(map(str, intervals))} "
+            f"steps) and share {len(common)} step(s), too few for --agg {agg}: log it at the "
+            "same steps in every run (one logging interval for every variant), or aggregate "
+            "with --agg final or --agg step:S at a step every run logged"
+        )
+    return logged.filter(pl.col("step").is_in(common))
+
+
+def _interval(steps: set[int]) -> int:
+    """The most common gap between a run's logged steps (0 for a single step)."""
+    ordered = sorted(steps)
+    gaps = [b - a for a, b in itertools.pairwise(ordered)]
+    return max(set(gaps), key=gaps.count) if gaps else 0
 
 
 def logged_values(curves: pl.DataFrame, metric: str) -> pl.DataFrame:

@@ -34,11 +34,12 @@ The statistics (docs/analysis.md, "Factorial studies", says the same at more len
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -49,8 +50,9 @@ from analysis import stats
 from analysis.compare import AnalysisError
 from analysis.distributions import FloatArray, t_quantile, t_two_sided_p
 from analysis.factorial_model import FactorialFit, fit_factorial
+from analysis.lost_runs import worst_case_stands, worst_value
 from analysis.power import t_power
-from analysis.verdict import Direction, Verdict, improvement
+from analysis.verdict import Direction, Verdict, Withheld, improvement
 
 if TYPE_CHECKING:
     import polars as pl
@@ -84,6 +86,9 @@ class Effect:
             when it cannot be computed (no noise estimate, a zero estimate, too many).
         aliases: terms aliased with this one on the cells that ran (``-C:D`` when the sign
             is negative): the estimate is their signed sum.
+        withheld: ``lost_runs`` when a two-level main effect's "better"/"worse" did not
+            survive the worst-case rule (the winning level's lost runs at the table's worst
+            value); its verdict is then ``indistinguishable``.
     """
 
     term: str
@@ -104,6 +109,7 @@ class Effect:
     verdict: Verdict
     seeds_needed: int | None
     aliases: tuple[str, ...] = ()
+    withheld: Withheld | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -125,6 +131,7 @@ class Effect:
             "verdict": self.verdict,
             "seeds_needed": self.seeds_needed,
             "aliases": list(self.aliases),
+            "withheld": self.withheld,
         }
 
 
@@ -175,6 +182,8 @@ class FactorialResult:
         sums_of_squares: ``Type III``.
         n_tests: size of the Holm family.
         warnings: what the reader should know before trusting the verdicts.
+        lost_runs: runs of the design that diverged or failed (given ``lost``): the
+            estimates come from the surviving runs only (``survivors_only`` in JSON).
     """
 
     metric: str
@@ -194,6 +203,7 @@ class FactorialResult:
     sums_of_squares: str
     n_tests: int
     warnings: tuple[str, ...] = ()
+    lost_runs: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-serializable result; non-finite numbers become None."""
@@ -216,6 +226,8 @@ class FactorialResult:
             "n_tests": self.n_tests,
             "correction": "holm",
             "warnings": list(self.warnings),
+            "lost_runs": self.lost_runs,
+            "survivors_only": self.lost_runs > 0,
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -252,6 +264,7 @@ def factorial(
     margin: float | None = None,
     direction: Direction = Direction.MINIMIZE,
     seed_column: str = "seed",
+    lost: pl.DataFrame | None = None,
 ) -> FactorialResult:
     """Main effects and two-factor interactions of a factorial table, seeds as blocks.
 
@@ -265,6 +278,10 @@ def factorial(
         margin: equivalence margin in metric units (enables ``equivalent``, TOST).
         direction: whether lower (``minimize``) or higher is better.
         seed_column: the seed column.
+        lost: the runs that diverged or failed and left no value, as rows with the factor
+            columns and the seed (no metric needed): a two-level main effect's "better" or
+            "worse" stands only if it survives them counted at the winning level as the
+            worst value of the table (:func:`analysis.lost_runs.worst_case_stands`).
 
     Returns:
         The effects, least-squares means and model description.
@@ -301,6 +318,18 @@ def factorial(
         levels[column] = order
         codes[:, index] = [position[label] for label in observed]
     seeds = table[seed_column].to_numpy()
+    lost_codes = np.zeros((0, len(columns)), dtype=np.int64)
+    lost_seeds = np.zeros(0, dtype=np.int64)
+    if lost is not None and lost.height:
+        lost_labels = [[level_label(v) for v in lost[c].to_list()] for c in columns]
+        known = np.array([all(labels[i] in levels[c] for c, labels in
+                              zip(columns, lost_labels, strict=True))
+                          for i in range(lost.height)], dtype=bool)  # fmt: skip
+        lost_codes = np.array(
+            [[levels[c].index(labels[i]) for c, labels in zip(columns, lost_labels, strict=True)]
+             for i in np.flatnonzero(known)], dtype=np.int64,
+        ).reshape(-1, len(columns))  # fmt: skip
+        lost_seeds = lost[seed_column].to_numpy()[known]
     return factorial_values(
         codes[keep],
         seeds[keep],
@@ -311,6 +340,8 @@ def factorial(
         margin=margin,
         direction=direction,
         dropped=int((~keep).sum()),
+        lost_cells=lost_codes,
+        lost_seeds=lost_seeds,
     )
 
 
@@ -325,6 +356,8 @@ def factorial_values(
     margin: float | None = None,
     direction: Direction = Direction.MINIMIZE,
     dropped: int = 0,
+    lost_cells: ArrayLike | None = None,
+    lost_seeds: ArrayLike | None = None,
 ) -> FactorialResult:
     """:func:`factorial` on arrays (fast enough for simulations).
 
@@ -335,6 +368,8 @@ def factorial_values(
         factors: factor key -> level names, in the column order of ``cells``.
         metric, alpha, margin, direction: as :func:`factorial`.
         dropped: runs left out before (non-finite metric), for the warning.
+        lost_cells, lost_seeds: ``(m, F)`` level indices and ``(m,)`` seeds of the runs that
+            diverged or failed: the worst-case rule (``factorial``'s ``lost``).
     """
     if not 0.0 < alpha < 1.0:
         raise AnalysisError(f"alpha must be between 0 and 1, got {alpha}")
@@ -355,8 +390,22 @@ def factorial_values(
     grid = np.array(list(itertools.product(*[range(k) for k in n_levels])), dtype=np.int64)
     plans = _effect_plans(fit, grid, names, level_names)
     effects, n_tests = _test(plans, fit, alpha, margin, direction)
+    lost_at = np.asarray(lost_cells if lost_cells is not None else (), dtype=np.int64)
+    lost_at = lost_at.reshape(-1, len(names))
+    lost_seed_values = np.asarray(lost_seeds if lost_seeds is not None else ())
+    lost_notes: list[str] = []
+    if lost_at.shape[0]:
+
+        def refit(cells: np.ndarray, seeds: np.ndarray, y: np.ndarray) -> FactorialResult:
+            return factorial_values(cells, seeds, y, factors=factors, metric=metric,
+                                    alpha=alpha, margin=margin, direction=direction)  # fmt: skip
+
+        effects, lost_notes = _worst_case_rule(
+            effects, (codes, seed_values, values), (lost_at, lost_seed_values),
+            names=names, level_names=level_names, direction=direction, refit=refit,
+        )  # fmt: skip
     means = _means(fit, grid, codes, names, level_names, alpha)
-    warnings = _warnings(fit, grid, names, level_names, dropped, effects)
+    warnings = _warnings(fit, grid, names, level_names, dropped, effects) + lost_notes
     return FactorialResult(
         metric=metric,
         direction=direction,
@@ -375,6 +424,7 @@ def factorial_values(
         sums_of_squares=SUMS_OF_SQUARES,
         n_tests=n_tests,
         warnings=tuple(warnings),
+        lost_runs=int(lost_at.shape[0]),
     )
 
 
@@ -558,6 +608,88 @@ def _omnibus(plan: _Plan, fit: FactorialFit) -> dict[str, Any]:
     result["statistic"] = statistic
     result["p"] = float(special.fdtrc(q, max(fit.df_resid, 1), statistic))
     return result
+
+
+def _worst_case_rule(
+    effects: list[Effect],
+    runs: tuple[np.ndarray, np.ndarray, np.ndarray],
+    lost: tuple[np.ndarray, np.ndarray],
+    *,
+    names: list[str],
+    level_names: list[tuple[str, ...]],
+    direction: Direction,
+    refit: Callable[[np.ndarray, np.ndarray, np.ndarray], FactorialResult],
+) -> tuple[list[Effect], list[str]]:
+    """The worst-case rule (:func:`analysis.lost_runs.worst_case_stands`) for every two-level
+    main effect found better or worse: the cells at its winning level are the winner's rows of
+    a cells x seeds table; the whole family is refitted with their lost runs at the worst value
+    of the table. Interactions and many-level (omnibus) effects have no winning side: their
+    verdicts come from the surviving runs, and a note says so."""
+    codes, seeds, y = runs
+    lost_codes, lost_seeds = lost
+    cells = np.unique(np.concatenate([codes, lost_codes]), axis=0)
+    seed_axis = np.unique(np.concatenate([seeds, lost_seeds]))
+
+    def rows_of(at: np.ndarray) -> np.ndarray:
+        return np.array([int(np.flatnonzero((cells == c).all(axis=1))[0]) for c in at], int)
+
+    table = np.full((len(cells), len(seed_axis)), np.nan)
+    table[rows_of(codes), np.searchsorted(seed_axis, seeds)] = y
+    lost_mask = np.zeros(table.shape, dtype=bool)
+    lost_mask[rows_of(lost_codes), np.searchsorted(seed_axis, lost_seeds)] = True
+    worst = worst_value(y, direction)
+
+    def verdict_again(imputed: np.ndarray, term: str) -> Verdict:
+        at_row, at_seed = np.nonzero(np.isfinite(imputed))
+        again = refit(cells[at_row], seed_axis[at_seed], imputed[at_row, at_seed])
+        return again.effect(term).verdict
+
+    kept: list[Effect] = []
+    notes: list[str] = []
+    for effect in effects:
+        claim = effect.verdict in (Verdict.BETTER, Verdict.WORSE) and effect.test == "t"
+        if not (claim and effect.kind == "main"):
+            kept.append(effect)
+            continue
+        factor = names.index(effect.factors[0])
+        compared = level_names[factor].index(effect.levels[0])
+        winning = compared if effect.verdict == Verdict.BETTER else 0
+        winner_rows = np.flatnonzero(cells[:, factor] == winning)
+        stands = worst_case_stands(
+            table,
+            lost_mask,
+            winner=[int(r) for r in winner_rows],
+            loser=[int(r) for r in np.flatnonzero(cells[:, factor] != winning)],
+            worst=worst,
+            holds=functools.partial(_same_verdict, verdict_again, effect.term, effect.verdict),
+        )
+        if stands:
+            kept.append(effect)
+            continue
+        kept.append(replace(effect, verdict=Verdict.INDISTINGUISHABLE, withheld=Withheld.LOST_RUNS))
+        lost_there = int(lost_mask[winner_rows].sum())
+        notes.append(
+            f"{effect.term}: the cells at {level_names[factor][winning]} lost {lost_there} "
+            f"run(s): counting each as the worst value in the table ({worst:.6g}), the effect "
+            f"is no longer shown {effect.verdict}, so no claim is made (worst-case rule, "
+            "docs/statistics.md)"
+        )
+    notes.append(
+        f"{len(lost_codes)} run(s) of the design were lost: the estimates and intervals come "
+        "from the surviving runs only ('survivors_only' in JSON), biased when the losses "
+        "depend on the outcome; two-level main effects went through the worst-case rule, "
+        "interactions and many-level effects did not (docs/statistics.md)"
+    )
+    return kept, notes
+
+
+def _same_verdict(
+    verdict_again: Callable[[np.ndarray, str], Verdict],
+    term: str,
+    verdict: Verdict,
+    imputed: np.ndarray,
+) -> bool:
+    return verdict_again(imputed, term) == verdict
 
 
 def _exact_statistic(estimate: float) -> float:

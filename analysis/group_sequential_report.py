@@ -24,18 +24,22 @@ from analysis.group_sequential import (
     design_boundaries,
     planned_looks,
 )
-from analysis.lost_runs import worst_value
+from analysis.lost_runs import survivors_only_note, worst_value
 from analysis.resolution import spread_is_unmeasured
 from analysis.sequential import (
     SequentialComparison,
     SequentialReport,
     SequentialResult,
     _observed_fixed_n,
-    better_stands_with_lost_runs,
+    claim_stands_with_lost_runs,
+    interval_side,
+    lost_runs_warning,
     paired_with_baseline,
+    seeds_tried,
+    with_budget_spent,
 )
 from analysis.stats import running_mean_sd
-from analysis.verdict import Direction, Verdict, Withheld, improvement_interval
+from analysis.verdict import Direction, Verdict, Withheld
 
 __all__ = ["group_sequential_compare", "group_sequential_test"]
 
@@ -160,11 +164,10 @@ def group_sequential_compare(
         target_power: power of the fixed design set beside it.
         resolution: the metric's rounding step; None infers it from the values.
         lost: optional ``variant``, ``seed``, ``status`` of every planned run: a "better"
-            variant with diverged or failed runs stays better only if, with each lost run
-            counted as the worst value in the table (paired with the baseline's run on its
-            seed), the upper (lower, when maximizing) end of its interval at the boundary of
-            its deciding look stays on the good side of 0 — the worst-case rule of
-            :func:`analysis.compare`; else it is withheld.
+            ("worse") claim stands only if, with each lost run of the variant (the baseline)
+            counted as the worst value in the table and paired with the other's run on its
+            seed, the interval at the boundary of the latest look stays on the claim's side
+            of 0 — the worst-case rule of :func:`analysis.compare`; else it is withheld.
 
     Returns:
         A :class:`~analysis.sequential.SequentialReport` with ``design="group-sequential"``.
@@ -195,12 +198,26 @@ def group_sequential_compare(
             scale=scale,
             level=level,
         )
-        lost_here = lost_seeds.get(variant, [])
-        if result.verdict == Verdict.BETTER and lost_here:
-            result = _worst_case_check(result, paired, base, lost_here, worst, bounds)
-            if result.withheld and result.n >= design.max_seeds:
-                result = replace(result, verdict=Verdict.INCONCLUSIVE, stopped="budget")
+        lost_here, baseline_lost = lost_seeds.get(variant, []), lost_seeds.get(baseline, [])
+        lost_by_winner = {Verdict.BETTER: lost_here, Verdict.WORSE: baseline_lost}.get(
+            result.verdict
+        )
+        if lost_by_winner:
+            claim = result.verdict
+            result = _worst_case_check(
+                result, prepared.own[variant], base, (lost_here, baseline_lost), worst, bounds
+            )
+            if result.withheld:
+                withheld_claims[variant] = (claim, len(lost_by_winner))
+        result = with_budget_spent(
+            result,
+            tried=seeds_tried(prepared, variant, baseline),
+            max_seeds=design.max_seeds,
+            stopped="budget",
+        )
         return result, bounds
+
+    withheld_claims: dict[str, tuple[Verdict, int]] = {}
 
     # Holm's recycling (a no-op for Bonferroni): re-decide with the levels the rejections so
     # far allow until nothing changes; levels only grow, so this ends within m rounds.
@@ -227,13 +244,11 @@ def group_sequential_compare(
         result, bounds = decided[variant]
         boundaries[variant] = bounds.to_dict()
         levels[variant] = result.alpha
-        lost_here = lost_seeds.get(variant, [])
-        if result.withheld:
-            warnings.append(
-                f"{variant} lost {len(lost_here)} run(s): counting each as the worst value "
-                "in the table, it is not better than the baseline, so it stays undecided "
-                "(worst-case rule, docs/analysis.md)"
-            )
+        lost_here, baseline_lost = lost_seeds.get(variant, []), lost_seeds.get(baseline, [])
+        if result.withheld and variant in withheld_claims:
+            claim, count = withheld_claims[variant]
+            lost_by = variant if claim == Verdict.BETTER else baseline
+            warnings.append(lost_runs_warning(variant, baseline, claim, lost_by, count))
         if len(diffs) > design.max_seeds:
             warnings.append(
                 f"{variant} has {len(diffs)} paired seeds, more than the design's budget of "
@@ -247,8 +262,12 @@ def group_sequential_compare(
                 needs_seed=result.verdict == Verdict.UNDECIDED,
                 fixed_n=_observed_fixed_n(result, result.alpha, target_power),
                 lost_runs=len(lost_here),
+                baseline_lost_runs=len(baseline_lost),
             )
         )
+    survivors = [c.variant for c in comparisons if c.survivors_only]
+    if survivors:
+        warnings.append(survivors_only_note(survivors))
     return SequentialReport(
         metric=metric,
         baseline=baseline,
@@ -270,25 +289,30 @@ def group_sequential_compare(
 
 def _worst_case_check(
     result: SequentialResult,
-    paired: pl.DataFrame,
+    own: pl.DataFrame,
     base: pl.DataFrame,
-    lost_seeds: list[int],
+    lost: tuple[list[int], list[int]],
     worst: float,
     bounds: LookBoundaries,
 ) -> SequentialResult:
-    """``result`` unless, with each lost run set to ``worst`` on its seed, the interval at the
-    latest look's boundary no longer lies on the good side of 0; then undecided, withheld."""
+    """``result`` unless, with each lost run of the side its claim favours set to ``worst``
+    (``lost``: the variant's and the baseline's lost seeds), the interval at the latest look's
+    boundary no longer lies on the claim's side of 0; then undecided, withheld."""
 
-    def still_better(diffs: np.ndarray) -> bool:
+    def still_holds(diffs: np.ndarray) -> bool:
         # Judged at the latest look's boundary, like the anytime design's latest-look
         # interval: the lost runs happened whether or not an earlier look had decided.
         bound = bounds.t_efficacy[-1]
         n = diffs.size
         half = bound * float(np.std(diffs, ddof=1)) / math.sqrt(n) if n >= 2 else math.inf
         mean = float(diffs.mean())
-        return bool(improvement_interval(mean - half, mean + half, result.direction)[0] > 0.0)
+        return interval_side(mean - half, mean + half, result.direction) == result.verdict
 
-    if better_stands_with_lost_runs(paired, base, lost_seeds, worst, still_better):
+    variant_lost, baseline_lost = lost
+    if claim_stands_with_lost_runs(
+        own, base, variant_lost=variant_lost, baseline_lost=baseline_lost, worst=worst,
+        claim=result.verdict, holds=still_holds,
+    ):  # fmt: skip
         return result
     return replace(
         result,

@@ -5,7 +5,8 @@ that survived is biased towards the variant that lost its bad seeds. Three thing
 
 - **Counts.** Per variant, runs planned, done, diverged and failed are part of every result.
 - **Worst-case rule.** A claim "X is better than Y" stands only if it still holds when each lost
-  run of X counts as the worst outcome observed in the table (on its own seed):
+  run of X counts as the worst outcome observed in the table (on its own seed), whichever of
+  X and Y is the baseline (a variant called "worse" is a claim that the baseline is better):
   :func:`worst_case_stands`, which every design calls with its own test. This is the
   worst-rank idea of Lachin (1999, "Worst-rank score analysis with informatively missing
   observations in clinical trials", *Controlled Clinical Trials* 20:408-422): a run lost to
@@ -37,6 +38,7 @@ __all__ = [
     "divergence_test",
     "freeman_halton_p",
     "impute_worst",
+    "survivors_only_note",
     "worst_case_stands",
     "worst_value",
 ]
@@ -187,26 +189,32 @@ def worst_case_stands(
     values: ArrayLike,
     lost: ArrayLike,
     *,
-    winner: int,
-    loser: int,
+    winner: int | Sequence[int],
+    loser: int | Sequence[int],
     worst: float,
     holds: Callable[[np.ndarray], bool],
 ) -> bool:
-    """The worst-case rule, the one place every design (fixed, anytime-valid and
-    group-sequential) asks it: does the claim "row ``winner`` is better than row ``loser``"
-    stand once the lost runs count as the worst outcome?
+    """The worst-case rule, the one place every design (fixed, anytime-valid,
+    group-sequential, and the factorial's main effects) asks it: does the claim "row
+    ``winner`` is better than row ``loser``" stand once the lost runs count as the worst
+    outcome?
 
-    Today's rule is one-sided: only the winner's lost runs are imputed, at ``worst``; a claim
-    by a variant that lost nothing stands as it is. The design re-tests the imputed values
-    with its own test (``holds``), so a change of the rule (which runs are imputed, at which
-    value) is made here alone.
+    Lost runs count against whoever lost them: the claim's winner may be any row (a variant
+    called better than the baseline, or the baseline when a variant is called worse), and
+    every design asks the rule of every claim, both ways (issue 32). Only the winner's lost
+    runs are imputed, at ``worst``: the loser's lost runs left out is the worse case for the
+    claim (imputing them as its worst outcomes could only help it win). A claim by a row that
+    lost nothing stands as it is. The design re-tests the imputed values with its own test
+    (``holds``), so a change of the rule (which runs are imputed, at which value) is made here
+    alone.
 
     Args:
         values: ``(k, S)`` values, NaN where a run left none.
         lost: ``(k, S)`` booleans, True for a run that diverged or failed (only runs without a
             finite value are imputed).
-        winner: the row the claim calls better.
-        loser: the row it is called better than.
+        winner: the row the claim calls better (or the rows: a factorial effect's winning
+            level is every cell at that level).
+        loser: the row(s) it is called better than.
         worst: the worst value of the table (:func:`worst_value`).
         holds: the design's test of the same claim on imputed ``values``.
 
@@ -215,17 +223,37 @@ def worst_case_stands(
     """
     del loser  # the one-sided rule imputes the winner's lost runs only
     x = np.asarray(values, dtype=np.float64)
-    lost_here = np.asarray(lost, dtype=bool)[winner] & ~np.isfinite(x[winner])
+    rows = np.atleast_1d(np.asarray(winner, dtype=np.int64))
+    lost_here = np.asarray(lost, dtype=bool)[rows] & ~np.isfinite(x[rows])
     if not lost_here.any():
         return True
-    return holds(impute_worst(x, lost, winner, worst))
+    return holds(impute_worst(x, lost, rows, worst))
 
 
-def impute_worst(values: ArrayLike, lost: ArrayLike, variant: int, worst: float) -> np.ndarray:
-    """``values`` with every lost run of row ``variant`` set to ``worst`` (a copy)."""
+def survivors_only_note(variants: Sequence[str]) -> str:
+    """The warning every design gives beside intervals computed from surviving runs alone.
+
+    Args:
+        variants: the variants (compared against the baseline) whose comparison lost runs on
+            either side.
+    """
+    return (
+        f"{', '.join(variants)}: runs were lost, so the difference and its interval come from "
+        "the surviving runs only (marked † in tables; 'survivors_only' in JSON): biased when "
+        "the losses depend on the outcome. The verdict counts each lost run as its worst "
+        "outcome (worst-case rule, docs/statistics.md)"
+    )
+
+
+def impute_worst(
+    values: ArrayLike, lost: ArrayLike, variant: int | Sequence[int] | np.ndarray, worst: float
+) -> np.ndarray:
+    """``values`` with every lost run of row(s) ``variant`` set to ``worst`` (a copy)."""
     x = np.array(values, dtype=np.float64)
-    mask = np.asarray(lost, dtype=bool)[variant] & ~np.isfinite(x[variant])
-    x[variant, mask] = worst
+    mask = np.zeros(x.shape, dtype=bool)
+    rows = np.atleast_1d(np.asarray(variant, dtype=np.int64))
+    mask[rows] = np.asarray(lost, dtype=bool)[rows] & ~np.isfinite(x[rows])
+    x[mask] = worst
     return x
 
 

@@ -657,7 +657,14 @@ def _paired(
             f"(e.g. step {min(partial.to_list())})"
         )
     if len(seeds) and not complete.len():
-        raise AnalysisError(f"{variant} and the baseline have no step that every seed logged")
+        first_variant, first_base = min(other["step"].to_list()), min(base["step"].to_list())
+        raise AnalysisError(
+            f"{variant} and the baseline have no step that every seed logged: their runs log "
+            f"{metric} at different steps (e.g. {variant} first at step {first_variant}, the "
+            f"baseline at {first_base}); log it at the same steps in every run (one logging "
+            "interval for every variant), or compare one value per run without --over-steps "
+            "(--agg final, or --agg step:S at a step every run logged)"
+        )
     kept = pairs.filter(pl.col("step").is_in(complete.implode())).sort("seed", "step")
     steps = kept.filter(pl.col("seed") == seeds[0])["step"].to_list() if seeds else []
     diffs = kept["diff"].to_numpy().reshape(len(seeds), len(steps))

@@ -33,7 +33,12 @@ import polars as pl
 
 # The fixed-n designs the report sets beside the sequential one; defined in analysis.power and
 # importable from here as before.
-from analysis.lost_runs import LOST_STATUSES, worst_case_stands, worst_value
+from analysis.lost_runs import (
+    LOST_STATUSES,
+    survivors_only_note,
+    worst_case_stands,
+    worst_value,
+)
 from analysis.power import fixed_n_equal_power, paired_t_power, tost_power
 from analysis.resolution import metric_resolution, spread_is_unmeasured
 from analysis.stats import running_mean_sd
@@ -298,7 +303,8 @@ class SequentialResult:
         margin, direction, effect_prior_variance: as passed.
         noise_measured: False while the differences span no more than the metric's resolution
             (zero spread included): no look so far could decide.
-        withheld: ``lost_runs`` when a "better" verdict was withheld by the worst-case rule.
+        withheld: ``lost_runs`` when a "better" or "worse" verdict was withheld by the
+            worst-case rule (the lost runs of the side it favours counted as the worst value).
         stopped: why the comparison stopped taking seeds under a group-sequential design
             (``efficacy``, ``futility``, ``budget``), None while it runs or for the anytime
             design (analysis.group_sequential).
@@ -432,6 +438,7 @@ class SequentialComparison:
             for an "equivalent" verdict the TOST with the margin). None when not computable
             (n < 2, zero sd, or more than 100 000 seeds).
         lost_runs: the variant's runs that diverged or failed (0 without run statuses).
+        baseline_lost_runs: the baseline's runs that diverged or failed.
     """
 
     variant: str
@@ -440,6 +447,13 @@ class SequentialComparison:
     needs_seed: bool
     fixed_n: int | None
     lost_runs: int = 0
+    baseline_lost_runs: int = 0
+
+    @property
+    def survivors_only(self) -> bool:
+        """Whether the interval comes from the surviving runs alone (either side lost runs):
+        biased when the losses depend on the outcome, which only the worst-case rule bounds."""
+        return self.lost_runs + self.baseline_lost_runs > 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict, the result's fields flattened in."""
@@ -450,6 +464,8 @@ class SequentialComparison:
             "needs_seed": self.needs_seed,
             "fixed_n": self.fixed_n,
             "lost_runs": self.lost_runs,
+            "baseline_lost_runs": self.baseline_lost_runs,
+            "survivors_only": self.survivors_only,
         }
 
 
@@ -577,10 +593,11 @@ def sequential_compare(
             variants in the table except the baseline. Listed variants without rows count.
         target_power: power for the fixed-design comparison (``fixed_n``).
         effect_prior_variance: g.
-        lost: optional ``variant``, ``seed``, ``status`` of every planned run: a variant whose
-            runs diverged or failed is "better" only if it stays better with each lost run
-            counted as the worst value in the table (paired with the baseline's run on that
-            seed), the rule of :func:`analysis.compare`; else it stays undecided.
+        lost: optional ``variant``, ``seed``, ``status`` of every planned run: a claim stands
+            only if it still holds with each lost run of the side it favours (the variant for
+            "better", the baseline for "worse") counted as the worst value in the table,
+            paired with the other's run on that seed: the rule of :func:`analysis.compare`;
+            else the comparison stays undecided.
         resolution: the metric's rounding step; None infers it from the table's values.
             Looks whose differences span no more than it decide nothing.
 
@@ -618,15 +635,18 @@ def sequential_compare(
         }
         result = sequential_test(diffs, **settings)  # type: ignore[arg-type]
         lost_here = lost_seeds.get(variant, [])
-        if result.verdict == Verdict.BETTER and lost_here:
+        baseline_lost = lost_seeds.get(baseline, [])
+        claim = result.verdict
+        lost_by_winner = {Verdict.BETTER: lost_here, Verdict.WORSE: baseline_lost}.get(claim)
+        if lost_by_winner:
             result = _worst_case_check(
-                result, paired, base, lost_here, worst_value(all_values, direction), settings
-            )
+                result, prepared.own[variant], base, (lost_here, baseline_lost),
+                worst_value(all_values, direction), settings,
+            )  # fmt: skip
             if result.withheld:
+                lost_by = variant if claim == Verdict.BETTER else baseline
                 warnings.append(
-                    f"{variant} lost {len(lost_here)} run(s): counting each as the worst value "
-                    "in the table, it is not better than the baseline, so it stays undecided "
-                    "(worst-case rule, docs/analysis.md)"
+                    lost_runs_warning(variant, baseline, claim, lost_by, len(lost_by_winner))
                 )
         if not result.noise_measured and result.n >= 2:
             warnings.append(
@@ -638,6 +658,9 @@ def sequential_compare(
                     else "the command may ignore its seed (pass {seed} or $HARNESS_SEED to it)"
                 )
             )
+        result = with_budget_spent(
+            result, tried=seeds_tried(prepared, variant, baseline), max_seeds=max_seeds
+        )
         needs = result.verdict == Verdict.UNDECIDED
         comparisons.append(
             SequentialComparison(
@@ -647,8 +670,12 @@ def sequential_compare(
                 needs_seed=needs,
                 fixed_n=_observed_fixed_n(result, alpha_each, target_power),
                 lost_runs=len(lost_here),
+                baseline_lost_runs=len(baseline_lost),
             )
         )
+    survivors = [c.variant for c in comparisons if c.survivors_only]
+    if survivors:
+        warnings.append(survivors_only_note(survivors))
     return SequentialReport(
         metric=metric,
         baseline=baseline,
@@ -675,6 +702,8 @@ class PairedWithBaseline:
         base: the baseline's finite values (``seed``, ``base_value``).
         pairs: per variant, its finite values joined to the baseline's by seed (``seed``,
             ``value``, ``base_value``), sorted by seed.
+        own: per variant, all its finite values (``seed``, ``value``), paired or not: the
+            worst-case rule pairs them with the baseline's lost runs.
         values: every finite value of the table (for the worst value of the lost-run rule).
         resolution: the metric's rounding step (given, or inferred from ``values``).
         scale: the largest absolute value (1.0 for an empty table).
@@ -684,6 +713,7 @@ class PairedWithBaseline:
     variants: list[str]
     base: pl.DataFrame
     pairs: dict[str, pl.DataFrame]
+    own: dict[str, pl.DataFrame]
     values: np.ndarray
     resolution: float
     scale: float
@@ -734,10 +764,12 @@ def paired_with_baseline(
         .sort("seed")
         for name in names
     }
+    own = {name: clean.filter(pl.col("variant") == name).select("seed", "value") for name in names}
     return PairedWithBaseline(
         variants=names,
         base=base,
         pairs=pairs,
+        own=own,
         values=values,
         resolution=metric_resolution(values) if resolution is None else float(resolution),
         scale=float(np.abs(values).max()) if values.size else 1.0,
@@ -790,55 +822,109 @@ def variants_needing_seeds(
 # --------------------------------------------------------------------------- helpers
 
 
-def better_stands_with_lost_runs(
-    paired: pl.DataFrame,
+def claim_stands_with_lost_runs(
+    own: pl.DataFrame,
     base: pl.DataFrame,
-    lost_seeds: Sequence[int],
+    *,
+    variant_lost: Sequence[int],
+    baseline_lost: Sequence[int],
     worst: float,
-    still_better: Callable[[np.ndarray], bool],
+    claim: Verdict,
+    holds: Callable[[np.ndarray], bool],
 ) -> bool:
-    """The worst-case rule (:func:`analysis.lost_runs.worst_case_stands`) for a variant found
-    better than the baseline by a sequential design: its runs and the baseline's as one
-    ``(2, seeds)`` table, its lost seeds marked; ``still_better`` is the design's test of the
-    claim on the imputed differences (variant − baseline, ascending seed)."""
-    seeds = np.unique(
-        np.concatenate(
-            [
-                base.get_column("seed").to_numpy(),
-                paired.get_column("seed").to_numpy(),
-                np.asarray(lost_seeds, dtype=np.int64),
-            ]
-        )
-    )
+    """The worst-case rule (:func:`analysis.lost_runs.worst_case_stands`) for a sequential
+    claim, whichever way it goes: "better" is re-tested with the variant's lost runs at
+    ``worst``, "worse" with the baseline's. The two variants' runs form one ``(2, seeds)``
+    table (baseline row 0, variant row 1), their lost seeds marked.
+
+    Args:
+        own: the variant's finite values (``seed``, ``value``), paired or not.
+        base: the baseline's finite values (``seed``, ``base_value``).
+        variant_lost, baseline_lost: the seeds each of them lost (diverged or failed).
+        worst: the worst value of the table (:func:`analysis.lost_runs.worst_value`).
+        claim: ``better`` or ``worse`` (the variant against the baseline).
+        holds: the design's test of the claim on imputed differences (variant − baseline on
+            the seeds where both have a value, ascending seed).
+
+    Returns:
+        Whether the claim stands.
+    """
+    variant_seeds = np.asarray(variant_lost, dtype=np.int64)
+    baseline_seeds = np.asarray(baseline_lost, dtype=np.int64)
+    base_at, own_at = base.get_column("seed").to_numpy(), own.get_column("seed").to_numpy()
+    seeds = np.unique(np.concatenate([base_at, own_at, variant_seeds, baseline_seeds]))
     values = np.full((2, seeds.size), np.nan)
-    values[0, np.searchsorted(seeds, base.get_column("seed").to_numpy())] = base.get_column(
-        "base_value"
-    ).to_numpy()
-    values[1, np.searchsorted(seeds, paired.get_column("seed").to_numpy())] = paired.get_column(
-        "value"
-    ).to_numpy()
-    lost = np.zeros(values.shape, dtype=bool)
-    lost[1] = np.isin(seeds, np.asarray(lost_seeds, dtype=np.int64))
+    values[0, np.searchsorted(seeds, base_at)] = base.get_column("base_value").to_numpy()
+    values[1, np.searchsorted(seeds, own_at)] = own.get_column("value").to_numpy()
+    lost = np.stack([np.isin(seeds, baseline_seeds), np.isin(seeds, variant_seeds)])
 
-    def holds(imputed: np.ndarray) -> bool:
+    def holds_on_pairs(imputed: np.ndarray) -> bool:
         both = np.isfinite(imputed).all(axis=0)
-        return still_better(imputed[1, both] - imputed[0, both])
+        return holds(imputed[1, both] - imputed[0, both])
 
-    return worst_case_stands(values, lost, winner=1, loser=0, worst=worst, holds=holds)
+    winner = 1 if Verdict(claim) is Verdict.BETTER else 0
+    return worst_case_stands(
+        values, lost, winner=winner, loser=1 - winner, worst=worst, holds=holds_on_pairs
+    )
+
+
+def interval_side(low: float, high: float, direction: Direction) -> Verdict | None:
+    """Which side of 0 an interval of differences (variant − baseline) lies on: ``better``,
+    ``worse``, or None when it covers 0."""
+    good_low, good_high = improvement_interval(low, high, direction)
+    if good_low > 0.0:
+        return Verdict.BETTER
+    if good_high < 0.0:
+        return Verdict.WORSE
+    return None
+
+
+def lost_runs_warning(
+    comparison_variant: str, baseline: str, claim: Verdict, lost_by: str, lost_runs: int
+) -> str:
+    """The warning of a claim withheld by the worst-case rule, naming who lost the runs."""
+    return (
+        f"{lost_by} lost {lost_runs} run(s): counting each as the worst value in the table, "
+        f"{comparison_variant} is no longer shown {claim} than {baseline}, so it stays "
+        "undecided (worst-case rule, docs/analysis.md)"
+    )
+
+
+def seeds_tried(prepared: PairedWithBaseline, variant: str, baseline: str) -> int:
+    """Seeds on which both the variant and the baseline ran, finished or lost: what a
+    comparison has spent of its seed budget (a lost run spent its seed without a pair)."""
+    variant_seeds = set(prepared.own[variant].get_column("seed").to_list())
+    variant_seeds.update(prepared.lost_seeds.get(variant, []))
+    base_seeds = set(prepared.base.get_column("seed").to_list())
+    base_seeds.update(prepared.lost_seeds.get(baseline, []))
+    return len(variant_seeds & base_seeds)
+
+
+def with_budget_spent(
+    result: SequentialResult, *, tried: int, max_seeds: int | None, stopped: str | None = None
+) -> SequentialResult:
+    """``result``, an undecided one made inconclusive when ``tried`` seeds reach the budget:
+    more seeds cannot decide what the budget did not (lost runs leave fewer pairs than seeds
+    run, so the pairs alone would call it undecided). ``stopped`` is recorded with it (the
+    group-sequential design's ``budget``)."""
+    if result.verdict != Verdict.UNDECIDED or max_seeds is None or tried < max_seeds:
+        return result
+    return replace(result, verdict=Verdict.INCONCLUSIVE, stopped=stopped)
 
 
 def _worst_case_check(
     result: SequentialResult,
-    paired: pl.DataFrame,
+    own: pl.DataFrame,
     base: pl.DataFrame,
-    lost_seeds: list[int],
+    lost: tuple[list[int], list[int]],
     worst: float,
     settings: dict[str, Any],
 ) -> SequentialResult:
-    """``result`` unless the variant is no longer "better" with each of its lost runs set to
-    ``worst`` on its seed (paired with the baseline's run there); then undecided, withheld."""
+    """``result`` unless its "better" or "worse" claim no longer holds with the lost runs of
+    the side it favours set to ``worst`` (``lost``: the variant's and the baseline's lost
+    seeds); then undecided, withheld."""
 
-    def still_better(diffs: np.ndarray) -> bool:
+    def still_holds(diffs: np.ndarray) -> bool:
         # Judged on the latest look's own CS, not the sticky verdict: the lost runs happened
         # whether or not an earlier look had already decided.
         cs = confidence_sequence(
@@ -849,18 +935,16 @@ def _worst_case_check(
             scale=settings["scale"],
         )
         low, high = float(cs.look_low[-1]), float(cs.look_high[-1])
-        return bool(improvement_interval(low, high, settings["direction"])[0] > 0.0)
+        return interval_side(low, high, settings["direction"]) == result.verdict
 
-    if better_stands_with_lost_runs(paired, base, lost_seeds, worst, still_better):
+    variant_lost, baseline_lost = lost
+    if claim_stands_with_lost_runs(
+        own, base, variant_lost=variant_lost, baseline_lost=baseline_lost, worst=worst,
+        claim=result.verdict, holds=still_holds,
+    ):  # fmt: skip
         return result
-    max_seeds = settings["max_seeds"]
-    spent = max_seeds is not None and result.n >= max_seeds
-    return replace(
-        result,
-        verdict=Verdict.INCONCLUSIVE if spent else Verdict.UNDECIDED,
-        decided_at=None,
-        withheld=Withheld.LOST_RUNS,
-    )
+    # Undecided; with_budget_spent makes it inconclusive once the budget is spent.
+    return replace(result, verdict=Verdict.UNDECIDED, decided_at=None, withheld=Withheld.LOST_RUNS)
 
 
 def _observed_fixed_n(result: SequentialResult, alpha: float, power: float) -> int | None:

@@ -7,7 +7,7 @@ import math
 from typing import TYPE_CHECKING
 
 from analysis.verdict import improvement
-from harness.report.style import BETTER_WORDS, WITHHELD_NOTE
+from harness.report.style import BETTER_WORDS, SURVIVORS_ONLY_MARK, WITHHELD_NOTE
 
 if TYPE_CHECKING:
     from analysis.compare import ComparisonResult, VariantSummary
@@ -181,7 +181,8 @@ def comparison_cells(result: ComparisonResult) -> list[list[str]]:
             c.variant,
             str(c.n_pairs) if result.paired else f"{n[c.variant]}/{n[c.baseline]}",
             fmt_signed(c.diff, places),
-            fmt_ci(c.ci_low, c.ci_high, places),
+            fmt_ci(c.ci_low, c.ci_high, places)
+            + (f" {SURVIVORS_ONLY_MARK}" if c.survivors_only else ""),
             fmt_p(c.p_value),
             fmt_p(c.p_adjusted),
             fmt(c.effect_size, 2),

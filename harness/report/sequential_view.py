@@ -9,7 +9,12 @@ from rich.console import Console
 from rich.table import Table
 
 from analysis.verdict import Verdict, Withheld
-from harness.report.style import OPEN_VERDICT_NOTE, WITHHELD_NOTE
+from harness.report.style import (
+    FUTILITY_NOTE,
+    OPEN_VERDICT_NOTE,
+    SURVIVORS_ONLY_MARK,
+    WITHHELD_NOTE,
+)
 
 
 def _fmt(value: float | None, places: int = 4) -> str:
@@ -28,11 +33,12 @@ def rows(report: Any) -> list[dict[str, Any]]:
         if result.verdict == Verdict.UNDECIDED:
             verdict += f" ({OPEN_VERDICT_NOTE[Verdict.UNDECIDED]})"
         elif stopped == "futility":
-            verdict += " (futility: no effect of the margin's size)"
+            verdict += f" ({FUTILITY_NOTE[result.margin is not None]})"
         elif result.verdict == Verdict.INCONCLUSIVE:
             verdict += f" ({OPEN_VERDICT_NOTE[Verdict.INCONCLUSIVE]})"
         if getattr(result, "withheld", None) == Withheld.LOST_RUNS:
-            verdict += f" [{WITHHELD_NOTE[Withheld.LOST_RUNS]}: {comparison.lost_runs}]"
+            lost = comparison.lost_runs + getattr(comparison, "baseline_lost_runs", 0)
+            verdict += f" [{WITHHELD_NOTE[Withheld.LOST_RUNS]}: {lost}]"
         elif not getattr(result, "noise_measured", True):
             verdict += f" [{WITHHELD_NOTE[Withheld.UNMEASURED_NOISE]}]"
         out.append(
@@ -45,6 +51,9 @@ def rows(report: Any) -> list[dict[str, Any]]:
                 "verdict": verdict,
                 "decided_at": result.decided_at,
                 "fixed_n": comparison.fixed_n,
+                "note": f" {SURVIVORS_ONLY_MARK}"
+                if getattr(comparison, "survivors_only", False)
+                else "",
             }
         )
     return out
@@ -92,7 +101,7 @@ def print_report(report: Any, console: Console, *, fmt: str = "table") -> None:
         for row in rows(report):
             lines.append(
                 f"| {row['variant']} | {row['seeds']} | {_fmt(row['diff'])} | "
-                f"[{_fmt(row['cs_low'])}, {_fmt(row['cs_high'])}] | {row['verdict']} "
+                f"[{_fmt(row['cs_low'])}, {_fmt(row['cs_high'])}]{row['note']} | {row['verdict']} "
                 f"| {row['fixed_n'] if row['fixed_n'] is not None else '—'} |"
             )
         console.print("\n".join(lines), markup=False)
@@ -112,7 +121,7 @@ def print_report(report: Any, console: Console, *, fmt: str = "table") -> None:
             row["variant"],
             str(row["seeds"]),
             _fmt(row["diff"]),
-            f"[{_fmt(row['cs_low'])}, {_fmt(row['cs_high'])}]",
+            f"[{_fmt(row['cs_low'])}, {_fmt(row['cs_high'])}]{row['note']}",
             row["verdict"],
             str(row["fixed_n"]) if row["fixed_n"] is not None else "—",
         )

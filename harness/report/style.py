@@ -15,7 +15,9 @@ from analysis.verdict import Direction, Verdict, Withheld
 
 __all__ = [
     "BETTER_WORDS",
+    "FUTILITY_NOTE",
     "OPEN_VERDICT_NOTE",
+    "SURVIVORS_ONLY_MARK",
     "VERDICT_COLOUR",
     "VERDICT_STYLE",
     "WITHHELD_NOTE",
@@ -63,6 +65,20 @@ VERDICT_COLOUR: Mapping[str, str] = {
 WITHHELD_NOTE: dict[Withheld, str] = {
     Withheld.UNMEASURED_NOISE: "noise unmeasured",
     Withheld.LOST_RUNS: "lost runs",
+}
+
+#: Added to an interval computed from the surviving runs alone (either side lost runs): it is
+#: biased when the losses depend on the outcome; the verdict went through the worst-case rule.
+#: (analysis.lost_runs.survivors_only_note explains the mark in the report's warnings).
+SURVIVORS_ONLY_MARK = "†"
+
+#: What a futility stop shows, added to its verdict: the effect is unlikely to reach the
+#: margin (not "there is no effect": an effect smaller than the margin may well be there).
+#: Keyed by whether a margin was stated (else the design's default: the effect the seed budget
+#: detects with 80 % power).
+FUTILITY_NOTE: dict[bool, str] = {
+    True: "futility stop: the effect is unlikely to reach the margin",
+    False: "futility stop: the effect is unlikely to reach what the seed budget could detect",
 }
 
 #: What an open sequential verdict means, added to it in a table.

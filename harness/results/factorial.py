@@ -57,6 +57,16 @@ def compare_factorial(prepared: Prepared, options: CompareOptions) -> FactorialR
         for key in factors
     ]
     table = table.with_columns(columns)
+    statuses = prepared.inputs.statuses
+    lost = None
+    if statuses is not None:
+        # The design's lost runs, with their factor levels: the worst-case rule's input.
+        from analysis.lost_runs import LOST_STATUSES
+
+        lost = statuses.filter(
+            pl.col("status").is_in(list(LOST_STATUSES))
+            & pl.col("variant").cast(pl.Utf8).is_in(list(cells))
+        ).with_columns(columns)
     try:
         result = factorial(
             table,
@@ -65,6 +75,7 @@ def compare_factorial(prepared: Prepared, options: CompareOptions) -> FactorialR
             alpha=options.alpha,
             margin=options.margin,
             direction=prepared.direction,
+            lost=lost,
         )
     except AnalysisError as error:
         raise UserError(str(error)) from None

@@ -48,6 +48,7 @@ EXTRA_TOP = ["test", "effect_size_kind", "n_comparisons", "warnings"]
 ISSUE18_TOP = ["runs", "divergence_test", "resolution", "adjusted_means"]
 ISSUE18_VARIANT: list[str] = []  # variant entries keep their keys (legacy study test)
 ISSUE18_COMPARISON = ["design", "df", "noise_measured", "withheld"]
+ISSUE32_COMPARISON = ["survivors_only"]
 
 
 def sleep_table() -> pl.DataFrame:
@@ -92,7 +93,9 @@ def test_to_dict_has_the_issue_schema_and_is_json() -> None:
     data = result.to_dict()
     assert list(data) == SCHEMA_TOP + EXTRA_TOP + ISSUE18_TOP
     assert [list(v) for v in data["variants"]] == [SCHEMA_VARIANT + ISSUE18_VARIANT] * 2
-    assert [list(c) for c in data["comparisons"]] == [SCHEMA_COMPARISON + ISSUE18_COMPARISON]
+    assert [list(c) for c in data["comparisons"]] == [
+        SCHEMA_COMPARISON + ISSUE18_COMPARISON + ISSUE32_COMPARISON
+    ]
     assert data["tiers"] == [["drug"], ["control"]]
     assert json.loads(result.to_json()) == data
     assert data["variants"][0]["variant"] == "control"  # baseline first

@@ -72,3 +72,42 @@ def test_curve_bands_mean_and_t_interval() -> None:
     single = curve_bands(curves().filter(pl.col("seed") == 0), "train_loss")
     assert single["ci_low"].null_count() == single.height
     assert not any(math.isnan(v) for v in single["mean"].to_list())
+
+
+def grid_curves(base_every: int, variant_every: int, offset: int = 0) -> pl.DataFrame:
+    """The same curve for both variants (with a dip at every odd multiple of 10 steps),
+    logged every ``base_every`` steps by ``base`` and every ``variant_every`` by ``v``."""
+    rows = []
+    for variant, every, start in (("base", base_every, base_every + offset),
+                                  ("v", variant_every, variant_every)):  # fmt: skip
+        for seed in (0, 1):
+            for step in range(start, 1001, every):
+                dip = -0.5 if (step // 10) % 2 == 1 and step % 10 == 0 else 0.0
+                loss = 5.0 - step / 1000 + dip + 0.1 * seed
+                rows.append({"variant": variant, "seed": seed, "step": step, "loss": loss})
+    return pl.DataFrame(rows)
+
+
+def test_min_and_last_k_follow_the_steps_every_run_logged_not_the_logged_points() -> None:
+    """Issue 32, item 1: identical curves logged every 10 and every 100 steps aggregate to
+    the same values (the finer grid saw more dips and a shorter last-K window before)."""
+    table = grid_curves(10, 100)
+    for agg in ("min", "last:3"):
+        values = aggregate_curves(table, "loss", agg)
+        for seed in (0, 1):
+            assert value(values, "base", seed, "loss") == pytest.approx(
+                value(values, "v", seed, "loss")
+            ), agg
+
+
+def test_runs_on_one_grid_keep_every_logged_point() -> None:
+    # different lengths on one grid (a run stopped early) are not a different grid
+    table = grid_curves(10, 10).filter(~((pl.col("variant") == "v") & (pl.col("step") > 500)))
+    lowest = aggregate_curves(table, "loss", "min")
+    assert value(lowest, "base", 0, "loss") == pytest.approx(5.0 - 990 / 1000 - 0.5)
+
+
+def test_grids_with_no_common_step_are_refused_with_what_to_do() -> None:
+    table = grid_curves(10, 10, offset=-5)  # base at 5, 15, ...; v at 10, 20, ...
+    with pytest.raises(AnalysisError, match=r"different steps.*same steps.*--agg"):
+        aggregate_curves(table, "loss", "last:3")
