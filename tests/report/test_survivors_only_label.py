@@ -40,12 +40,11 @@ def test_fixed_table_labels_a_survivors_only_interval():
 def test_compare_factorial_passes_the_designs_lost_runs_to_the_worst_case_rule():
     from pathlib import Path
 
-    from harness.report.comparison import CompareOptions, Prepared
-    from harness.report.load import Inputs
-
     from analysis.verdict import Direction
+    from harness.results.comparison import CompareOptions, Prepared
     from harness.results.factorial import compare_factorial
-    from harness.store.meta import StudyMeta
+    from harness.results.load import Inputs
+    from harness.store.meta import FactorialMeta, StudyMeta
 
     cells = {f"a{a}b{b}": {"A": a, "B": b} for a in (0, 1) for b in (0, 1)}
     rows, statuses = [], []
@@ -63,7 +62,7 @@ def test_compare_factorial_passes_the_designs_lost_runs_to_the_worst_case_rule()
         "factors": [{"key": "A", "levels": [0, 1]}, {"key": "B", "levels": [0, 1]}],
         "cells": cells,
     }
-    meta = StudyMeta(name="switches", metric="y", other={"factorial": design})
+    meta = StudyMeta(name="switches", metric="y", factorial=FactorialMeta.from_dict(design))
 
     def prepared(with_statuses: bool) -> Prepared:
         inputs = Inputs(
