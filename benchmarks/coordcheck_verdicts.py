@@ -10,7 +10,8 @@ start-up (imports) and the CSV and plot, a few seconds.
 
 Usage:
     nice -n 10 .venv/bin/python -m benchmarks.coordcheck_verdicts [--reps 20]
-        [--cases mup,sp,one_lr,sqrt_attention_scale,no_output_multiplier] [--out FILE.jsonl]
+        [--cases mup,sp,one_lr,sqrt_attention_scale,no_output_multiplier] [--tolerance 0.3]
+        [--out FILE.jsonl]
 
 Run it as a module from the repository root (``-m``): run as a file, benchmarks/kernels.py would
 shadow the ``kernels`` package the model uses. Prints one line per check as it finishes (so a
@@ -39,7 +40,7 @@ CASES = ("mup", "sp", *PLANTED_BUGS)
 EXPECTED = {"mup": "PASS"} | {case: "FAIL" for case in CASES if case != "mup"}
 
 
-def one_check(case: str, repetition: int) -> dict[str, object]:
+def one_check(case: str, repetition: int, tolerance: float) -> dict[str, object]:
     """The default check on ``case`` with repetition ``repetition``'s seeds."""
     settings = CoordCheckSettings(parametrization="sp" if case == "sp" else "mup")
     offset = 100 * repetition
@@ -50,7 +51,7 @@ def one_check(case: str, repetition: int) -> dict[str, object]:
             lambda seed: measure_seed(settings, offset + seed),
             first_seeds=settings.first_seeds,
             max_seeds=settings.seeds,
-            tolerance=DEFAULT_TOLERANCE,
+            tolerance=tolerance,
             first_step=settings.first_step,
             order=ACTIVATIONS,
         )
@@ -89,6 +90,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=20, help="repetitions per case (default 20)")
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated cases")
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=DEFAULT_TOLERANCE,
+        help=f"the check's tolerance (default {DEFAULT_TOLERANCE})",
+    )
     parser.add_argument("--out", type=Path, default=None, help="append each check as JSON")
     args = parser.parse_args()
     cases = [case.strip() for case in args.cases.split(",") if case.strip()]
@@ -99,7 +106,7 @@ def main() -> None:
     rows = []
     for repetition in range(args.reps):  # cases interleaved: a load spike hits them alike
         for case in cases:
-            row = one_check(case, repetition)
+            row = one_check(case, repetition, args.tolerance)
             rows.append(row)
             print(json.dumps(row), flush=True)
             if args.out is not None:

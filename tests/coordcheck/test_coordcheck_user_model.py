@@ -215,7 +215,7 @@ def test_sp_transformer_names_the_growing_modules(
 ) -> None:
     assert check(tmp_path, "sp_transformer", "--vocab-size", str(VOCAB)) == 1
     out = capsys.readouterr().out
-    assert "blocks.1.fc_out grows with width" in out
+    assert "blocks.0.fc_out grows with width" in out
 
 
 def test_modules_restricts_the_taps(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

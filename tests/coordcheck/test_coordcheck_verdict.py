@@ -6,7 +6,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analysis.coordcheck import blocked_slope, coord_check, per_seed_slopes, wider_is_better
+from analysis.coordcheck import (
+    DEFAULT_TOLERANCE,
+    blocked_slope,
+    coord_check,
+    per_seed_slopes,
+    wider_is_better,
+)
 
 WIDTHS = (64, 128, 256, 512)
 STEPS = 4
@@ -97,7 +103,7 @@ def test_model_level_activations_are_named_without_a_layer() -> None:
 def test_steps_before_the_first_judged_step_are_not_judged() -> None:
     rows = table({}, noise=0.01).with_columns(
         pl.when(pl.col("step") < 2)
-        .then(pl.col("value") * pl.col("width").cast(pl.Float64))
+        .then(pl.col("value") * pl.col("width").cast(pl.Float64) ** 1.5)
         .otherwise(pl.col("value"))
         .alias("value")
     )
@@ -108,7 +114,7 @@ def test_steps_before_the_first_judged_step_are_not_judged() -> None:
 def test_an_estimate_beyond_the_tolerance_that_is_not_shown_beyond_it_is_inconclusive() -> None:
     """Exponent exactly 0.45 plus a curvature (+0.3, -0.3, -0.3, +0.3 on log mean|x| over the
     four widths, orthogonal to the line): residual sd 0.367 on 8 df, standard error 0.137 —
-    neither inside 0.3 nor shown beyond it."""
+    neither inside 0.35 nor shown beyond it."""
     target = (pl.col("activation") == "q") & (pl.col("layer") == 0)
     bend = pl.col("width").replace_strict({64: 0.3, 128: -0.3, 256: -0.3, 512: 0.3})
     rows = table({("q", 0): 0.45}).with_columns(
@@ -177,10 +183,10 @@ def sequential_verdicts(
 @pytest.mark.slow
 def test_at_the_tolerance_sequential_checks_pass_and_fail_at_most_alpha_of_the_time() -> None:
     """The error rates the docs promise, by simulation: with one exponent exactly at the
-    tolerance (0.3), a PASS is wrong, and so is a FAIL; each stays below alpha = 0.05 over
+    tolerance (0.35), a PASS is wrong, and so is a FAIL; each stays below alpha = 0.05 over
     five looks (2..6 seeds). The bounds are conservative, so the rates are well below."""
     sims = 300
-    verdicts = sequential_verdicts({("q", 0): 0.3}, noise=0.1, sims=sims)
+    verdicts = sequential_verdicts({("q", 0): DEFAULT_TOLERANCE}, noise=0.1, sims=sims)
     margin = 3 * np.sqrt(0.05 * 0.95 / sims)
     assert verdicts.count("PASS") / sims <= 0.05 + margin
     assert verdicts.count("FAIL") / sims <= 0.05 + margin
