@@ -1,24 +1,32 @@
 """The coordinate check's verdict: does any activation grow or shrink with width?
 
 Input: one row per (width, seed, step, activation, layer) with ``value`` = mean |x| of that
-activation (``harness.coordcheck.measure``). For each seed, activation, layer and step, the
-slope of log(value) against log(width) by least squares; then, per activation, layer and step,
-the mean slope across seeds with its t-interval. Under a correct muP every slope is 0 up to
-finite-width noise; an activation that scales like width^a has slope a.
+activation (``harness.coordcheck.measure``). An activation that scales like width^a has
+log(value) = c + a · log(width): a is its *width exponent*, 0 under a correct muP as width → ∞.
 
-The rule (docs/coordcheck.md says why): an (activation, layer, step) *fails* when the mean slope
-is farther than ``tolerance`` from 0 and its ``1 − alpha`` t-interval excludes 0 — it moves with
-width by more than the tolerance allows, and not by seed noise alone. It is *within tolerance*
-only when the data show it: its ``1 − 2·alpha`` t-interval lies inside ``[−tolerance,
-tolerance]`` (the two one-sided tests of equivalence, TOST, each at level alpha; Schuirmann
-1987). Anything else is *uncertain*: neither shown to move nor shown to stay flat.
+The statistic (docs/coordcheck.md says how it was chosen): for each activation and layer, the
+mean of log(value) over the judged steps (``first_step`` on; step 0 is the initial model) is
+regressed on log(width) with one intercept per seed (seeds as blocks: a seed fixes the batch,
+shared by every width). Its slope is the exponent, its standard error comes from the residuals
+(``S·W − S − 1`` degrees of freedom for S seeds and W widths). Averaging over steps before the
+fit removes most of the step-to-step noise without treating correlated steps as independent.
 
-The verdict: FAIL when any slope fails (or a value is not finite); PASS when every judged slope
-is within tolerance; INCONCLUSIVE otherwise (more seeds or widths narrow the intervals). A PASS
-claims all slopes are flat at once; as an intersection–union test it keeps level alpha without
-a multiplicity correction (Berger 1982), so the chance that a slope truly beyond the tolerance
-passes is at most alpha. Only steps at or after ``min_step`` are judged (step 0 is the initial
-model; step 1 is the first forward pass after an update).
+The rule, a three-decision test on each (activation, layer):
+
+- *within tolerance* when the two one-sided tests of equivalence (TOST, Schuirmann 1987) each
+  reject at ``alpha_pass``: the ``1 − 2·alpha_pass`` interval lies inside ``[−tol, tol]``;
+- *grows* / *shrinks* when the one-sided ``1 − alpha_fail`` bound lies beyond the tolerance
+  (the exponent is shown to exceed it, not merely estimated to);
+- *uncertain* otherwise; *not finite* when a judged value is not finite and positive.
+
+The verdict: FAIL when any (activation, layer) grows, shrinks or is not finite; PASS when every
+one is within tolerance; INCONCLUSIVE otherwise. With ``looks`` looks at the data (seeds added
+while undecided), ``alpha_pass = alpha / looks`` and ``alpha_fail = alpha / (looks · M)`` for M
+judged (activation, layer): by Bonferroni over looks (and, for FAIL, a union over M), and the
+intersection–union principle for PASS (Berger 1982: every equivalence must hold, so no
+correction over M), a model whose exponents are all beyond the tolerance PASSes, and one whose
+exponents are all within it FAILs, each with probability at most ``alpha`` whatever the stopping
+rule.
 
 Pure numpy/polars; no torch.
 """
@@ -31,10 +39,12 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from analysis.distributions import t_quantile
 from analysis.stats import mean_ci
 
-DEFAULT_TOLERANCE = 0.5
+DEFAULT_TOLERANCE = 0.35
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
+FAILING = ("grows", "shrinks", "not finite")
 
 
 @dataclass(frozen=True)
@@ -42,40 +52,50 @@ class CoordCheckResult:
     """The verdict of a coordinate check.
 
     Attributes:
-        passed: True when every judged slope is shown within tolerance (verdict PASS).
-        tolerance: the largest |slope| allowed.
-        alpha: 1 - the t-interval's confidence.
-        min_step: the first judged step.
-        slopes: one row per (activation, layer, step): ``activation``, ``layer`` (null for
-            model-level activations), ``step``, ``n_seeds``, ``slope`` (mean over seeds),
-            ``sd``, ``ci_low``, ``ci_high`` (the ``1 − alpha`` interval), ``equiv_low``,
-            ``equiv_high`` (the ``1 − 2 alpha`` interval that must lie inside the tolerance),
-            ``judged``, ``status`` ("ok": within tolerance, "uncertain", "grows", "shrinks",
-            "not finite", or "" where not judged).
-        failures: one line per failing activation and layer, naming its steps.
-        uncertain: one line per activation and layer with an uncertain slope (and none
-            failing), naming its steps.
+        verdict: "PASS", "FAIL" or "INCONCLUSIVE".
+        tolerance: the largest |exponent| allowed.
+        alpha: the error rate each verdict keeps (module docstring).
+        looks: the number of looks the error rates are split over.
+        first_step: the first judged step.
+        exponents: one row per (activation, layer): ``activation``, ``layer`` (null for
+            model-level activations), ``n_seeds``, ``slope`` (the width exponent), ``se``,
+            ``df``, ``ci_low``, ``ci_high`` (the ``1 − 2·alpha_pass`` interval that must lie
+            inside the tolerance to pass), ``fail_low``, ``fail_high`` (the one-sided
+            ``1 − alpha_fail`` bounds, one of which must lie beyond it to fail), ``worst_step``
+            and ``worst_step_slope`` (the judged step whose mean per-seed slope is farthest
+            from 0, to show where it broke), ``status`` ("ok", "uncertain", "grows",
+            "shrinks", "not finite").
+        slopes: one row per (activation, layer, step): ``slope``, the mean over seeds of the
+            per-seed least-squares slope at that step (for display: the per-step picture).
+        failures: one line per failing activation and layer.
+        uncertain: one line per uncertain activation and layer (when nothing fails).
     """
 
-    passed: bool
+    verdict: str
     tolerance: float
     alpha: float
-    min_step: int
+    looks: int
+    first_step: int
+    exponents: pl.DataFrame
     slopes: pl.DataFrame
     failures: tuple[str, ...]
     uncertain: tuple[str, ...] = ()
 
     @property
-    def failed(self) -> bool:
-        """Some slope moves with width beyond the tolerance and seed noise, or is not finite."""
-        return bool(self.failures)
+    def seeds(self) -> int:
+        """The most seeds any activation was judged on."""
+        counts = self.exponents["n_seeds"].to_list()
+        return max(counts) if counts else 0
 
     @property
-    def verdict(self) -> str:
-        """ "PASS", "FAIL" or "INCONCLUSIVE"."""
-        if self.failed:
-            return FAIL
-        return PASS if self.passed else INCONCLUSIVE
+    def passed(self) -> bool:
+        """Every exponent is shown within tolerance."""
+        return self.verdict == PASS
+
+    @property
+    def failed(self) -> bool:
+        """Some exponent is shown beyond the tolerance, or a value is not finite."""
+        return self.verdict == FAIL
 
 
 def per_seed_slopes(table: pl.DataFrame) -> pl.DataFrame:
@@ -104,90 +124,207 @@ def per_seed_slopes(table: pl.DataFrame) -> pl.DataFrame:
     return groups.select(keys).with_columns(pl.Series("slope", slopes, dtype=pl.Float64))
 
 
+def blocked_slope(log_values: np.ndarray, log_widths: np.ndarray) -> tuple[float, float, int]:
+    """Least-squares slope of ``log_values`` on ``log_widths`` with one intercept per seed.
+
+    The model ``y[s, w] = c[s] + a · x[w] + e`` with independent errors of equal variance
+    (R: ``lm(y ~ factor(seed) + x)``).
+
+    Args:
+        log_values: shape (seeds, widths).
+        log_widths: shape (widths,).
+
+    Returns:
+        ``(slope, standard error, residual degrees of freedom)``; the standard error is NaN
+        when there are no residual degrees of freedom.
+    """
+    y = np.asarray(log_values, dtype=np.float64)
+    seeds, widths = y.shape
+    xc = np.asarray(log_widths, dtype=np.float64) - np.mean(log_widths)
+    yc = y - y.mean(axis=1, keepdims=True)
+    sxx = seeds * float((xc**2).sum())
+    slope = float((yc * xc).sum() / sxx)
+    df = seeds * widths - seeds - 1
+    if df < 1:
+        return slope, float("nan"), df
+    residual = yc - slope * xc
+    return slope, float(np.sqrt((residual**2).sum() / df / sxx)), df
+
+
+def width_exponents(table: pl.DataFrame, *, first_step: int = 1) -> pl.DataFrame:
+    """Each activation's width exponent over the judged steps (module docstring).
+
+    Args:
+        table: the records (see :func:`per_seed_slopes`), every (seed, width) present for each
+            activation, layer and step.
+        first_step: the first step judged.
+
+    Returns:
+        One row per (activation, layer), in order of appearance: ``activation``, ``layer``,
+        ``n_seeds``, ``slope``, ``se``, ``df``, ``finite`` (every judged value finite and
+        positive).
+    """
+    judged = table.filter(pl.col("step") >= first_step)
+    means = (
+        judged.with_columns(
+            pl.when(pl.col("value") > 0).then(pl.col("value").log()).otherwise(float("nan"))
+        )
+        .group_by(["activation", "layer", "seed", "width"], maintain_order=True)
+        .agg(pl.col("value").mean())
+        .sort(["seed", "width"], maintain_order=True)
+    )
+    rows = []
+    keys = judged.select("activation", "layer").unique(maintain_order=True)
+    for activation, layer in keys.iter_rows():
+        of = means.filter(
+            (pl.col("activation") == activation)
+            & (pl.col("layer").is_null() if layer is None else pl.col("layer") == layer)
+        )
+        widths = np.sort(of["width"].unique().to_numpy())
+        seeds = of["seed"].n_unique()
+        y = of.sort(["seed", "width"])["value"].to_numpy().reshape(seeds, len(widths))
+        finite = bool(np.all(np.isfinite(y)))
+        slope, se, df = (
+            blocked_slope(y, np.log(widths.astype(np.float64)))
+            if finite
+            else (float("nan"), float("nan"), 0)
+        )
+        rows.append(
+            {"activation": activation, "layer": layer, "n_seeds": seeds}
+            | {"slope": slope, "se": se, "df": df, "finite": finite}
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "activation": pl.String,
+            "layer": pl.Int64,
+            "n_seeds": pl.Int64,
+            "slope": pl.Float64,
+            "se": pl.Float64,
+            "df": pl.Int64,
+            "finite": pl.Boolean,
+        },
+    )
+
+
 def coord_check(
     table: pl.DataFrame,
     *,
     tolerance: float = DEFAULT_TOLERANCE,
     alpha: float = 0.05,
-    min_step: int = 1,
+    first_step: int = 1,
+    looks: int = 1,
     order: Sequence[str] = (),
 ) -> CoordCheckResult:
-    """Slopes against width with their spread across seeds, and the PASS / FAIL /
-    INCONCLUSIVE verdict (module docstring).
+    """Width exponents with their intervals, and the PASS / FAIL / INCONCLUSIVE verdict
+    (module docstring).
 
     Args:
         table: the records (see :func:`per_seed_slopes`); rows whose activation is not a tapped
             activation (e.g. "loss") should be filtered out by the caller.
-        tolerance: the largest |mean slope| that passes.
-        alpha: the failing rule's t-interval is at level 1 - alpha (not corrected for the many
-            slopes: the tolerance, not the interval, carries the decision; the interval only
-            keeps a slope that seed noise alone could produce from failing); the PASS rule's is
-            at 1 - 2 alpha (TOST at level alpha, intersection-union over all slopes).
-        min_step: the first step judged.
+        tolerance: the largest |exponent| that passes.
+        alpha: the bound on each wrong verdict's probability (a wrong PASS, a wrong FAIL).
+        first_step: the first step judged.
+        looks: how many times the caller may look at the data (adding seeds in between); the
+            error rates are split over them.
         order: activations in display order (others follow in order of appearance).
 
     Returns:
         The :class:`CoordCheckResult`.
     """
-    seeds = per_seed_slopes(table)
-    keys = ["activation", "layer", "step"]
-    grouped = seeds.group_by(keys, maintain_order=True).agg(pl.col("slope"))
-    per_key = grouped["slope"].to_list()
-    n_max = max((len(s) for s in per_key), default=0)
-    matrix = np.full((len(per_key), max(n_max, 1)), np.nan)
-    for i, values in enumerate(per_key):
-        matrix[i, : len(values)] = values
-    stats = mean_ci(matrix, alpha=alpha)
-    equivalence = mean_ci(matrix, alpha=2 * alpha)
-    all_finite = np.array([np.all(np.isfinite(v)) for v in per_key], dtype=bool)
-    slope, low, high = stats["mean"], stats["ci_low"], stats["ci_high"]
-    judged = grouped["step"].to_numpy() >= min_step
-    outside = np.abs(np.nan_to_num(slope)) > tolerance
-    excludes_zero = (low > 0) | (high < 0)
-    # NaN bounds (a single seed: no spread to judge) compare False: never within tolerance.
-    within = (equivalence["ci_low"] >= -tolerance) & (equivalence["ci_high"] <= tolerance)
+    exponents = width_exponents(table, first_step=first_step)
+    count = max(len(exponents), 1)
+    alpha_pass = alpha / looks
+    alpha_fail = alpha / (looks * count)
+    slope = exponents["slope"].to_numpy()
+    se = exponents["se"].to_numpy()
+    df = exponents["df"].to_numpy().astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        t_pass = t_quantile(1.0 - alpha_pass, np.maximum(df, 1.0))
+        t_fail = t_quantile(1.0 - alpha_fail, np.maximum(df, 1.0))
+        low, high = slope - t_pass * se, slope + t_pass * se
+        fail_low, fail_high = slope - t_fail * se, slope + t_fail * se
+    finite = exponents["finite"].to_numpy() & np.isfinite(se)
+    # NaN bounds (no residual df) compare False: never within, never beyond the tolerance.
+    within = (low >= -tolerance) & (high <= tolerance)
     status = np.where(
-        ~judged,
-        "",
+        ~exponents["finite"].to_numpy(),
+        "not finite",
         np.where(
-            ~all_finite,
-            "not finite",
+            finite & (fail_low > tolerance),
+            "grows",
             np.where(
-                outside & excludes_zero,
-                np.where(slope > 0, "grows", "shrinks"),
-                np.where(within, "ok", "uncertain"),
+                finite & (fail_high < -tolerance),
+                "shrinks",
+                np.where(finite & within, "ok", "uncertain"),
             ),
         ),
     )
-    names = _activation_order(grouped["activation"], order)
+    slopes = _step_slopes(table)
+    worst = _worst_steps(slopes, first_step)
+    names = _activation_order(exponents["activation"], order)
     rank = {name: i for i, name in enumerate(names)}
-    slopes = (
-        grouped.select(keys)
+    exponents = (
+        exponents.drop("finite")
         .with_columns(
-            pl.Series("n_seeds", stats["n"].astype(np.int64)),
-            pl.Series("slope", slope),
-            pl.Series("sd", stats["sd"]),
             pl.Series("ci_low", low),
             pl.Series("ci_high", high),
-            pl.Series("equiv_low", equivalence["ci_low"]),
-            pl.Series("equiv_high", equivalence["ci_high"]),
-            pl.Series("judged", judged),
+            pl.Series("fail_low", fail_low),
+            pl.Series("fail_high", fail_high),
             pl.Series("status", status.astype(str)),
-            pl.col("activation").replace_strict(rank, return_dtype=pl.Int64).alias("_order"),
+        )
+        .join(worst, on=["activation", "layer"], how="left", nulls_equal=True)
+        .with_columns(
+            pl.col("activation").replace_strict(rank, return_dtype=pl.Int64).alias("_order")
+        )
+        .sort(["_order", "layer"], nulls_last=False)
+        .drop("_order")
+    )
+    slopes = (
+        slopes.with_columns(
+            pl.col("activation").replace_strict(rank, return_dtype=pl.Int64).alias("_order")
         )
         .sort(["_order", "layer", "step"], nulls_last=False)
         .drop("_order")
     )
-    failures = _failure_lines(slopes)
-    uncertain = _uncertain_lines(slopes)
+    failures = tuple(_failure_lines(exponents))
+    uncertain = tuple(_uncertain_lines(exponents))
+    verdict = FAIL if failures else (INCONCLUSIVE if uncertain else PASS)
     return CoordCheckResult(
-        passed=not failures and not uncertain,
+        verdict=verdict,
         tolerance=tolerance,
         alpha=alpha,
-        min_step=min_step,
+        looks=looks,
+        first_step=first_step,
+        exponents=exponents,
         slopes=slopes,
-        failures=tuple(failures),
-        uncertain=tuple(uncertain),
+        failures=failures,
+        uncertain=uncertain,
+    )
+
+
+def _step_slopes(table: pl.DataFrame) -> pl.DataFrame:
+    """Per (activation, layer, step), the mean over seeds of the per-seed slope."""
+    return (
+        per_seed_slopes(table)
+        .group_by(["activation", "layer", "step"], maintain_order=True)
+        .agg(pl.col("slope").mean())
+    )
+
+
+def _worst_steps(slopes: pl.DataFrame, first_step: int) -> pl.DataFrame:
+    """Per (activation, layer), the judged step whose slope is farthest from 0."""
+    judged = slopes.filter((pl.col("step") >= first_step) & pl.col("slope").is_finite())
+    return (
+        judged.sort(pl.col("slope").abs(), descending=True)
+        .group_by(["activation", "layer"], maintain_order=True)
+        .first()
+        .select(
+            "activation",
+            "layer",
+            pl.col("step").alias("worst_step"),
+            pl.col("slope").alias("worst_step_slope"),
+        )
     )
 
 
@@ -197,43 +334,45 @@ def _activation_order(names: pl.Series, order: Sequence[str]) -> list[str]:
     return known + [name for name in names.unique(maintain_order=True) if name not in known]
 
 
-def _failure_lines(slopes: pl.DataFrame) -> list[str]:
-    """One line per failing (activation, layer): its direction, steps and worst slope."""
-    bad = slopes.filter(pl.col("status").is_in(["grows", "shrinks", "not finite"]))
+def _where(row: dict) -> str:
+    layer = row["layer"]
+    return row["activation"] if layer is None else f"{row['activation']} (layer {layer})"
+
+
+def _worst(row: dict) -> str:
+    if row["worst_step"] is None:
+        return ""
+    return f"; steepest at step {row['worst_step']} ({row['worst_step_slope']:+.2f})"
+
+
+def _failure_lines(exponents: pl.DataFrame) -> list[str]:
+    """One line per failing (activation, layer): direction, exponent, bound and worst step."""
     lines = []
-    for (activation, layer), group in bad.group_by(["activation", "layer"], maintain_order=True):
-        where = activation if layer is None else f"{activation} (layer {layer})"
-        steps = ", ".join(str(s) for s in group["step"].to_list())
-        statuses = sorted(set(group["status"].to_list()))
-        finite = group.filter(pl.col("slope").is_finite())
-        worst = ""
-        if len(finite):
-            row = finite.row(int(np.argmax(np.abs(finite["slope"].to_numpy()))), named=True)
-            worst = f"; worst slope {row['slope']:+.2f} at step {row['step']}"
-        lines.append(f"{where} {' / '.join(statuses)} with width at steps {steps}{worst}")
+    for row in exponents.filter(pl.col("status").is_in(FAILING)).iter_rows(named=True):
+        if row["status"] == "not finite":
+            lines.append(f"{_where(row)}: a value is not finite (or is zero)")
+            continue
+        bound = row["fail_low"] if row["status"] == "grows" else row["fail_high"]
+        lines.append(
+            f"{_where(row)} {row['status']} with width: exponent {row['slope']:+.2f} "
+            f"(bound {bound:+.2f}){_worst(row)}"
+        )
     return lines
 
 
-def _uncertain_lines(slopes: pl.DataFrame) -> list[str]:
-    """One line per (activation, layer) with an uncertain slope: its steps and widest reach."""
-    open_ = slopes.filter(pl.col("status") == "uncertain")
+def _uncertain_lines(exponents: pl.DataFrame) -> list[str]:
+    """One line per uncertain (activation, layer): its exponent and interval."""
     lines = []
-    for (activation, layer), group in open_.group_by(["activation", "layer"], maintain_order=True):
-        where = activation if layer is None else f"{activation} (layer {layer})"
-        steps = ", ".join(str(s) for s in group["step"].to_list())
-        reach = group.with_columns(
-            pl.max_horizontal(pl.col("equiv_low").abs(), pl.col("equiv_high").abs()).alias("_r")
-        ).filter(pl.col("_r").is_finite())
-        widest = ""
-        if len(reach):
-            row = reach.row(int(np.argmax(reach["_r"].to_numpy())), named=True)
-            widest = (
-                f"; widest interval [{row['equiv_low']:+.2f}, {row['equiv_high']:+.2f}] "
-                f"at step {row['step']}"
-            )
-        else:
-            widest = "; one seed: no interval"
-        lines.append(f"{where} not shown within tolerance at steps {steps}{widest}")
+    for row in exponents.filter(pl.col("status") == "uncertain").iter_rows(named=True):
+        interval = (
+            "no interval (one seed?)"
+            if not np.isfinite(row["se"])
+            else f"interval [{row['ci_low']:+.2f}, {row['ci_high']:+.2f}]"
+        )
+        lines.append(
+            f"{_where(row)} not shown within tolerance: exponent {row['slope']:+.2f}, "
+            f"{interval}{_worst(row)}"
+        )
     return lines
 
 

@@ -1,12 +1,11 @@
 """``harness coordcheck``: the muP coordinate check with a PASS/FAIL/INCONCLUSIVE verdict.
 
-Builds the built-in GPT at each width (head size fixed: heads and MLP width grow with the
-residual width), trains a few steps at a deliberately high LR on one fixed batch through the
-trainer's own optimizer and LR schedule, records mean |x| of every tapped activation per layer
-at every step, and judges the slope of log(mean |x|) against log(width) with its spread across
-seeds (``analysis.coordcheck``). Exit 0 on PASS (every slope's interval inside the tolerance),
-1 on FAIL, 3 on INCONCLUSIVE (nothing fails, but some slope is not shown within the tolerance:
-a CI gate chooses whether to accept it). ``--wider-is-better`` instead
+Builds the built-in GPT (or the researcher's own model, ``--model``) at each width, trains a
+few steps at a deliberately high LR on one fixed batch through its own optimizer and LR
+schedule, records mean |x| of every tapped activation per layer at every step, and judges each
+activation's width exponent — the slope of log(mean |x|) over the later steps against
+log(width), seeds as blocks — against a tolerance (``analysis.coordcheck``), adding seeds while
+undecided. Exit 0 on PASS, 1 on FAIL, 3 on INCONCLUSIVE. ``--wider-is-better`` instead
 trains short runs at fixed HPs across widths and fails when the loss gets worse with width.
 See docs/coordcheck.md. The flags become one :class:`harness.coordcheck.check.CoordCheckRun`
 for :func:`harness.coordcheck.check.run_coordcheck`, which imports torch.
@@ -21,28 +20,58 @@ from harness.errors import UserError
 
 DEFAULT_WIDTHS = "64,128,256,512"
 EPILOG = (
-    "exit codes: 0 PASS (every judged slope's 90% t-interval lies inside the tolerance), "
-    "1 FAIL (a slope exceeds the tolerance and its 95% interval excludes 0, or a value is not "
-    "finite), 3 INCONCLUSIVE (nothing fails, but some slope is not shown within the tolerance: "
-    "add --seeds; a CI gate may accept or reject 3), 2 bad input. --wider-is-better: 0 or 1. "
-    "See docs/coordcheck.md."
+    "exit codes: 0 PASS (every activation's width exponent is shown within the tolerance), "
+    "1 FAIL (some exponent is shown beyond it, or a value is not finite), 3 INCONCLUSIVE "
+    "(neither, after --seeds seeds), 2 bad input. Each wrong verdict has probability <= 5%. "
+    "--wider-is-better: 0 or 1. See docs/coordcheck.md."
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.add_argument(
+        "--model",
+        default=None,
+        metavar="MODULE:FACTORY",
+        help="check your own PyTorch model: FACTORY(width) returns the model, or (model, "
+        "optimizer); every module's output is tapped (docs/coordcheck.md)",
+    )
+    parser.add_argument(
+        "--batch",
+        default=None,
+        metavar="MODULE:FUNCTION",
+        help="with --model: FUNCTION(seed) returns (inputs, targets) (default: random tokens, "
+        "see --vocab-size)",
+    )
+    parser.add_argument(
+        "--modules",
+        default=None,
+        help="with --model: comma-separated module names (or name prefixes) to tap (default all)",
+    )
+    parser.add_argument(
+        "--vocab-size",
+        type=int,
+        default=256,
+        help="with --model and no --batch: token ids of the default batch (default 256)",
+    )
+    parser.add_argument(
         "--widths",
         default=DEFAULT_WIDTHS,
-        help=f"comma-separated residual widths, at least three (default {DEFAULT_WIDTHS})",
+        help=f"comma-separated widths, at least three (default {DEFAULT_WIDTHS})",
     )
     parser.add_argument(
         "--steps",
         type=int,
         default=None,
-        help="training steps (default 10; 60 with --wider-is-better)",
+        help="training steps; the second half is judged (default 6; 60 with --wider-is-better)",
     )
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per width (default 3)")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="the most seeds per width: 2 first, one more while undecided (default 6; 3 "
+        "with --wider-is-better, all used)",
+    )
     parser.add_argument(
         "--parametrization", choices=("mup", "sp"), default="mup", help="(default mup)"
     )
@@ -57,28 +86,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     heads = parser.add_mutually_exclusive_group()
     heads.add_argument(
-        "--head-size",
-        type=int,
-        default=16,
-        help="fixed head dim; heads = width / head size (default 16)",
-    )
-    heads.add_argument(
         "--n-head",
         type=int,
-        default=0,
-        help="instead: a fixed number of heads whose size grows with width (checks muP's "
+        default=None,
+        help="a fixed number of heads whose size grows with width (default 2: checks muP's "
         "1/d_head attention scale)",
+    )
+    heads.add_argument(
+        "--head-size",
+        type=int,
+        default=None,
+        help="instead: a fixed head dim; heads = width / head size (the attention scale is then "
+        "a constant no check can see)",
     )
     parser.add_argument("--n-layer", type=int, default=2, help="transformer blocks (default 2)")
     parser.add_argument(
         "--tolerance",
         type=float,
         default=None,
-        help="largest |slope| of log mean|x| vs log width that passes (default: "
+        help="largest |width exponent| of mean|x| that passes (default: "
         "analysis.coordcheck.DEFAULT_TOLERANCE, see docs/coordcheck.md)",
     )
     parser.add_argument(
-        "--zero-init-query", action="store_true", help="muP's optional zero init of the queries"
+        "--no-zero-init-query",
+        dest="zero_init_query",
+        action="store_false",
+        help="keep the random init of the query projections (default: zeroed, as muP advises)",
+    )
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where to train (default auto: cuda when available, else cpu)",
     )
     parser.add_argument(
         "--threads",
@@ -87,10 +126,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="torch CPU threads (default 1: these models are tiny, threads mostly contend)",
     )
     parser.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="table (default) or json: one JSON object on stdout, for CI",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=None,
-        help="output folder (default runs/coordcheck/<parametrization>-<attention>/)",
+        help="output folder (default runs/coordcheck/<parametrization>-<attention>/, or "
+        "runs/coordcheck/<module>-<factory>/ with --model)",
     )
     parser.add_argument(
         "--wider-is-better",
@@ -116,15 +162,20 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads < 1:
         raise UserError("--threads must be >= 1")
+    if args.model is None and (args.batch or args.modules):
+        raise UserError("--batch and --modules need --model")
+    if args.wider_is_better and args.model is not None:
+        raise UserError("--wider-is-better checks the built-in GPT; drop --model")
     check = CoordCheckSettings(
         widths=_widths(args.widths),
-        steps=args.steps if args.steps is not None else (60 if args.wider_is_better else 10),
-        seeds=args.seeds,
+        steps=args.steps if args.steps is not None else (60 if args.wider_is_better else 6),
+        seeds=args.seeds if args.seeds is not None else (3 if args.wider_is_better else 6),
+        first_seeds=min(2, args.seeds) if args.seeds is not None else 2,
         parametrization=args.parametrization,
         attention=args.attention,
         lr=args.lr if args.lr is not None else 3e-3,
-        head_size=args.head_size,
-        n_head=args.n_head,
+        n_head=args.n_head if args.n_head is not None else (0 if args.head_size else 2),
+        head_size=args.head_size or 0,
         n_layer=args.n_layer,
         zero_init_query=args.zero_init_query,
     )
@@ -132,7 +183,13 @@ def run(args: argparse.Namespace) -> int:
         check=check,
         tolerance=args.tolerance,
         threads=args.threads,
+        device=args.device,
         out_dir=args.out,
         wider_is_better=args.wider_is_better,
+        model=args.model,
+        batch=args.batch,
+        modules=args.modules,
+        vocab_size=args.vocab_size,
+        format=args.format,
     )
     return run_coordcheck(settings)

@@ -22,30 +22,26 @@ from models.gpt import GPT
 Row = dict[str, Any]
 
 
-def measure(
-    settings: CoordCheckSettings, *, progress: Callable[[str], None] | None = None
-) -> list[Row]:
-    """Train every (width, seed) and return the records.
+def measure_seed(settings: CoordCheckSettings, seed: int) -> list[Row]:
+    """Train ``seed`` at every width and return its records.
 
     Returns:
-        One row per (width, seed, step, activation, layer): ``{"width", "seed", "step",
+        One row per (width, step, activation, layer): ``{"width", "seed", "step",
         "activation", "layer" (None for embedding and logits), "value"}`` plus one row per
-        (width, seed, step) with activation "loss" (the training loss, not part of the verdict).
+        (width, step) with activation "loss" (the training loss, not part of the verdict).
     """
     rows: list[Row] = []
     for width in settings.widths:
-        for seed in range(settings.seeds):
-            if progress is not None:
-                progress(f"width {width}, seed {seed}")
-            rows += measure_one(settings, width=width, seed=seed)
+        rows += measure_one(settings, width=width, seed=seed)
     return rows
 
 
 def measure_one(settings: CoordCheckSettings, *, width: int, seed: int) -> list[Row]:
     """The records of one (width, seed): ``settings.steps`` steps on one fixed batch."""
-    setup = prepare(width_config(settings, width), seed=seed, device="cpu")
+    device = settings.device
+    setup = prepare(width_config(settings, width), seed=seed, device=device)
     model, optimizer, scheduler = setup.raw_model, setup.optimizer, setup.scheduler
-    batch = torch.from_numpy(next(setup.data.train(seed, settings.batch_size)))
+    batch = torch.from_numpy(next(setup.data.train(seed, settings.batch_size))).to(device)
     inputs, targets = batch[:, :-1], batch[:, 1:]
     rows: list[Row] = []
     model.train()
@@ -75,7 +71,8 @@ def _row(width: int, seed: int, step: int, activation: str, layer: int | None, v
     }
 
 
-def _mean_abs(x: torch.Tensor) -> float:
+def mean_abs(x: torch.Tensor) -> float:
+    """mean |x| of a tensor, as a float (computed in float32 whatever x's dtype)."""
     return x.detach().abs().float().mean().item()
 
 
@@ -93,7 +90,7 @@ def tapped(model: GPT) -> Iterator[dict[tuple[str, int | None], float]]:
 
     def hook(name: str, layer: int | None, pick: Callable[[Any], torch.Tensor]) -> Callable:
         def record(_module: nn.Module, _inputs: Any, output: Any) -> None:
-            readings[(name, layer)] = _mean_abs(pick(output))
+            readings[(name, layer)] = mean_abs(pick(output))
 
         return record
 
@@ -109,7 +106,7 @@ def tapped(model: GPT) -> Iterator[dict[tuple[str, int | None], float]]:
 
         def qkv(_module: nn.Module, _inputs: Any, output: torch.Tensor, layer: int = layer) -> None:
             for name, part in zip(("q", "k", "v"), output.chunk(3, dim=-1), strict=True):
-                readings[(name, layer)] = _mean_abs(part)
+                readings[(name, layer)] = mean_abs(part)
 
         def logits(_module: nn.Module, _inputs: Any, att: torch.Tensor, layer: int = layer) -> None:
             T = att.shape[-1]

@@ -31,40 +31,48 @@ ACTIVATIONS = (
 
 @dataclass(frozen=True, kw_only=True)
 class CoordCheckSettings:
-    """One coordinate check.
+    """One coordinate check (the defaults and why: docs/coordcheck.md).
 
     Attributes:
         widths: residual widths n_embd, at least three, increasing.
         steps: training steps; the activations of the forward pass before each update are
             recorded (step 0 is the initial model), so ``steps`` steps give steps 0..steps-1.
-        seeds: seeds per width; each seed fixes the init and the fixed batch.
+        seeds: the most seeds per width; seeds are added one at a time while the verdict is
+            undecided (each seed fixes the init and the fixed batch).
+        first_seeds: seeds measured before the first look at the data.
         parametrization: "mup" or "sp".
         attention: "selective" or "mha".
         lr: Adam's base LR, deliberately high so updates dominate the init within a few steps.
-        head_size: the fixed head dim (heads = width / head_size) — the default scheme: heads
-            and MLP width grow together with the residual width.
-        n_head: instead, a fixed number of heads whose size grows with width (the scheme in
-            which muP's 1/d_head attention scale matters); 0: use ``head_size``.
+        n_head: a fixed number of heads whose size grows with width (the default: the scheme
+            in which muP's 1/d_head attention scale matters, as in microsoft/mup's examples);
+            0: use ``head_size``.
+        head_size: instead, a fixed head dim (heads = width / head_size): heads and MLP width
+            grow together with the residual width, and the attention scale is a constant.
         n_layer: transformer blocks.
         block_size: tokens per sequence.
         batch_size: sequences in the fixed batch.
         base_width: muP's base width; 0: the smallest width.
-        zero_init_query: muP's optional zero init of the query projections.
+        zero_init_query: muP's zero init of the query projections (recommended by muP; removes
+            the random q·k part whose 1/√d_head decay would otherwise dominate the attention
+            logits at these widths).
+        device: "cpu" or "cuda".
     """
 
     widths: tuple[int, ...] = (64, 128, 256, 512)
-    steps: int = 10
-    seeds: int = 3
+    steps: int = 6
+    seeds: int = 6
+    first_seeds: int = 2
     parametrization: Literal["sp", "mup"] = "mup"
     attention: Literal["selective", "mha"] = "selective"
     lr: float = 3e-3
-    head_size: int = 16
-    n_head: int = 0
+    n_head: int = 2
+    head_size: int = 0
     n_layer: int = 2
     block_size: int = 32
-    batch_size: int = 16
+    batch_size: int = 8
     base_width: int = 0
-    zero_init_query: bool = False
+    zero_init_query: bool = True
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         widths = self.widths
@@ -74,15 +82,30 @@ class CoordCheckSettings:
             raise UserError(
                 "--steps must be >= 2 (the verdict judges steps after the first update)"
             )
-        if self.seeds < 2:
-            raise UserError("--seeds must be >= 2 (the spread across seeds is part of the verdict)")
+        if self.first_seeds < 2 or self.seeds < self.first_seeds:
+            raise UserError(
+                f"--seeds must be >= {max(self.first_seeds, 2)} (the first look uses "
+                f"{self.first_seeds} seeds; the spread across seeds is part of the verdict)"
+            )
         if self.lr <= 0:
             raise UserError("--lr must be > 0")
+        if (self.n_head > 0) == (self.head_size > 0):
+            raise UserError("give exactly one of --n-head and --head-size")
         for width in widths:
             divisor = self.n_head or self.head_size
             if width % divisor:
                 what = "--n-head" if self.n_head else "--head-size"
                 raise UserError(f"width {width} is not a multiple of {what} {divisor}")
+
+    @property
+    def first_step(self) -> int:
+        """The first judged step: the second half of the steps, after the init's transient."""
+        return max(1, self.steps // 2)
+
+    @property
+    def looks(self) -> int:
+        """How many times the verdict may look at the data (one per seed count)."""
+        return self.seeds - self.first_seeds + 1
 
 
 def width_config(settings: CoordCheckSettings, width: int) -> RunConfig:

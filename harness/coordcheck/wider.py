@@ -27,8 +27,8 @@ def final_losses(settings: CoordCheckSettings, *, window: int = 10) -> pl.DataFr
     rows = []
     for width in settings.widths:
         for seed in range(settings.seeds):
-            setup = prepare(width_config(settings, width), seed=seed, device="cpu")
-            batches = to_device(setup.data.train(seed, settings.batch_size), "cpu")
+            setup = prepare(width_config(settings, width), seed=seed, device=settings.device)
+            batches = to_device(setup.data.train(seed, settings.batch_size), settings.device)
             model, optimizer, scheduler = setup.raw_model, setup.optimizer, setup.scheduler
             model.train()
             losses = []
