@@ -170,6 +170,34 @@ def config_from_path(label: str) -> dict[str, Any]:
     return config
 
 
+def run_folders(location: str, pattern: str, *, what: str) -> tuple[Path, list[Path]]:
+    """The folders under ``location`` holding a file that matches ``pattern`` (one run each).
+
+    Args:
+        location: the log folder.
+        pattern: a glob of the file each run folder holds.
+        what: what such folders are, for the error ("Lightning CSVLogger runs (...)").
+
+    Returns:
+        The log folder and its run folders, sorted.
+
+    Raises:
+        ImportFailure: no such folder, or no run folder in it.
+    """
+    root = Path(location)
+    if not root.is_dir():
+        raise ImportFailure(f"{root}: no such folder")
+    folders = sorted({path.parent for path in root.rglob(pattern) if path.is_file()})
+    if not folders:
+        raise ImportFailure(f"{root}: no {what} in it")
+    return root, folders
+
+
+def folder_label(root: Path, folder: Path) -> str:
+    """A run folder's name in the import: its path below the log folder."""
+    return str(folder.relative_to(root)) if folder != root else root.name
+
+
 def files_fingerprint(paths: Sequence[Path]) -> str:
     """A run's fingerprint from its files' sizes and modification times: a log that grew or
     was rewritten changes it."""

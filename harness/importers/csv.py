@@ -34,7 +34,9 @@ from harness.importers._base import (
     config_from_path,
     curve_from_rows,
     files_fingerprint,
+    folder_label,
     parse_text_value,
+    run_folders,
 )
 
 if TYPE_CHECKING:
@@ -62,17 +64,14 @@ class LightningCsvSource(LogSource):
     kind = "lightning"
 
     def find_runs(self) -> Sequence[RunRef]:
-        root = Path(self.location)
-        if not root.is_dir():
-            raise ImportFailure(f"{root}: no such folder")
-        folders = sorted(p.parent for p in root.rglob(LIGHTNING_METRICS) if p.is_file())
-        if not folders:
-            raise ImportFailure(
-                f"{root}: no Lightning CSVLogger runs (<name>/version_<n>/{LIGHTNING_METRICS})"
-            )
+        root, folders = run_folders(
+            self.location,
+            LIGHTNING_METRICS,
+            what=f"Lightning CSVLogger runs (<name>/version_<n>/{LIGHTNING_METRICS})",
+        )
         refs = []
         for folder in folders:
-            label = str(folder.relative_to(root)) if folder != root else root.name
+            label = folder_label(root, folder)
             files = [folder / LIGHTNING_METRICS, folder / LIGHTNING_HPARAMS]
             fingerprint = files_fingerprint([path for path in files if path.is_file()])
             refs.append(RunRef(label=label, run_id=label, fingerprint=fingerprint, handle=folder))

@@ -23,6 +23,8 @@ from harness.importers._base import (
     config_from_path,
     curve_from_rows,
     files_fingerprint,
+    folder_label,
+    run_folders,
 )
 
 EVENT_FILE_GLOB = "events.out.tfevents.*"
@@ -35,16 +37,13 @@ class TensorBoardSource(LogSource):
     kind = "tensorboard"
 
     def find_runs(self) -> Sequence[RunRef]:
-        root = Path(self.location)
-        if not root.is_dir():
-            raise ImportFailure(f"{root}: no such folder")
+        root, folders = run_folders(
+            self.location, EVENT_FILE_GLOB, what="TensorBoard event files (events.out.tfevents.*)"
+        )
         _require_tensorboard()
-        folders = sorted({path.parent for path in root.rglob(EVENT_FILE_GLOB) if path.is_file()})
-        if not folders:
-            raise ImportFailure(f"{root}: no TensorBoard event files (events.out.tfevents.*) in it")
         refs = []
         for folder in folders:
-            label = str(folder.relative_to(root)) if folder != root else root.name
+            label = folder_label(root, folder)
             events = sorted(folder.glob(EVENT_FILE_GLOB))
             refs.append(
                 RunRef(
