@@ -35,6 +35,7 @@ from harness.store.layout import RunDir
 from harness.store.metrics_file import MetricsTail
 from harness.study.command_config import CommandConfig
 from harness.study.metrics import MetricsConfig
+from harness.study.shell_placeholders import UnsafePlaceholder, fill_shell_placeholders
 from harness.worker.metric_sources import (
     LineParser,
     MetricSourceError,
@@ -176,6 +177,9 @@ def run_command(
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own group: ended with the run, children too
             )
+        except UnsafePlaceholder as error:  # a search trial's command validation never saw
+            output.write(f"harness: command.command: {error}\n".encode())
+            return CommandResult(returncode=127, output_tail=str(error), stopped=str(error))
         except (FileNotFoundError, PermissionError, NotADirectoryError) as error:
             output.write(f"harness: cannot execute command: {error}\n".encode())
             # said in the record instead of "exited with code 127" (the command never ran)
@@ -494,21 +498,15 @@ def _argv(command: CommandConfig, planned: RunConfigFile, run_dir: Path) -> str 
 
 
 def shell_command(command: str, values: dict[str, Any]) -> str:
-    """A ``shell = true`` command line with every placeholder filled in quoted
-    (``shlex.quote``): a value is one word to the shell, never code it runs, whatever a
-    study's ``params`` (or a search trial's) hold."""
-    return fill_placeholders(command, {name: _Quoted(value) for name, value in values.items()})
+    """A ``shell = true`` command line with every placeholder filled in as one word to the
+    shell, never code it runs, whatever quoting surrounds it and whatever a study's ``params``
+    (or a search trial's) hold (see :mod:`harness.study.shell_placeholders`).
 
-
-class _Quoted:
-    """A placeholder value that formats as itself (format spec included: ``{lr:.0e}``) and
-    then quoted for the shell."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __format__(self, spec: str) -> str:
-        return shlex.quote(format(self.value, spec))
+    Raises:
+        UnsafePlaceholder: a placeholder stands where no quoting is safe (validation refuses
+            such a command first).
+    """
+    return fill_shell_placeholders(command, values)
 
 
 def _resolve(template: str, values: dict[str, Any], cwd: Path) -> Path:
