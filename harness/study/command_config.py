@@ -16,6 +16,7 @@ from typing import Any
 
 from harness.errors import SpecError, closest
 from harness.limits import TIMEOUT_KEY, DurationError, RunLimits
+from harness.study.env_table import check_env_value
 from harness.study.metrics import MetricsConfig, parse_metrics
 from harness.study.shell_placeholders import UnsafePlaceholder, fill_shell_placeholders
 from harness.study.tables import format_key
@@ -102,6 +103,7 @@ def parse_command_config(
                 "an environment variable name must be non-empty and without '='",
                 key=f"{where}.env.{format_key([name])}",
             )
+        check_env_value(name, env[name], key=f"{where}.env.{format_key([name])}")
     params = config.get("params", {})
     if not isinstance(params, Mapping):
         raise SpecError("must be a table of placeholder values", key=f"{where}.params")

@@ -34,6 +34,7 @@ from harness.store import RunConfigFile
 from harness.store.layout import RunDir
 from harness.store.metrics_file import MetricsTail
 from harness.study.command_config import CommandConfig
+from harness.study.env_table import UnsetReference, resolve_env
 from harness.study.metrics import MetricsConfig
 from harness.study.shell_placeholders import UnsafePlaceholder, fill_shell_placeholders
 from harness.worker.metric_sources import (
@@ -146,7 +147,11 @@ def run_command(
     values = placeholder_values(planned, command, run_dir)
     metrics = command.metrics
     cwd = Path(command.cwd or os.getcwd())
-    env = command_env(planned, command, run_dir)
+    try:
+        env = command_env(planned, command, run_dir)
+    except UnsetReference as error:  # the command never runs without its secret
+        RunDir(run_dir).output.write_text(f"harness: {error}\n")
+        return CommandResult(returncode=127, output_tail=str(error), stopped=str(error))
     if metrics is not None and metrics.wandb:
         settings = wandb_settings or {}
         env.update(
@@ -162,7 +167,7 @@ def run_command(
                 job_type=settings.get("job_type") or "study",
             )
         )
-        env.update(command.env)  # the study's own env table still wins
+        env.update(resolve_env(command.env, os.environ))  # the study's own env table still wins
     collector = _Collector(metrics, values, cwd, run_dir, log, wandb_id=_run_id(planned))
     output_path = RunDir(run_dir).output
     watch = watch or CommandWatch()
@@ -268,12 +273,19 @@ def fill_placeholders(text: str, values: dict[str, Any]) -> str:
 
 
 def command_env(planned: RunConfigFile, command: CommandConfig, run_dir: Path) -> dict[str, str]:
-    """The environment of a command run: ours, the study's ``env`` table, and HARNESS_* vars."""
+    """The environment of a command run: ours, the study's ``env`` table (its ``${VAR}``
+    references resolved from ours, here and only here: their values are stored nowhere), and
+    HARNESS_* vars.
+
+    Raises:
+        UnsetReference: the ``env`` table refers to a variable that is not set.
+    """
     env = dict(os.environ)
+    table = resolve_env(command.env, os.environ)
     # `python` in a study's command means the interpreter running harness (its venv), even
     # when that venv is not activated.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env.update(command.env)
+    env.update(table)
     env.update(
         {
             "HARNESS_SEED": str(planned.seed),
