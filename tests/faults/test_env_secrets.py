@@ -114,6 +114,12 @@ def test_an_unset_env_reference_fails_the_run_naming_the_variable(tmp_path: Path
     failed = record(runs / "secrets")
     assert failed is not None and failed.status == "failed"
     assert "SECRET" in (failed.error or "") and "not set" in (failed.error or "")
+    # and validate says so before anything runs
+    validated = harness(tmp_path, "validate", str(study), secret=None)
+    assert validated.returncode == 0, validated.stderr
+    assert "env.SECRET: refers to ${SECRET}, which is not set here" in " ".join(
+        (validated.stdout + validated.stderr).split()
+    )
 
 
 @pytest.mark.parametrize(
