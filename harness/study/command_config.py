@@ -149,6 +149,6 @@ def _check_shell_placeholders(command: str, params: Mapping[str, Any], where: st
     as one word."""
     names = {**params, "seed": 0, "run_dir": "", "variant": ""}
     try:
-        fill_shell_placeholders(command, {name: "" for name in names})
+        fill_shell_placeholders(command, {name: "0" for name in names})
     except UnsafePlaceholder as error:
         raise SpecError(str(error), key=f"{where}.command") from None

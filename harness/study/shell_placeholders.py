@@ -6,13 +6,15 @@ single or double quotes (``'{lr}'``, ``"--lr={lr}"``) the surrounding quote is c
 quoted value put in, and the quote reopened, so the word stays one word and the value is never
 read inside the user's quotes (where ``$(...)`` or a ``'`` would escape). The command is read
 with the shell's quoting rules: backslashes, ``'...'``, ``"..."`` and ``$(...)`` (inside or
-outside double quotes). Where no quoting can be made safe (inside backquotes, ``${...}``,
-``$'...'``, a comment, a here-document, right after ``$`` or a backslash), the placeholder is
-refused with :class:`UnsafePlaceholder`, which validation turns into a message.
+outside double quotes); inside ``$((...))``, which evaluates its text again, only a number goes
+in. Where no quoting can be made safe (inside backquotes, ``${...}``, ``$'...'``, a comment, a
+here-document, right after ``$`` or a backslash), the placeholder is refused with
+:class:`UnsafePlaceholder`, which validation turns into a message.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 import string
 from collections.abc import Callable, Mapping
@@ -22,6 +24,7 @@ from typing import Any
 RIGHT_FORM = "write the placeholder unquoted, as {name} (harness quotes its value)"
 
 
+NUMBER = re.compile(r"[-+]?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?")
 _CONVERSIONS: dict[str, Callable[[object], str]] = {"r": repr, "s": str, "a": ascii}
 
 
@@ -64,8 +67,17 @@ def fill_shell_placeholders(command: str, values: Mapping[str, Any]) -> str:
         value = values[field]
         if conversion:
             value = _CONVERSIONS[conversion](value)
-        word = shlex.quote(format(value, spec or ""))
+        text = format(value, spec or "")
+        word = shlex.quote(text)
         context = scanner.context(field)
+        if context == "arithmetic":  # $((...)) evaluates its text again: numbers only
+            if not NUMBER.fullmatch(text):
+                raise UnsafePlaceholder(
+                    f"the placeholder {{{field}}} stands inside $((...)), where only a number "
+                    f"is safe, and its value is {text!r:.60}: "
+                    + RIGHT_FORM.replace("{name}", "{" + field + "}")
+                )
+            word, context = text, "code"
         scanner.previous = "x"  # a word's characters: a '#' right after it starts no comment
         out.append({"code": word, "single": f"'{word}'", "double": f'"{word}"'}[context])
     return "".join(out)
@@ -82,12 +94,13 @@ class _Scanner:
         self.unsure: str | None = None  # a construct after which the rest cannot be read
 
     def context(self, name: str) -> str:
-        """How a value goes in here: "code", "single" or "double"; else UnsafePlaceholder."""
+        """How a value goes in here: "code", "single", "double" or "arithmetic" (a number
+        only); else UnsafePlaceholder."""
         top = self.stack[-1]
         why = self.unsure
         if self.escaped:
             why = "right after a backslash"
-        elif top in ("code", "double") and self.previous == "$":
+        elif top in ("code", "double", "arithmetic") and self.previous == "$":
             why = "right after '$' (${...} or $'...')"
         elif top == "backquote":
             why = "inside backquotes `...` (write $(...) instead)"
@@ -97,6 +110,8 @@ class _Scanner:
             why = "inside $'...'"
         elif top == "comment":
             why = "in a comment"
+        elif top != "arithmetic" and "arithmetic" in self.stack:
+            why = "within $((...)), which evaluates its text again"
         if why is not None:
             shown = RIGHT_FORM.replace("{name}", "{" + name + "}")
             raise UnsafePlaceholder(f"the placeholder {{{name}}} stands {why}: {shown}")
@@ -134,6 +149,10 @@ class _Scanner:
             return 1
         if char == "`":
             self._push("backquote")
+        elif char == "$" and text[index + 1 : index + 3] == "((":
+            self._push("arithmetic")
+            self.previous = "("
+            return 3
         elif char == "$" and ahead == "(":
             self._push("code")
             self.previous = "("
@@ -160,6 +179,9 @@ class _Scanner:
         elif char == ")":
             if self.depth[-1] > 0:
                 self.depth[-1] -= 1
+            elif top == "arithmetic" and ahead == ")":
+                self._pop()
+                return 2
             elif len(self.stack) > 1:  # the end of a $(...)
                 self._pop()
         return 1

@@ -65,8 +65,24 @@ def test_a_format_spec_and_other_braces_are_kept() -> None:
     assert arguments(command) == ["awk", "{print $1}", "1e-03", "0.001", "{other}"]
 
 
+def test_a_number_goes_into_arithmetic_and_nothing_else_does() -> None:
+    assert arguments(fill_shell_placeholders("$((29500 + {x}))", {"x": 7})) == ["29507"]
+    with pytest.raises(UnsafePlaceholder, match=r"only a number"):
+        fill_shell_placeholders("$((29500 + {x}))", {"x": "a[$(touch PWNED)]"})
+
+
 @pytest.mark.parametrize(
-    "command", ["`echo {x}`", "${x}", "${{{x}}}", "\\{x}", "echo # {x}", "cat <<E\n{x}\nE"]
+    "command",
+    [
+        "$(( $(echo {x}) ))",
+        "$(( '{x}' ))",
+        "`echo {x}`",
+        "${x}",
+        "${{{x}}}",
+        "\\{x}",
+        "echo # {x}",
+        "cat <<E\n{x}\nE",
+    ],
 )
 def test_a_placeholder_no_quoting_makes_safe_is_refused(command: str) -> None:
     with pytest.raises(UnsafePlaceholder, match=r"\{x\}.*unquoted"):
