@@ -7,11 +7,13 @@ any metric. ``harness validate`` and ``harness study`` print them before anythin
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 from harness.study.command_config import parse_command_config
+from harness.study.env_table import REFERENCE
 from harness.study.metrics import declared_metric_names
 
 SEED_PLACEHOLDER = re.compile(r"\{seed[:!}]")  # {seed}, {seed:03d}
@@ -28,17 +30,21 @@ class StudyLike(Protocol):
     def variants(self) -> tuple[Any, ...]: ...
 
 
-def study_warnings(spec: StudyLike) -> list[str]:
+def study_warnings(spec: StudyLike, environ: Mapping[str, str] | None = None) -> list[str]:
     """What looks wrong with a study's command variants, one sentence each.
 
     Args:
         spec: the validated study.
+        environ: the environment the runs would be launched from (default: this process's).
 
     Returns:
-        Warnings naming the variant: a command that never receives the seed, and a study
-        metric that none of the variant's declared metrics sources can report.
+        Warnings naming the variant: a command that never receives the seed, a study
+        metric that none of the variant's declared metrics sources can report, and an ``env``
+        reference (``${HF_TOKEN}``) to a variable that is not set (each variable once).
     """
     warnings = []
+    environ = os.environ if environ is None else environ
+    unset: set[str] = set()
     for variant in spec.variants:
         if variant.kind != "command":
             continue
@@ -49,6 +55,15 @@ def study_warnings(spec: StudyLike) -> list[str]:
                 f"its command, params or env): every seed would run the same. Add e.g. "
                 f"'--seed {{seed}}' to the command, or read ${SEED_VARIABLE} in the script."
             )
+        for name, value in config.get("env", {}).items():
+            for variable in REFERENCE.findall(str(value)):
+                if variable not in environ and variable not in unset:
+                    unset.add(variable)
+                    warnings.append(
+                        f"variants.{variant.name}.env.{name}: refers to ${{{variable}}}, which "
+                        f"is not set here; a run launched from this environment fails. Set it "
+                        f"(export {variable}=...) before running the study."
+                    )
         metrics = parse_command_config(config, where=f"variants.{variant.name}").metrics
         if metrics is not None:
             names = declared_metric_names(metrics)

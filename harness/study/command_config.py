@@ -16,7 +16,9 @@ from typing import Any
 
 from harness.errors import SpecError, closest
 from harness.limits import TIMEOUT_KEY, DurationError, RunLimits
+from harness.study.env_table import check_env_value
 from harness.study.metrics import MetricsConfig, parse_metrics
+from harness.study.shell_placeholders import UnsafePlaceholder, fill_shell_placeholders
 from harness.study.tables import format_key
 
 COMMAND_KEYS = ("command", "shell", "env", "params", "cwd", "metrics", TIMEOUT_KEY)
@@ -101,9 +103,12 @@ def parse_command_config(
                 "an environment variable name must be non-empty and without '='",
                 key=f"{where}.env.{format_key([name])}",
             )
+        check_env_value(name, env[name], key=f"{where}.env.{format_key([name])}")
     params = config.get("params", {})
     if not isinstance(params, Mapping):
         raise SpecError("must be a table of placeholder values", key=f"{where}.params")
+    if config.get("shell", False):
+        _check_shell_placeholders(config["command"], params, where)
     metrics = (
         parse_metrics(config["metrics"], where=f"{where}.metrics", params=params)
         if "metrics" in config
@@ -135,3 +140,15 @@ def _check_keys(config: Mapping[str, Any], where: str) -> None:
                 key=f"{where}.{key}",
                 suggestion=f"{where}.{suggestion}" if suggestion else None,
             )
+
+
+def _check_shell_placeholders(command: str, params: Mapping[str, Any], where: str) -> None:
+    """Refuse a ``shell = true`` command with a placeholder where its value could not be
+    quoted safely (inside backquotes, ``${...}``, a comment...), naming the placeholder and
+    showing the safe form; quoted placeholders (``'{lr}'``) are fine, harness fills them in
+    as one word."""
+    names = {**params, "seed": 0, "run_dir": "", "variant": ""}
+    try:
+        fill_shell_placeholders(command, {name: "0" for name in names})
+    except UnsafePlaceholder as error:
+        raise SpecError(str(error), key=f"{where}.command") from None

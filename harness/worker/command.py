@@ -34,7 +34,9 @@ from harness.store import RunConfigFile
 from harness.store.layout import RunDir
 from harness.store.metrics_file import MetricsTail
 from harness.study.command_config import CommandConfig
+from harness.study.env_table import UnsetReference, resolve_env
 from harness.study.metrics import MetricsConfig
+from harness.study.shell_placeholders import UnsafePlaceholder, fill_shell_placeholders
 from harness.worker.metric_sources import (
     LineParser,
     MetricSourceError,
@@ -145,7 +147,11 @@ def run_command(
     values = placeholder_values(planned, command, run_dir)
     metrics = command.metrics
     cwd = Path(command.cwd or os.getcwd())
-    env = command_env(planned, command, run_dir)
+    try:
+        env = command_env(planned, command, run_dir)
+    except UnsetReference as error:  # the command never runs without its secret
+        RunDir(run_dir).output.write_text(f"harness: {error}\n")
+        return CommandResult(returncode=127, output_tail=str(error), stopped=str(error))
     if metrics is not None and metrics.wandb:
         settings = wandb_settings or {}
         env.update(
@@ -161,7 +167,7 @@ def run_command(
                 job_type=settings.get("job_type") or "study",
             )
         )
-        env.update(command.env)  # the study's own env table still wins
+        env.update(resolve_env(command.env, os.environ))  # the study's own env table still wins
     collector = _Collector(metrics, values, cwd, run_dir, log, wandb_id=_run_id(planned))
     output_path = RunDir(run_dir).output
     watch = watch or CommandWatch()
@@ -176,6 +182,9 @@ def run_command(
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own group: ended with the run, children too
             )
+        except UnsafePlaceholder as error:  # a search trial's command validation never saw
+            output.write(f"harness: command.command: {error}\n".encode())
+            return CommandResult(returncode=127, output_tail=str(error), stopped=str(error))
         except (FileNotFoundError, PermissionError, NotADirectoryError) as error:
             output.write(f"harness: cannot execute command: {error}\n".encode())
             # said in the record instead of "exited with code 127" (the command never ran)
@@ -264,12 +273,19 @@ def fill_placeholders(text: str, values: dict[str, Any]) -> str:
 
 
 def command_env(planned: RunConfigFile, command: CommandConfig, run_dir: Path) -> dict[str, str]:
-    """The environment of a command run: ours, the study's ``env`` table, and HARNESS_* vars."""
+    """The environment of a command run: ours, the study's ``env`` table (its ``${VAR}``
+    references resolved from ours, here and only here: their values are stored nowhere), and
+    HARNESS_* vars.
+
+    Raises:
+        UnsetReference: the ``env`` table refers to a variable that is not set.
+    """
     env = dict(os.environ)
+    table = resolve_env(command.env, os.environ)
     # `python` in a study's command means the interpreter running harness (its venv), even
     # when that venv is not activated.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env.update(command.env)
+    env.update(table)
     env.update(
         {
             "HARNESS_SEED": str(planned.seed),
@@ -494,21 +510,15 @@ def _argv(command: CommandConfig, planned: RunConfigFile, run_dir: Path) -> str 
 
 
 def shell_command(command: str, values: dict[str, Any]) -> str:
-    """A ``shell = true`` command line with every placeholder filled in quoted
-    (``shlex.quote``): a value is one word to the shell, never code it runs, whatever a
-    study's ``params`` (or a search trial's) hold."""
-    return fill_placeholders(command, {name: _Quoted(value) for name, value in values.items()})
+    """A ``shell = true`` command line with every placeholder filled in as one word to the
+    shell, never code it runs, whatever quoting surrounds it and whatever a study's ``params``
+    (or a search trial's) hold (see :mod:`harness.study.shell_placeholders`).
 
-
-class _Quoted:
-    """A placeholder value that formats as itself (format spec included: ``{lr:.0e}``) and
-    then quoted for the shell."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __format__(self, spec: str) -> str:
-        return shlex.quote(format(self.value, spec))
+    Raises:
+        UnsafePlaceholder: a placeholder stands where no quoting is safe (validation refuses
+            such a command first).
+    """
+    return fill_shell_placeholders(command, values)
 
 
 def _resolve(template: str, values: dict[str, Any], cwd: Path) -> Path:
