@@ -42,7 +42,12 @@ from harness.worker.metric_sources import (
     TextStream,
     read_results_file,
 )
-from harness.worker.wandb_source import read_wandb_run, wandb_env, wandb_run_id
+from harness.worker.wandb_source import (
+    read_finished_wandb_run,
+    wandb_env,
+    wandb_run_id,
+    without_wandb_internals,
+)
 
 READ_SIZE = 1 << 16
 POLL_INTERVAL_S = 0.5
@@ -89,6 +94,8 @@ class CommandResult:
             that the run's claim was lost); None when it exited by itself.
         step_axis: what the steps of its curves count: "step", or "log line" when every row
             came from printed lines none of which printed a step.
+        warnings: what the sources gave with a doubt (a wandb run with no end-of-run
+            record), for the run's record.
     """
 
     returncode: int
@@ -98,6 +105,7 @@ class CommandResult:
     sources_declared: bool = False
     stopped: str | None = None
     step_axis: str = "step"
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -205,6 +213,7 @@ def run_command(
         sources_declared=metrics is not None,
         stopped=stopped,
         step_axis=collector.step_axis(),
+        warnings=tuple(collector.warnings),
     )
 
 
@@ -264,8 +273,13 @@ def fill_placeholders(text: str, values: dict[str, Any]) -> str:
 
 
 def command_env(planned: RunConfigFile, command: CommandConfig, run_dir: Path) -> dict[str, str]:
-    """The environment of a command run: ours, the study's ``env`` table, and HARNESS_* vars."""
-    env = dict(os.environ)
+    """The environment of a command run: ours, the study's ``env`` table, and HARNESS_* vars.
+
+    Ours without harness's wandb service (:func:`without_wandb_internals`): the warm worker's
+    shared service, or the one harness's own wandb run started, is harness's, never the
+    command's (a script's wandb run joined to it is written out only when harness exits).
+    """
+    env = without_wandb_internals(os.environ)
     # `python` in a study's command means the interpreter running harness (its venv), even
     # when that venv is not activated.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
@@ -300,6 +314,7 @@ class _Collector:
         self._log = log
         self.last_step = 0
         self.error: str | None = None
+        self.warnings: list[str] = []
         self.tallies: list[SourceTally] = []
         self.stdout: tuple[TextStream, SourceTally] | None = None
         self.logs: list[tuple[_FileFollower, SourceTally]] = []
@@ -363,9 +378,16 @@ class _Collector:
             if not succeeded and not RunDir(self.run_dir).wandb.exists():
                 return
             try:
-                run = read_wandb_run(self.run_dir, self.wandb_id)
+                # a failed or stopped command's run may never get its end-of-run record
+                run, unfinished = read_finished_wandb_run(
+                    self.run_dir, self.wandb_id, **({} if succeeded else {"wait_s": 0.0})
+                )
                 self.wandb.name = f"wandb run {run.path}"
                 self.emit(run.rows, self.wandb)
+                if unfinished is not None and succeeded:
+                    self.warnings.append(f"metrics.wandb: {unfinished}")
+                    if not run.rows:
+                        self._problem(self.wandb, "metrics.wandb", unfinished)
             except MetricSourceError as error:
                 self._problem(self.wandb, "metrics.wandb", str(error))
 
