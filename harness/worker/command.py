@@ -385,8 +385,9 @@ class _Collector:
                 self.wandb.name = f"wandb run {run.path}"
                 self.emit(run.rows, self.wandb)
                 if unfinished is not None and succeeded:
-                    self.warnings.append(f"metrics.wandb: {unfinished}")
-                    if not run.rows:
+                    if run.rows:  # kept, with a doubt on the last values
+                        self.warnings.append(f"metrics.wandb: {unfinished}")
+                    else:
                         self._problem(self.wandb, "metrics.wandb", unfinished)
             except MetricSourceError as error:
                 self._problem(self.wandb, "metrics.wandb", str(error))

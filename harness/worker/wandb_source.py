@@ -165,7 +165,7 @@ def read_wandb_run(wandb_dir: Path, run_id: str) -> WandbRun:
 
 
 def read_finished_wandb_run(
-    wandb_dir: Path, run_id: str, *, wait_s: float = END_OF_RUN_WAIT_S
+    wandb_dir: Path, run_id: str, *, wait_s: float | None = None
 ) -> tuple[WandbRun, str | None]:
     """:func:`read_wandb_run` once the run's log holds its end-of-run (exit) record, waiting
     up to ``wait_s`` seconds for it.
@@ -173,7 +173,7 @@ def read_finished_wandb_run(
     Args:
         wandb_dir: the directory the script's ``WANDB_DIR`` named (the run directory).
         run_id: :func:`wandb_run_id`.
-        wait_s: the longest wait for the exit record.
+        wait_s: the longest wait for the exit record; None: :data:`END_OF_RUN_WAIT_S`.
 
     Returns:
         The run as read last, and None when it had its exit record (or its log cannot be
@@ -183,6 +183,7 @@ def read_finished_wandb_run(
     Raises:
         MetricSourceError: no wandb run directory, or one from which no value can be read.
     """
+    wait_s = END_OF_RUN_WAIT_S if wait_s is None else wait_s
     deadline = time.monotonic() + wait_s
     while True:
         run = read_wandb_run(wandb_dir, run_id)

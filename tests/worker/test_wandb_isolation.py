@@ -83,3 +83,36 @@ def test_a_run_that_never_writes_its_end_says_so(tmp_path: Path) -> None:
     assert unfinished is not None
     assert "no end-of-run record 1 s after the command exited" in unfinished
     assert str(run.path) in unfinished and f"{len(run.rows)} row(s) read" in unfinished
+
+
+def test_a_command_whose_wandb_run_never_ends_fails_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command exits 0 (a wrapper that ignores its script's death) but the script's wandb
+    run never got its end-of-run record: after the bounded wait the run fails, saying why."""
+    pytest.importorskip("wandb")
+    from harness.study.metrics import MetricsConfig
+    from harness.worker import wandb_source
+    from harness.worker.command import run_command
+
+    monkeypatch.setattr(wandb_source, "END_OF_RUN_WAIT_S", 1.0)
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    planned = RunConfigFile(
+        study="s", variant="a", seed=0, kind="command", config={}, config_hash="h"
+    )
+    command = CommandConfig(
+        command=f"{sys.executable} {script} {run_dir} myid killed; exit 0",
+        shell=True,
+        env={"WANDB_SILENT": "true", "WANDB_CONFIG_DIR": str(tmp_path / "home")},
+        metrics=MetricsConfig(wandb=True),
+    )
+    rows: list[dict[str, float]] = []
+    result = run_command(planned, command, run_dir, rows.extend)
+    assert result.returncode == 0
+    assert result.source_error is not None
+    assert result.source_error.startswith("metrics.wandb: the wandb run in ")
+    assert "no end-of-run record 1 s after the command exited" in result.source_error
+    assert result.warnings == ()  # said once, as the error
