@@ -44,7 +44,12 @@ from harness.worker.metric_sources import (
     TextStream,
     read_results_file,
 )
-from harness.worker.wandb_source import read_wandb_run, wandb_env, wandb_run_id
+from harness.worker.wandb_source import (
+    read_finished_wandb_run,
+    wandb_env,
+    wandb_run_id,
+    without_wandb_internals,
+)
 
 READ_SIZE = 1 << 16
 POLL_INTERVAL_S = 0.5
@@ -91,6 +96,8 @@ class CommandResult:
             that the run's claim was lost); None when it exited by itself.
         step_axis: what the steps of its curves count: "step", or "log line" when every row
             came from printed lines none of which printed a step.
+        warnings: what the sources gave with a doubt (a wandb run with no end-of-run
+            record), for the run's record.
     """
 
     returncode: int
@@ -100,6 +107,7 @@ class CommandResult:
     sources_declared: bool = False
     stopped: str | None = None
     step_axis: str = "step"
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -214,6 +222,7 @@ def run_command(
         sources_declared=metrics is not None,
         stopped=stopped,
         step_axis=collector.step_axis(),
+        warnings=tuple(collector.warnings),
     )
 
 
@@ -277,10 +286,14 @@ def command_env(planned: RunConfigFile, command: CommandConfig, run_dir: Path) -
     references resolved from ours, here and only here: their values are stored nowhere), and
     HARNESS_* vars.
 
+    Ours without harness's wandb service (:func:`without_wandb_internals`): the warm worker's
+    shared service, or the one harness's own wandb run started, is harness's, never the
+    command's (a script's wandb run joined to it is written out only when harness exits).
+
     Raises:
         UnsetReference: the ``env`` table refers to a variable that is not set.
     """
-    env = dict(os.environ)
+    env = without_wandb_internals(os.environ)
     table = resolve_env(command.env, os.environ)
     # `python` in a study's command means the interpreter running harness (its venv), even
     # when that venv is not activated.
@@ -316,6 +329,7 @@ class _Collector:
         self._log = log
         self.last_step = 0
         self.error: str | None = None
+        self.warnings: list[str] = []
         self.tallies: list[SourceTally] = []
         self.stdout: tuple[TextStream, SourceTally] | None = None
         self.logs: list[tuple[_FileFollower, SourceTally]] = []
@@ -379,9 +393,17 @@ class _Collector:
             if not succeeded and not RunDir(self.run_dir).wandb.exists():
                 return
             try:
-                run = read_wandb_run(self.run_dir, self.wandb_id)
+                # a failed or stopped command's run may never get its end-of-run record
+                run, unfinished = read_finished_wandb_run(
+                    self.run_dir, self.wandb_id, **({} if succeeded else {"wait_s": 0.0})
+                )
                 self.wandb.name = f"wandb run {run.path}"
                 self.emit(run.rows, self.wandb)
+                if unfinished is not None and succeeded:
+                    if run.rows:  # kept, with a doubt on the last values
+                        self.warnings.append(f"metrics.wandb: {unfinished}")
+                    else:
+                        self._problem(self.wandb, "metrics.wandb", unfinished)
             except MetricSourceError as error:
                 self._problem(self.wandb, "metrics.wandb", str(error))
 

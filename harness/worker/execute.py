@@ -174,6 +174,7 @@ def execute(
                 )
                 timings["command_s"] = time.perf_counter() - command_started
                 tail = result.output_tail
+                warnings += result.warnings
                 if result.step_axis != "step":  # what the report's curve axes say
                     provenance["step_axis"] = result.step_axis
                 if result.stopped is not None:

@@ -5,10 +5,18 @@ how to log: its files under the run directory, grouped by study, named after the
 seed, and with a run id that is stable per run, so a rerun resumes the same wandb run instead of
 adding one. harness starts no wandb run of its own for such a run.
 
+The script's wandb is its own: :func:`without_wandb_internals` keeps harness's wandb service
+(``WANDB_SERVICE``, which the warm worker and harness's own ``wandb.init`` put in the worker's
+environment) out of the command's environment, so the script starts its own wandb service,
+whatever its wandb version, and its run is written out completely when the script exits, with
+or without ``wandb.finish()``. (Joined to harness's service, a script that relied on wandb's
+exit hook left a run with no rows until harness itself exited.)
+
 After the command ends, :func:`read_wandb_run` reads the values back from wandb's files: the
 final values from ``files/wandb-summary.json`` (written online) or the summary records of the
 run's ``.wandb`` log (always written), and the history from that log when wandb's own protobuf
-module can be imported to decode it.
+module can be imported to decode it. :func:`read_finished_wandb_run` first waits, briefly, for
+the log's end-of-run (exit) record.
 """
 
 from __future__ import annotations
@@ -17,6 +25,8 @@ import hashlib
 import json
 import math
 import struct
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +41,15 @@ BLOCK_SIZE = 32 * 1024
 RECORD_HEADER = struct.Struct("<IHB")
 FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
 MAX_TAG_LENGTH = 64
+# How long a script's wandb run may take, after the command exited, to write its end-of-run
+# record (wandb's service flushes the log as the script exits; seconds on a loaded machine).
+END_OF_RUN_WAIT_S = 15.0
+END_OF_RUN_POLL_S = 0.2
+# Variables by which a process reaches a running wandb service (wandb-core): wandb sets
+# WANDB_SERVICE when it starts one (0.18 and later); older versions used WANDB__SERVICE*
+# (``_service_transport``, ...). A command never gets them: its wandb starts its own service.
+WANDB_SERVICE_VARS = ("WANDB_SERVICE",)
+WANDB_SERVICE_PREFIXES = ("WANDB__SERVICE", "_WANDB_SERVICE")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +78,24 @@ class WandbRun:
     config: dict[str, Any] = field(default_factory=dict)
     exit_code: int | None = None
     started_at: float | None = None
+
+
+def without_wandb_internals(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` without the variables that connect a process to a running wandb service.
+
+    Args:
+        env: an environment, such as the worker's ``os.environ``.
+
+    Returns:
+        A copy without :data:`WANDB_SERVICE_VARS` and the names starting with
+        :data:`WANDB_SERVICE_PREFIXES`; every other variable (the user's ``WANDB_*``
+        included) is kept.
+    """
+    return {
+        name: value
+        for name, value in env.items()
+        if name not in WANDB_SERVICE_VARS and not name.startswith(WANDB_SERVICE_PREFIXES)
+    }
 
 
 def wandb_run_id(*, study: str, variant: str, seed: int, config_hash: str) -> str:
@@ -125,6 +162,48 @@ def read_wandb_run(wandb_dir: Path, run_id: str) -> WandbRun:
         MetricSourceError: no wandb run directory, or one from which no value can be read.
     """
     return read_run_dir(find_run_dir(wandb_dir, run_id))
+
+
+def read_finished_wandb_run(
+    wandb_dir: Path, run_id: str, *, wait_s: float | None = None
+) -> tuple[WandbRun, str | None]:
+    """:func:`read_wandb_run` once the run's log holds its end-of-run (exit) record, waiting
+    up to ``wait_s`` seconds for it.
+
+    Args:
+        wandb_dir: the directory the script's ``WANDB_DIR`` named (the run directory).
+        run_id: :func:`wandb_run_id`.
+        wait_s: the longest wait for the exit record; None: :data:`END_OF_RUN_WAIT_S`.
+
+    Returns:
+        The run as read last, and None when it had its exit record (or its log cannot be
+        decoded here, so no record can be looked for), else a sentence saying the record
+        never came.
+
+    Raises:
+        MetricSourceError: no wandb run directory, or one from which no value can be read.
+    """
+    wait_s = END_OF_RUN_WAIT_S if wait_s is None else wait_s
+    deadline = time.monotonic() + wait_s
+    while True:
+        run = read_wandb_run(wandb_dir, run_id)
+        if run.exit_code is not None or not _can_decode():
+            return run, None
+        if time.monotonic() >= deadline:
+            return run, (
+                f"the wandb run in {run.path} has no end-of-run record {wait_s:g} s after the "
+                "command exited (its wandb process was killed, or is still writing): "
+                f"{len(run.rows)} row(s) read, later ones may be missing"
+            )
+        time.sleep(END_OF_RUN_POLL_S)
+
+
+def _can_decode() -> bool:
+    try:
+        from wandb.proto import wandb_internal_pb2  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def read_run_dir(run_path: Path) -> WandbRun:

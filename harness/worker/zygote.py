@@ -122,7 +122,8 @@ def start_wandb_service() -> None:
     start and finish, not a service's start-up and shut-down (about a second each on 2 cores).
     It also imports what a wandb run imports when it starts. Nothing else: no connection, so
     no thread, is opened in the zygote. Where this wandb has no such service, each child starts
-    its own as before."""
+    its own as before. The service is harness's alone: a command run's own process never gets
+    it (:func:`harness.worker.wandb_source.without_wandb_internals`)."""
     if os.environ.get("WANDB_SERVICE"):
         return
     try:

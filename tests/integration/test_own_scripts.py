@@ -307,6 +307,106 @@ def test_a_missing_wandb_run_fails_the_run(tmp_path: Path) -> None:
     assert failed.error.startswith("metrics.wandb: the command left no wandb run")
 
 
+# -- a script's own wandb run, isolated from harness's --------------------------------------
+
+# What the study and wandb_env set for a script's own wandb run, and what the user's
+# environment (WANDB_ENV) holds: any other WANDB_* variable the command sees is harness's.
+SCRIPT_WANDB_VARS = {
+    *WANDB_ENV, "WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DIR", "WANDB_RUN_GROUP",
+    "WANDB_NAME", "WANDB_JOB_TYPE", "WANDB_TAGS", "WANDB_RUN_ID", "WANDB_RESUME", "WANDB_PROJECT",
+}  # fmt: skip
+
+ENV_DUMPING_SCRIPT = """\
+import json, os, sys
+wandb_vars = {k: v for k, v in os.environ.items() if "WANDB" in k.upper()}
+with open(os.path.join(os.environ["HARNESS_RUN_DIR"], "command_env.json"), "w") as f:
+    json.dump(wandb_vars, f)
+if "--wandb" not in sys.argv:
+    with open(os.path.join(os.environ["HARNESS_RUN_DIR"], "metrics.jsonl"), "a") as f:
+        f.write(json.dumps({"step": 1, "loss": 1.0 + int(sys.argv[1])}) + "\\n")
+    raise SystemExit(0)
+import wandb
+run = wandb.init(config={"seed": int(sys.argv[1])})
+for step in range(1, 6):
+    wandb.log({"train/loss": 3.0 / step + int(sys.argv[1])}, step=step)
+wandb.log({"val/loss": 0.5 + int(sys.argv[1])}, step=5)
+if "--exit-without-finish" not in sys.argv:  # else wandb finishes the run as Python exits
+    run.finish()
+"""
+
+
+def wandb_home_env(tmp_path: Path) -> dict[str, str]:
+    home = tmp_path / "wandb_home"
+    return {**WANDB_ENV, **{k: str(home) for k in ("WANDB_CONFIG_DIR", "WANDB_CACHE_DIR")}}
+
+
+def test_a_script_using_wandb_gets_its_metrics_every_time_through_warm_workers(
+    tmp_path: Path,
+) -> None:
+    """12 runs in a row through the warm workers (2 at a time), harness's own wandb on: each
+    script's wandb run is complete when it exits and read then, none with "0 rows"; the
+    command sees none of harness's wandb internals (WANDB_SERVICE above all)."""
+    pytest.importorskip("wandb")
+    (tmp_path / "script.py").write_text(ENV_DUMPING_SCRIPT)
+    path = write_study(
+        tmp_path,
+        "own_wandb",
+        {"a": "", "b": 'params = { finish = "--exit-without-finish" }'},
+        base=(
+            f'command = "{PYTHON} script.py {{seed}} --wandb {{finish}}"\n'
+            'params = { finish = "" }\nmetrics = { wandb = true }'
+        ),
+        metric="val/loss",
+    )
+    runs = tmp_path / "runs"
+    result = study(
+        path, runs, "--seeds", "6", cwd=tmp_path, env=wandb_home_env(tmp_path), wandb=True
+    )
+    study_dir = runs / "own_wandb"
+    problems, leaked = [], set()
+    for variant in ("a", "b"):
+        for seed in range(6):
+            done = record(study_dir, variant, seed)
+            seen = json.loads(
+                (study_dir / "runs" / variant / f"s{seed}" / "command_env.json").read_text()
+            )
+            leaked |= set(seen) - SCRIPT_WANDB_VARS
+            if done.status != "done":
+                problems.append(f"{variant}-s{seed}: {done.status}: {done.error}")
+                continue
+            assert done.final_metrics["val/loss"] == 0.5 + seed
+            assert done.final_metrics["train/loss"] == 3.0 / 5 + seed
+    assert not problems, f"{len(problems)} of 12 runs lost their metrics:\n" + "\n".join(problems)
+    assert not leaked, f"harness's wandb internals reached the command: {sorted(leaked)}"
+    check(result)
+
+
+def test_the_command_sees_no_wandb_internals_while_harness_logs_to_wandb(tmp_path: Path) -> None:
+    """A command without a metrics table: harness's own wandb run logs what it writes (its
+    service started in the warm worker), and the command sees none of it."""
+    pytest.importorskip("wandb")
+    (tmp_path / "script.py").write_text(ENV_DUMPING_SCRIPT)
+    path = write_study(
+        tmp_path,
+        "sink_on",
+        {"only": ""},
+        base=f'command = "{PYTHON} script.py {{seed}}"',
+        metric="loss",
+    )
+    runs = tmp_path / "runs"
+    check(study(path, runs, "--seeds", "2", cwd=tmp_path, env=wandb_home_env(tmp_path), wandb=True))
+    for seed in (0, 1):
+        run_dir = runs / "sink_on" / "runs" / "only" / f"s{seed}"
+        assert record(runs / "sink_on", "only", seed).status == "done"
+        assert list((run_dir / "wandb").glob("offline-run-*")), "harness's own wandb run is on"
+        seen = json.loads((run_dir / "command_env.json").read_text())
+        assert "WANDB_SERVICE" not in seen
+        # only the user's own WANDB_* variables: harness's wandb run is none of the command's
+        assert set(seen) <= set(wandb_home_env(tmp_path)), sorted(
+            set(seen) - set(wandb_home_env(tmp_path))
+        )
+
+
 # -- at the door ------------------------------------------------------------------------------
 
 
