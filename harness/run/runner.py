@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness.errors import UserError, os_error_message
+from harness.errors import UserError, closest, os_error_message
 from harness.executors import Executor, RunPlan
 from harness.run.metric_paths import refuse_harness_files
 from harness.run.scheduler import Scheduler
@@ -24,6 +24,7 @@ from harness.store import FileSystemStore, RunKey
 from harness.store.records import RunRecord
 from harness.study.spec import StudySpec
 from harness.study.tables import changed_keys
+from harness.worker.execute import missed_the_study_metric
 from harness.worker.wandb_sink import resolve_entity, resolve_mode, resolve_project
 
 
@@ -206,8 +207,10 @@ def run_study(
 
     outcome = StudyOutcome(study_dir=store.study_dir, planned=plans)
     todo: list[RunPlan] = []
+    metric_arrived = False  # a run of the study reported its metric: a miss is no typo then
     for plan in plans:
         status = store.status(plan.key)
+        metric_arrived = metric_arrived or status == "done"
         if status in ("done", "diverged") or (status == "failed" and not retry_failed):
             outcome.skipped.append(plan.key)
         elif status == "running":
@@ -240,6 +243,11 @@ def run_study(
                 else:
                     unrecorded.append(plan.key)
                 progress.finished(plan, record)
+                if record is not None and not metric_arrived:
+                    if missed_the_study_metric(record):
+                        # every other run would fail the same way: stop before spending them
+                        raise UserError(misspelt_metric_message(spec.metric, record, len(plans)))
+                    metric_arrived = record.status == "done"
             progress.tick()
     except BaseException:
         scheduler.abandon()
@@ -255,3 +263,26 @@ def run_study(
             f"({shown}{more}): run again to resume once there is space (finished runs are kept)"
         )
     return outcome
+
+
+def misspelt_metric_message(metric: str, record: RunRecord, planned: int) -> str:
+    """Why a study stopped after its first finished run: the study metric never arrived.
+
+    Args:
+        metric: the study's metric.
+        record: the first finished run's record (failed: the metric never arrived).
+        planned: how many runs the study has.
+
+    Returns:
+        One message: the run, the metrics that did arrive, the closest name, and how to resume.
+    """
+    reported = sorted(record.final_metrics)
+    shown = ", ".join(reported[:20]) + (" ..." if len(reported) > 20 else "") or "nothing"
+    suggestion = closest(metric, reported)
+    hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
+    return (
+        f"the first finished run ({record.variant}-s{record.seed}) never reported the study "
+        f"metric '{metric}'; it reported: {shown}{hint}. The study stopped rather than fail "
+        f"its {planned} runs the same way. Fix the metric's name ([study] metric, or the "
+        "metrics table) and run again with --retry-failed: finished runs are kept."
+    )

@@ -24,3 +24,33 @@ def test_an_unknown_placeholder_stops_validate_and_study_before_any_run(tmp_path
     check(ran, 2)
     assert "unknown placeholder {lr_}" in ran.stderr
     assert not (tmp_path / "runs" / "typo").exists()
+
+
+LOGS_EVAL_UNDERSCORE = """\
+import json, os, sys
+seed = int(sys.argv[1])
+with open(os.path.join(os.environ["HARNESS_RUN_DIR"], "metrics.jsonl"), "a") as out:
+    out.write(json.dumps({"step": 1, "eval_loss": 1.0 + seed / 10, "train_loss": 2.0}) + "\\n")
+"""
+
+
+def test_a_misspelt_study_metric_stops_the_study_after_the_first_run(tmp_path: Path) -> None:
+    script = tmp_path / "logs_eval.py"
+    script.write_text(LOGS_EVAL_UNDERSCORE)
+    base = f'command = "{PYTHON} {script} {{seed}}"'
+    variants = {"a": "env = { V = 'a' }", "b": "env = { V = 'b' }"}
+    path = write_study(tmp_path, "misspelt", variants, base, "eval/loss")
+    path.write_text(path.read_text().replace("seeds = 2", "seeds = 4"))
+    ran = study(path, tmp_path / "runs", "--jobs", "1")
+    check(ran, 2)
+    assert "Traceback" not in ran.stderr
+    assert "never reported the study metric 'eval/loss'" in ran.stderr
+    assert "eval_loss, train_loss" in ran.stderr
+    assert "did you mean 'eval_loss'" in ran.stderr
+    assert "--retry-failed" in ran.stderr
+    records = list((tmp_path / "runs" / "misspelt" / "runs").glob("*/s*/record.json"))
+    assert len(records) == 1, records  # one run spent on the typo, not all eight
+    # fixed, the study resumes: the failed run again, the others for the first time
+    path.write_text(path.read_text().replace('"eval/loss"', '"eval_loss"'))
+    check(study(path, tmp_path / "runs", "--retry-failed"))
+    assert len(list((tmp_path / "runs" / "misspelt" / "runs").glob("*/s*/record.json"))) == 8
