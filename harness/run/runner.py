@@ -192,6 +192,9 @@ def run_study(
     if fresh:
         archive_for_fresh(store)
     plans = plan_runs(spec, store, wandb=wandb)
+    # a run of the study reported its metric (one left out by `only` included: an adaptive
+    # study's earlier seeds): a run that misses it then is no misspelt metric
+    metric_arrived = any(store.status(plan.key) == "done" for plan in plans)
     if only is not None:
         plans = [plan for plan in plans if plan.key in only]
     conflicts = config_conflicts(store, plans, retry_failed=retry_failed)
@@ -207,10 +210,8 @@ def run_study(
 
     outcome = StudyOutcome(study_dir=store.study_dir, planned=plans)
     todo: list[RunPlan] = []
-    metric_arrived = False  # a run of the study reported its metric: a miss is no typo then
     for plan in plans:
         status = store.status(plan.key)
-        metric_arrived = metric_arrived or status == "done"
         if status in ("done", "diverged") or (status == "failed" and not retry_failed):
             outcome.skipped.append(plan.key)
         elif status == "running":

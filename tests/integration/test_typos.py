@@ -77,3 +77,29 @@ def test_two_sources_reporting_one_metric_fail_the_run_naming_both(tmp_path: Pat
     assert found.error is not None
     assert "'loss' is reported by two sources" in found.error
     assert "stdout (auto)" in found.error and "results.json" in found.error
+
+
+REPORTS_ON_SEED_ZERO_ONLY = """\
+import json, os, sys
+seed = int(sys.argv[1])
+row = {"step": 1, "loss": 1.0} if seed == 0 else {"step": 1, "other": 1.0}
+with open(os.path.join(os.environ["HARNESS_RUN_DIR"], "metrics.jsonl"), "a") as out:
+    out.write(json.dumps(row) + "\\n")
+"""
+
+
+def test_a_miss_after_the_metric_arrived_is_no_typo_and_every_run_is_tried(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "flaky.py").write_text(REPORTS_ON_SEED_ZERO_ONLY)
+    base = f'command = "{PYTHON} flaky.py {{seed}}"'
+    path = write_study(tmp_path, "later", {"a": ""}, base, "loss")
+    check(study(path, tmp_path / "runs", "--seeds", "1", cwd=tmp_path))
+    more = study(path, tmp_path / "runs", "--seeds", "3", "--jobs", "1", cwd=tmp_path)
+    check(more, 1)  # s1 and s2 failed, each on its own: the study did not stop at s1
+    assert "never reported the study metric" not in more.stderr
+    assert [record(tmp_path / "runs" / "later", "a", s).status for s in (0, 1, 2)] == [
+        "done",
+        "failed",
+        "failed",
+    ]
