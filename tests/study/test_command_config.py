@@ -92,6 +92,8 @@ def test_an_unknown_placeholder_in_a_command_is_refused_with_the_closest(
         "python train.py --seed {seed} --config '{{\"lr\": 1}}'",  # a literal brace, doubled
         "python train.py --seed {seed:03d} --lr {lr:.0e}",  # a format spec
         "echo ${HOME} {seed}",  # a shell variable
+        "python t.py --seed {seed} | awk '{print $1}'",  # awk: no placeholder name
+        "cp {run_dir}/{a,b}.log . && echo {seed}",  # brace expansion
         "python train.py --seed {seed} --config '{\"lr\": 1}'",  # JSON: no placeholder name
     ],
 )
