@@ -63,9 +63,37 @@ def design_line(result: ComparisonResult) -> str:
     correction = "Holm (family-wise error)" if result.correction == "holm" else "BH (FDR)"
     better = BETTER_WORDS[result.direction].values
     return (
-        f"{test}; effect size {effect}; {result.n_comparisons} comparison(s) adjusted together "
-        f"by {correction} at alpha = {result.alpha:g}; {better} {result.metric} is better"
+        f"{test}; effect size {effect}; {family_words(result, correction)} at alpha = "
+        f"{result.alpha:g}; {better} {result.metric} is better"
     )
+
+
+def family_words(result: ComparisonResult, correction: str) -> str:
+    """What the multiplicity family holds: every pair of variants (the tiers' evidence, more
+    than the table's rows against the baseline) and the equivalence tests against it.
+
+    Args:
+        result: the comparison.
+        correction: the correction's name, as shown.
+
+    Returns:
+        E.g. "6 tests (every pair of the 4 variants, 3 of them against the baseline) adjusted
+        together by Holm".
+    """
+    size = result.n_comparisons
+    if size == 1:
+        return "1 test (nothing to adjust)"
+    variants = len(result.variants)
+    pairs = variants * (variants - 1) // 2
+    equivalence = size - pairs
+    if pairs < 1 or equivalence < 0:  # a family of another shape: say its size only
+        return f"{size} tests adjusted together by {correction}"
+    parts = [f"every pair of the {variants} variants, {variants - 1} of them against the baseline"]
+    if variants == 2:
+        parts = ["the pair"]
+    if equivalence:
+        parts.append(f"and {equivalence} equivalence tests against the baseline")
+    return f"{size} tests ({' '.join(parts)}) adjusted together by {correction}"
 
 
 def noise_line(result: ComparisonResult) -> str:

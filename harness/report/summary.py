@@ -13,7 +13,11 @@ from rich.table import Table
 from harness.results.summary_data import Outcome
 from harness.results.wandb_sync import sync_command
 from harness.store import FileSystemStore, RunKey
+from harness.store.records import RunRecord
 from harness.study.spec import StudySpec
+
+SHOWN_REASONS = 10
+REASON_CHARS = 300
 
 
 def print_summary(
@@ -42,6 +46,7 @@ def print_summary(
     for seed in spec.seeds:
         table.add_column(f"s{seed}", justify="right")
     failed, unfinished = [], []
+    reasons: list[str] = []  # why each failed run failed: no progress display may have said
     finals: dict[str, list[tuple[int, float]]] = {}
     for variant in spec.variants:
         cells = []
@@ -58,6 +63,7 @@ def print_summary(
                 cells.append(f"[red]{record.status}")
                 if record.status == "failed":
                     failed.append(key)
+                    reasons.append(f"{key} failed: {failure_reason(record)}")
             else:
                 value = record.final_metrics.get(spec.metric)
                 cells.append(f"{value:.4f}" if value is not None else "[dim]n/a")
@@ -87,18 +93,42 @@ def print_summary(
             f"{', '.join(str(k) for k in failed)}; see their output.log "
             "(rerun them with --retry-failed)"
         )
+        for reason in reasons[:SHOWN_REASONS]:
+            console.print(f"  {escape(reason)}", soft_wrap=True)
+        if len(reasons) > SHOWN_REASONS:
+            console.print(f"  ... and {len(reasons) - SHOWN_REASONS} more")
     if unfinished:
         console.print(
             f"[red]{len(unfinished)} run(s) did not finish: "
             f"{', '.join(str(k) for k in unfinished)}; their worker died without a record "
             "(see worker.log in the run directory); run again to resume"
         )
-    console.print(
-        f"Next: [bold]harness compare {shlex.quote(str(outcome.study_dir))} --metric {spec.metric}"
-    )
+    if finals:  # a study with no finished run has nothing to compare
+        console.print(
+            f"Next: [bold]harness compare {shlex.quote(str(outcome.study_dir))} "
+            f"--metric {spec.metric}"
+        )
     if (sync := sync_command(outcome.study_dir)) is not None:  # wandb logged offline
         console.print(f"Upload the offline wandb runs: [bold]{escape(sync)}")
     return 1 if failed or unfinished else 0
+
+
+def failure_reason(record: RunRecord) -> str:
+    """A failed run's reason on one line: the first line of its error, and the last line of its
+    output when the error does not quote it (``command exited with code 1`` says little alone).
+
+    Args:
+        record: a failed run's record.
+
+    Returns:
+        At most :data:`REASON_CHARS` characters.
+    """
+    error = (record.error or "failed").strip().splitlines() or ["failed"]
+    reason = error[0]
+    output = [line.strip() for line in (record.output_tail or "").splitlines() if line.strip()]
+    if output and output[-1] not in (record.error or ""):
+        reason += f"; last output: {output[-1]}"
+    return reason if len(reason) <= REASON_CHARS else reason[: REASON_CHARS - 3] + "..."
 
 
 def seed_ignored_warnings(metric: str, finals: Mapping[str, list[tuple[int, float]]]) -> list[str]:

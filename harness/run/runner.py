@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness.errors import UserError, os_error_message
+from harness.errors import UserError, closest, os_error_message
 from harness.executors import Executor, RunPlan
 from harness.run.metric_paths import refuse_harness_files
 from harness.run.scheduler import Scheduler
@@ -24,6 +24,7 @@ from harness.store import FileSystemStore, RunKey
 from harness.store.records import RunRecord
 from harness.study.spec import StudySpec
 from harness.study.tables import changed_keys
+from harness.worker.execute import missed_the_study_metric
 from harness.worker.wandb_sink import resolve_entity, resolve_mode, resolve_project
 
 
@@ -191,6 +192,9 @@ def run_study(
     if fresh:
         archive_for_fresh(store)
     plans = plan_runs(spec, store, wandb=wandb)
+    # a run of the study reported its metric (one left out by `only` included: an adaptive
+    # study's earlier seeds): a run that misses it then is no misspelt metric
+    metric_arrived = any(store.status(plan.key) == "done" for plan in plans)
     if only is not None:
         plans = [plan for plan in plans if plan.key in only]
     conflicts = config_conflicts(store, plans, retry_failed=retry_failed)
@@ -240,6 +244,11 @@ def run_study(
                 else:
                     unrecorded.append(plan.key)
                 progress.finished(plan, record)
+                if record is not None and not metric_arrived:
+                    if missed_the_study_metric(record):
+                        # every other run would fail the same way: stop before spending them
+                        raise UserError(misspelt_metric_message(spec.metric, record, len(plans)))
+                    metric_arrived = record.status == "done"
             progress.tick()
     except BaseException:
         scheduler.abandon()
@@ -255,3 +264,26 @@ def run_study(
             f"({shown}{more}): run again to resume once there is space (finished runs are kept)"
         )
     return outcome
+
+
+def misspelt_metric_message(metric: str, record: RunRecord, planned: int) -> str:
+    """Why a study stopped after its first finished run: the study metric never arrived.
+
+    Args:
+        metric: the study's metric.
+        record: the first finished run's record (failed: the metric never arrived).
+        planned: how many runs the study has.
+
+    Returns:
+        One message: the run, the metrics that did arrive, the closest name, and how to resume.
+    """
+    reported = sorted(record.final_metrics)
+    shown = ", ".join(reported[:20]) + (" ..." if len(reported) > 20 else "") or "nothing"
+    suggestion = closest(metric, reported)
+    hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
+    return (
+        f"the first finished run ({record.variant}-s{record.seed}) never reported the study "
+        f"metric '{metric}'; it reported: {shown}{hint}. The study stopped rather than fail "
+        f"its {planned} runs the same way. Fix the metric's name ([study] metric, or the "
+        "metrics table) and run again with --retry-failed: finished runs are kept."
+    )

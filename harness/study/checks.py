@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from harness.errors import closest
 from harness.study.command_config import parse_command_config
 from harness.study.env_table import REFERENCE
 from harness.study.metrics import declared_metric_names
@@ -68,10 +69,13 @@ def study_warnings(spec: StudyLike, environ: Mapping[str, str] | None = None) ->
         if metrics is not None:
             names = declared_metric_names(metrics)
             if names is not None and spec.metric not in names:
+                suggestion = closest(spec.metric, names)
+                typo = f" (did you mean '{suggestion}'?)" if suggestion else ""
                 warnings.append(
                     f"variants.{variant.name}.metrics: the study metric '{spec.metric}' comes "
-                    f"from no declared source (the patterns name: {', '.join(sorted(names))}); "
-                    f"every run would fail. Name a group (?P<{_group(spec.metric)}>...)."
+                    f"from no declared source (the patterns name: {', '.join(sorted(names))})"
+                    f"{typo}; every run would fail. Name a group "
+                    f"(?P<{_group(spec.metric)}>...)."
                 )
     return warnings
 

@@ -9,7 +9,9 @@ so a command's settings are parsed once per process and then passed as they are.
 
 from __future__ import annotations
 
+import re
 import shlex
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,11 +19,14 @@ from typing import Any
 from harness.errors import SpecError, closest
 from harness.limits import TIMEOUT_KEY, DurationError, RunLimits
 from harness.study.env_table import check_env_value
-from harness.study.metrics import MetricsConfig, parse_metrics
+from harness.study.metrics import PATH_PLACEHOLDERS, MetricsConfig, parse_metrics
 from harness.study.shell_placeholders import UnsafePlaceholder, fill_shell_placeholders
 from harness.study.tables import format_key
 
 COMMAND_KEYS = ("command", "shell", "env", "params", "cwd", "metrics", TIMEOUT_KEY)
+# A name as a placeholder spells it ({lr}, {seed:03d}, {cfg.lr}); a field such as {"lr": 1}
+# (JSON in a command) or {print $1} (awk) is no placeholder and is left as written.
+PLACEHOLDER_NAME = re.compile(r"[A-Za-z_]\w*")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,3 +157,39 @@ def _check_shell_placeholders(command: str, params: Mapping[str, Any], where: st
         fill_shell_placeholders(command, {name: "0" for name in names})
     except UnsafePlaceholder as error:
         raise SpecError(str(error), key=f"{where}.command") from None
+
+
+def check_placeholders(config: Mapping[str, Any], *, where: str) -> None:
+    """Every ``{name}`` in a resolved run's command is a placeholder it has a value for: a typo
+    (``{lr_}``, ``{sed}``) would otherwise reach the script as written and cost a whole study.
+
+    Only a resolved variant is checked: a base may leave ``params`` to its variants.
+    ``${NAME}`` (a shell variable) and fields that are no name (JSON, awk) are left alone, as
+    the worker leaves them; a line the formatter cannot read (a lone brace) is too.
+
+    Args:
+        config: a command config, already checked by :func:`parse_command_config`.
+        where: its dotted key (``variants.a``), for errors.
+
+    Raises:
+        SpecError: an unknown placeholder, naming the closest known one and how to write a
+            literal brace.
+    """
+    known = (*PATH_PLACEHOLDERS, *config.get("params", {}))
+    key = f"{where}.command"
+    try:
+        fields = list(string.Formatter().parse(config["command"]))
+    except ValueError:
+        return
+    for literal, field_name, _, _ in fields:
+        if not field_name or literal.endswith("$"):
+            continue
+        name = re.split(r"[.\[]", field_name, maxsplit=1)[0]
+        if PLACEHOLDER_NAME.fullmatch(name) and name not in known:
+            raise SpecError(
+                f"unknown placeholder {{{name}}} in the command (known: "
+                f"{', '.join('{' + k + '}' for k in known)}; write '{{{{' and '}}}}' for a "
+                "literal brace)",
+                key=key,
+                suggestion=closest(name, known),
+            )

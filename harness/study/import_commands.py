@@ -20,6 +20,7 @@ from pathlib import Path
 
 from analysis.verdict import Direction
 from harness.errors import UserError
+from harness.study.checks import receives_seed
 from harness.study.metrics import AUTO, compile_pattern
 from harness.study.sweep import sanitize_name
 
@@ -78,7 +79,9 @@ def parse_command_list(text: str, *, source: str = "<input>") -> ImportResult:
         if clean in seen:
             raise UserError(f"{source}:{number}: a second variant named '{clean}'")
         seen.add(clean)
-        if not any(c.startswith("--seed") for c in conversions):
+        # the seed arrives as a placeholder however the script spells its flag
+        # (--seed {seed}, --system.seed={seed}, seed={seed}) or through $HARNESS_SEED
+        if not receives_seed({"command": join_command(argv)}):
             warnings.append(
                 f"{clean}: no --seed flag; every seed runs the same command — "
                 "pass the seed through $HARNESS_SEED"

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from harness.errors import SpecError
 from harness.limits import TIMEOUT_KEY
 from harness.schema import from_mapping
-from harness.study.command_config import is_command, parse_command_config
+from harness.study.command_config import check_placeholders, is_command, parse_command_config
 from harness.study.tables import deep_merge, format_key, nest
 
 # \A...\Z, not ^...$: "$" also matches before a final newline, and "b\n" names a directory.
@@ -83,6 +83,8 @@ def resolve_variant(name: str, base: Mapping[str, Any], overrides: Any) -> Varia
     else:
         resolved = deep_merge(base, overrides)
     kind = validate_config(resolved, where=where)
+    if kind == "command":
+        check_placeholders(resolved, where=where)
     return VariantSpec(name=name, overrides=overrides, config=resolved, kind=kind)
 
 

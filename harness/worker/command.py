@@ -406,6 +406,22 @@ class _Collector:
                         self._problem(self.wandb, "metrics.wandb", unfinished)
             except MetricSourceError as error:
                 self._problem(self.wandb, "metrics.wandb", str(error))
+        self._refuse_one_metric_from_two_sources()
+
+    def _refuse_one_metric_from_two_sources(self) -> None:
+        """A metric two sources report is an error naming both: its final value would be
+        whichever came last and its curve a mix of the two (docs/studies.md)."""
+        for index, first in enumerate(self.tallies):
+            for second in self.tallies[index + 1 :]:
+                shared = sorted(first.metrics & second.metrics)
+                if shared and self.error is None:
+                    names = ", ".join(f"'{name}'" for name in shared[:5])
+                    self.error = (
+                        f"metrics: {names} {'is' if len(shared) == 1 else 'are'} reported by "
+                        f"two sources, {first.name} and {second.name}; harness does not merge "
+                        "them. Keep one source for each metric: drop a source, or rename the "
+                        "metric in one (a regex group, a key of the results file)."
+                    )
 
     def step_axis(self) -> str:
         """What the run's steps count: "log line" when every row came from printed lines

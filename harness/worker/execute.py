@@ -60,6 +60,9 @@ EXIT_NOT_OURS = 3
 # A record's error keeps at most this much text (an exception may carry a whole output).
 ERROR_CHARS = 8000
 LOST_CLAIM = "the run's claim was taken over by another process"
+# How a failed record says the command ended well but never reported the study's metric: the
+# runner reads it (missed_the_study_metric) to stop a study whose metric is misspelt.
+MISSING_METRIC = "the command exited 0 but never reported the study metric"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -350,9 +353,21 @@ def missing_metric_message(metric: str, reported: dict[str, float], result: Comm
         else ""
     )
     return (
-        f"the command exited 0 but never reported the study metric '{metric}'. Looked at: "
+        f"{MISSING_METRIC} '{metric}'. Looked at: "
         f"{looked}. Reported: {found}.{hint} Last lines of output:\n{output}"
     )
+
+
+def missed_the_study_metric(record: RunRecord) -> bool:
+    """Whether a run failed only because the study metric never arrived (its command exited 0).
+
+    Args:
+        record: a finished run's record.
+
+    Returns:
+        True for a failed record whose reason is :func:`missing_metric_message`'s.
+    """
+    return record.status == "failed" and (record.error or "").startswith(MISSING_METRIC)
 
 
 def _used_default_source(result: CommandResult) -> bool:

@@ -254,13 +254,13 @@ def test_runs_without_the_metric_fail_loudly(tmp_path: Path) -> None:
     sources = {"ignores_seed": printed, "silent": printed, "nan": printed}
     sources |= {"missing_file": written, "bad_json": written, "no_table": ""}
     variants = {kind: f'params = {{ kind = "{kind}" }}\n{table}' for kind, table in sources.items()}
-    path = write_study(
-        tmp_path,
-        "loud",
-        variants,
-        base=f'command = "{PYTHON} misbehaving.py {{kind}} {{seed}} {{run_dir}}"',
-        metric="loss",
-    )
+    base = f'command = "{PYTHON} misbehaving.py {{kind}} {{seed}} {{run_dir}}"'
+    # One variant reports the metric first: a study whose first finished run misses it stops
+    # there, as a misspelt metric (tests/integration/test_typos.py); here each run is looked at.
+    first = {"ignores_seed": variants["ignores_seed"]}
+    first_path = write_study(tmp_path, "loud", first, base=base, metric="loss")
+    check(study(first_path, tmp_path / "runs", cwd=tmp_path))
+    path = write_study(tmp_path, "loud", variants, base=base, metric="loss")
     result = study(path, tmp_path / "runs", cwd=tmp_path)
     check(result, 1)  # failed runs: harness study exits non-zero
     study_dir = tmp_path / "runs" / "loud"

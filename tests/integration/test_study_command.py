@@ -143,10 +143,12 @@ def check(result: subprocess.CompletedProcess[str], code: int = 0) -> None:
     assert "Traceback" not in result.stdout + result.stderr
 
 
-# Placeholders, and arguments a shell would mangle: they must arrive literally.
+# Placeholders, and arguments a shell would mangle: they must arrive literally. A brace is
+# doubled to arrive as one ('{{unknown}}' is '{unknown}'); '{unknown}' itself is refused as a
+# misspelt placeholder (tests/integration/test_typos.py).
 LITERAL_ARGS = (
     "--offset=2 --seed={seed} --dir={run_dir} --variant={variant} "
-    "a;b $HOME * >redirected \"two words\" '{unknown}'"
+    "a;b $HOME * >redirected \"two words\" '{{unknown}}'"
 )
 
 # -- one study, run once, read by several tests -----------------------------------------------

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.study.import_commands import parse_command_list
 
 E88_ROUND8 = Path(__file__).parents[1] / "fixtures" / "import_commands" / "e88_round8.txt"
 E88_VARIANTS = ["concat", "wsum", "perhead", "inputw", "sum", "h32n32"]
@@ -175,3 +176,17 @@ def test_in_a_subprocess_a_bad_list_exits_2_without_traceback(tmp_path: Path) ->
     assert result.returncode == 2
     assert "Traceback" not in result.stdout + result.stderr
     assert "ablations.txt:2: a second variant named 'a'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "python t.py --system.seed={seed}",
+        "python t.py seed={seed} lr=1e-3",
+        "python t.py --seed {seed:03d}",
+        "sh -c 'python t.py --seed $HARNESS_SEED'",
+    ],
+)
+def test_a_seed_passed_as_a_placeholder_is_no_missing_seed(command: str) -> None:
+    result = parse_command_list(f"a:{command}\n")
+    assert result.warnings == ()
