@@ -16,6 +16,7 @@ import pytest
 
 from harness.cli import main
 from harness.coordcheck.planted import planted
+from models import mup
 
 QUICK: list[str] = []  # the default widths: three (64..256) cannot show a correct muP flat
 
@@ -61,6 +62,28 @@ def test_a_planted_bug_fails_naming_what_grows(
     with planted(bug):
         assert coordcheck(tmp_path, *QUICK) == 1
     assert f"{grows} grows with width" in capsys.readouterr().out
+
+
+def test_missing_init_scaling_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # kept from the first coordcheck: SP's init std (no 1/sqrt(width) multiplier) under muP
+    monkeypatch.setattr(mup, "init_std_multiplier", lambda config: 1.0)
+    assert coordcheck(tmp_path, *QUICK) == 1
+    assert "grows with width" in capsys.readouterr().out
+
+
+def test_an_inverted_attention_multiplier_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # kept from the first coordcheck: an attention scale that grows with the head size
+    monkeypatch.setattr(
+        mup, "attention_scale", lambda config: config.mup_attn_mult * config.head_size
+    )
+    assert coordcheck(tmp_path, *QUICK) == 1
+    out = capsys.readouterr().out
+    assert "attn_logits (layer 0) grows with width" in out
+    assert "attn_logits (layer 1) grows with width" in out
 
 
 def test_the_sqrt_attention_scale_never_passes(
