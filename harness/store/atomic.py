@@ -17,14 +17,17 @@ from harness.store.layout import temporary_beside
 _OS_ERROR = re.compile(r"\(os error (\d+)\)")
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
     """Write ``text`` so that readers see the old content or the new, never a torn file.
+
+    ``durable=False`` skips the fsync, for a writer that makes many files durable at once
+    (:func:`harness.store.imported.flush_imports`).
 
     Raises:
         OSError: the write failed (a full or read-only disk ...), naming ``path``; the old
             content is untouched and no temporary file is left behind.
     """
-    atomic_write_bytes(path, text.encode())
+    atomic_write_with(path, lambda tmp: tmp.write_bytes(text.encode()), durable=durable)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -32,13 +35,14 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     atomic_write_with(path, lambda tmp: tmp.write_bytes(data))
 
 
-def atomic_write_with(path: Path, write: Callable[[Path], object]) -> None:
+def atomic_write_with(path: Path, write: Callable[[Path], object], *, durable: bool = True) -> None:
     """Have ``write`` write a temporary file beside ``path``, then move it into place: readers
     (and a full disk halfway through) never leave a partial ``path``.
 
     Args:
         path: the file to write.
         write: writes the content to the path it is given (``frame.write_parquet``, say).
+        durable: fsync the file before moving it into place (False: the caller syncs later).
 
     Raises:
         OSError: the write failed, naming ``path``; no temporary file is left behind.
@@ -47,8 +51,9 @@ def atomic_write_with(path: Path, write: Callable[[Path], object]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write(tmp)
-        with tmp.open("rb+") as handle:
-            os.fsync(handle.fileno())
+        if durable:
+            with tmp.open("rb+") as handle:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except OSError as error:
         _remove(tmp)

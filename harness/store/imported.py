@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.store._base import RunConfigFile, RunKey
+from harness.store.atomic import atomic_write_text, atomic_write_with
 from harness.store.filesystem import FileSystemStore
-from harness.store.layout import temporary_beside
 from harness.store.records import RunRecord
 
 if TYPE_CHECKING:
@@ -55,25 +55,11 @@ def write_imported_run(
     paths = store.paths(key)
     paths.path.mkdir(parents=True, exist_ok=True)
     # the same content as FileSystemStore.write_config and write_record write
-    _replace(paths.config, json.dumps(dataclasses.asdict(config), indent=2))
-    tmp = temporary_beside(paths.metrics)
-    try:
-        _write_curve(curve, tmp)
-        os.replace(tmp, paths.metrics)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _replace(paths.record, record.to_json())
-
-
-def _replace(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file and move it into place: readers never see a torn
-    file (durable once :func:`flush_imports` ran)."""
-    tmp = temporary_beside(path)
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    # each file replaced atomically, made durable once by flush_imports
+    text = json.dumps(dataclasses.asdict(config), indent=2)
+    atomic_write_text(paths.config, text, durable=False)
+    atomic_write_with(paths.metrics, lambda tmp: _write_curve(curve, tmp), durable=False)
+    atomic_write_text(paths.record, record.to_json(), durable=False)
 
 
 def flush_imports() -> None:
