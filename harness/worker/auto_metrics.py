@@ -367,16 +367,18 @@ class AutoParser:
                     row[name] = number
         if len(row) == 1:
             return None
-        step = None
-        for index in shape.steps:  # the first that is a step
-            if (step := _step(groups[index])) is not None:
-                self._printed_step = step
-                break
-        if step is None:
-            step = self._line
-            self.numbered_rows += 1
-        row["step"] = step
+        row["step"] = self._row_step(groups[index] for index in shape.steps)
         return row
+
+    def _row_step(self, texts: Iterable[str]) -> int:
+        """The first step among a line's ``texts`` (it becomes the last printed step), else the
+        line number (counted in :attr:`numbered_rows`)."""
+        for text in texts:
+            if (step := _step(text)) is not None:
+                self._printed_step = step
+                return step
+        self.numbered_rows += 1
+        return self._line
 
     def finish(self) -> list[Row]:
         """The rows still held at the end of the output: none, as a line seen once is no
@@ -513,13 +515,8 @@ class AutoParser:
         if len(row) == 1:
             return False
         if step is None:
-            for text in texts[len(layout.metrics) : len(layout.metrics) + len(layout.steps)]:
-                if (step := _step(text)) is not None:
-                    self._printed_step = step
-                    break
-        if step is None:
-            step = self._line
-            self.numbered_rows += 1
+            steps = texts[len(layout.metrics) : len(layout.metrics) + len(layout.steps)]
+            step = self._row_step(steps)
         row["step"] = step
         rows.append(row)
         self._metrics.update(row)
