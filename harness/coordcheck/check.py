@@ -59,12 +59,11 @@ def resolve_device(requested: str) -> str:
     user error."""
     import torch
 
-    available = torch.cuda.is_available()
-    if requested == "cuda" and not available:
+    from harness.training.device import resolve_auto_device
+
+    if requested == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda: torch sees no CUDA device here (use --device cpu)")
-    if requested == "auto":
-        return "cuda" if available else "cpu"
-    return requested
+    return resolve_auto_device(requested)
 
 
 def run_coordcheck(settings: CoordCheckRun) -> int:

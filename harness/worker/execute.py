@@ -328,12 +328,12 @@ def _run_builtin(
 
     from harness.schema import from_mapping
     from harness.training.config import RunConfig
+    from harness.training.device import resolve_auto_device
     from harness.training.loop import train  # the entry point, with its timings
 
     if threads > 0:
         torch.set_num_threads(threads)
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_auto_device(device)
     config = from_mapping(RunConfig, planned.config)
     with RunDir(run_dir).output.open("w") as output:
         output.write(f"built-in trainer on {device}, {torch.get_num_threads()} threads\n")
