@@ -428,6 +428,11 @@ class _Collector:
                 )
                 self.wandb.name = f"wandb run {run.path}"
                 ended.append((run.rows, self.wandb))
+                if run.undecodable is not None and run.rows:
+                    self.warnings.append(
+                        "metrics.wandb: only the final values of wandb-summary.json were read, "
+                        f"no curve: {run.undecodable}"
+                    )
                 if unfinished is not None and succeeded:
                     if run.rows:  # kept, with a doubt on the last values
                         self.warnings.append(f"metrics.wandb: {unfinished}")
