@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness.store import FileSystemStore, RunKey
 from harness.store.records import RunRecord
 
@@ -30,8 +32,10 @@ with open(os.path.join(os.environ["HARNESS_RUN_DIR"], "results.json"), "w") as o
 """
 
 
-def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+def harness(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
     env.pop("HARNESS_RUNS_DIR", None)
     return subprocess.run(
         [PYTHON, "-m", "harness", *args], cwd=cwd, env=env, capture_output=True, text=True,
@@ -39,11 +43,13 @@ def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def study(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def study(
+    path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     runs = path.parent / "runs"
     return harness(
         "study", str(path), "--runs-dir", str(runs), "--no-progress", "--no-wandb", *args,
-        cwd=path.parent,
+        cwd=path.parent, env=env,
     )  # fmt: skip
 
 
@@ -169,3 +175,41 @@ def test_validate_and_study_warn_about_regexes_read_in_two_log_files(tmp_path: P
     warning = " ".join(validated.stderr.split())
     assert "variants.a.metrics.log: its patterns are read in each of its 2 log files" in warning
     assert "(a.log, b.log), so a metric they name (loss) printed in two of them" in warning
+
+
+PRINTS_AND_LOGS_TO_WANDB = """\
+import sys
+import wandb
+seed = int(sys.argv[1])
+run = wandb.init()
+for step in (1, 2):
+    print(f"step {step} loss: 0.9 grad_norm: 1.5", flush=True)
+    wandb.log({"loss": 0.5 + seed / 100})
+run.finish()
+"""
+
+
+def test_auto_yields_a_metric_to_the_scripts_wandb_run(tmp_path: Path) -> None:
+    pytest.importorskip("wandb")
+    (tmp_path / "script.py").write_text(PRINTS_AND_LOGS_TO_WANDB)
+    path = write_study(tmp_path, '{ stdout = "auto", wandb = true }', seeds=1)
+    home = str(tmp_path / "wandb_home")
+    ran = study(
+        path,
+        env={
+            "WANDB_MODE": "offline",
+            "WANDB_BASE_URL": "http://127.0.0.1:9",  # nothing listens: going online would fail
+            "WANDB_API_KEY": "",
+            "WANDB_SILENT": "true",
+            "WANDB_CONFIG_DIR": home,
+            "WANDB_CACHE_DIR": home,
+        },
+    )
+    check(ran)
+    done = record(tmp_path, 0)
+    assert done.final_metrics == {"loss": 0.5, "grad_norm": 1.5}
+    assert done.provenance["metric_sources"] == {"loss": "wandb", "grad_norm": "stdout (auto)"}
+    assert done.warnings == [
+        "metrics: 'loss' from wandb; stdout (auto) printed it too, and its values were left "
+        "out (auto yields to every other source)"
+    ]
