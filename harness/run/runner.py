@@ -24,7 +24,7 @@ from harness.store import FileSystemStore, RunKey
 from harness.store.records import RunRecord
 from harness.study.spec import StudySpec
 from harness.study.tables import changed_keys
-from harness.worker.execute import missed_the_study_metric
+from harness.worker.execute import missed_the_study_metric, reported_one_metric_twice
 from harness.worker.wandb_sink import resolve_entity, resolve_mode, resolve_project
 
 
@@ -244,6 +244,9 @@ def run_study(
                 else:
                     unrecorded.append(plan.key)
                 progress.finished(plan, record)
+                if record is not None and reported_one_metric_twice(record):
+                    # its variant's every run would fail the same way: stop before spending them
+                    raise UserError(two_sources_message(record, len(plans)))
                 if record is not None and not metric_arrived:
                     if missed_the_study_metric(record):
                         # every other run would fail the same way: stop before spending them
@@ -264,6 +267,23 @@ def run_study(
             f"({shown}{more}): run again to resume once there is space (finished runs are kept)"
         )
     return outcome
+
+
+def two_sources_message(record: RunRecord, planned: int) -> str:
+    """Why a study stopped after a run whose metrics came from two sources at once.
+
+    Args:
+        record: the run's record (failed: its error names the metric and both sources).
+        planned: how many runs the study has.
+
+    Returns:
+        One message: the run, its error, and how to resume.
+    """
+    return (
+        f"{record.variant}-s{record.seed}: {record.error} The study stopped rather than fail "
+        f"its {planned} runs the same way; fix the metrics table and run again with "
+        "--retry-failed: finished runs are kept."
+    )
 
 
 def misspelt_metric_message(metric: str, record: RunRecord, planned: int) -> str:

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from harness.run.runner import StudyOutcome
     from harness.store import RunKey
 
+# A warning many runs gave alike names this many of them.
+RUNS_SHOWN = 4
+
 
 @dataclass(frozen=True, kw_only=True)
 class StudySettings:
@@ -130,14 +133,19 @@ def _summarize(
 
 
 def _print_record_warnings(console: Console, outcome: Any) -> None:
-    """What the runs executed now reported that harness left out, naming each run."""
+    """What the runs executed now reported that harness left out, naming each run; a warning
+    many runs gave alike (what "auto" yielded to a results file, say) is printed once."""
     from rich.markup import escape
 
+    runs_of: dict[str, list[str]] = {}
     for record in outcome.executed:
         for warning in record.warnings:
-            console.print(
-                f"[yellow]warning: {escape(f'{record.variant}-s{record.seed}: {warning}')}"
-            )
+            runs_of.setdefault(warning, []).append(f"{record.variant}-s{record.seed}")
+    for warning, runs in runs_of.items():
+        shown = ", ".join(runs[:RUNS_SHOWN]) + (
+            f" and {len(runs) - RUNS_SHOWN} more" if len(runs) > RUNS_SHOWN else ""
+        )
+        console.print(f"[yellow]warning: {escape(f'{shown}: {warning}')}")
 
 
 def _workers(settings: StudySettings) -> int | None:

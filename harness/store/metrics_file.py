@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.store.atomic import atomic_write_text
 from harness.store.records import first_non_finite
 
 
@@ -56,6 +57,30 @@ class MetricsLog:
         if self.forward is not None:
             for row in rows:
                 self.forward(row)
+
+    def drop_metrics(self, names: set[str]) -> None:
+        """Take ``names`` out of every row written so far (a row left with only its step goes),
+        rewriting the file atomically: a metric one source reported that another one owns
+        (:mod:`harness.worker.command`, "auto" yielding to a declared source).
+
+        Raises:
+            OSError: the file could not be rewritten (its old content is kept).
+        """
+        self._handle.flush()
+        kept = []
+        for row in read_metrics(self.path):
+            trimmed = {key: value for key, value in row.items() if key not in names}
+            if trimmed.keys() - {"step"}:
+                kept.append(trimmed)
+        self._handle.close()
+        try:
+            atomic_write_text(self.path, "".join(json.dumps(row) + "\n" for row in kept))
+        finally:
+            self._handle = self.path.open("a")
+        for name in names:
+            self.latest.pop(name, None)
+        if self.non_finite is not None and self.non_finite[1] in names:
+            self.non_finite = first_non_finite(kept)
 
     def __exit__(self, *exc: object) -> None:
         self._handle.flush()

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from harness.errors import closest
 from harness.study.command_config import parse_command_config
 from harness.study.env_table import REFERENCE
-from harness.study.metrics import declared_metric_names
+from harness.study.metrics import declared_metric_names, pattern_metric_names
 
 SEED_PLACEHOLDER = re.compile(r"\{seed[:!}]")  # {seed}, {seed:03d}
 SEED_VARIABLE = "HARNESS_SEED"
@@ -40,7 +40,8 @@ def study_warnings(spec: StudyLike, environ: Mapping[str, str] | None = None) ->
 
     Returns:
         Warnings naming the variant: a command that never receives the seed, a study
-        metric that none of the variant's declared metrics sources can report, and an ``env``
+        metric that none of the variant's declared metrics sources can report, regexes read
+        in several log files (a metric printed in two would come from two sources), and an ``env``
         reference (``${HF_TOKEN}``) to a variable that is not set (each variable once).
     """
     warnings = []
@@ -76,6 +77,15 @@ def study_warnings(spec: StudyLike, environ: Mapping[str, str] | None = None) ->
                     f"from no declared source (the patterns name: {', '.join(sorted(names))})"
                     f"{typo}; every run would fail. Name a group "
                     f"(?P<{_group(spec.metric)}>...)."
+                )
+            named = pattern_metric_names(metrics)
+            if named and len(metrics.log) > 1:
+                warnings.append(
+                    f"variants.{variant.name}.metrics.log: its patterns are read in each of its "
+                    f"{len(metrics.log)} log files ({', '.join(metrics.log)}), so a metric they "
+                    f"name ({', '.join(sorted(named))}) printed in two of them would come from "
+                    "two sources, and the first run to show it would stop the study. Keep each "
+                    "metric to one file, or declare one log."
                 )
     return warnings
 

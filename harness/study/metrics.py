@@ -112,6 +112,7 @@ def parse_metrics(
                 f"{path!r}: harness reads .json, .jsonl and .csv results files",
                 key=f"{where}.file",
             )
+    _refuse_one_path_twice(log, files, where)
     wandb = table.get("wandb", False)
     if not isinstance(wandb, bool):
         raise SpecError("expected true or false", key=f"{where}.wandb")
@@ -147,8 +148,15 @@ def metric_name(group: str) -> str:
 def declared_metric_names(config: MetricsConfig) -> frozenset[str] | None:
     """The metrics these sources can report, or None when any name can come (auto, files,
     wandb)."""
+    if config.file or config.wandb:
+        return None
+    return pattern_metric_names(config)
+
+
+def pattern_metric_names(config: MetricsConfig) -> frozenset[str] | None:
+    """The metrics the line patterns name (empty without patterns), or None for "auto"."""
     patterns = config.line_patterns
-    if patterns == AUTO or config.file or config.wandb:
+    if patterns == AUTO:
         return None
     names = {
         metric_name(group)
@@ -192,6 +200,22 @@ def _paths(value: Any, key: str, known: tuple[str, ...]) -> tuple[str, ...]:
                     suggestion=closest(name, known),
                 )
     return tuple(paths)
+
+
+def _refuse_one_path_twice(log: tuple[str, ...], files: tuple[str, ...], where: str) -> None:
+    """A path declared twice would report each of its metrics twice: refused here rather
+    than on every run (docs/studies.md, "One source per metric")."""
+    seen: dict[str, str] = {}
+    for key, paths in (("log", log), ("file", files)):
+        for path in paths:
+            if path in seen:
+                first = seen[path]
+                raise SpecError(
+                    f"{path!r} is declared twice ({where}.{first} and {where}.{key}): each of "
+                    "its metrics would come from two sources; declare it once",
+                    key=f"{where}.{key}",
+                )
+            seen[path] = key
 
 
 def _refuse_leaving_run_dir(path: str, key: str) -> None:

@@ -35,7 +35,7 @@ from harness.store.layout import RunDir
 from harness.store.metrics_file import MetricsTail
 from harness.study.command_config import CommandConfig
 from harness.study.env_table import UnsetReference, resolve_env
-from harness.study.metrics import MetricsConfig
+from harness.study.metrics import AUTO, MetricsConfig
 from harness.study.shell_placeholders import UnsafePlaceholder, fill_shell_placeholders
 from harness.worker.metric_sources import (
     LineParser,
@@ -57,13 +57,23 @@ DRAIN_S = 5.0
 # After SIGTERM at a time limit, the command's group gets this long before SIGKILL.
 STOP_GRACE_S = 2.0
 DEFAULT_SOURCE = "$HARNESS_RUN_DIR/metrics.jsonl (no metrics table: the command writes it)"
+# How a run's error begins when two sources report one metric (neither of them "auto"): the
+# runner reads it (harness.worker.execute.reported_one_metric_twice) to stop the study.
+ONE_METRIC_TWO_SOURCES = "metrics: one metric from two sources:"
 
 
 @dataclass(kw_only=True)
 class SourceTally:
-    """What one metrics source gave: rows, the metric names in them, or why it gave nothing."""
+    """What one metrics source gave: rows, the metric names in them, or why it gave nothing.
+
+    ``name`` says it for this run (paths resolved); ``declared`` as the study file writes it
+    (``file '{run_dir}/results.json'``), the same for every run; ``auto``: its lines are read
+    by "auto", which yields a metric to any other source reporting it.
+    """
 
     name: str
+    declared: str = ""
+    auto: bool = False
     rows: int = 0
     metrics: set[str] = field(default_factory=set)
     problem: str | None = None
@@ -97,7 +107,9 @@ class CommandResult:
         step_axis: what the steps of its curves count: "step", or "log line" when every row
             came from printed lines none of which printed a step.
         warnings: what the sources gave with a doubt (a wandb run with no end-of-run
-            record), for the run's record.
+            record), or left out (what "auto" yielded to another source), for the record.
+        metric_sources: each metric's source as the study file declares it
+            (``{"eval_loss": "file '{run_dir}/results.json'"}``), for the run's provenance.
     """
 
     returncode: int
@@ -108,6 +120,7 @@ class CommandResult:
     stopped: str | None = None
     step_axis: str = "step"
     warnings: tuple[str, ...] = ()
+    metric_sources: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,6 +145,7 @@ def run_command(
     run_dir: Path,
     log: Callable[[list[Row]], None],
     *,
+    drop_metrics: Callable[[set[str]], None],
     wandb_settings: dict[str, Any] | None = None,
     forward: Callable[[Row], None] | None = None,
     watch: CommandWatch | None = None,
@@ -143,6 +157,8 @@ def run_command(
         command: its command's settings, read from ``planned.config``.
         run_dir: the run directory.
         log: takes the rows the declared sources yield, to ``metrics.jsonl``.
+        drop_metrics: takes metrics out of the rows ``log`` took so far: those "auto" read
+            and yields to a source read at the end (``MetricsLog.drop_metrics``).
         wandb_settings: the study's resolved wandb settings (mode, project, entity).
         forward: without a ``metrics`` table, takes the rows the command appends to
             ``metrics.jsonl`` itself (harness's own wandb run).
@@ -176,7 +192,9 @@ def run_command(
             )
         )
         env.update(resolve_env(command.env, os.environ))  # the study's own env table still wins
-    collector = _Collector(metrics, values, cwd, run_dir, log, wandb_id=_run_id(planned))
+    collector = _Collector(
+        metrics, values, cwd, run_dir, log, drop_metrics=drop_metrics, wandb_id=_run_id(planned)
+    )
     output_path = RunDir(run_dir).output
     watch = watch or CommandWatch()
     with output_path.open("wb") as output:
@@ -223,6 +241,7 @@ def run_command(
         stopped=stopped,
         step_axis=collector.step_axis(),
         warnings=tuple(collector.warnings),
+        metric_sources=collector.metric_sources(),
     )
 
 
@@ -321,9 +340,11 @@ class _Collector:
         run_dir: Path,
         log: Callable[[list[Row]], None],
         *,
+        drop_metrics: Callable[[set[str]], None],
         wandb_id: str,
     ) -> None:
         self.metrics = metrics
+        self._drop_metrics = drop_metrics
         self.wandb_id = wandb_id
         self.run_dir = run_dir
         self._log = log
@@ -338,23 +359,27 @@ class _Collector:
             self.tallies.append(SourceTally(name=DEFAULT_SOURCE))
             return
         patterns = metrics.line_patterns
+        auto = patterns == AUTO
+        shown = metrics.patterns_shown
         if metrics.parses_output and patterns is not None:
-            tally = self._tally(f"stdout ({metrics.patterns_shown})")
+            tally = self._tally(f"stdout ({shown})", "stdout (auto)" if auto else "stdout", auto)
             self.stdout = (TextStream(LineParser(patterns)), tally)
         for template in metrics.log:
             path = _resolve(template, values, cwd)
             _remove_stale(path, run_dir)
-            parser = TextStream(LineParser(patterns or "auto"))
-            tally = self._tally(f"log {path} ({metrics.patterns_shown})")
+            parser = TextStream(LineParser(patterns or AUTO))
+            declared = f"log '{template}'" + (" (auto)" if auto else "")
+            tally = self._tally(f"log {path} ({shown})", declared, auto)
             self.logs.append((_FileFollower(path, parser), tally))
         for template in metrics.file:
             path = _resolve(template, values, cwd)
             _remove_stale(path, run_dir)
-            self.files.append((path, self._tally(f"file {path}")))
-        self.wandb = self._tally(f"wandb run in {RunDir(run_dir).wandb}") if metrics.wandb else None
+            self.files.append((path, self._tally(f"file {path}", f"file '{template}'")))
+        wandb_dir = RunDir(run_dir).wandb
+        self.wandb = self._tally(f"wandb run in {wandb_dir}", "wandb") if metrics.wandb else None
 
-    def _tally(self, name: str) -> SourceTally:
-        self.tallies.append(SourceTally(name=name))
+    def _tally(self, name: str, declared: str = "", auto: bool = False) -> SourceTally:
+        self.tallies.append(SourceTally(name=name, declared=declared or name, auto=auto))
         return self.tallies[-1]
 
     def emit(self, rows: list[Row], tally: SourceTally) -> None:
@@ -384,21 +409,30 @@ class _Collector:
             self.emit(follower.stream.finish(), tally)
             if not follower.path.exists():
                 self._problem(tally, "metrics.log", f"{follower.path} was not written")
+        ended: list[tuple[list[Row], SourceTally]] = []  # read now, emitted once settled
+        last_step = self.last_step
         for path, tally in self.files:
             try:
-                self.emit(read_results_file(path, last_step=self.last_step), tally)
+                rows = read_results_file(path, last_step=last_step)
             except MetricSourceError as error:
                 self._problem(tally, "metrics.file", str(error))
-        if self.wandb is not None:
-            if not succeeded and not RunDir(self.run_dir).wandb.exists():
-                return
+                continue
+            ended.append((rows, tally))
+            if rows and isinstance(step := rows[-1].get("step"), int):
+                last_step = max(last_step, step)
+        if self.wandb is not None and (succeeded or RunDir(self.run_dir).wandb.exists()):
             try:
                 # a failed or stopped command's run may never get its end-of-run record
                 run, unfinished = read_finished_wandb_run(
                     self.run_dir, self.wandb_id, **({} if succeeded else {"wait_s": 0.0})
                 )
                 self.wandb.name = f"wandb run {run.path}"
-                self.emit(run.rows, self.wandb)
+                ended.append((run.rows, self.wandb))
+                if run.undecodable is not None and run.rows:
+                    self.warnings.append(
+                        "metrics.wandb: only the final values of wandb-summary.json were read, "
+                        f"no curve: {run.undecodable}"
+                    )
                 if unfinished is not None and succeeded:
                     if run.rows:  # kept, with a doubt on the last values
                         self.warnings.append(f"metrics.wandb: {unfinished}")
@@ -406,22 +440,64 @@ class _Collector:
                         self._problem(self.wandb, "metrics.wandb", unfinished)
             except MetricSourceError as error:
                 self._problem(self.wandb, "metrics.wandb", str(error))
+        self._yield_auto_metrics(ended)
+        for rows, tally in ended:
+            self.emit(rows, tally)
         self._refuse_one_metric_from_two_sources()
 
+    def _yield_auto_metrics(self, ended: list[tuple[list[Row], SourceTally]]) -> None:
+        """Take out of what "auto" read every metric a source read at the end also reports:
+        that source (a results file, the script's wandb run) holds what the script itself
+        logged as metrics, where "auto" only found a number printed beside a name. What was
+        left out is said in the run's warnings (docs/studies.md, "One source per metric").
+
+        "auto" reads the output (or the logs) while the command runs, so every row written
+        so far is one of its: the names go from each of them.
+        """
+        yielded: set[str] = set()
+        for rows, tally in ended:
+            reported = set().union(*rows) - {"step"}
+            for line_tally in self.tallies:
+                shared = line_tally.metrics & reported if line_tally.auto else set()
+                if shared:
+                    line_tally.metrics -= shared
+                    yielded |= shared
+                    one = len(shared) == 1
+                    self.warnings.append(
+                        f"metrics: {_names(shared)} from {tally.declared}; "
+                        f"{line_tally.declared} printed {'it' if one else 'them'} too, and "
+                        f"{'its' if one else 'their'} values were left out "
+                        "(auto yields to every other source)"
+                    )
+        if yielded:
+            try:
+                self._drop_metrics(yielded)
+            except OSError as error:
+                if self.error is None:
+                    where = RunDir(self.run_dir).metrics
+                    self.error = f"metrics: {where} cannot be rewritten: {error}"
+
     def _refuse_one_metric_from_two_sources(self) -> None:
-        """A metric two sources report is an error naming both: its final value would be
-        whichever came last and its curve a mix of the two (docs/studies.md)."""
+        """A metric two sources report, neither of them "auto" (or both), is an error naming
+        both: its final value would be whichever came last and its curve a mix of the two
+        (docs/studies.md). The runner stops the study on it."""
         for index, first in enumerate(self.tallies):
             for second in self.tallies[index + 1 :]:
-                shared = sorted(first.metrics & second.metrics)
+                shared = first.metrics & second.metrics
                 if shared and self.error is None:
-                    names = ", ".join(f"'{name}'" for name in shared[:5])
                     self.error = (
-                        f"metrics: {names} {'is' if len(shared) == 1 else 'are'} reported by "
-                        f"two sources, {first.name} and {second.name}; harness does not merge "
+                        f"{ONE_METRIC_TWO_SOURCES} {_names(shared)} "
+                        f"{'is' if len(shared) == 1 else 'are'} reported both by "
+                        f"{first.declared} and by {second.declared}; harness does not merge "
                         "them. Keep one source for each metric: drop a source, or rename the "
                         "metric in one (a regex group, a key of the results file)."
                     )
+
+    def metric_sources(self) -> dict[str, str]:
+        """Each metric the run reported, and its source as declared."""
+        if self.metrics is None:
+            return {}
+        return {name: t.declared for t in self.tallies for name in sorted(t.metrics)}
 
     def step_axis(self) -> str:
         """What the run's steps count: "log line" when every row came from printed lines
@@ -437,6 +513,12 @@ class _Collector:
         tally.problem = message
         if self.error is None:
             self.error = f"{key}: {message}"
+
+
+def _names(names: set[str]) -> str:
+    shown = sorted(names)
+    listed = ", ".join(f"'{name}'" for name in shown[:5])
+    return listed + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
 
 
 class _FileFollower:

@@ -50,7 +50,12 @@ from harness.store.records import (
     non_numeric_last_reports,
 )
 from harness.study.command_config import CommandConfig, parse_command_config
-from harness.worker.command import CommandResult, CommandWatch, run_command
+from harness.worker.command import (
+    ONE_METRIC_TWO_SOURCES,
+    CommandResult,
+    CommandWatch,
+    run_command,
+)
 from harness.worker.provenance import code_directory, git_state
 from harness.worker.wandb_sink import WandbSink
 
@@ -165,6 +170,7 @@ def execute(
                     command,
                     run_dir,
                     log.write_rows,
+                    drop_metrics=log.drop_metrics,
                     wandb_settings=wandb_settings,
                     forward=forward,
                     watch=CommandWatch(
@@ -180,6 +186,8 @@ def execute(
                 warnings += result.warnings
                 if result.step_axis != "step":  # what the report's curve axes say
                     provenance["step_axis"] = result.step_axis
+                if result.metric_sources:  # which declared source each metric came from
+                    provenance["metric_sources"] = result.metric_sources
                 if result.stopped is not None:
                     status, error = "failed", result.stopped
                 elif result.returncode != 0:
@@ -368,6 +376,19 @@ def missed_the_study_metric(record: RunRecord) -> bool:
         True for a failed record whose reason is :func:`missing_metric_message`'s.
     """
     return record.status == "failed" and (record.error or "").startswith(MISSING_METRIC)
+
+
+def reported_one_metric_twice(record: RunRecord) -> bool:
+    """Whether a run failed because two of its sources reported one metric (neither "auto").
+
+    Args:
+        record: a finished run's record.
+
+    Returns:
+        True for a failed record whose reason is the collector's
+        (:data:`harness.worker.command.ONE_METRIC_TWO_SOURCES`).
+    """
+    return record.status == "failed" and (record.error or "").startswith(ONE_METRIC_TWO_SOURCES)
 
 
 def _used_default_source(result: CommandResult) -> bool:

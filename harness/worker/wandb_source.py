@@ -37,6 +37,9 @@ from harness.worker.metric_sources import MetricSourceError, Row, flatten_number
 # 32 KiB blocks of records, each a 7-byte header (crc32, length, type) and a chunk of one
 # protobuf ``Record``: type 1 a whole record, 2/3/4 its first, middle and last chunks.
 WANDB_FILE_HEADER = b":W&B"
+# The log format version this reader knows (wandb's LEVELDBLOG_HEADER_VERSION, 0 from wandb
+# 0.10 to 0.31 at least: 0.15 and 0.19 logs read here were checked).
+WANDB_LOG_VERSION = 0
 BLOCK_SIZE = 32 * 1024
 RECORD_HEADER = struct.Struct("<IHB")
 FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
@@ -68,6 +71,8 @@ class WandbRun:
         exit_code: the exit code the run finished with; None when it never finished (still
             running, or killed) or the log could not be decoded.
         started_at: when it started (seconds since the epoch), when the log could be decoded.
+        undecodable: why its ``.wandb`` log could not be decoded here (None: it could, or
+            there was none); its values then come from ``wandb-summary.json`` alone.
     """
 
     path: Path
@@ -78,6 +83,11 @@ class WandbRun:
     config: dict[str, Any] = field(default_factory=dict)
     exit_code: int | None = None
     started_at: float | None = None
+    undecodable: str | None = None
+
+
+class UnknownLogFormat(Exception):
+    """A ``.wandb`` log in a format version this reader does not know (a newer wandb's)."""
 
 
 def without_wandb_internals(env: Mapping[str, str]) -> dict[str, str]:
@@ -187,7 +197,7 @@ def read_finished_wandb_run(
     deadline = time.monotonic() + wait_s
     while True:
         run = read_wandb_run(wandb_dir, run_id)
-        if run.exit_code is not None or not _can_decode():
+        if run.exit_code is not None or not _can_decode() or run.undecodable is not None:
             return run, None
         if time.monotonic() >= deadline:
             return run, (
@@ -214,13 +224,15 @@ def read_run_dir(run_path: Path) -> WandbRun:
     """
     log_file = next(iter(sorted(run_path.glob("*.wandb"))), None)
     log = _DecodedLog()
-    decoded = False
+    undecodable = None
     if log_file is not None:
         try:
             log = _decode_log(log_file.read_bytes())
-            decoded = True
-        except ImportError:
-            pass  # no protobuf module: the summary file alone
+        except ImportError:  # no protobuf module: the summary file alone
+            undecodable = "wandb's protobuf module is missing"
+        except UnknownLogFormat as error:  # a newer wandb's log: the summary file alone
+            undecodable = f"{log_file.name}: {error}"
+    decoded = log_file is not None and undecodable is None
     history, summary = log.history, log.summary
     summary_file = run_path / "files" / "wandb-summary.json"
     if summary_file.is_file():
@@ -231,7 +243,7 @@ def read_run_dir(run_path: Path) -> WandbRun:
     if not decoded and not summary_file.is_file():
         raise MetricSourceError(
             f"the wandb run in {run_path} has no wandb-summary.json and its .wandb log cannot be "
-            "decoded here (wandb's protobuf module is missing)"
+            f"decoded here ({undecodable or 'there is none'})"
         )
     rows = history + _summary_row(summary, history)
     return WandbRun(
@@ -243,6 +255,7 @@ def read_run_dir(run_path: Path) -> WandbRun:
         config=log.config,
         exit_code=log.exit_code,
         started_at=log.started_at,
+        undecodable=undecodable,
     )
 
 
@@ -363,6 +376,12 @@ def _records(data: bytes) -> list[bytes]:
     """The record chunks of a ``.wandb`` log, reassembled; a torn end is dropped."""
     if not data.startswith(WANDB_FILE_HEADER):
         raise MetricSourceError("not a wandb log (no :W&B header)")
+    if len(data) >= 7 and data[6] != WANDB_LOG_VERSION:
+        raise UnknownLogFormat(
+            f"written in wandb's log format version {data[6]}, which this reader (with wandb "
+            f"{_wandb_version()}) does not know; upgrade wandb in harness's environment to the "
+            "script's version (or newer) to read its history"
+        )
     records, pending, position = [], b"", 7
     while position + RECORD_HEADER.size <= len(data):
         left = BLOCK_SIZE - position % BLOCK_SIZE
@@ -385,6 +404,15 @@ def _records(data: bytes) -> list[bytes]:
             records.append(pending + chunk)
             pending = b""
     return records
+
+
+def _wandb_version() -> str:
+    try:
+        import wandb
+
+        return str(wandb.__version__)
+    except ImportError:
+        return "not installed"
 
 
 def _items(items: Any) -> dict[str, Any]:

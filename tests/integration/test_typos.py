@@ -56,27 +56,7 @@ def test_a_misspelt_study_metric_stops_the_study_after_the_first_run(tmp_path: P
     assert len(list((tmp_path / "runs" / "misspelt" / "runs").glob("*/s*/record.json"))) == 8
 
 
-PRINTS_AND_WRITES_LOSS = """\
-import json, os
-print("step 1 loss: 0.9", flush=True)
-with open(os.path.join(os.environ["HARNESS_RUN_DIR"], "results.json"), "w") as out:
-    json.dump({"loss": 0.5}, out)
-"""
-
-
-def test_two_sources_reporting_one_metric_fail_the_run_naming_both(tmp_path: Path) -> None:
-    (tmp_path / "both.py").write_text(PRINTS_AND_WRITES_LOSS)
-    base = (
-        f'command = "{PYTHON} both.py --seed {{seed}}"\n'
-        'metrics = { stdout = "auto", file = "{run_dir}/results.json" }'
-    )
-    path = write_study(tmp_path, "twice", {"a": ""}, base, "loss")
-    check(study(path, tmp_path / "runs", cwd=tmp_path), 1)
-    found = record(tmp_path / "runs" / "twice", "a", 0)
-    assert found.status == "failed"
-    assert found.error is not None
-    assert "'loss' is reported by two sources" in found.error
-    assert "stdout (auto)" in found.error and "results.json" in found.error
+# One metric from two sources: tests/run/test_metric_conflicts.py.
 
 
 REPORTS_ON_SEED_ZERO_ONLY = """\

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ from harness.worker.metric_sources import (
 )
 from harness.worker.wandb_source import (
     find_run_dir,
+    read_finished_wandb_run,
     read_wandb_run,
     wandb_env,
     wandb_run_id,
@@ -456,6 +458,29 @@ def test_no_wandb_run_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "wandb" / "offline-run-20240101_100000-abc").mkdir(parents=True)
     with pytest.raises(MetricSourceError):  # a directory with nothing to read
         read_wandb_run(tmp_path, "abc")
+
+
+def test_a_wandb_log_of_an_unknown_format_version_is_named_not_waited_for(
+    tmp_path: Path,
+) -> None:
+    """A newer wandb's log (format version 1, say) is said to be one, with what to do; the
+    summary's final values are still read, at once (no wait for an exit record that this
+    reader could never see)."""
+    run_dir = tmp_path / "wandb" / "offline-run-20240101_100000-abc"
+    (run_dir / "files").mkdir(parents=True)
+    (run_dir / "run-abc.wandb").write_bytes(b":W&B\xe1\xbe\x01" + bytes(64))
+    with pytest.raises(MetricSourceError) as error:
+        read_wandb_run(tmp_path, "abc")
+    message = str(error.value)
+    assert "run-abc.wandb: written in wandb's log format version 1" in message
+    assert "upgrade wandb in harness's environment" in message
+    (run_dir / "files" / "wandb-summary.json").write_text(json.dumps({"loss": 2.5}))
+    started = time.monotonic()
+    run, unfinished = read_finished_wandb_run(tmp_path, "abc", wait_s=30.0)
+    assert time.monotonic() - started < 5.0
+    assert unfinished is None
+    assert run.rows == [{"step": 0, "loss": 2.5}]
+    assert run.undecodable is not None and "format version 1" in run.undecodable
 
 
 # -- live progress -----------------------------------------------------------------------------
