@@ -13,6 +13,7 @@ from typing import Any
 
 from analysis.coordcheck import FAILING
 from harness.report.page import Figures, Report, Section, html_page, markdown_page
+from harness.report.style import CHECK_COLOUR
 from harness.report.svg_plot import Line, Panel, loglog_grid
 
 MAX_PANELS = 60  # a user model hooks every module: beyond this, the farthest from flat
@@ -72,7 +73,10 @@ def coordcheck_figure(result: dict[str, Any]) -> tuple[str, int]:
         row = exponents.get(key, {})
         failing = row.get("status") in FAILING
         flag = "worst" if key == worst_key and result["verdict"] != "PASS" else ""
-        flag = flag or ("FAIL" if failing else "")
+        flag = flag or (
+            "FAIL" if failing else "uncertain" if row.get("status") == "uncertain" else ""
+        )
+        colour = CHECK_COLOUR["FAIL" if failing or flag == "worst" else "INCONCLUSIVE"]
         subtitle = ""
         if row.get("slope") is not None:
             subtitle = f"exponent {row['slope']:+.2f}"
@@ -96,6 +100,7 @@ def coordcheck_figure(result: dict[str, Any]) -> tuple[str, int]:
                 subtitle=subtitle,
                 lines=lines,
                 flag=flag,
+                flag_colour=colour,
                 data={
                     "activation": key[0],
                     "layer": "" if key[1] is None else str(key[1]),
@@ -140,9 +145,7 @@ def coordcheck_sections(result: dict[str, Any], figures: Figures) -> list[Sectio
         ],
         paragraphs=[
             f"{verdict}: {VERDICT_WORDS.get(verdict, '')}. Each wrong verdict has probability "
-            f"at most {result['alpha']:.0%} over {result['looks']} look(s).",
-            *result.get("failures", []),
-            *result.get("uncertain", []),
+            f"at most {result['alpha']:.0%} over {result['looks']} look(s)."
         ],
     )
     svg, left_out = coordcheck_figure(result)
@@ -160,8 +163,8 @@ def coordcheck_sections(result: dict[str, Any], figures: Figures) -> list[Sectio
             "One panel per activation and layer, one line per training step (light: early, "
             "dark: late; dashed: before the judged steps), mean |x| averaged over seeds against "
             "the width on log-log axes. Under muP every line is flat; a line that rises or "
-            "falls with width is the bug. Framed red: failing; 'worst': the exponent farthest "
-            f"from 0.{note}"
+            "falls with width is the bug. Framed red: failing ('worst': the exponent farthest "
+            f"from 0); amber: not yet shown within the tolerance.{note}"
         ],
         figure="coordcheck",
     )
@@ -179,8 +182,10 @@ def coordcheck_sections(result: dict[str, Any], figures: Figures) -> list[Sectio
     table = Section(
         title="Width exponents",
         paragraphs=[
+            *result.get("failures", []),
+            *result.get("uncertain", []),
             "The slope of log mean|x| over the judged steps against log width, seeds as blocks, "
-            "with its interval; see docs/coordcheck.md."
+            "with its interval; see docs/coordcheck.md.",
         ],
         headers=["activation", "layer", "exponent", "interval", "status", "steepest step"],
         rows=rows,

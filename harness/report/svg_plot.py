@@ -47,7 +47,9 @@ class Panel:
         title: above the plot.
         subtitle: a second, smaller line (the judged exponent).
         lines: its lines.
-        flag: a word drawn in red in the corner ("worst", "FAIL"), and a red frame; "" none.
+        flag: a word drawn in the corner ("worst", "FAIL"), with a frame, in ``flag_colour``;
+            "" none.
+        flag_colour: the flag's colour.
         data: extra ``data-*`` attributes of the panel's group.
     """
 
@@ -55,6 +57,7 @@ class Panel:
     lines: Sequence[Line]
     subtitle: str = ""
     flag: str = ""
+    flag_colour: str = "#cf222e"
     data: dict[str, str] = field(default_factory=dict)
 
 
@@ -172,7 +175,7 @@ def loglog_grid(
         )  # fmt: skip
         ly_low, ly_high = sy.low, sy.high
 
-        frame = "#cf222e" if panel.flag else "#d0d7de"
+        frame = panel.flag_colour if panel.flag else "#d0d7de"
         frame_w = 2 if panel.flag else 1
         out.append(f'<g class="panel"{_attrs(panel.data)}>')
         out.append(
@@ -191,7 +194,7 @@ def loglog_grid(
         if panel.flag:
             out.append(
                 f'<text class="flag" x="{ox + panel_w - 10}" y="{oy + 16}" text-anchor="end" '
-                f'fill="#cf222e" font-weight="bold">{html.escape(panel.flag)}</text>'
+                f'fill="{panel.flag_colour}" font-weight="bold">{html.escape(panel.flag)}</text>'
             )
         # axes, grid and ticks
         x0, x1 = ox + left, ox + left + plot_w
@@ -288,7 +291,7 @@ def interval_rows(
     Returns:
         One ``<svg>`` element.
     """
-    label_w, word_w, plot_w, row_h, top, bottom = 330, 120, 480, 26, 26, 44
+    label_w, word_w, plot_w, row_h, top, bottom = 200, 120, 520, 26, 26, 44
     width, height = label_w + plot_w + word_w, top + row_h * len(rows) + bottom
     values = [v for r in rows for v in (r.estimate, r.low, r.high) if v is not None]
     values += [x for x, _ in references]
