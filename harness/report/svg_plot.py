@@ -375,7 +375,8 @@ def linear_ticks(low: float, high: float, target: int = 6) -> list[float]:
         return []
     raw = span / target
     magnitude = 10.0 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    # the round step whose tick count comes nearest the target
+    step = min((m * magnitude for m in (1, 2, 2.5, 5, 10)), key=lambda s: abs(span / s - target))
     start = math.ceil(low / step) * step
     count = math.floor((high - start) / step + 1e-9) + 1
     return [round(start + i * step, 12) for i in range(count)]
