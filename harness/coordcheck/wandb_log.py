@@ -53,7 +53,8 @@ def log_coordcheck(
     Args:
         records: every measured row (``width, seed, step, activation, layer, value``; the
             "loss" rows become the ``loss`` key).
-        summary: the check's JSON (verdict, exit code, ...); its scalar fields go into every
+        summary: the check's JSON (verdict, exit code, ...); its scalar fields, and the worst
+            exponent's activation, layer, slope and interval (``check/worst_*``), go into every
             run's summary, prefixed ``check/``.
         wandb: :func:`coordcheck_wandb`.
         group: the wandb group (:func:`check_group`).
@@ -70,6 +71,12 @@ def log_coordcheck(
         for key, value in summary.items()
         if isinstance(value, str | int | float | bool) or value is None
     }
+    if summary.get("worst"):  # what broke, readable in wandb's run table
+        worst = summary["worst"][0]
+        scalars |= {
+            f"check/worst_{key}": worst.get(key)
+            for key in ("activation", "layer", "slope", "ci_low", "ci_high", "status")
+        }
     started = 0
     pairs = records.select("width", "seed").unique().sort(["width", "seed"])
     for width, seed in pairs.iter_rows():

@@ -78,6 +78,9 @@ def test_one_wandb_run_per_width_and_seed_grouped_with_the_verdict(check):
         summary = _summary(run)
         assert summary["check/verdict"] == printed["verdict"]
         assert summary["check/exit_code"] == code
+        worst = printed["worst"][0]
+        assert summary["check/worst_activation"] == worst["activation"]
+        assert summary["check/worst_slope"] == pytest.approx(worst["slope"])
         width, seed = run.config["width"], run.config["seed"]
         assert run.name == f"w{width}-s{seed}" and run.config["parametrization"] == "mup"
         history = [row for row in run.rows if "mean_abs/mlp_out/0" in row]
