@@ -154,3 +154,33 @@ def test_linear_ticks():
     assert linear_ticks(0.0, 1.0, target=4) == pytest.approx([0.0, 0.25, 0.5, 0.75, 1.0])
     assert linear_ticks(1.0, 1.0) == []
     assert all(math.isfinite(t) for t in linear_ticks(-1e-9, 1e-9))
+
+
+def test_harness_report_on_a_saved_check_folder(tmp_path):
+    from harness.cli import main
+    from harness.store.command_results import write_command_result
+
+    folder = tmp_path / "check"
+    write_command_result(folder, "coordcheck", _saved({("flat", None): 0.0, ("grows", 1): 1.0}))
+    assert main(["report", str(folder)]) == 0
+    page = (folder / "report.html").read_text()
+    assert '<svg class="coordcheck-plot"' in page and "coordcheck: a known model" in page
+    assert (folder / "report_coordcheck.svg").is_file() and (folder / "report.md").is_file()
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ('{"command": "coordcheck", "version": 1}', "not a complete coordinate check result"),
+        ("{oops", "cannot read the coordcheck result"),
+        ('{"command": "coordcheck", "version": 99}', "written by a newer harness"),
+        ('{"command": "bisect", "version": 1}', "not a saved coordcheck result"),
+    ],
+)
+def test_a_damaged_saved_check_is_one_clear_line(tmp_path, capsys, text, said):
+    from harness.cli import main
+
+    (tmp_path / "coordcheck.json").write_text(text)
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert said in err and "coordcheck.json" in err and "Traceback" not in err
