@@ -168,3 +168,13 @@ def test_a_damaged_saved_result_is_one_clear_line(logged, tmp_path, capsys):
         assert "cannot read the bisect result" in capsys.readouterr().err
     finally:
         saved.write_text(original)
+
+
+def test_regress_against_itself_prints_its_exit_code_and_saves_nothing(tmp_path):
+    synthetic = build(tmp_path, n_commits=2, culprit=99, crash=99)
+    code, result = _run([
+        "regress", str(synthetic.study), "--against", "HEAD", "--format", "json",
+        "--repo", str(synthetic.repo), "--runs-dir", str(synthetic.runs),
+    ])  # fmt: skip
+    assert code == 0 and result["exit_code"] == 0 and result["outcome"] == "no_regression"
+    assert not list(synthetic.runs.glob("*/regress.json"))  # nothing was measured
