@@ -76,7 +76,7 @@ def coordcheck_figure(result: dict[str, Any]) -> tuple[str, int]:
         flag = flag or (
             "FAIL" if failing else "uncertain" if row.get("status") == "uncertain" else ""
         )
-        colour = CHECK_COLOUR["FAIL" if failing or flag == "worst" else "INCONCLUSIVE"]
+        colour = CHECK_COLOUR["FAIL" if failing else "INCONCLUSIVE"]  # red only for a failure
         subtitle = ""
         if row.get("slope") is not None:
             subtitle = f"exponent {row['slope']:+.2f}"
@@ -164,7 +164,8 @@ def coordcheck_sections(result: dict[str, Any], figures: Figures) -> list[Sectio
             "dark: late; dashed: before the judged steps), mean |x| averaged over seeds against "
             "the width on log-log axes. Under muP every line is flat; a line that rises or "
             "falls with width is the bug. Framed red: failing ('worst': the exponent farthest "
-            f"from 0); amber: not yet shown within the tolerance.{note}"
+            f"from 0); amber: not yet shown within the tolerance (marked 'worst' when none fails)."
+            f"{note}"
         ],
         figure="coordcheck",
     )

@@ -182,9 +182,11 @@ def loglog_grid(
             f'<rect x="{ox + 2}" y="{oy + 2}" width="{panel_w - 4}" height="{panel_h - 4}" '
             f'fill="none" stroke="{frame}" stroke-width="{frame_w}" rx="4"/>'
         )
+        # a long module name keeps its end (the part that differs) and shows whole on hover
+        shown_title = panel.title if len(panel.title) <= 30 else "…" + panel.title[-29:]
         out.append(
             f'<text class="panel-title" x="{ox + left}" y="{oy + 16}" font-weight="bold">'
-            f"{html.escape(panel.title)}</text>"
+            f"<title>{html.escape(panel.title)}</title>{html.escape(shown_title)}</text>"
         )
         if panel.subtitle:
             out.append(

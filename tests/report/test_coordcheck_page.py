@@ -66,7 +66,8 @@ def _panels(page: str) -> dict[str, str]:
     svg = re.search(r'<svg class="coordcheck-plot".*?</svg>', page, re.S)
     assert svg is not None
     panels = re.findall(r'<g class="panel".*?</g>\n(?=<g class="panel"|</svg>)', svg[0], re.S)
-    return {re.search(r'class="panel-title"[^>]*>([^<]*)<', p)[1]: p for p in panels}  # type: ignore[index]
+    titles = [re.search(r'class="panel-title"[^>]*><title>([^<]*)</title>', p) for p in panels]
+    return {title[1]: panel for title, panel in zip(titles, panels, strict=True) if title}
 
 
 def test_a_growing_activation_fails_and_its_panel_is_flagged(tmp_path):
@@ -184,3 +185,23 @@ def test_a_damaged_saved_check_is_one_clear_line(tmp_path, capsys, text, said):
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert said in err and "coordcheck.json" in err and "Traceback" not in err
+
+
+def test_a_long_module_name_keeps_its_end_and_shows_whole_on_hover(tmp_path):
+    name = "transformer.h.11.attn.c_attn.lora_A"
+    saved = _saved({(name, None): 1.0, ("flat", None): 0.0})
+    panel = _panels(coordcheck_report(saved, source=tmp_path).html)[name]
+    assert f"<title>{name}</title>…" in panel and name[-29:] + "</text>" in panel
+    assert ">FAIL</text>" in panel and 'stroke="#cf222e" stroke-width="2"' in panel
+
+
+def test_the_worst_of_an_inconclusive_check_is_amber_not_red(tmp_path):
+    saved = _saved({("flat", None): 0.0, ("tilted", 0): 0.3})
+    saved["verdict"] = "INCONCLUSIVE"
+    saved["worst"] = [{"activation": "tilted", "layer": 0, "slope": 0.3}]
+    saved["exponents"] = [
+        row | {"status": "uncertain"} if row["activation"] == "tilted" else row
+        for row in saved["exponents"]
+    ]
+    panel = _panels(coordcheck_report(saved, source=tmp_path).html)["tilted · layer 0"]
+    assert ">worst</text>" in panel and 'stroke="#9a6700" stroke-width="2"' in panel
