@@ -31,7 +31,10 @@ def find_first_bad(settings: BisectSettings) -> int:
     """
     from harness.bisect.measure import command_variant
     from harness.bisect.search import noisy_bisect
+    from harness.bisect.wandb_log import bisect_runs, log_commit_runs
     from harness.bisect.worktrees import WorktreePool, commits_between, repo_root, resolve_commit
+    from harness.run.runner import wandb_settings
+    from harness.store.command_results import write_command_result
 
     measure = settings.measure
     repo = repo_root(measure.repo)
@@ -60,12 +63,26 @@ def find_first_bad(settings: BisectSettings) -> int:
             report=say,
             release=pool.release,
         )
-    extra = {"study_dir": str(measurer.study_dir), "measured_now": measurer.executed}
+    code = 0 if result.outcome == "found" else 1
+    payload = result.to_dict() | {
+        "good": good.sha,
+        "bad": bad.sha,
+        "study_dir": str(measurer.study_dir),
+        "measured_now": measurer.executed,
+        "exit_code": code,
+    }
+    write_command_result(measurer.study_dir, "bisect", payload)  # for harness report
+    log_commit_runs(
+        bisect_runs(payload),
+        wandb=wandb_settings(spec, disabled=not measure.wandb, job_type="bisect"),
+        group=f"bisect-{good.short}..{bad.short}",
+        study_dir=measurer.study_dir,
+    )
     if settings.format == "json":
-        print(json.dumps({**result.to_dict(), **extra}, indent=2))
+        print(json.dumps(payload, indent=2))
     else:
         print(render(result, study_dir=measurer.study_dir, measured_now=measurer.executed))
-    return 0 if result.outcome == "found" else 1
+    return code
 
 
 def render(result: BisectResult, *, study_dir: Path, measured_now: int) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.bisect.settings import RegressSettings, open_measurements
@@ -18,6 +19,8 @@ from harness.errors import UserError
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from harness.study.spec import StudySpec
 
 
 def regress_gate(settings: RegressSettings) -> int:
@@ -68,7 +71,10 @@ def regress_gate(settings: RegressSettings) -> int:
 
     if against is not None and against.sha == head.sha and not settings.working_tree:
         message = f"no regression detected: HEAD {head.short} is the reference itself"
-        _print(settings, {"outcome": "no_regression", "message": message, "head": head.sha})
+        _print(
+            settings,
+            {"outcome": "no_regression", "message": message, "head": head.sha, "exit_code": 0},
+        )
         return 0
     if not settings.working_tree and is_dirty(repo):
         say(
@@ -94,11 +100,15 @@ def regress_gate(settings: RegressSettings) -> int:
             head_name, head_label = head.short, f"HEAD {head.short}"
             results = measurer.measure(head, seeds)
     failed = [m for m in results if not m.ok]
+    reference_short = against.short if against is not None else None
     if failed:
         message = (
             f"REGRESSION: {head_label} cannot be measured: seed {failed[0].seed}: {failed[0].error}"
         )
-        _print(settings, {"outcome": "failed", "message": message, "head": head.sha})
+        failure: dict[str, Any] = {"outcome": "failed", "message": message, "head": head.sha}
+        failure |= {"head_commit": head.sha, "study_dir": str(measurer.study_dir), "exit_code": 1}
+        _record(settings, spec, failure, head=head_name, reference=reference_short)
+        _print(settings, failure)
         return 1
 
     if stored is not None:
@@ -132,12 +142,38 @@ def regress_gate(settings: RegressSettings) -> int:
         reference=reference_label,
         metric=metric,
     )
-    _print(
-        settings,
-        {**result.to_dict(), "head_commit": head.sha, "study_dir": str(measurer.study_dir)},
-        text=result.message,
-    )
+    payload = result.to_dict() | {
+        "head_commit": head.sha,
+        "study_dir": str(measurer.study_dir),
+        "exit_code": result.exit_code,
+    }
+    _record(settings, spec, payload, head=head_name, reference=reference_short)
+    _print(settings, payload, text=result.message)
     return result.exit_code
+
+
+def _record(
+    settings: RegressSettings,
+    spec: StudySpec,
+    payload: dict[str, Any],
+    *,
+    head: str,
+    reference: str | None,
+) -> None:
+    """Save the gate's result in the commits study (``regress.json``, for ``harness report``)
+    and log its commits to wandb when it is on."""
+    from harness.bisect.wandb_log import log_commit_runs, regress_runs
+    from harness.run.runner import wandb_settings
+    from harness.store.command_results import write_command_result
+
+    study_dir = Path(payload["study_dir"])
+    write_command_result(study_dir, "regress", payload)
+    log_commit_runs(
+        regress_runs(payload, head=head, reference=reference),
+        wandb=wandb_settings(spec, disabled=not settings.measure.wandb, job_type="regress"),
+        group=f"regress-{head}-vs-{reference or 'stored'}",
+        study_dir=study_dir,
+    )
 
 
 def _stored_results(settings: RegressSettings, metric: str, variant: str) -> pl.DataFrame:

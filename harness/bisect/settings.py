@@ -30,6 +30,8 @@ class MeasureSettings:
         worktree_dir: where commits are checked out; None for ``<repo>/.git/harness-worktrees``.
         fresh: move earlier measurements aside instead of reusing them.
         retry_failed: rerun measurements that failed before.
+        wandb: log a wandb run per tested commit, as the study's ``[wandb]`` says (False:
+            ``--no-wandb``).
     """
 
     source: StudySource
@@ -40,6 +42,7 @@ class MeasureSettings:
     worktree_dir: Path | None = None
     fresh: bool = False
     retry_failed: bool = False
+    wandb: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)

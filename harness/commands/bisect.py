@@ -86,6 +86,11 @@ def add_git_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="rerun measurements that failed before (default: a failure is cached too)",
     )
+    parser.add_argument(
+        "--no-wandb",
+        action="store_true",
+        help="do not log to wandb (default: as the study's [wandb] says, a run per tested commit)",
+    )
 
 
 def probability(text: str) -> float:
@@ -125,4 +130,5 @@ def measure_settings(args: argparse.Namespace) -> MeasureSettings:
         worktree_dir=args.worktree_dir,
         fresh=args.fresh,
         retry_failed=args.retry_failed,
+        wandb=not args.no_wandb,
     )

@@ -132,6 +132,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="table (default) or json: one JSON object on stdout, for CI",
     )
     parser.add_argument(
+        "--no-wandb",
+        action="store_true",
+        help="do not log to wandb (default: as a study, a run per width and seed, offline "
+        "without an API key)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=None,
@@ -191,5 +197,6 @@ def run(args: argparse.Namespace) -> int:
         modules=args.modules,
         vocab_size=args.vocab_size,
         format=args.format,
+        wandb=not args.no_wandb,
     )
     return run_coordcheck(settings)

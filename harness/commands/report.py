@@ -5,7 +5,9 @@ parameter with a trend test, efficiency beside quality with the Pareto view, and
 variant (mean and CI band across seeds). Writes ``report.html`` (figures embedded),
 ``report.md`` and its ``report_*.png`` figures into the study directory, or ``--output-dir``.
 On a phased study's root: one section per phase with its decision, and each phase's own report
-in ``<out>/<phase>/``. The flags become one :class:`harness.report.write.ReportSettings` for
+in ``<out>/<phase>/``. On a coordinate check's folder: its verdict beside the coord-check plot;
+on the commits study of ``harness bisect`` / ``regress``: their path and intervals first. The
+flags become one :class:`harness.report.write.ReportSettings` for
 :func:`harness.report.write.write_report`.
 """
 
@@ -24,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="?",
         default=None,
         metavar="STUDY_DIR",
-        help="a study directory or name, or a results/curves file (default: the most recent study)",
+        help="a study directory or name, a results/curves file, or a coordinate check's folder "
+        "(runs/coordcheck/NAME) (default: the most recent study)",
     )
     add_analysis_arguments(parser)
     parser.add_argument(

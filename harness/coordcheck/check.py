@@ -39,6 +39,7 @@ class CoordCheckRun:
         modules: with ``model``, comma-separated module names (or prefixes) to tap.
         vocab_size: with ``model`` and no ``batch``, the token ids of the default batch.
         format: "table" or "json" (one JSON object on stdout, for CI).
+        wandb: log a wandb run per (width, seed), as a study does (False: ``--no-wandb``).
     """
 
     check: CoordCheckSettings
@@ -52,6 +53,7 @@ class CoordCheckRun:
     modules: str | None = None
     vocab_size: int = 256
     format: Literal["table", "json"] = "table"
+    wandb: bool = True
 
 
 def resolve_device(requested: str) -> str:
@@ -83,8 +85,10 @@ def run_coordcheck(settings: CoordCheckRun) -> int:
 
     from analysis.coordcheck import DEFAULT_TOLERANCE
     from harness.coordcheck.output import plot_grid, print_report, result_json, write_csv
+    from harness.coordcheck.saved import save_coordcheck
     from harness.coordcheck.sequential import check_until_decided
     from harness.coordcheck.settings import ACTIVATIONS
+    from harness.coordcheck.wandb_log import check_group, coordcheck_wandb, log_coordcheck
 
     console = Console(width=None if sys.stdout.isatty() else 150)  # CI logs: no wrapping
     quiet = settings.format == "json"
@@ -148,9 +152,19 @@ def run_coordcheck(settings: CoordCheckRun) -> int:
     write_csv(records, result, out_dir)
     plot_grid(records, result, title=what, path=out_dir / "coordcheck.png")
     code = EXIT_CODES[result.verdict]
+    payload = result_json(result, check, what=what, out_dir=out_dir, seconds=seconds)
+    payload |= {"exit_code": code}
+    save_coordcheck(out_dir, records, result, payload)  # for harness report
+    log_coordcheck(
+        records,
+        payload,
+        wandb=coordcheck_wandb(enabled=settings.wandb),
+        group=check_group(out_dir.name),
+        config=dataclasses.asdict(check) | {"what": what},
+        out_dir=out_dir,
+    )
     if quiet:
-        payload = result_json(result, check, what=what, out_dir=out_dir, seconds=seconds)
-        print(json.dumps(payload | {"exit_code": code}, indent=2))
+        print(json.dumps(payload, indent=2))
     else:
         print_report(result, check, what=what, out_dir=out_dir, console=console)
         console.print(f"took {seconds:.0f} s on {device}")

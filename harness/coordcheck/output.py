@@ -93,7 +93,8 @@ def print_report(
         for line in result.uncertain:
             console.print(f"  - {line}")
     console.print(
-        f"written to {out_dir}/ (coordcheck.csv, exponents.csv, slopes.csv, coordcheck.png)"
+        f"written to {out_dir}/ (coordcheck.json, coordcheck.csv, exponents.csv, slopes.csv, "
+        f"coordcheck.png); harness report {out_dir} draws it"
     )
 
 

@@ -11,7 +11,7 @@ numbers were computed. matplotlib runs on the Agg backend; nothing is fetched fr
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from harness.report import format as f
@@ -62,6 +62,7 @@ def study_report(
     options: CompareOptions,
     *,
     title: str | None = None,
+    lead: Callable[[Figures], list[Section]] | None = None,
 ) -> Report:
     """:func:`build_report` of a comparison of ``prepared`` (from
     :func:`harness.results.comparison.prepare`).
@@ -71,6 +72,7 @@ def study_report(
         result: the comparison.
         options: the options it ran with (the curve aggregation and the forced design).
         title: page title; default the study's name, else the source's name.
+        lead: sections (and their figures) that come first: a bisect's or regress's result.
 
     Returns:
         The HTML and markdown pages with their figures.
@@ -94,6 +96,7 @@ def study_report(
         step_axis=inputs.step_axis(),
         factorial=compare_factorial(prepared, options),
         smoothing=options.smoothing,
+        lead=lead,
     )
 
 
@@ -112,6 +115,7 @@ def build_report(
     factorial: FactorialResult | None = None,
     smoothing: float = 0.0,
     step_axis: str = "step",
+    lead: Callable[[Figures], list[Section]] | None = None,
 ) -> Report:
     """Render ``result`` (and the tables it came from) as HTML and markdown.
 
@@ -132,6 +136,7 @@ def build_report(
         smoothing: EMA weight of the difference-over-training panels (0: none).
         step_axis: what the curves' steps count ("step", or "log line": see
             :meth:`harness.results.load.Inputs.step_axis`), the label of their axes.
+        lead: given the page's figures, the sections that come first (adding their figures).
     """
     figures = Figures()
 
@@ -172,6 +177,8 @@ def build_report(
     if over_steps_table is not None and "curves" in figures.names:
         sections.append(over_steps_table)
     sections += closing_sections(result)
+    if lead is not None:
+        sections = lead(figures) + sections
     meta = meta_line(result, source)
     return Report(
         html=html_page(title, meta, sections, figures),

@@ -11,7 +11,7 @@ import io
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from harness.report.style import VERDICT_COLOUR, verdict_css
+from harness.report.style import CHECK_COLOUR, VERDICT_COLOUR, check_css, verdict_css
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -56,11 +56,20 @@ class Figures:
     names: dict[str, str] = field(default_factory=dict)
     captions: dict[str, str] = field(default_factory=dict)
     images: dict[str, bytes] = field(default_factory=dict)
+    svgs: dict[str, str] = field(default_factory=dict)
 
     def add(self, key: str, file_name: str, caption: str, figure: Figure) -> None:
         self.names[key] = file_name
         self.captions[key] = caption
         self.images[file_name] = png(figure)
+
+    def add_svg(self, key: str, file_name: str, caption: str, svg: str) -> None:
+        """An SVG figure (:mod:`harness.report.svg_plot`): inline in the page, a ``.svg`` file
+        beside the markdown."""
+        self.names[key] = file_name
+        self.captions[key] = caption
+        self.svgs[key] = svg
+        self.images[file_name] = svg.encode()
 
 
 def pyplot():  # type: ignore[no-untyped-def]
@@ -90,8 +99,10 @@ th, td { border: 1px solid #d0d7de; padding: 4px 8px; text-align: right; white-s
 th { background: #f6f8fa; white-space: normal; vertical-align: bottom; }
 """
 STYLE += verdict_css()
+STYLE += check_css()
 STYLE += """.warning { background: #fff8c5; border: 1px solid #d4a72c; padding: 0.4em 0.7em; }
 img { max-width: 100%; height: auto; }
+figure { margin: 0.6em 0; overflow-x: auto; } figure svg { max-width: 100%; height: auto; }
 """
 
 
@@ -118,7 +129,10 @@ def html_page(title: str, meta: str, sections: list[Section], figures: Figures) 
             body.append(f"<p{css}>{esc(paragraph)}</p>")
         if section.rows:
             body.append(html_table(section.headers, section.rows))
-        if section.figure in figures.names:
+        if section.figure in figures.svgs:
+            caption = esc(figures.captions[section.figure])
+            body.append(f'<figure aria-label="{caption}">{figures.svgs[section.figure]}</figure>')
+        elif section.figure in figures.names:
             name = figures.names[section.figure]
             data = base64.b64encode(figures.images[name]).decode("ascii")
             caption = esc(figures.captions[section.figure])
@@ -143,6 +157,8 @@ def html_table(headers: list[str], rows: list[list[str]]) -> str:
             # Verdicts are coloured; words read left-aligned, numbers right-aligned.
             if cell in VERDICT_COLOUR:
                 css = f' class="{cell}"'
+            elif cell in CHECK_COLOUR:
+                css = f' class="check-{cell}"'
             elif cell[:1].isalpha():
                 css = ' class="text"'
             else:

@@ -15,6 +15,7 @@ from analysis.verdict import Direction, Verdict, Withheld
 
 __all__ = [
     "BETTER_WORDS",
+    "CHECK_COLOUR",
     "FUTILITY_NOTE",
     "OPEN_VERDICT_NOTE",
     "SURVIVORS_ONLY_MARK",
@@ -23,6 +24,7 @@ __all__ = [
     "WITHHELD_NOTE",
     "BetterWords",
     "VerdictLook",
+    "check_css",
     "verdict_css",
 ]
 
@@ -60,6 +62,33 @@ VERDICT_STYLE: Mapping[str, str] = {verdict: look.terminal for verdict, look in 
 VERDICT_COLOUR: Mapping[str, str] = {
     verdict: look.colour for verdict, look in LOOKS.items() if look.colour is not None
 }
+
+#: The words of the checks that are not comparisons -> colour on a page and in a figure: the
+#: coordinate check's verdict, a bisected commit's verdict, the regress gate's outcome.
+CHECK_COLOUR: Mapping[str, str] = {
+    "PASS": "#1a7f37",
+    "FAIL": "#cf222e",
+    "INCONCLUSIVE": "#9a6700",
+    "good": "#1a7f37",
+    "bad": "#cf222e",
+    "skip": "#6e7781",
+    "no_regression": "#1a7f37",
+    "equivalent": "#0969da",
+    "regression": "#cf222e",
+    "failed": "#cf222e",
+}
+
+
+def check_css() -> str:
+    """The page's CSS for a check's word in a table cell (``<td class="check-PASS">``)."""
+    return (
+        "\n".join(
+            f".check-{word} {{ color: {colour}; font-weight: 600; text-align: left; }}"
+            for word, colour in CHECK_COLOUR.items()
+        )
+        + "\n"
+    )
+
 
 #: Why a verdict was withheld, in the words a table adds to it.
 WITHHELD_NOTE: dict[Withheld, str] = {

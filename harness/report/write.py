@@ -1,5 +1,7 @@
 """``harness report``'s one entry point: the report of a study (or of each phase of a phased
-study) written as ``report.html``, ``report.md`` and its ``report_*.png`` figures."""
+study) written as ``report.html``, ``report.md`` and its ``report_*.png`` figures; of a saved
+coordinate check (a folder holding ``coordcheck.json``), its verdict and plot; a commits study
+that ``harness bisect`` / ``regress`` measured gets their result first."""
 
 from __future__ import annotations
 
@@ -44,18 +46,59 @@ def write_report(settings: ReportSettings) -> int:
         UserError: unreadable input, anything the analysis rejects, a file that cannot be
             written.
     """
+    from harness.report.commits_view import commit_sections_of
     from harness.report.html import study_report
     from harness.results.comparison import compare_prepared, prepare
     from harness.results.load import phased_root
 
     options = settings.options
+    check = coordcheck_dir(settings.path, runs_dir=settings.runs_dir)
+    if check is not None:
+        return _write_coordcheck(check, settings.output_dir)
     root = phased_root(settings.path, runs_dir=settings.runs_dir)
     if root is not None:
         return _write_phased(root, options, settings.output_dir)
     prepared = prepare(settings.path, options, runs_dir=settings.runs_dir)
-    report = study_report(prepared, compare_prepared(prepared, options), options)
     source = prepared.inputs.source
+    lead = commit_sections_of(source) if source.is_dir() else None
+    report = study_report(prepared, compare_prepared(prepared, options), options, lead=lead)
     out_dir = settings.output_dir or (source if source.is_dir() else source.parent)
+    _write(report, out_dir)
+    print(f"wrote {out_dir / 'report.html'} and {out_dir / 'report.md'}")
+    return 0
+
+
+def coordcheck_dir(path: str | None, *, runs_dir: str | None = None) -> Path | None:
+    """The folder of a saved coordinate check that ``path`` names (the folder, or its name
+    under the runs root or under ``<runs root>/coordcheck/``); None when it names none."""
+    from harness.store import is_study_dir, runs_root
+    from harness.store.command_results import command_result_path, coordcheck_folder
+
+    if path is None:
+        return None
+    root = runs_root(runs_dir)
+    for folder in (Path(path), root / path, coordcheck_folder(root, path)):
+        if command_result_path(folder, "coordcheck").is_file() and not is_study_dir(folder):
+            return folder
+    return None
+
+
+def _write_coordcheck(folder: Path, output_dir: Path | None) -> int:
+    from harness.errors import UserError
+    from harness.report.coordcheck_view import coordcheck_report
+    from harness.store.command_results import command_result_path, read_command_result
+
+    result = read_command_result(folder, "coordcheck")
+    if result is None:  # removed since it was found
+        raise UserError(f"{folder} holds no coordinate check result")
+    try:
+        report = coordcheck_report(result, source=folder)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise UserError(
+            f"{command_result_path(folder, 'coordcheck')}: not a complete coordinate check "
+            f"result ({type(error).__name__}: {error}); run harness coordcheck again"
+        ) from None
+    out_dir = output_dir or folder
     _write(report, out_dir)
     print(f"wrote {out_dir / 'report.html'} and {out_dir / 'report.md'}")
     return 0

@@ -22,7 +22,7 @@ from harness.run.scheduler import Scheduler
 from harness.run.study_meta import study_meta
 from harness.store import FileSystemStore, RunKey
 from harness.store.records import RunRecord
-from harness.study.spec import StudySpec
+from harness.study.spec import StudySpec, WandbSettings
 from harness.study.tables import changed_keys
 from harness.worker.execute import missed_the_study_metric, reported_one_metric_twice
 from harness.worker.wandb_sink import resolve_entity, resolve_mode, resolve_project
@@ -114,11 +114,19 @@ def wandb_settings(
     """The wandb settings handed to workers, resolved once here: the mode, the project
     (``[wandb] project``, else ``$WANDB_PROJECT``, else the study name), the entity and the
     job type (the command: one of ``harness.worker.wandb_sink.JOB_TYPES``)."""
-    mode = resolve_mode(spec.wandb.mode, enabled=spec.wandb.enabled and not disabled)
+    return resolve_wandb(spec.wandb, name=spec.name, disabled=disabled, job_type=job_type)
+
+
+def resolve_wandb(
+    wandb: WandbSettings, *, name: str, disabled: bool = False, job_type: str = "study"
+) -> dict[str, Any]:
+    """:func:`wandb_settings` from a ``[wandb]`` table and a name standing for the study's
+    (``harness coordcheck``, which has no study file, passes the defaults and "coordcheck")."""
+    mode = resolve_mode(wandb.mode, enabled=wandb.enabled and not disabled)
     return {
         "mode": mode,
-        "project": resolve_project(spec.wandb.project, study=spec.name),
-        "entity": resolve_entity(spec.wandb.entity),
+        "project": resolve_project(wandb.project, study=name),
+        "entity": resolve_entity(wandb.entity),
         "job_type": job_type,
     }
 

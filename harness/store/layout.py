@@ -7,6 +7,9 @@ Layout::
     <study dir>/.lock                            the lock a take-over of a stale claim holds
     <study dir>/runs/<variant>/s<seed>/          one run: :class:`RunDir`
     <phased root>/phases.json                    a phased study: its finished phases' decisions
+    <study dir>/bisect.json, regress.json        the last harness bisect / regress over the
+                                                 commits study (harness.store.command_results)
+    <runs root>/coordcheck/<check>/coordcheck.json   a coordinate check's result and plot data
 
 Everything outside :mod:`harness.store` that needs a file of a run asks a :class:`RunDir` for
 it (``RunDir(plan.run_dir).metrics``) instead of spelling its name, so the layout has one
@@ -25,6 +28,13 @@ PHASES_FILE = "phases.json"
 SEQUENTIAL_FILE = "sequential.json"
 LOCK_FILE = ".lock"
 RUNS_FOLDER = "runs"
+COORDCHECK_FOLDER = "coordcheck"  # under the runs root: one folder per coordinate check
+# The result of a command that is not a study, by command (harness.store.command_results).
+COMMAND_RESULT_FILES = {
+    "coordcheck": "coordcheck.json",
+    "bisect": "bisect.json",
+    "regress": "regress.json",
+}
 DIFF_FILE = "git.diff"  # a dirty tree's diff, named in the record's provenance (relative)
 
 

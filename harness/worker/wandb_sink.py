@@ -77,6 +77,8 @@ class WandbSink:
         config: the resolved config, stored as the wandb config.
         run_dir: wandb's files go under it.
         config_hash: the config's hash, part of the stable run id.
+        name: the wandb run's name, when not ``<variant>-s<seed>`` (a commit that
+            ``harness bisect`` tested stands for all its seeds).
     """
 
     def __init__(
@@ -89,6 +91,7 @@ class WandbSink:
         config: dict[str, Any],
         run_dir: Path,
         config_hash: str = "",
+        name: str | None = None,
     ) -> None:
         self.run: Any = None
         mode = settings.get("mode", "disabled")
@@ -101,7 +104,7 @@ class WandbSink:
                 project=resolve_project(settings.get("project"), study=study),
                 entity=resolve_entity(settings.get("entity")),
                 group=study,
-                name=f"{variant}-s{seed}",
+                name=name or f"{variant}-s{seed}",
                 job_type=settings.get("job_type") or "study",
                 tags=[study[:MAX_TAG_LENGTH], variant[:MAX_TAG_LENGTH]],
                 # the same id on every attempt: a rerun after a crash resumes this wandb run
@@ -148,6 +151,16 @@ class WandbSink:
                 # the interpreter from the training loop at every step (on a busy 2-core machine
                 # that cost more than sending)
                 self._finishing.wait(SEND_INTERVAL_S)
+
+    def summarize(self, values: dict[str, Any]) -> None:
+        """Set summary values that no logged row carries (a check's verdict, a commit's
+        estimate and interval)."""
+        if self.run is None:
+            return
+        try:
+            self.run.summary.update(values)
+        except Exception as error:  # wandb must never cost a result
+            print(f"harness: wandb summary not written: {error}", file=sys.stderr)
 
     def finish(self, *, failed: bool = False) -> None:
         """Send the rows still queued, then finish the wandb run (exit code 1 when ``failed``)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.store.layout import RunDir
+from harness.store.layout import COMMAND_RESULT_FILES, RunDir
 
 ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("harness", "analysis")
@@ -33,6 +33,7 @@ RUN_FILES = {
     )
 }
 LAYOUT_NAMES = RUN_FILES | {"study.json", "phases.json", "sequential.json"}
+LAYOUT_NAMES |= set(COMMAND_RESULT_FILES.values())  # coordcheck.json, bisect.json, regress.json
 # the check the issue names, as a grep: a quoted file name anywhere in a line
 QUOTED = re.compile(
     r'"(metrics\.jsonl|record\.json|config\.json|worker\.log|output\.log|claim\.json|study\.json)"'
