@@ -44,8 +44,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from analysis.compare import AnalysisError
-from analysis.curves import logged_values, smooth_ema
+from analysis.curves import logged_values
 from analysis.distributions import FloatArray, t_quantile, t_two_sided_p
+from analysis.smoothing import Smoothing, resolve_smoothing, smooth_over_steps
 from analysis.verdict import Direction, Verdict, improvement
 
 if TYPE_CHECKING:
@@ -185,7 +186,8 @@ class OverStepsResult:
 
     Attributes:
         metric, baseline, direction, alpha: as compared.
-        smoothing: the EMA weight applied to each run's curve first (0: none).
+        smoothing: the ``--smoothing`` value (0: none).
+        smoothed: the step-axis EMA it resolved to (:mod:`analysis.smoothing`), or None.
         min_rho: the early-signal threshold of ``informative_from``.
         variants: one summary per compared variant.
         steps: one row per variant and compared step.
@@ -205,6 +207,7 @@ class OverStepsResult:
     early_signal: tuple[EarlySignal, ...]
     informative_from: int | None
     warnings: tuple[str, ...] = ()
+    smoothed: Smoothing | None = None
 
     @property
     def separated_from(self) -> dict[str, int | None]:
@@ -213,9 +216,9 @@ class OverStepsResult:
     def method(self) -> str:
         """How the numbers were computed, in one paragraph (shown by every output format)."""
         smoothing = (
-            f"each run's curve smoothed first by a debiased EMA with weight {self.smoothing:g} "
-            "(wandb's and TensorBoard's 'exponential moving average'); "
-            if self.smoothing
+            f"each run's curve smoothed first by {self.smoothed.describe()}, the same for "
+            "every run whatever its logging interval; "
+            if self.smoothed is not None
             else "unsmoothed curves; "
         )
         k = len(self.variants)
@@ -252,7 +255,7 @@ class OverStepsResult:
             "baseline": self.baseline,
             "direction": self.direction,
             "alpha": self.alpha,
-            "smoothing": {"kind": "ema", "weight": self.smoothing} if self.smoothing else None,
+            "smoothing": None if self.smoothed is None else self.smoothed.to_dict(),
             "band": "sup-t, sign-flip (max-T randomization) critical value, Bonferroni over "
             "variants"
             + (
@@ -320,8 +323,9 @@ def compare_over_steps(
         alpha: family-wise level: pointwise CIs are ``1 - alpha``; every variant's band is at
             ``alpha / k`` so all ``k`` bands hold together.
         direction: whether lower or higher is better (names the side of a separation).
-        smoothing: EMA weight in [0, 1) applied to each run's curve first (see
-            :func:`analysis.curves.smooth_ema`); 0 for none.
+        smoothing: EMA applied to each run's curve first, on the step axis
+            (:mod:`analysis.smoothing`): 0 for none, a weight in (0, 1) per logging interval
+            of the coarsest run, or a half-life in steps (>= 1).
         variants: the variants to compare (default: every variant but the baseline, in order
             of appearance).
         min_rho: the rank correlation from which a step counts as informative of the final gap.
@@ -338,7 +342,9 @@ def compare_over_steps(
 
     if not 0.0 < alpha < 1.0:
         raise AnalysisError(f"alpha must be in (0, 1), got {alpha}")
-    logged = smooth_ema(_last_per_step(logged_values(curves, metric), metric), metric, smoothing)
+    logged = _last_per_step(logged_values(curves, metric), metric)
+    smoothed = resolve_smoothing(logged, smoothing)
+    logged = smooth_over_steps(logged, metric, smoothed)
     present = logged["variant"].cast(pl.Utf8).unique(maintain_order=True).to_list()
     if baseline not in present:
         raise AnalysisError(
@@ -384,6 +390,7 @@ def compare_over_steps(
         early_signal=tuple(early),
         informative_from=informative,
         warnings=tuple(warnings),
+        smoothed=smoothed,
     )
 
 
