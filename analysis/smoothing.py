@@ -8,13 +8,16 @@ steps, and the average is the continuous one of the curve drawn through the logg
 
     y(s) = integral of lambda·exp(-lambda·(s - u))·g(u) du,   lambda = ln 2 / half_life,
 
-where ``g`` joins the logged points by straight lines and is flat at the first logged value
-before the first logged step. Over a segment of ``d`` steps from ``x_prev`` to ``x`` this is
+where ``g`` joins the logged points by straight lines. Every run's average starts at one
+origin, the latest first logged step of the runs smoothed together (``y(origin) = g(origin)``,
+``g`` interpolated there): a run logged from step 10 and one from step 100 both start at 100,
+so neither carries a history the other cannot have; the points before the origin are left
+out of the smoothed curves. Over a segment of ``d`` steps from ``x_prev`` to ``x`` this is
 the recursion of Eckner (2019, "Algorithms for unevenly spaced time series", EMA with linear
 interpolation):
 
     a = exp(-lambda·d),  v = (1 - a) / (lambda·d),
-    y = a·y_prev + (v - a)·x_prev + (1 - v)·x,        y at the first logged point = its value.
+    y = a·y_prev + (v - a)·x_prev + (1 - v)·x,        y(origin) = g(origin).
 
 A curve that is straight between the points of the coarser grid therefore gets exactly the same
 smoothed values at those points whether it was logged every 10 steps or every 100; a curved one
@@ -39,6 +42,9 @@ from analysis.compare import AnalysisError
 
 if TYPE_CHECKING:
     import polars as pl
+
+#: Marks the origin points :func:`smooth_over_steps` adds for a run that did not log there.
+ADDED = "_added_origin"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,12 +121,15 @@ def smooth_over_steps(
         smoothing: the constant; None leaves the curves as they are.
 
     Returns:
-        ``logged`` with ``metric`` smoothed within each (variant, seed).
+        ``logged`` from the origin on (the latest first step of its runs), with ``metric``
+        smoothed within each (variant, seed).
     """
     import polars as pl
 
     if smoothing is None or logged.height == 0:
         return logged
+    origin = logged.group_by("variant", "seed").agg(pl.col("step").min())["step"].max()
+    logged = _with_origin(logged, metric, origin)
     rate = math.log(2.0) / smoothing.half_life
     steps = logged["step"].to_numpy().astype(np.float64)
     values = logged[metric].to_numpy().astype(np.float64)
@@ -132,7 +141,41 @@ def smooth_over_steps(
     smoothed = np.empty_like(values)
     for start, end in itertools.pairwise([*starts.tolist(), values.size]):
         smoothed[start:end] = _ema_linear(steps[start:end], values[start:end], rate)
-    return logged.with_columns(pl.Series(metric, smoothed))
+    return logged.with_columns(pl.Series(metric, smoothed)).filter(~pl.col(ADDED)).drop(ADDED)
+
+
+def _with_origin(logged: pl.DataFrame, metric: str, origin: Any) -> pl.DataFrame:
+    """``logged`` from step ``origin`` on, each run starting with a point at ``origin``: its
+    logged value there, else its curve interpolated linearly between its neighbours (a run
+    whose first logged step is ``origin`` has it already). The added points are marked so
+    that they can be dropped again after smoothing (column :data:`ADDED`)."""
+    import polars as pl
+
+    keys = ["variant", "seed"]
+    before = (
+        logged.filter(pl.col("step") <= origin)
+        .group_by(keys)
+        .agg(pl.col("step").last().alias("s0"), pl.col(metric).last().alias("x0"))
+    )
+    after = (
+        logged.filter(pl.col("step") >= origin)
+        .group_by(keys)
+        .agg(pl.col("step").first().alias("s1"), pl.col(metric).first().alias("x1"))
+    )
+    ends = before.join(after, on=keys).filter(pl.col("s0") < origin)
+    weight = (pl.lit(origin) - pl.col("s0")) / (pl.col("s1") - pl.col("s0"))
+    start = ends.select(
+        *keys,
+        pl.lit(origin).cast(logged.schema["step"]).alias("step"),
+        (pl.col("x0") + weight * (pl.col("x1") - pl.col("x0"))).alias(metric),
+    )
+    kept = logged.filter(pl.col("step") >= origin).with_columns(pl.lit(False).alias(ADDED))
+    start = start.select(logged.columns).with_columns(pl.lit(True).alias(ADDED))
+    return (
+        pl.concat([kept, start], how="vertical_relaxed")
+        .with_columns(pl.col(metric).cast(pl.Float64))
+        .sort(*keys, "step")
+    )
 
 
 def _ema_linear(steps: np.ndarray, values: np.ndarray, rate: float) -> np.ndarray:

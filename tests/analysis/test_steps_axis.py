@@ -144,3 +144,23 @@ def test_at_tokens_matches_runs_on_the_tokens_they_saw() -> None:
         value_at(curves.drop("tokens"), "loss", axis="tokens", at=10)
     with pytest.raises(AnalysisError, match="unknown axis 'flops'"):
         parse_agg("at:flops=10")
+
+
+def test_runs_that_start_logging_at_different_steps_smooth_from_one_origin() -> None:
+    # Every 30 steps from 30, every 100 from 100, a straight line: both EMAs start at step 100
+    # (the 30-step run's value there interpolated between 90 and 120), so they agree exactly
+    # at every common step. Before, the 30-step run carried its history from step 30 and,
+    # with a long half-life, stayed above the other for the whole run.
+    frames = []
+    for variant, every in (("base", 30), ("v", 100)):
+        steps = np.arange(every, 1001, every)
+        frames.append(
+            pl.DataFrame({"variant": variant, "seed": 0, "step": steps, "loss": 5 - steps / 500})
+        )
+    logged = logged_values(pl.concat(frames), "loss")
+    smoothed = smooth_over_steps(logged, "loss", resolve_smoothing(logged, 0.9))
+    base = smoothed.filter(pl.col("variant") == "base")
+    assert base["step"].to_list() == list(range(120, 1000, 30))  # no point before 100, none added
+    paired = base.join(smoothed.filter(pl.col("variant") == "v"), on=["seed", "step"])
+    assert paired["step"].to_list() == [300, 600, 900]
+    assert (paired["loss"] - paired["loss_right"]).abs().max() < 1e-12
