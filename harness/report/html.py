@@ -94,6 +94,7 @@ def study_report(
         step_axis=inputs.step_axis(),
         factorial=compare_factorial(prepared, options),
         smoothing=options.smoothing,
+        statuses=inputs.statuses,
     )
 
 
@@ -112,6 +113,7 @@ def build_report(
     factorial: FactorialResult | None = None,
     smoothing: float = 0.0,
     step_axis: str = "step",
+    statuses: pl.DataFrame | None = None,
 ) -> Report:
     """Render ``result`` (and the tables it came from) as HTML and markdown.
 
@@ -132,6 +134,8 @@ def build_report(
         smoothing: EMA weight of the difference-over-training panels (0: none).
         step_axis: what the curves' steps count ("step", or "log line": see
             :meth:`harness.results.load.Inputs.step_axis`), the label of their axes.
+        statuses: every planned run's ``variant``, ``seed``, ``status``: the sweep's trends
+            and the differences over training apply the worst-case rule for lost runs.
     """
     figures = Figures()
 
@@ -139,7 +143,7 @@ def build_report(
         figures.add(key, f"{image_prefix}_{key}.png", caption, figure)
 
     add("forest", "Differences against the baseline", forest_figure(result))
-    found = trends(result, runs if runs is not None else table, sweep)
+    found = trends(result, runs if runs is not None else table, sweep, lost=statuses)
     if found:
         add("sweep", "Metric against the swept parameter", sweep_figure(result, found))
     efficiency = efficiency_rows(result, table)
@@ -148,7 +152,9 @@ def build_report(
         add("efficiency", "Efficiency beside quality", efficiency_figure(result, efficiency, front))
     # Paired differences over training (issue 23), drawn under the raw curves they come from.
     over_steps = (
-        report_results(result, curves, curve_metrics(result, curves), smoothing=smoothing)
+        report_results(
+            result, curves, curve_metrics(result, curves), smoothing=smoothing, lost=statuses
+        )
         if curves is not None
         else {}
     )
