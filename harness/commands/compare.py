@@ -162,10 +162,10 @@ def compare_options(args: argparse.Namespace) -> CompareOptions:
 def _aggregation(args: argparse.Namespace) -> str:
     """``--agg``, or ``--at AXIS=N`` as the aggregation ``at:AXIS=N``
     (:func:`analysis.curves.value_at`)."""
-    from analysis import AnalysisError, parse_agg
-
     if getattr(args, "at", None) is None:
         return str(args.agg)
+    from analysis import AnalysisError, parse_agg
+
     if args.agg != "final":
         raise UserError(
             f"--at {args.at} and --agg {args.agg} both say which value of a curve to compare; "

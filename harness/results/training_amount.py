@@ -2,21 +2,32 @@
 
 A seed plan that trains for a fixed time (``--train_minutes 10``) gives a faster variant more
 steps and tokens: compared at the end, the variants are not at matched compute. From the curves
-(each run's last logged step, and its last ``tokens`` value when the runs log one) and the
-records' wall time, :func:`unequal_training_note` says so in one sentence and names the
+(each run's last logged step, and its last ``tokens`` value when the runs log one: for a study
+read from the last rows of each ``metrics.jsonl`` only, which keeps ``harness compare`` fast)
+and the records' wall time, :func:`unequal_training_note` says so in one sentence and names the
 ``--at step=N`` (or ``--at tokens=N``) that would compare them at a matched amount.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import statistics
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from harness.results.comparison import CompareOptions, Prepared
 
 Result = TypeVar("Result")
+#: Bytes read from the end of a run's ``metrics.jsonl``, and the complete lines of them parsed,
+#: for its last step: the last rows only, so that ``harness compare`` does not parse every
+#: curve to say how far each run got.
+TAIL_BYTES = 4096
+TAIL_LINES = 8
+RunEnds = dict[tuple[str, int], tuple[int | None, float | None]]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -26,7 +37,7 @@ class VariantAmount:
     Attributes:
         variant: the variant.
         steps: each run's last logged step.
-        tokens: each run's last ``tokens`` value (empty when the runs log none).
+        tokens: each run's last ``tokens`` value (empty unless every run logs one).
         wall_time_s: each run's wall time (empty without records).
     """
 
@@ -37,40 +48,52 @@ class VariantAmount:
 
 
 def training_amounts(prepared: Prepared) -> list[VariantAmount]:
-    """Per variant of ``prepared.table`` (its compared runs), the steps, tokens and wall time
-    its runs reached; [] when there are no curves on a step axis."""
+    """Per variant of ``prepared.table`` (its compared runs), the steps and tokens its runs
+    reached (their wall times: :func:`with_wall_times`).
+
+    For a study, the largest ``step`` and ``tokens`` among the last rows of each run's
+    ``metrics.jsonl``; for a curves file, among its rows; [] for a file of one value per run.
+    """
     import polars as pl
 
-    curves = prepared.inputs.curves()
-    if curves is None or curves.height == 0 or prepared.inputs.step_axis() != "step":
-        return []
-    keys = ["variant", "seed"]
     runs = prepared.table.select(pl.col("variant").cast(pl.Utf8), pl.col("seed").cast(pl.Int64))
-    reached = [pl.col("step").max().alias("steps")]
-    if "tokens" in curves.columns:
-        reached.append(pl.col("tokens").cast(pl.Float64).max().alias("tokens"))
-    ends = (
-        curves.with_columns(pl.col("variant").cast(pl.Utf8), pl.col("seed").cast(pl.Int64))
-        .group_by(keys)
-        .agg(reached)
-        .join(runs, on=keys, how="semi")
-    )
-    walls = _wall_times(prepared)
+    if prepared.inputs.study_dir is not None:
+        ends = _study_ends(prepared.inputs.study_dir, runs.rows())
+    elif prepared.inputs.curves_file is not None:
+        ends = _file_ends(prepared.inputs.curves_file, runs)
+    else:
+        return []
     amounts = []
     for variant in runs["variant"].unique(maintain_order=True).to_list():
-        rows = ends.filter(pl.col("variant") == variant).sort("seed")
-        tokens = rows["tokens"].drop_nulls().to_list() if "tokens" in rows.columns else []
+        mine = [end for (name, _), end in ends.items() if name == variant]
+        steps = tuple(step for step, _ in mine if step is not None)
+        tokens = tuple(token for _, token in mine if token is not None)
         amounts.append(
             VariantAmount(
-                variant=variant,
-                steps=tuple(int(s) for s in rows["steps"].drop_nulls().to_list()),
-                tokens=tuple(float(t) for t in tokens),
-                wall_time_s=tuple(
-                    walls[(variant, s)] for s in rows["seed"] if (variant, s) in walls
-                ),
+                variant=variant, steps=steps, tokens=tokens if len(tokens) == len(mine) else ()
             )
         )
     return amounts
+
+
+def with_wall_times(prepared: Prepared, amounts: list[VariantAmount]) -> list[VariantAmount] | None:
+    """``amounts`` with each compared run's wall time from its record (as they are for a
+    file); None when the study's curves are at log lines rather than steps (every finished run
+    read printed lines that had no step): their "steps" count lines, not training."""
+    if prepared.inputs.study_dir is None:
+        return amounts
+    from harness.store import load_records
+
+    records = load_records(prepared.inputs.study_dir)
+    axes = {r.provenance.get("step_axis", "step") for r in records if r.status == "done"}
+    if axes == {"log line"}:
+        return None
+    compared = set(prepared.table.select("variant", "seed").rows())
+    walls: dict[str, list[float]] = {}
+    for r in records:
+        if (r.variant, r.seed) in compared:
+            walls.setdefault(r.variant, []).append(r.wall_time_s)
+    return [dataclasses.replace(a, wall_time_s=tuple(walls.get(a.variant, ()))) for a in amounts]
 
 
 def unequal_training_note(prepared: Prepared, options: CompareOptions) -> str | None:
@@ -83,16 +106,21 @@ def unequal_training_note(prepared: Prepared, options: CompareOptions) -> str | 
             amount already.
 
     Returns:
-        e.g. "unequal training: fast ran 2,000 steps, the baseline base 1,200 (in 10.0 and
-        10.1 min of wall time): compared at the end, not at matched compute; ...".
+        e.g. "unequal training: slow ran 1,200 steps, the baseline base 2,000 (median wall
+        time 10.0, 10.0 min, in the order base, slow): compared at the end, not at matched
+        compute; ...".
     """
     if options.agg.startswith(("at:", "step:")) or prepared.baseline is None:
         return None
-    amounts = {a.variant: a for a in training_amounts(prepared) if a.steps}
+    found = [a for a in training_amounts(prepared) if a.steps]
+    if len({s for a in found for s in a.steps}) < 2:
+        return None
+    timed = with_wall_times(prepared, found)
+    if timed is None:
+        return None
+    amounts = {a.variant: a for a in timed}
     base = amounts.get(str(prepared.baseline))
     if base is None or len(amounts) < 2:
-        return None
-    if len({s for a in amounts.values() for s in a.steps}) == 1:
         return None
     parts = [
         f"{a.variant} ran {_span(a.steps)} steps"
@@ -100,9 +128,8 @@ def unequal_training_note(prepared: Prepared, options: CompareOptions) -> str | 
         if name != base.variant and _span(a.steps) != _span(base.steps)
     ]
     if not parts:
-        parts = [
-            f"runs ended at {_span(tuple(s for a in amounts.values() for s in a.steps))} steps"
-        ]
+        every = tuple(s for a in amounts.values() for s in a.steps)
+        parts = [f"runs ended at {_span(every)} steps"]
     text = f"unequal training: {', '.join(parts)}, the baseline {base.variant} {_span(base.steps)}"
     if all(a.wall_time_s for a in amounts.values()):
         minutes = ", ".join(
@@ -137,10 +164,56 @@ def _span(values: tuple[int, ...]) -> str:
     return f"{statistics.median(values):,.0f} (median; {low:,}-{high:,})"
 
 
-def _wall_times(prepared: Prepared) -> dict[tuple[str, int], float]:
-    """Each run's wall time from its record; {} for a results file."""
-    if prepared.inputs.study_dir is None:
-        return {}
-    from harness.store import load_records
+def _study_ends(study_dir: Path, runs: list[tuple[str, int]]) -> RunEnds:
+    """Per run, the largest ``step`` and ``tokens`` among the last rows of its metrics file."""
+    from harness.store import FileSystemStore, RunKey
+    from harness.store.metrics_file import parse_rows
 
-    return {(r.variant, r.seed): r.wall_time_s for r in load_records(prepared.inputs.study_dir)}
+    store = FileSystemStore(study_dir)
+    ends: RunEnds = {}
+    for variant, seed in runs:
+        path = store.paths(RunKey(variant=variant, seed=seed)).metrics
+        try:
+            with path.open("rb") as handle:
+                size = handle.seek(0, os.SEEK_END)
+                handle.seek(max(0, size - TAIL_BYTES))
+                tail = handle.read()
+        except OSError:
+            ends[(variant, seed)] = (None, None)
+            continue
+        lines = tail.splitlines()
+        if size > TAIL_BYTES:
+            lines = lines[1:]  # the block's first line may be cut
+        rows = parse_rows(lines[-TAIL_LINES:])
+        steps = [r["step"] for r in rows if _is_number(r.get("step"))]
+        tokens = [r["tokens"] for r in rows if _is_number(r.get("tokens"))]
+        ends[(variant, seed)] = (
+            int(max(steps)) if steps else None,
+            float(max(tokens)) if tokens else None,
+        )
+    return ends
+
+
+def _file_ends(curves: pl.DataFrame, runs: pl.DataFrame) -> RunEnds:
+    """Per run of ``runs``, the largest ``step`` and ``tokens`` of a curves file."""
+    import polars as pl
+
+    tokens = (
+        pl.col("tokens").cast(pl.Float64).max()
+        if "tokens" in curves.columns
+        else pl.lit(None, dtype=pl.Float64)
+    )
+    ends = (
+        curves.with_columns(pl.col("variant").cast(pl.Utf8), pl.col("seed").cast(pl.Int64))
+        .group_by("variant", "seed")
+        .agg(pl.col("step").max().alias("steps"), tokens.alias("tokens"))
+        .join(runs, on=["variant", "seed"], how="semi")
+    )
+    return {
+        (variant, seed): (None if step is None else int(step), token)
+        for variant, seed, step, token in ends.iter_rows()
+    }
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -148,3 +148,17 @@ def test_equal_training_says_nothing(tmp_path: Path, capsys: pytest.CaptureFixtu
     study = write_timed_study(tmp_path, steps={"base": 1000, "same": 1000}, seeds=3)
     data = compare_json([str(study)], capsys)
     assert not [w for w in data["warnings"] if "unequal training" in w]
+
+
+def test_the_amounts_come_from_the_end_of_long_metrics_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Logged every step: each file is far longer than the block read from its end.
+    study = write_timed_study(tmp_path, steps={"base": 2000, "slow": 1999}, seeds=2, every=1)
+    metrics = FileSystemStore(study).paths(RunKey(variant="base", seed=0)).metrics
+    assert metrics.stat().st_size > 20_000
+    data = compare_json([str(study)], capsys)
+    assert any(
+        w.startswith("unequal training: slow ran 1,999 steps, the baseline base 2,000")
+        for w in data["warnings"]
+    )
