@@ -195,7 +195,8 @@ def worst_case_stands(
     holds: Callable[[np.ndarray], bool],
 ) -> bool:
     """The worst-case rule, the one place every design (fixed, anytime-valid,
-    group-sequential, and the factorial's main effects) asks it: does the claim "row
+    group-sequential, the factorial's main effects, the curves over training and the sweep
+    trend) asks it: does the claim "row
     ``winner`` is better than row ``loser``" stand once the lost runs count as the worst
     outcome?
 
