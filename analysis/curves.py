@@ -304,6 +304,14 @@ def value_at(curves: pl.DataFrame, metric: str, *, axis: str, at: int) -> pl.Dat
             how="left",
         )
     unit = "steps" if axis == "step" else "tokens"
+    uncounted = logged.select(keys).unique().join(reach, on=keys, how="anti").sort(keys)
+    if uncounted.height:
+        example = uncounted.row(0)
+        raise AnalysisError(
+            f"{uncounted.height} run(s) logged {metric} but no {axis} (e.g. {example[0]} seed "
+            f"{example[1]}), so how far they got is unknown: log it in every run, or use "
+            "--at step=N"
+        )
     short = reach.filter(pl.col("reached") < at).sort(keys)
     if short.height:
         fewest = int(reach["reached"].min())  # type: ignore[arg-type]

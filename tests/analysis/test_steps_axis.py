@@ -140,6 +140,13 @@ def test_at_tokens_matches_runs_on_the_tokens_they_saw() -> None:
     assert at["at_step"].to_list() == [400, 400, 200, 200]
     with pytest.raises(AnalysisError, match="never reached 600,000 tokens"):
         value_at(curves, "loss", axis="tokens", at=600_000)
+    untracked = curves.with_columns(
+        pl.when(pl.col("variant") == "v").then(None).otherwise(pl.col("tokens")).alias("tokens")
+    )
+    with pytest.raises(
+        AnalysisError, match=r"2 run\(s\) logged loss but no tokens \(e.g. v seed 0"
+    ):
+        value_at(untracked, "loss", axis="tokens", at=10)
     with pytest.raises(AnalysisError, match="needs a 'tokens' metric"):
         value_at(curves.drop("tokens"), "loss", axis="tokens", at=10)
     with pytest.raises(AnalysisError, match="unknown axis 'flops'"):
