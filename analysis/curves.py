@@ -19,9 +19,13 @@ if TYPE_CHECKING:
     import polars as pl
 
 AGG_HELP = (
-    "final | min | last:K (mean of the last K logged values; of the last K steps every run "
-    "logged when runs log at different steps) | step:S (value at step S)"
+    "final | min | mean | last:K (mean of the last K logged values; of the last K steps every "
+    "run logged when runs log at different steps) | step:S (value at step S) | at:step=N or "
+    "at:tokens=N (value last logged at or before step N, or N tokens: matched compute)"
 )
+#: The axes ``at:AXIS=N`` matches runs on: ``step``, or ``tokens`` (a cumulative ``tokens``
+#: metric in the curves).
+AT_AXES = ("step", "tokens")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,33 +33,51 @@ class Aggregation:
     """How a curve becomes one number per run.
 
     Attributes:
-        kind: ``final`` (last logged value), ``min`` (smallest value), ``last`` (mean of the
-            last ``count`` logged values) or ``step`` (the value logged at ``step``).
+        kind: ``final`` (last logged value), ``min`` (smallest value), ``mean`` (mean over the
+            steps every run logged), ``last`` (mean of the last ``count`` logged values),
+            ``step`` (the value logged at ``step``) or ``at`` (the value last logged at or
+            before ``at`` on the ``axis``: matched compute).
         count: K for ``last:K``.
         step: S for ``step:S``.
+        axis: ``step`` or ``tokens`` for ``at:AXIS=N``.
+        at: N for ``at:AXIS=N``.
     """
 
-    kind: Literal["final", "min", "last", "step"]
+    kind: Literal["final", "min", "mean", "last", "step", "at"]
     count: int | None = None
     step: int | None = None
+    axis: str | None = None
+    at: int | None = None
 
     def __str__(self) -> str:
         if self.kind == "last":
             return f"last:{self.count}"
         if self.kind == "step":
             return f"step:{self.step}"
+        if self.kind == "at":
+            return f"at:{self.axis}={self.at}"
         return self.kind
 
 
 def parse_agg(text: str) -> Aggregation:
-    """Parse ``final``, ``min``, ``last:K`` or ``step:S``.
+    """Parse ``final``, ``min``, ``mean``, ``last:K``, ``step:S`` or ``at:AXIS=N``.
 
     Raises:
         AnalysisError: anything else.
     """
     text = text.strip()
-    if text in ("final", "min"):
+    if text in ("final", "min", "mean"):
         return Aggregation(kind=text)  # type: ignore[arg-type]
+    at = re.fullmatch(r"at:(\w+)=([0-9_,]+)", text)
+    if at:
+        if at.group(1) not in AT_AXES:
+            raise AnalysisError(
+                f"unknown axis {at.group(1)!r} in {text!r}; match runs at step=N or tokens=N"
+            )
+        number = int(at.group(2).replace("_", "").replace(",", ""))
+        if number < 1:
+            raise AnalysisError(f"{text!r}: N must be at least 1")
+        return Aggregation(kind="at", axis=at.group(1), at=number)
     match = re.fullmatch(r"(last|step):(\d+)", text)
     if match:
         number = int(match.group(2))
@@ -75,7 +97,11 @@ def aggregate_curves(curves: pl.DataFrame, metric: str, agg: str | Aggregation) 
     differ: one logs every 10 steps, another every 100), ``min`` and ``last:K`` are taken over
     the steps every run logged, so that a finer grid does not see more noise minima or a
     shorter window (issue 32); on one grid (runs of different lengths included) every logged
-    point counts, as before.
+    point counts, as before. ``mean`` is always over the steps every run logged (the same
+    stretch of training for every run). ``final`` is each run's last logged value; when runs
+    on different grids end at different steps only because of their grids (the ends lie
+    within the coarsest logging interval of each other), it is the value at the last step
+    every run logged (:func:`on_last_common_step`). ``at:AXIS=N`` is :func:`value_at`.
 
     Args:
         curves: columns ``variant``, ``seed``, ``step``, ``metric``.
@@ -84,16 +110,23 @@ def aggregate_curves(curves: pl.DataFrame, metric: str, agg: str | Aggregation) 
 
     Raises:
         AnalysisError: a missing column, a bad aggregation, (``step:S``) runs that did not
-            log the metric at step S, or (``min``, ``last:K``) runs on different step grids
-            that share too few steps to align.
+            log the metric at step S, (``min``, ``last:K``, ``mean``) runs on different step
+            grids that share too few steps to align, or (``at``) runs that never reached N.
     """
     import polars as pl
 
     aggregation = parse_agg(agg) if isinstance(agg, str) else agg
+    if aggregation.kind == "at":
+        at = value_at(curves, metric, axis=aggregation.axis or "step", at=aggregation.at or 0)
+        return at.drop("at_step")
     logged = logged_values(curves, metric)
     keys = ["variant", "seed"]
     if aggregation.kind == "final":
+        logged = on_last_common_step(logged, metric)
         expression = pl.col(metric).last()
+    elif aggregation.kind == "mean":
+        logged = on_every_runs_steps(logged, metric)
+        expression = pl.col(metric).mean()
     elif aggregation.kind == "min":
         logged = on_common_steps(logged, metric, needed=1, agg=str(aggregation))
         expression = pl.col(metric).min()
@@ -160,6 +193,151 @@ def on_common_steps(logged: pl.DataFrame, metric: str, *, needed: int, agg: str)
     return logged.filter(pl.col("step").is_in(common))
 
 
+def on_every_runs_steps(logged: pl.DataFrame, metric: str) -> pl.DataFrame:
+    """``logged`` at the steps every run logged: the same stretch of training for every run,
+    whatever its logging interval or length (what ``mean`` averages over).
+
+    Raises:
+        AnalysisError: no step that every run logged, saying what to do.
+    """
+    import polars as pl
+
+    runs = logged.group_by("variant", "seed", maintain_order=True).agg(pl.col("step"))
+    grids = [set(steps) for steps in runs["step"].to_list()]
+    if len(grids) < 2:
+        return logged
+    common = set.intersection(*grids)
+    if not common:
+        ends = sorted({max(g) for g in grids})
+        raise AnalysisError(
+            f"no step at which every run logged {metric} (runs log every "
+            f"{', '.join(map(str, sorted({_interval(g) for g in grids})))} steps and end at "
+            f"steps {', '.join(map(str, ends))}), so --agg mean would average different "
+            "stretches of training: log it at the same steps in every run, or compare with "
+            "--agg final or --at step=N"
+        )
+    return logged.filter(pl.col("step").is_in(sorted(common)))
+
+
+def on_last_common_step(logged: pl.DataFrame, metric: str) -> pl.DataFrame:
+    """``logged`` up to the last step every run logged, when the runs end at different steps
+    only because they log on different grids (one every 30 steps ends at 990, one every 100
+    at 1000): then each run's last value is at that step, the same training for every run.
+
+    Runs on one grid that end at different steps trained for different lengths: that is left
+    as it is (``final`` is the end of training; ``harness compare`` says the amounts differ
+    and offers ``--at step=N``), as are runs whose ends differ by more than the coarsest
+    logging interval.
+
+    Raises:
+        AnalysisError: the grids share no step within that interval of the ends.
+    """
+    import polars as pl
+
+    runs = logged.group_by("variant", "seed", maintain_order=True).agg(pl.col("step"))
+    grids = [set(steps) for steps in runs["step"].to_list()]
+    if len(grids) < 2:
+        return logged
+    ends = [max(g) for g in grids]
+    coarsest = max(_interval(g) for g in grids)
+    if len(set(ends)) == 1 or max(ends) - min(ends) > coarsest:
+        return logged
+    low, high = max(min(g) for g in grids), min(ends)
+    covered = {frozenset(s for s in g if low <= s <= high) for g in grids}
+    if len(covered) == 1:
+        return logged  # one grid: runs of different lengths
+    last = max(set.intersection(*grids), default=None)
+    if last is None or min(ends) - last > coarsest:
+        raise AnalysisError(
+            f"runs log {metric} at different steps (every "
+            f"{', '.join(map(str, sorted({_interval(g) for g in grids})))} steps) and end at "
+            f"different steps ({min(ends)} to {max(ends)}) with no recent step in common, so "
+            "their last values are at different points of training: log it at the same steps "
+            "in every run, or compare with --at step=N (the value last logged at or before N)"
+        )
+    return logged.filter(pl.col("step") <= last)
+
+
+def value_at(curves: pl.DataFrame, metric: str, *, axis: str, at: int) -> pl.DataFrame:
+    """One row per run: the value of ``metric`` last logged at or before step ``at`` (or, on the
+    ``tokens`` axis, at or before the last step at which the run had seen at most ``at``
+    tokens): the comparison at matched compute.
+
+    A run that never reached ``at`` (its last step, or its largest ``tokens``, is smaller) is
+    refused rather than compared at less training.
+
+    Args:
+        curves: columns ``variant``, ``seed``, ``step``, ``metric`` (and ``tokens`` for the
+            tokens axis: cumulative tokens, logged with the step).
+        metric: the metric column.
+        axis: ``step`` or ``tokens``.
+        at: N.
+
+    Returns:
+        Columns ``variant``, ``seed``, ``metric``, and ``at_step``: the step each value was
+        logged at.
+
+    Raises:
+        AnalysisError: no ``tokens`` column for the tokens axis, runs that never reached N,
+            or runs that logged the metric only after N.
+    """
+    import polars as pl
+
+    keys = ["variant", "seed"]
+    if axis == "tokens" and "tokens" not in curves.columns:
+        raise AnalysisError(
+            "--at tokens=N needs a 'tokens' metric in the curves (the tokens seen so far, "
+            f"logged with the step); found: {', '.join(curves.columns)}; use --at step=N"
+        )
+    logged = logged_values(curves, metric)
+    if axis == "step":
+        reach = curves.group_by(keys).agg(pl.col("step").max().cast(pl.Float64).alias("reached"))
+        limits = reach.with_columns(pl.lit(at, dtype=pl.Int64).alias("limit"))
+    else:
+        tokens = logged_values(curves, "tokens")
+        reach = tokens.group_by(keys).agg(pl.col("tokens").max().alias("reached"))
+        limits = reach.join(
+            tokens.filter(pl.col("tokens") <= at)
+            .group_by(keys)
+            .agg(pl.col("step").max().alias("limit")),
+            on=keys,
+            how="left",
+        )
+    unit = "steps" if axis == "step" else "tokens"
+    uncounted = logged.select(keys).unique().join(reach, on=keys, how="anti").sort(keys)
+    if uncounted.height:
+        example = uncounted.row(0)
+        raise AnalysisError(
+            f"{uncounted.height} run(s) logged {metric} but no {axis} (e.g. {example[0]} seed "
+            f"{example[1]}), so how far they got is unknown: log it in every run, or use "
+            "--at step=N"
+        )
+    short = reach.filter(pl.col("reached") < at).sort(keys)
+    if short.height:
+        fewest = int(reach["reached"].min())  # type: ignore[arg-type]
+        example = short.row(0)
+        raise AnalysisError(
+            f"{short.height} run(s) never reached {at:,} {unit} (e.g. {example[0]} seed "
+            f"{example[1]} stopped at {int(example[2]):,}), and comparing them at less "
+            f"training would not match compute: compare at --at {axis}={fewest} or below "
+            "(the most every run reached), or at the end (--agg final)"
+        )
+    joined = logged.join(limits.select([*keys, "limit"]), on=keys, how="left").filter(
+        pl.col("step") <= pl.col("limit")
+    )
+    values = joined.group_by(keys, maintain_order=True).agg(
+        pl.col(metric).last(), pl.col("step").last().alias("at_step")
+    )
+    missing = reach.select(keys).join(values.select(keys), on=keys, how="anti").sort(keys)
+    if missing.height:
+        example = missing.row(0)
+        raise AnalysisError(
+            f"{missing.height} run(s) logged no {metric} at or before {at:,} {unit} (e.g. "
+            f"{example[0]} seed {example[1]}): pick a later N, or a metric logged earlier"
+        )
+    return values
+
+
 def _interval(steps: set[int]) -> int:
     """The most common gap between a run's logged steps (0 for a single step)."""
     ordered = sorted(steps)
@@ -188,38 +366,6 @@ def logged_values(curves: pl.DataFrame, metric: str) -> pl.DataFrame:
         .filter(pl.col(metric).is_not_null() & pl.col(metric).is_finite())
         .sort("variant", "seed", "step")
     )
-
-
-def smooth_ema(logged: pl.DataFrame, metric: str, weight: float) -> pl.DataFrame:
-    """Each run's curve smoothed by the debiased exponential moving average of wandb's and
-    TensorBoard's "exponential moving average" smoothing slider.
-
-    Over a run's logged points ``x_1 .. x_t`` in step order the smoothed value is
-    ``sum_j weight^(t-j) x_j / sum_j weight^(t-j)``: the plain EMA
-    ``y_t = weight·y_(t-1) + (1 - weight)·x_t`` divided by ``1 - weight^t`` so that the first
-    points are not pulled towards zero. It runs over logged points, not steps: a curve logged
-    every 25 steps is smoothed over its 25-step points.
-
-    Args:
-        logged: from :func:`logged_values` (one row per run and step, sorted).
-        metric: the value column.
-        weight: the smoothing weight in [0, 1); 0 leaves the curves as they are.
-
-    Returns:
-        ``logged`` with ``metric`` smoothed within each (variant, seed).
-
-    Raises:
-        AnalysisError: a weight outside [0, 1).
-    """
-    import polars as pl
-
-    if not 0.0 <= weight < 1.0:
-        raise AnalysisError(f"the smoothing weight must be in [0, 1), got {weight}")
-    if weight == 0.0:
-        return logged
-    # ewm_mean with adjust=True is exactly the debiased sum above, with alpha = 1 - weight.
-    smoothed = pl.col(metric).ewm_mean(alpha=1.0 - weight, adjust=True).over("variant", "seed")
-    return logged.with_columns(smoothed.alias(metric))
 
 
 def curve_bands(curves: pl.DataFrame, metric: str, *, alpha: float = 0.05) -> pl.DataFrame:

@@ -191,11 +191,12 @@ def worst_case_stands(
     *,
     winner: int | Sequence[int],
     loser: int | Sequence[int],
-    worst: float,
+    worst: float | np.ndarray,
     holds: Callable[[np.ndarray], bool],
 ) -> bool:
     """The worst-case rule, the one place every design (fixed, anytime-valid,
-    group-sequential, and the factorial's main effects) asks it: does the claim "row
+    group-sequential, the factorial's main effects, the curves over training and the sweep
+    trend) asks it: does the claim "row
     ``winner`` is better than row ``loser``" stand once the lost runs count as the worst
     outcome?
 
@@ -209,13 +210,15 @@ def worst_case_stands(
     alone.
 
     Args:
-        values: ``(k, S)`` values, NaN where a run left none.
+        values: ``(k, S)`` values, NaN where a run left none; or ``(k, S, T)`` for curves
+            (``T`` steps), all NaN for a run that left no curve.
         lost: ``(k, S)`` booleans, True for a run that diverged or failed (only runs without a
             finite value are imputed).
         winner: the row the claim calls better (or the rows: a factorial effect's winning
             level is every cell at that level).
         loser: the row(s) it is called better than.
-        worst: the worst value of the table (:func:`worst_value`).
+        worst: the worst value of the table (:func:`worst_value`); for curves, one per step
+            (the worst value logged at that step).
         holds: the design's test of the same claim on imputed ``values``.
 
     Returns:
@@ -224,7 +227,7 @@ def worst_case_stands(
     del loser  # the one-sided rule imputes the winner's lost runs only
     x = np.asarray(values, dtype=np.float64)
     rows = np.atleast_1d(np.asarray(winner, dtype=np.int64))
-    lost_here = np.asarray(lost, dtype=bool)[rows] & ~np.isfinite(x[rows])
+    lost_here = np.asarray(lost, dtype=bool)[rows] & _no_value(x[rows])
     if not lost_here.any():
         return True
     return holds(impute_worst(x, lost, rows, worst))
@@ -246,15 +249,25 @@ def survivors_only_note(variants: Sequence[str]) -> str:
 
 
 def impute_worst(
-    values: ArrayLike, lost: ArrayLike, variant: int | Sequence[int] | np.ndarray, worst: float
+    values: ArrayLike,
+    lost: ArrayLike,
+    variant: int | Sequence[int] | np.ndarray,
+    worst: float | np.ndarray,
 ) -> np.ndarray:
-    """``values`` with every lost run of row(s) ``variant`` set to ``worst`` (a copy)."""
+    """``values`` with every lost run of row(s) ``variant`` set to ``worst`` (a copy); for
+    ``(k, S, T)`` curves a lost run's whole curve, at ``worst`` per step."""
     x = np.array(values, dtype=np.float64)
-    mask = np.zeros(x.shape, dtype=bool)
+    mask = np.zeros(x.shape[:2], dtype=bool)
     rows = np.atleast_1d(np.asarray(variant, dtype=np.int64))
-    mask[rows] = np.asarray(lost, dtype=bool)[rows] & ~np.isfinite(x[rows])
+    mask[rows] = np.asarray(lost, dtype=bool)[rows] & _no_value(x[rows])
     x[mask] = worst
     return x
+
+
+def _no_value(x: np.ndarray) -> np.ndarray:
+    """Per run (the first two axes), True where it has no finite value at all."""
+    finite = np.isfinite(x)
+    return ~finite.reshape(*finite.shape[:2], -1).any(axis=2)
 
 
 def _table_count(n: np.ndarray, total: int) -> int:

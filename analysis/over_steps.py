@@ -36,6 +36,7 @@ has the method, its references and its simulation checks.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
@@ -44,8 +45,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from analysis.compare import AnalysisError
-from analysis.curves import logged_values, smooth_ema
+from analysis.curves import logged_values
 from analysis.distributions import FloatArray, t_quantile, t_two_sided_p
+from analysis.lost_runs import LOST_STATUSES, survivors_only_note, worst_case_stands, worst_value
+from analysis.smoothing import Smoothing, resolve_smoothing, smooth_over_steps
 from analysis.verdict import Direction, Verdict, improvement
 
 if TYPE_CHECKING:
@@ -132,6 +135,11 @@ class VariantOverSteps:
             never.
         separated_side: ``better`` or ``worse`` from ``separated_from`` on; None if never.
         informative_from: the first step from which ``spearman_final`` stays >= ``min_rho``.
+        survivors_only: the variant or the baseline lost runs (diverged or failed): the
+            differences and bands come from the surviving runs only.
+        withheld: ``lost_runs`` when the survivors separate but the separation does not stand
+            once each lost run of the side that would win counts as the worst value at every
+            step (the worst-case rule); ``separated_from`` is then None.
     """
 
     variant: str
@@ -147,10 +155,14 @@ class VariantOverSteps:
     separated_from: int | None
     separated_side: Verdict | None
     informative_from: int | None
+    survivors_only: bool = False
+    withheld: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "variant": self.variant,
+            "survivors_only": self.survivors_only,
+            "withheld": self.withheld,
             "n_seeds": self.n_seeds,
             "n_steps": self.n_steps,
             "band_alpha": self.band_alpha,
@@ -185,7 +197,8 @@ class OverStepsResult:
 
     Attributes:
         metric, baseline, direction, alpha: as compared.
-        smoothing: the EMA weight applied to each run's curve first (0: none).
+        smoothing: the ``--smoothing`` value (0: none).
+        smoothed: the step-axis EMA it resolved to (:mod:`analysis.smoothing`), or None.
         min_rho: the early-signal threshold of ``informative_from``.
         variants: one summary per compared variant.
         steps: one row per variant and compared step.
@@ -205,6 +218,7 @@ class OverStepsResult:
     early_signal: tuple[EarlySignal, ...]
     informative_from: int | None
     warnings: tuple[str, ...] = ()
+    smoothed: Smoothing | None = None
 
     @property
     def separated_from(self) -> dict[str, int | None]:
@@ -213,9 +227,9 @@ class OverStepsResult:
     def method(self) -> str:
         """How the numbers were computed, in one paragraph (shown by every output format)."""
         smoothing = (
-            f"each run's curve smoothed first by a debiased EMA with weight {self.smoothing:g} "
-            "(wandb's and TensorBoard's 'exponential moving average'); "
-            if self.smoothing
+            f"each run's curve smoothed first by {self.smoothed.describe()}, the same for "
+            "every run whatever its logging interval; "
+            if self.smoothed is not None
             else "unsmoothed curves; "
         )
         k = len(self.variants)
@@ -252,7 +266,7 @@ class OverStepsResult:
             "baseline": self.baseline,
             "direction": self.direction,
             "alpha": self.alpha,
-            "smoothing": {"kind": "ema", "weight": self.smoothing} if self.smoothing else None,
+            "smoothing": None if self.smoothed is None else self.smoothed.to_dict(),
             "band": "sup-t, sign-flip (max-T randomization) critical value, Bonferroni over "
             "variants"
             + (
@@ -305,6 +319,7 @@ def compare_over_steps(
     variants: list[str] | None = None,
     min_rho: float = 0.8,
     rng: np.random.Generator,
+    lost: pl.DataFrame | None = None,
 ) -> OverStepsResult:
     """Each variant's paired difference from ``baseline`` at every logged step, with pointwise
     CIs, a band simultaneous over the steps, ``separated_from`` and the early signal.
@@ -320,12 +335,18 @@ def compare_over_steps(
         alpha: family-wise level: pointwise CIs are ``1 - alpha``; every variant's band is at
             ``alpha / k`` so all ``k`` bands hold together.
         direction: whether lower or higher is better (names the side of a separation).
-        smoothing: EMA weight in [0, 1) applied to each run's curve first (see
-            :func:`analysis.curves.smooth_ema`); 0 for none.
+        smoothing: EMA applied to each run's curve first, on the step axis
+            (:mod:`analysis.smoothing`): 0 for none, a weight in (0, 1) per logging interval
+            of the coarsest run, or a half-life in steps (>= 1).
         variants: the variants to compare (default: every variant but the baseline, in order
             of appearance).
         min_rho: the rank correlation from which a step counts as informative of the final gap.
         rng: draws the sign patterns when there are more than :data:`MAX_SIGN_FLIPS`.
+        lost: optional table of every planned run (``variant``, ``seed``, ``status``): a
+            separation stands only if it survives the worst-case rule for lost runs
+            (:func:`analysis.lost_runs.worst_case_stands`, both directions: the lost runs of
+            whichever side the separation favours count as the worst value logged at each
+            step), and a variant whose comparison lost runs is marked ``survivors_only``.
 
     Returns:
         The result; see :class:`OverStepsResult`.
@@ -338,7 +359,9 @@ def compare_over_steps(
 
     if not 0.0 < alpha < 1.0:
         raise AnalysisError(f"alpha must be in (0, 1), got {alpha}")
-    logged = smooth_ema(_last_per_step(logged_values(curves, metric), metric), metric, smoothing)
+    logged = _last_per_step(logged_values(curves, metric), metric)
+    smoothed = resolve_smoothing(logged, smoothing)
+    logged = smooth_over_steps(logged, metric, smoothed)
     present = logged["variant"].cast(pl.Utf8).unique(maintain_order=True).to_list()
     if baseline not in present:
         raise AnalysisError(
@@ -368,10 +391,18 @@ def compare_over_steps(
             rng=rng,
             warnings=warnings,
         )
+        if lost is not None:
+            summary = _lost_run_rule(
+                summary, logged, metric, baseline, steps, lost, direction=direction,
+                band_alpha=band_alpha, alpha=alpha, min_rho=min_rho, warnings=warnings,
+            )  # fmt: skip
         summaries.append(summary)
         rows += variant_rows
         matrices[variant] = (steps, diffs)
     early, informative = _pooled_early_signal(matrices, min_rho)
+    survivors = [v.variant for v in summaries if v.survivors_only]
+    if survivors:
+        warnings.append(survivors_only_note(survivors))
     return OverStepsResult(
         metric=metric,
         baseline=baseline,
@@ -384,6 +415,7 @@ def compare_over_steps(
         early_signal=tuple(early),
         informative_from=informative,
         warnings=tuple(warnings),
+        smoothed=smoothed,
     )
 
 
@@ -614,6 +646,87 @@ def _pooled_early_signal(
     ]
     informative = _stays_from(common, [e.spearman for e in signal], min_rho)
     return signal, informative
+
+
+# -- lost runs ----------------------------------------------------------------------------------
+
+
+def _lost_run_rule(
+    summary: VariantOverSteps,
+    logged: pl.DataFrame,
+    metric: str,
+    baseline: str,
+    steps: list[int],
+    lost: pl.DataFrame,
+    *,
+    direction: Direction,
+    band_alpha: float,
+    alpha: float,
+    min_rho: float,
+    warnings: list[str],
+) -> VariantOverSteps:
+    """``summary`` marked ``survivors_only`` when either side lost runs, and its separation
+    withheld when it does not survive the worst-case rule: the lost runs of the side it
+    favours (the variant for "better", the baseline for "worse") count as the worst value
+    logged at each compared step, every run of the study considered, and the band is
+    recomputed on the imputed pairs (:func:`analysis.lost_runs.worst_case_stands`)."""
+    import polars as pl
+
+    names = [baseline, summary.variant]
+    statuses = lost.select(
+        pl.col("variant").cast(pl.Utf8), pl.col("seed").cast(pl.Int64), pl.col("status")
+    ).filter(pl.col("variant").is_in(names))
+    lost_rows = statuses.filter(pl.col("status").is_in(LOST_STATUSES))
+    if lost_rows.height == 0:
+        return summary
+    summary = dataclasses.replace(summary, survivors_only=True)
+    if summary.separated_from is None:
+        return summary
+    runs = logged.filter(pl.col("variant").cast(pl.Utf8).is_in(names)).select(
+        pl.col("variant").cast(pl.Utf8), pl.col("seed").cast(pl.Int64), "step", metric
+    )
+    seeds = sorted(set(statuses["seed"].to_list()) | set(runs["seed"].to_list()))
+    values = np.full((2, len(seeds), len(steps)), np.nan)
+    seed_index = {seed: i for i, seed in enumerate(seeds)}
+    step_index = {step: j for j, step in enumerate(steps)}
+    for variant, seed, step, value in runs.iter_rows():
+        if step in step_index:
+            values[names.index(variant), seed_index[seed], step_index[step]] = value
+    # A run with only part of the compared steps has no comparable curve.
+    values[~np.isfinite(values).all(axis=2)] = np.nan
+    is_lost = np.zeros((2, len(seeds)), dtype=bool)
+    for variant, seed in lost_rows.select("variant", "seed").iter_rows():
+        is_lost[names.index(variant), seed_index[seed]] = True
+    at_steps = logged.filter(pl.col("step").is_in(steps)).group_by("step").agg(pl.col(metric))
+    by_step = dict(zip(at_steps["step"].to_list(), at_steps[metric].to_list(), strict=True))
+    worst = np.array([worst_value(by_step[step], direction) for step in steps])
+    winner = 1 if summary.separated_side == Verdict.BETTER else 0
+
+    def holds(imputed: np.ndarray) -> bool:
+        paired = np.isfinite(imputed).all(axis=2).all(axis=0)
+        if paired.sum() < 2:
+            return False
+        again, _ = _one_variant(
+            summary.variant, [s for s, keep in zip(seeds, paired, strict=True) if keep], steps,
+            imputed[1, paired] - imputed[0, paired], alpha=alpha, band_alpha=band_alpha,
+            direction=direction, min_rho=min_rho, rng=np.random.default_rng(0), warnings=[],
+        )  # fmt: skip
+        return again.separated_side == summary.separated_side
+
+    if worst_case_stands(
+        values, is_lost, winner=winner, loser=1 - winner, worst=worst, holds=holds
+    ):
+        return summary
+    who = summary.variant if winner == 1 else f"the baseline {baseline}"
+    warnings.append(
+        f"{summary.variant}: the surviving runs separate from the baseline "
+        f"({summary.separated_side} from step {summary.separated_from}), but not once each lost "
+        f"run of {who} counts as the worst value logged at every step (worst-case rule, "
+        "docs/statistics.md): no separated_from"
+    )
+    return dataclasses.replace(
+        summary, separated_from=None, separated_side=None, withheld="lost_runs"
+    )
 
 
 # -- alignment ----------------------------------------------------------------------------------

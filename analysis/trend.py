@@ -45,7 +45,9 @@ import numpy as np
 import polars as pl
 from scipy import special
 
+from analysis.lost_runs import LOST_STATUSES, worst_case_stands, worst_value
 from analysis.stats import holm, mean_ci, t_quantile, t_two_sided_p
+from analysis.verdict import Direction, improvement
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -309,6 +311,11 @@ class Trend:
         heterogeneity_p: F-test of "every seed has the same slope"; NaN when not computable.
         common_slope: the least-squares slope with seed intercepts, assuming every seed has
             the same slope (None without shared seeds); shown, never the verdict's basis.
+        survivors_only: runs of this series were lost (diverged or failed): the points, the
+            slope and its CI come from the surviving runs only.
+        withheld: ``lost_runs`` when the survivors' trend does not stand once each lost run
+            at the points the trend favours counts as the worst value of the table (the
+            worst-case rule); the verdict is then "no trend detected".
     """
 
     parameter: str
@@ -324,12 +331,15 @@ class Trend:
     seed_slopes: tuple[float, ...] = ()
     heterogeneity_p: float = math.nan
     common_slope: SlopeFit | None = None
+    survivors_only: bool = False
+    withheld: str | None = None
 
     def label(self) -> str:
+        mark = " †" if self.survivors_only else ""
         if not self.series:
-            return self.parameter
+            return self.parameter + mark
         fixed = ", ".join(f"{key.split('.')[-1]}={value}" for key, value in self.series.items())
-        return f"{self.parameter} ({fixed})"
+        return f"{self.parameter} ({fixed}){mark}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -359,6 +369,8 @@ class Trend:
             "page_statistic": _json(self.page_statistic),
             "page_p": _json(self.page_p),
             "verdict": self.verdict,
+            "survivors_only": self.survivors_only,
+            "withheld": self.withheld,
         }
 
 
@@ -368,6 +380,8 @@ def sweep_trends(
     metric: str,
     points: Mapping[str, Mapping[str, Any]],
     alpha: float = 0.05,
+    direction: Direction = Direction.MINIMIZE,
+    lost: pl.DataFrame | None = None,
 ) -> list[Trend]:
     """The trend of ``metric`` along every numeric swept parameter.
 
@@ -383,6 +397,13 @@ def sweep_trends(
         points: variant -> {dotted key: value} of every sweep point (``study.json``'s
             ``"sweep"``); variants not listed (written out by hand) are left out.
         alpha: family-wise level of the verdicts; CIs are ``1 − alpha``.
+        direction: whether lower or higher is better (which value is the worst, for lost runs).
+        lost: optional table of every planned run (``variant``, ``seed``, ``status``): a trend
+            stands only if it survives the worst-case rule for lost runs
+            (:func:`analysis.lost_runs.worst_case_stands`): the lost runs at the points the
+            trend calls better (the low end of an "increasing" loss) count as the worst value
+            of the table, the Holm family re-tested; a series that lost runs is marked
+            ``survivors_only``.
 
     Returns:
         One :class:`Trend` per numeric parameter and series with at least 2 distinct values;
@@ -415,18 +436,92 @@ def sweep_trends(
                 _trend(frame, metric, key, dict(zip(others, group_key, strict=True)), names,
                        [values[n] for n in names], alpha)
             )  # fmt: skip
-    adjusted = holm(np.array([r["fit"].p_value for r in raw], dtype=float))
+    family = np.array([r["fit"].p_value for r in raw], dtype=float)
+    adjusted = holm(family)
+    worst = worst_value(frame[metric].to_numpy(), direction)
     trends = []
-    for item, p_adj in zip(raw, adjusted, strict=True):
+    for index, (item, p_adj) in enumerate(zip(raw, adjusted, strict=True)):
         fit: SlopeFit = item["fit"]
         significant = math.isfinite(p_adj) and p_adj <= alpha
+        survivors_only, withheld = False, None
+        if lost is not None:
+            survivors_only, stands = _lost_run_rule(
+                item, lost, family, index, significant=significant, alpha=alpha,
+                direction=direction, worst=worst,
+            )  # fmt: skip
+            if not stands:
+                significant, withheld = False, "lost_runs"
         verdict = (
             ("increasing" if fit.slope > 0 else "decreasing")
             if significant
             else "no trend detected"
         )
-        trends.append(Trend(**item, p_adjusted=float(p_adj), verdict=verdict))
+        trends.append(
+            Trend(**item, p_adjusted=float(p_adj), verdict=verdict,
+                  survivors_only=survivors_only, withheld=withheld)
+        )  # fmt: skip
     return trends
+
+
+def _lost_run_rule(
+    item: dict[str, Any],
+    lost: pl.DataFrame,
+    family: np.ndarray,
+    index: int,
+    *,
+    significant: bool,
+    alpha: float,
+    direction: Direction,
+    worst: float,
+) -> tuple[bool, bool]:
+    """``(survivors_only, stands)`` for one trend: whether its series lost runs, and whether its
+    verdict survives the worst-case rule (:func:`analysis.lost_runs.worst_case_stands`).
+
+    A trend is a claim that the points at one end are better than those at the other: the
+    winners are the points on the better side of the mean parameter value (below it for an
+    increasing loss, above it for an increasing accuracy). Their lost runs count as the
+    table's worst value on their own seeds, the slope is refitted as the verdict's own test
+    (per-seed slopes, or one intercept without shared seeds), and the claim stands if the
+    Holm family with that p-value still calls the same direction.
+    """
+    names = [point.variant for point in item["points"]]
+    xs = np.array([point.x for point in item["points"]])
+    statuses = lost.select(
+        pl.col("variant").cast(pl.Utf8), pl.col("seed").cast(pl.Int64), pl.col("status")
+    ).filter(pl.col("variant").is_in(names) & pl.col("status").is_in(LOST_STATUSES))
+    if statuses.height == 0:
+        return False, True
+    if not significant:
+        return True, True
+    seeds = list(item["seeds"])
+    extra = sorted(set(statuses["seed"].to_list()) - set(seeds))
+    values = np.vstack([item["seed_values"], np.full((len(extra), len(names)), np.nan)]).T
+    seeds += extra
+    is_lost = np.zeros(values.shape, dtype=bool)
+    for variant, seed in statuses.select("variant", "seed").iter_rows():
+        is_lost[names.index(variant), seeds.index(seed)] = True
+    slope = float(item["fit"].slope)
+    higher_is_better = improvement(np.sign(slope), direction) > 0
+    better_end = xs > xs.mean() if higher_is_better else xs < xs.mean()
+    winners = [int(j) for j in np.flatnonzero(better_end)]
+    losers = [int(j) for j in np.flatnonzero(~better_end)]
+
+    def holds(imputed: np.ndarray) -> bool:
+        by_seed = imputed.T  # (S, P), as the fits take it
+        shared = int((np.isfinite(by_seed).sum(axis=1) >= 2).sum())
+        if shared == 0:
+            fit = slope_fit(xs.tolist(), by_seed, alpha=alpha, seed_effects=False)
+        else:
+            fit, _, _ = per_seed_slope_fit(xs.tolist(), by_seed, alpha=alpha)
+        again = family.copy()
+        again[index] = fit.p_value
+        p_adj = float(holm(again)[index])
+        return math.isfinite(p_adj) and p_adj <= alpha and np.sign(fit.slope) == np.sign(slope)
+
+    stands = worst_case_stands(
+        values, is_lost, winner=winners, loser=losers, worst=worst, holds=holds
+    )
+    return True, stands
 
 
 def _trend(

@@ -15,6 +15,7 @@ This module only turns flags into one :class:`harness.report.comparison_view.Com
 from __future__ import annotations
 
 import argparse
+import math
 from typing import TYPE_CHECKING
 
 from analysis.verdict import Direction
@@ -72,8 +73,17 @@ def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--agg",
         default="final",
-        help="how a curve becomes one value per run: final | min | last:K (mean of the last "
-        "K logged values) | step:S (value at step S) (default: final)",
+        help="how a curve becomes one value per run: final | min | mean (over the steps every "
+        "run logged) | last:K (mean of the last K logged values) | step:S (value at step S) "
+        "(default: final)",
+    )
+    parser.add_argument(
+        "--at",
+        default=None,
+        metavar="step=N|tokens=N",
+        help="compare at matched compute instead of at the end: each run's value last logged "
+        "at or before step N (or N tokens, from a cumulative 'tokens' metric in the curves); "
+        "runs that never reached N are refused",
     )
     parser.add_argument("--baseline", default=None, help="reference variant (default: the study's)")
     parser.add_argument(
@@ -120,8 +130,10 @@ def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
         "--smoothing",
         type=float,
         default=0.0,
-        help="EMA weight in [0, 1) for differences over training (compare --over-steps, the "
-        "report's curves): wandb's debiased exponential moving average (default 0: none)",
+        help="EMA of each curve before the differences over training (compare --over-steps, "
+        "the report's curves), on the step axis: a weight in (0, 1) per logging interval of "
+        "the coarsest run (wandb's slider), or a half-life in steps (>= 1); the same for every "
+        "run whatever its logging interval (default 0: none)",
     )
 
 
@@ -129,11 +141,14 @@ def compare_options(args: argparse.Namespace) -> CompareOptions:
     """The options of :func:`add_analysis_arguments` as :class:`CompareOptions`."""
     from harness.results.comparison import CompareOptions
 
-    if not 0.0 <= args.smoothing < 1.0:
-        raise UserError(f"--smoothing must be in [0, 1), got {args.smoothing}")
+    if not math.isfinite(args.smoothing) or args.smoothing < 0.0:
+        raise UserError(
+            "--smoothing must be a weight in [0, 1) or a half-life in steps (>= 1), "
+            f"got {args.smoothing}"
+        )
     return CompareOptions(
         metric=args.metric,
-        agg=args.agg,
+        agg=_aggregation(args),
         baseline=args.baseline,
         direction=None if args.direction is None else Direction(args.direction),
         alpha=args.alpha,
@@ -142,6 +157,26 @@ def compare_options(args: argparse.Namespace) -> CompareOptions:
         correction=args.correction,
         smoothing=args.smoothing,
     )
+
+
+def _aggregation(args: argparse.Namespace) -> str:
+    """``--agg``, or ``--at AXIS=N`` as the aggregation ``at:AXIS=N``
+    (:func:`analysis.curves.value_at`)."""
+    if getattr(args, "at", None) is None:
+        return str(args.agg)
+    from analysis import AnalysisError, parse_agg
+
+    if args.agg != "final":
+        raise UserError(
+            f"--at {args.at} and --agg {args.agg} both say which value of a curve to compare; "
+            "pass one"
+        )
+    text = f"at:{args.at.strip()}"
+    try:
+        parse_agg(text)
+    except AnalysisError as error:
+        raise UserError(f"--at {args.at}: {error}; write --at step=N or --at tokens=N") from None
+    return text
 
 
 def check_sequential(args: argparse.Namespace) -> None:
@@ -165,6 +200,7 @@ def check_over_steps(args: argparse.Namespace) -> None:
         "--sequential": args.sequential,
         "--max-seeds": args.max_seeds is not None,
         "--agg": args.agg != "final",
+        "--at": getattr(args, "at", None) is not None,
         "--margin": args.margin is not None,
         "--unpaired": args.paired is False,
         "--correction": args.correction != "holm",

@@ -72,12 +72,17 @@ def show_comparison(settings: CompareSettings) -> int:
         from harness.report.text import render as render_comparison
         from harness.results.comparison import compare_prepared
         from harness.results.factorial import compare_factorial
+        from harness.results.training_amount import unequal_training_note, with_note
 
+        # Variants that trained for different amounts (a fixed time budget) are said to be
+        # compared at the end, not at matched compute (issue 32, item 7).
+        note = unequal_training_note(prepared, settings.options)
         factorial = compare_factorial(prepared, settings.options)  # None unless [factors]
         if factorial is not None:
-            render_factorial(factorial, settings.format)
+            render_factorial(with_note(factorial, note), settings.format)
         else:
-            render_comparison(compare_prepared(prepared, settings.options), settings.format)
+            result = compare_prepared(prepared, settings.options)
+            render_comparison(with_note(result, note), settings.format)
     return 0
 
 
@@ -87,8 +92,12 @@ def _show_sequential(settings: CompareSettings, prepared: Prepared) -> None:
 
     from harness.report.sequential_view import print_report
     from harness.results.comparison import compare_sequential
+    from harness.results.training_amount import unequal_training_note, with_note
 
-    report = compare_sequential(prepared, settings.options, max_seeds=settings.max_seeds)
+    report = with_note(
+        compare_sequential(prepared, settings.options, max_seeds=settings.max_seeds),
+        unequal_training_note(prepared, settings.options),
+    )
     out = sys.stdout
     console = Console(
         file=out,

@@ -97,6 +97,7 @@ def study_report(
         factorial=compare_factorial(prepared, options),
         smoothing=options.smoothing,
         lead=lead,
+        statuses=inputs.statuses,
     )
 
 
@@ -116,6 +117,7 @@ def build_report(
     smoothing: float = 0.0,
     step_axis: str = "step",
     lead: Callable[[Figures], list[Section]] | None = None,
+    statuses: pl.DataFrame | None = None,
 ) -> Report:
     """Render ``result`` (and the tables it came from) as HTML and markdown.
 
@@ -137,6 +139,8 @@ def build_report(
         step_axis: what the curves' steps count ("step", or "log line": see
             :meth:`harness.results.load.Inputs.step_axis`), the label of their axes.
         lead: given the page's figures, the sections that come first (adding their figures).
+        statuses: every planned run's ``variant``, ``seed``, ``status``: the sweep's trends
+            and the differences over training apply the worst-case rule for lost runs.
     """
     figures = Figures()
 
@@ -144,7 +148,7 @@ def build_report(
         figures.add(key, f"{image_prefix}_{key}.png", caption, figure)
 
     add("forest", "Differences against the baseline", forest_figure(result))
-    found = trends(result, runs if runs is not None else table, sweep)
+    found = trends(result, runs if runs is not None else table, sweep, lost=statuses)
     if found:
         add("sweep", "Metric against the swept parameter", sweep_figure(result, found))
     efficiency = efficiency_rows(result, table)
@@ -153,7 +157,9 @@ def build_report(
         add("efficiency", "Efficiency beside quality", efficiency_figure(result, efficiency, front))
     # Paired differences over training (issue 23), drawn under the raw curves they come from.
     over_steps = (
-        report_results(result, curves, curve_metrics(result, curves), smoothing=smoothing)
+        report_results(
+            result, curves, curve_metrics(result, curves), smoothing=smoothing, lost=statuses
+        )
         if curves is not None
         else {}
     )

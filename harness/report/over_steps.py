@@ -124,7 +124,7 @@ def summary_cells(result: OverStepsResult) -> list[list[str]]:
         final = last.get(v.variant)
         rows.append(
             [
-                v.variant,
+                f"{v.variant} †" if v.survivors_only else v.variant,
                 str(v.n_seeds),
                 str(v.n_steps),
                 separated,

@@ -25,13 +25,22 @@ def trends(
     result: ComparisonResult,
     table: pl.DataFrame | None,
     points: Mapping[str, Mapping[str, Any]] | None,
+    lost: pl.DataFrame | None = None,
 ) -> list[Trend]:
-    """The sweep's trends for the compared metric, or [] when the study has no numeric sweep."""
+    """The sweep's trends for the compared metric, or [] when the study has no numeric sweep;
+    ``lost`` (every planned run's status) applies the worst-case rule for lost runs."""
     if table is None or not points or result.metric not in table.columns:
         return []
     from analysis import sweep_trends
 
-    return sweep_trends(table, metric=result.metric, points=points, alpha=result.alpha)
+    return sweep_trends(
+        table,
+        metric=result.metric,
+        points=points,
+        alpha=result.alpha,
+        direction=result.direction,
+        lost=lost,
+    )
 
 
 def sweep_figure(result: ComparisonResult, found: list[Trend]) -> Figure:

@@ -48,6 +48,7 @@ def over_steps_of(prepared: Prepared, options: CompareOptions) -> OverStepsResul
             # Sign patterns are enumerated up to 12 seeds; a fixed generator makes the draw
             # beyond that reproducible.
             rng=np.random.default_rng(0),
+            lost=prepared.inputs.statuses,
         )
     except AnalysisError as error:
         raise UserError(str(error)) from None
@@ -61,10 +62,16 @@ def over_steps_of(prepared: Prepared, options: CompareOptions) -> OverStepsResul
 
 
 def report_results(
-    result: ComparisonResult, curves: pl.DataFrame, metrics: list[str], *, smoothing: float
+    result: ComparisonResult,
+    curves: pl.DataFrame,
+    metrics: list[str],
+    *,
+    smoothing: float,
+    lost: pl.DataFrame | None = None,
 ) -> dict[str, OverStepsResult]:
     """:func:`analysis.compare_over_steps` for each of ``metrics`` that has a curve of at least
-    two steps for the baseline and every compared variant; the others are left out."""
+    two steps for the baseline and every compared variant; the others are left out. ``lost``:
+    every planned run's status, for the worst-case rule for lost runs."""
     import numpy as np
 
     from analysis import AnalysisError, compare_over_steps
@@ -82,6 +89,7 @@ def report_results(
                 smoothing=smoothing,
                 variants=variants,
                 rng=np.random.default_rng(0),
+                lost=lost,
             )
         except AnalysisError:
             continue

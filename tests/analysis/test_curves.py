@@ -52,7 +52,7 @@ def test_step_that_was_not_logged_names_the_nearest_steps() -> None:
         aggregate_curves(curves(), "val_loss", "step:30")
 
 
-@pytest.mark.parametrize("text", ["mean", "last:0", "last:", "step:x", "final:3"])
+@pytest.mark.parametrize("text", ["median", "at:step=0", "last:0", "last:", "step:x", "final:3"])
 def test_bad_aggregations(text: str) -> None:
     with pytest.raises(AnalysisError):
         parse_agg(text)

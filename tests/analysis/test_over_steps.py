@@ -14,7 +14,6 @@ import pytest
 from scipy import stats
 
 from analysis import AnalysisError, compare_over_steps
-from analysis.curves import logged_values, smooth_ema
 from analysis.over_steps import critical_value, sign_flip_max_t, spearman_columns
 
 
@@ -128,27 +127,6 @@ def test_spearman_matches_scipy_with_ties() -> None:
         else:
             assert ours[j] == pytest.approx(expected)
     assert spearman_columns(x[:2], y[:2]) == [None] * 6
-
-
-def test_ema_is_wandbs_debiased_moving_average() -> None:
-    curves = pl.DataFrame(
-        {
-            "variant": ["a"] * 4,
-            "seed": [0] * 4,
-            "step": [0, 10, 20, 30],
-            "loss": [4.0, 2.0, 3.0, 1.0],
-        }
-    )
-    smoothed = smooth_ema(logged_values(curves, "loss"), "loss", 0.6)["loss"].to_list()
-    # y_t = 0.6 y_(t-1) + 0.4 x_t from y = 0, divided by 1 - 0.6^t (TensorBoard's debiasing).
-    plain, expected = 0.0, []
-    for t, x in enumerate([4.0, 2.0, 3.0, 1.0], start=1):
-        plain = 0.6 * plain + 0.4 * x
-        expected.append(plain / (1 - 0.6**t))
-    assert smoothed == pytest.approx(expected)
-    assert smoothed[0] == 4.0
-    with pytest.raises(AnalysisError, match="smoothing weight"):
-        smooth_ema(logged_values(curves, "loss"), "loss", 1.0)
 
 
 def test_rows_numbers_and_json_fields() -> None:
@@ -305,7 +283,7 @@ def test_unaligned_steps_and_seeds_are_left_out_with_a_warning() -> None:
         ({"baseline": "nope"}, "baseline 'nope' logged no loss"),
         ({"variants": ["x"]}, "no loss curve for variant(s) x"),
         ({"alpha": 1.5}, "alpha must be in"),
-        ({"smoothing": -0.1}, "smoothing weight"),
+        ({"smoothing": -0.1}, "--smoothing must be a weight"),
         ({"metric": "val_loss"}, "no column val_loss"),
     ],
 )

@@ -146,7 +146,7 @@ def test_first_variant_is_the_default_baseline_for_files(
     [
         (["--metric", "extr"], "no metric 'extr'"),
         (["--metric", "extra", "--baseline", "placebo"], "unknown baseline variant 'placebo'"),
-        (["--metric", "extra", "--agg", "mean"], "unknown aggregation"),
+        (["--metric", "extra", "--agg", "median"], "unknown aggregation"),
         (["--metric", "extra", "--agg", "last:5"], "needs curves"),
         ([], "pass --metric"),
     ],
@@ -318,8 +318,16 @@ def test_over_steps_table_markdown_csv_and_smoothing(
     assert frame.columns[:3] == ["variant", "step", "n"] and frame.height == 6
     code, out, _ = run_cli([*base, "--format", "json", "--smoothing", "0.5"], capsys)
     data = json.loads(out)
-    assert data["smoothing"] == {"kind": "ema", "weight": 0.5}
-    assert "debiased EMA with weight 0.5" in data["method"]
+    # The weight is per logging interval of the coarsest run (10 steps here): half-life 10.
+    assert data["smoothing"] == {
+        "kind": "ema_steps",
+        "half_life_steps": pytest.approx(10.0),
+        "weight": 0.5,
+        "interval": 10,
+    }
+    assert "half-life of 10 steps (weight 0.5 per 10-step logging interval" in data["method"]
+    code, out, _ = run_cli([*base, "--format", "json", "--smoothing", "25"], capsys)
+    assert json.loads(out)["smoothing"]["half_life_steps"] == 25.0
 
 
 @pytest.mark.parametrize(
@@ -327,7 +335,7 @@ def test_over_steps_table_markdown_csv_and_smoothing(
     [
         (["--agg", "step:10"], "--agg do(es) not apply with --over-steps"),
         (["--unpaired", "--margin", "0.1"], "--margin, --unpaired do(es) not apply"),
-        (["--smoothing", "1.5"], "--smoothing must be in [0, 1)"),
+        (["--smoothing", "-0.5"], "--smoothing must be a weight in [0, 1) or a half-life"),
         (["--metric", "tokens_per_s"], "logged at one step only"),
         (["--baseline", "nope"], "baseline 'nope' logged no train_loss"),
     ],
