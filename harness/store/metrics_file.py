@@ -97,13 +97,25 @@ def encode_row(row: dict[str, Any]) -> str:
         template = "{" + ", ".join(f"{json.dumps(k)}: %r" for k in keys) + "}\n"
         _ROW_TEMPLATES[keys] = template
     values = tuple(row.values())
-    try:
+    # %r spells a plain int or float as JSON does; not a bool ("True") nor a numpy scalar
+    # ("np.float64(0.5)" under numpy 2), which would make the line unreadable.
+    if all(type(value) in _PLAIN_NUMBERS for value in values):
         total = sum(values)
         if total - total == 0:  # every value finite (a sum with nan or inf is not)
             return template % values
-    except TypeError:
-        pass
-    return json.dumps(row) + "\n"  # non-finite or non-numeric values: json's own spelling
+    # non-finite, non-numeric or numpy values: json's own spelling
+    return json.dumps(row, default=_plain_scalar) + "\n"
+
+
+_PLAIN_NUMBERS = (int, float)
+
+
+def _plain_scalar(value: Any) -> Any:
+    """A numpy (or torch) scalar as the Python number it holds, for ``json.dumps``."""
+    item = getattr(value, "item", None)
+    if callable(item):
+        return item()
+    raise TypeError(f"a metrics value must be a number or a string, not {type(value).__name__}")
 
 
 _ROW_TEMPLATES: dict[tuple[str, ...], str] = {}

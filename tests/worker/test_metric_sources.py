@@ -9,6 +9,7 @@ import re
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -348,6 +349,15 @@ def test_encode_row_writes_what_json_dumps_writes() -> None:
         {"step": 2, "loss": float("-inf"), "x": 1.0},
     ):
         assert encode_row(row) == json.dumps(row) + "\n"
+
+
+def test_numpy_and_bool_values_are_written_as_readable_json() -> None:
+    # %r spells np.float64(0.5) as "np.float64(0.5)" under numpy 2 and True as "True": such a
+    # line is not JSON, and the run's curves silently lost it.
+    row = {"step": np.int64(3), "loss": np.float64(0.5), "acc": np.float32(0.25), "ok": True}
+    assert parse_rows([encode_row(row).encode()]) == [
+        {"step": 3, "loss": 0.5, "acc": 0.25, "ok": True}
+    ]
 
 
 # -- results files ---------------------------------------------------------------------------
