@@ -20,8 +20,10 @@ import contextlib
 import os
 import select
 import shlex
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -53,6 +55,8 @@ from harness.worker.wandb_source import (
 
 READ_SIZE = 1 << 16
 POLL_INTERVAL_S = 0.5
+# How often the exit of a command whose output has closed is looked for.
+EXIT_POLL_S = 0.02
 DRAIN_S = 5.0
 # After SIGTERM at a time limit, the command's group gets this long before SIGKILL.
 STOP_GRACE_S = 2.0
@@ -482,57 +486,123 @@ def _pump(
 ) -> tuple[int, str | None]:
     """Copy the command's output to ``output`` and the collector until it ends.
 
-    When the command exits, what it left running in its process group is ended; output still
-    buffered is read until the pipe is empty, then the pump stops (a process that left the
-    group and holds the pipe open does not hold up the run). At the time limit, or when
-    ``watch`` says the run is no longer ours, the whole group is ended.
+    When the command exits, what it left running in its process group is ended, however its
+    output ended (a background child that closed its output too keeps no pipe open to be
+    noticed by): the run's metrics cannot change once it is recorded. Output still buffered
+    is read until the pipe is empty, then the pump stops (a process that left the group and
+    holds the pipe open does not hold up the run). At the time limit, or when ``watch`` says
+    the run is no longer ours, the whole group is ended.
+
+    The time limit counts the command's running time (:class:`RunningClock`): time this
+    worker spent stopped (SIGSTOP, Ctrl-Z) is not counted, and a command found to have exited
+    is never stopped for its time.
 
     Returns:
         The exit code, and why harness stopped the command (None: it exited by itself).
     """
     assert process.stdout is not None
-    fd = process.stdout.fileno()
-    started = time.monotonic()
-    deadline = started + watch.timeout_s if watch.timeout_s is not None else None
+    fd: int | None = process.stdout.fileno()  # None once the command's output has closed
+    clock = RunningClock()
     next_poll = time.monotonic() + POLL_INTERVAL_S
     drain_until = None  # once the command has exited: read what is left, for a while
     stopped: str | None = None
-    while True:
-        ready, _, _ = select.select([fd], [], [], 0 if drain_until else POLL_INTERVAL_S)
-        if ready:
-            chunk = os.read(fd, READ_SIZE)
-            if not chunk:
-                break
-            output.write(chunk)
-            collector.output(chunk)
-            if drain_until is not None and time.monotonic() > drain_until:
-                break  # a child still writing: the run is over all the same
-        elif drain_until is not None:
-            break
-        elif process.poll() is not None:
-            end_process_group(process.pid, grace_s=STOP_GRACE_S)  # its background children
-            drain_until = time.monotonic() + DRAIN_S
-        if drain_until is None and stopped is None:
-            if deadline is not None and time.monotonic() >= deadline:
-                assert watch.timeout_s is not None
-                stopped = f"timed out after {describe_duration(watch.timeout_s)}"
-            elif watch.still_ours is not None and time.monotonic() >= next_poll:
-                stopped = watch.still_ours()
-            if stopped is not None:
-                output.write(f"\nharness: {stopped}; stopping the command\n".encode())
-                end_process_group(process.pid, grace_s=STOP_GRACE_S)
-        if time.monotonic() >= next_poll:
-            next_poll = time.monotonic() + POLL_INTERVAL_S
-            collector.poll()
-            if tail is not None and forward is not None:
-                for row in tail.new_rows():
-                    forward(row)
+    with clock:
+        while True:
+            if fd is not None:
+                ready = select.select([fd], [], [], 0 if drain_until else POLL_INTERVAL_S)[0]
+            else:
+                ready = []
+                if drain_until is None:  # its output closed: wait for its exit
+                    time.sleep(EXIT_POLL_S)
+            if ready:
+                assert fd is not None
+                chunk = os.read(fd, READ_SIZE)
+                if chunk:
+                    output.write(chunk)
+                    collector.output(chunk)
+                    if drain_until is not None and time.monotonic() > drain_until:
+                        break  # a child still writing: the run is over all the same
+                else:
+                    fd = None
+            if drain_until is not None:
+                if not ready or fd is None:
+                    break
+            elif _has_exited(process):  # not yet reaped: its pid (the group's id) stays ours
+                end_process_group(process.pid, grace_s=STOP_GRACE_S)  # its background children
+                drain_until = time.monotonic() + DRAIN_S
+            elif stopped is None:
+                if watch.timeout_s is not None and clock.running_s() >= watch.timeout_s:
+                    stopped = f"timed out after {describe_duration(watch.timeout_s)}"
+                elif watch.still_ours is not None and time.monotonic() >= next_poll:
+                    stopped = watch.still_ours()
+                if stopped is not None:
+                    output.write(f"\nharness: {stopped}; stopping the command\n".encode())
+                    end_process_group(process.pid, grace_s=STOP_GRACE_S)
+            if time.monotonic() >= next_poll:
+                next_poll = time.monotonic() + POLL_INTERVAL_S
+                collector.poll()
+                if tail is not None and forward is not None:
+                    for row in tail.new_rows():
+                        forward(row)
     returncode = process.wait()
     process.stdout.close()
     if tail is not None and forward is not None:
         for row in tail.new_rows():
             forward(row)
     return returncode, stopped
+
+
+def _has_exited(process: subprocess.Popen[bytes]) -> bool:
+    """Whether the command has exited, without reaping it: until it is reaped its pid, and so
+    its process group's id, cannot be handed to another process."""
+    if process.returncode is not None:
+        return True
+    try:
+        found = os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # reaped already (by a signal handler's waitpid)
+        return True
+    return found is not None
+
+
+class RunningClock:
+    """The seconds a command has had to run: wall time, less the time this worker spent
+    stopped (SIGSTOP, or Ctrl-Z's SIGTSTP, then SIGCONT).
+
+    A stopped worker cannot watch its command, so a study paused longer than a run's time
+    limit would otherwise find every run past its limit when it continues, and stop runs that
+    were about to finish (or had finished). A SIGCONT handler notes that the worker was
+    stopped; the interval it was stopped in counts as at most one poll interval. Without a
+    handler (outside the main thread) it is wall time.
+    """
+
+    def __init__(self) -> None:
+        self._counted = 0.0
+        self._last = time.monotonic()
+        self._continued = False
+        self._previous: Any = None
+
+    def __enter__(self) -> RunningClock:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGCONT, self._on_continue)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGCONT, self._previous)
+
+    def _on_continue(self, signum: int, frame: object) -> None:
+        self._continued = True
+
+    def running_s(self) -> float:
+        """The seconds counted so far (call at least every poll interval)."""
+        now = time.monotonic()
+        elapsed = now - self._last
+        if self._continued:  # stopped somewhere in this interval: count one poll at most
+            self._continued = False
+            elapsed = min(elapsed, POLL_INTERVAL_S)
+        self._counted += elapsed
+        self._last = now
+        return self._counted
 
 
 def _argv(command: CommandConfig, planned: RunConfigFile, run_dir: Path) -> str | list[str]:
@@ -587,9 +657,6 @@ def _forward_termination(process: subprocess.Popen[bytes]) -> Callable[[], None]
     Only from the main thread (a signal handler cannot be set elsewhere); a worker is always
     its process's main thread.
     """
-    import signal
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
 

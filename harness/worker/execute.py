@@ -209,8 +209,9 @@ def execute(
         return None
 
     finals: dict[str, float] = {}
+    metrics_bytes: int | None = None
     try:  # however bad the reported values, the run ends in a record
-        finals, bad, unreadable, notes = _final_values(result, log, run_dir)
+        finals, bad, unreadable, notes, metrics_bytes = _final_values(result, log, run_dir)
         warnings += notes
         if status == "done" and unreadable is not None:
             status, error = "failed", unreadable
@@ -244,6 +245,7 @@ def execute(
         output_tail=tail,
         warnings=warnings,
         timings={name: round(value, 4) for name, value in timings.items()},
+        metrics_bytes=metrics_bytes,
     )
     written = store.write_record_if_held(record, token=token, worker=me["token"])
     stop_heartbeat()
@@ -256,15 +258,19 @@ def execute(
 
 def _final_values(
     result: CommandResult | None, log: MetricsLog, run_dir: Path
-) -> tuple[dict[str, float], tuple[int | None, str, float] | None, str | None, list[str]]:
+) -> tuple[dict[str, float], tuple[int | None, str, float] | None, str | None, list[str], int]:
     """The final metrics of a run, its first unusable value, why its metrics could not be
-    read at all (None: they could), and warnings about what was left out."""
+    read at all (None: they could), warnings about what was left out, and how many bytes of
+    ``metrics.jsonl`` they were read from (the record's ``metrics_bytes``).
+
+    Read once, here, after the command's process group has ended: the record counts these
+    bytes and no reader of the finished run reads further."""
     if result is not None and result.sources_declared:  # every row went through the log
-        return final_metrics([log.latest]), log.non_finite, None, []
+        return final_metrics([log.latest]), log.non_finite, None, [], log.size
     path = RunDir(run_dir).metrics
     read = read_metrics_checked(path)
     if read.error is not None:
-        return {}, None, read.error, []
+        return {}, None, read.error, [], 0
     warnings = non_numeric_last_reports(read.rows)
     unreadable = None
     if read.skipped:
@@ -273,7 +279,7 @@ def _final_values(
             warnings.insert(0, message)
         else:
             unreadable = message
-    return final_metrics(read.rows), first_non_finite(read.rows), unreadable, warnings
+    return final_metrics(read.rows), first_non_finite(read.rows), unreadable, warnings, read.size
 
 
 def _command_config(planned: RunConfigFile) -> CommandConfig | None:
