@@ -1,5 +1,5 @@
 """Processes: is one still there (live owners of claims, of worktrees), ending a whole process
-group, and SIGTERM handled like Ctrl-C."""
+group (or the members of one that prove theirs), and SIGTERM handled like Ctrl-C."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 # The exit status of a command stopped by SIGTERM (128 + 15), as a shell reports it.
@@ -69,9 +69,17 @@ def _group_has_live_member(pgid: int) -> bool:
     """Whether group ``pgid`` has a member that is not a zombie (Linux: scans /proc)."""
     if not group_alive(pgid):
         return False
+    if not Path("/proc").is_dir():
+        return True
+    return any(True for _ in group_members(pgid))
+
+
+def group_members(pgid: int) -> Iterator[int]:
+    """The pids of group ``pgid``'s members that are not zombies (Linux: scans /proc; none
+    elsewhere)."""
     proc = Path("/proc")
     if not proc.is_dir():
-        return True
+        return
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
@@ -80,8 +88,40 @@ def _group_has_live_member(pgid: int) -> bool:
         except (OSError, IndexError):
             continue
         if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
-            return True
-    return False
+            yield int(entry.name)
+
+
+def end_members(pgid: int, belongs: Callable[[int], bool]) -> list[int]:
+    """SIGKILL every member of group ``pgid`` that ``belongs`` accepts, and no other.
+
+    For a group that cannot be proved someone's as a whole (its leader is gone): each member
+    is judged on its own.
+
+    Returns:
+        The pids signalled.
+    """
+    ended = []
+    for pid in list(group_members(pgid)):
+        if pid == os.getpid() or not belongs(pid):
+            continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+            ended.append(pid)
+    return ended
+
+
+def environment_value(pid: int, name: str) -> str | None:
+    """The value ``name`` had in the environment process ``pid`` was started with (Linux:
+    ``/proc/<pid>/environ``); None when unset or unreadable."""
+    try:
+        data = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return None
+    prefix = name.encode() + b"="
+    for entry in data.split(b"\0"):
+        if entry.startswith(prefix):
+            return entry[len(prefix) :].decode(errors="replace")
+    return None
 
 
 def pid_alive(pid: int) -> bool:

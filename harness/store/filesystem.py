@@ -166,7 +166,7 @@ class FileSystemStore(Store):
                 return False
             # the claim is abandoned: end what its command left running before the run
             # starts again (two attempts must never write one metrics.jsonl)
-            end_claimed_command(read_json_object(path))
+            end_claimed_command(read_json_object(path), self.run_dir(key))
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
             return exclusive_create(path, owner)
@@ -262,7 +262,7 @@ class FileSystemStore(Store):
         """End the process group of a command whose worker died, if the claim is ``token``'s."""
         claim = read_json_object(self.paths(key).claim)
         if held_by(claim, token):
-            end_claimed_command(claim)
+            end_claimed_command(claim, self.run_dir(key))
 
     def live_claims(self) -> list[tuple[RunKey, dict[str, Any]]]:
         """The runs of the study that a live process holds now, with their claims."""

@@ -33,6 +33,7 @@ from typing import Any
 from harness.limits import RunLimits, describe_duration
 from harness.processes import TERMINATED_EXIT_CODE, end_process_group, process_start_time
 from harness.store import RunConfigFile
+from harness.store.claims import RUN_DIR_VARIABLE
 from harness.store.layout import RunDir
 from harness.store.metrics_file import MetricsTail
 from harness.study.command_config import CommandConfig
@@ -306,7 +307,7 @@ def command_env(planned: RunConfigFile, command: CommandConfig, run_dir: Path) -
     env.update(
         {
             "HARNESS_SEED": str(planned.seed),
-            "HARNESS_RUN_DIR": str(run_dir.resolve()),
+            RUN_DIR_VARIABLE: str(run_dir.resolve()),  # also what proves its processes ours
             "HARNESS_VARIANT": planned.variant,
             "HARNESS_STUDY": planned.study,
         }
