@@ -26,6 +26,7 @@ from harness.processes import (
     end_members,
     end_process_group,
     environment_value,
+    pid_alive,
     process_start_time,
     same_process_alive,
 )
@@ -112,16 +113,47 @@ def end_claimed_command(claim: dict[str, Any] | None, run_dir: Path) -> None:
     end_members(pgid, ours)
 
 
+def unprovable_claim(claim: dict[str, Any]) -> str | None:
+    """Why a claim of this host cannot be proved to be its process's, or None.
+
+    A pid is handed out again once its process is gone, so a claim names its process by pid
+    and start time. One without the start time (damaged, hand-written, or from a harness that
+    did not note it), on a host whose start times can be read, would count as running for as
+    long as any process has that pid: forever, for a long-lived one.
+
+    Returns:
+        A sentence naming the pid, for a warning, when a live process has it; None when the
+        claim can be judged.
+    """
+    if claim.get("host") != socket.gethostname() or claim.get("pid_start") is not None:
+        return None
+    if process_start_time(os.getpid()) is None:  # no start times here: the pid is all we have
+        return None
+    pid = claim.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < MAX_PID:
+        return None  # a damaged pid: no process to confuse it with
+    if not pid_alive(pid):
+        return None  # abandoned plainly: its process is gone
+    return (
+        f"it names process {claim.get('pid')!r} without the time that process started, so it "
+        "cannot be told from a later process given the same pid"
+    )
+
+
 def claim_is_live(claim: dict[str, Any], path: Path) -> bool:
     """Whether the process holding a claim is still there.
 
-    On the same host: its pid exists and started when the claim says (pids are reused). On
-    another host: its heartbeat (the mtime of ``path``, the claim file) is recent.
+    On the same host: its pid exists and started when the claim says (pids are reused); a
+    claim without the start time, where this host tells start times, proves nothing
+    (:func:`unprovable_claim`) and is not live. On another host: its heartbeat (the mtime of
+    ``path``, the claim file) is recent.
     """
     if claim.get("host") == socket.gethostname():
         pid = claim.get("pid")
         # a damaged claim's pid: 0 and -1 would probe whole process groups, 2**70 overflows
         if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < MAX_PID:
+            return False
+        if unprovable_claim(claim):
             return False
         return same_process_alive(pid, claim.get("pid_start"))
     try:

@@ -31,11 +31,17 @@ from pathlib import Path
 from typing import Any
 
 from harness.limits import RunLimits, describe_duration
-from harness.processes import TERMINATED_EXIT_CODE, end_process_group, process_start_time
+from harness.processes import (
+    TERMINATED_EXIT_CODE,
+    RunningClock,
+    end_process_group,
+    process_start_time,
+)
 from harness.store import RunConfigFile
 from harness.store.claims import RUN_DIR_VARIABLE
 from harness.store.layout import RunDir
 from harness.store.metrics_file import MetricsTail
+from harness.store.run_logs import open_log
 from harness.study.command_config import CommandConfig
 from harness.study.env_table import UnsetReference, resolve_env
 from harness.study.metrics import MetricsConfig
@@ -184,7 +190,7 @@ def run_command(
     collector = _Collector(metrics, values, cwd, run_dir, log, wandb_id=_run_id(planned))
     output_path = RunDir(run_dir).output
     watch = watch or CommandWatch()
-    with output_path.open("wb") as output:
+    with os.fdopen(open_log(output_path), "wb") as output:
         try:
             process = subprocess.Popen(
                 _argv(command, planned, run_dir),
@@ -503,7 +509,7 @@ def _pump(
     """
     assert process.stdout is not None
     fd: int | None = process.stdout.fileno()  # None once the command's output has closed
-    clock = RunningClock()
+    clock = RunningClock(tick_s=POLL_INTERVAL_S)
     next_poll = time.monotonic() + POLL_INTERVAL_S
     drain_until = None  # once the command has exited: read what is left, for a while
     stopped: str | None = None
@@ -563,47 +569,6 @@ def _has_exited(process: subprocess.Popen[bytes]) -> bool:
     except ChildProcessError:  # reaped already (by a signal handler's waitpid)
         return True
     return found is not None
-
-
-class RunningClock:
-    """The seconds a command has had to run: wall time, less the time this worker spent
-    stopped (SIGSTOP, or Ctrl-Z's SIGTSTP, then SIGCONT).
-
-    A stopped worker cannot watch its command, so a study paused longer than a run's time
-    limit would otherwise find every run past its limit when it continues, and stop runs that
-    were about to finish (or had finished). A SIGCONT handler notes that the worker was
-    stopped; the interval it was stopped in counts as at most one poll interval. Without a
-    handler (outside the main thread) it is wall time.
-    """
-
-    def __init__(self) -> None:
-        self._counted = 0.0
-        self._last = time.monotonic()
-        self._continued = False
-        self._previous: Any = None
-
-    def __enter__(self) -> RunningClock:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGCONT, self._on_continue)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGCONT, self._previous)
-
-    def _on_continue(self, signum: int, frame: object) -> None:
-        self._continued = True
-
-    def running_s(self) -> float:
-        """The seconds counted so far (call at least every poll interval)."""
-        now = time.monotonic()
-        elapsed = now - self._last
-        if self._continued:  # stopped somewhere in this interval: count one poll at most
-            self._continued = False
-            elapsed = min(elapsed, POLL_INTERVAL_S)
-        self._counted += elapsed
-        self._last = now
-        return self._counted
 
 
 def _argv(command: CommandConfig, planned: RunConfigFile, run_dir: Path) -> str | list[str]:

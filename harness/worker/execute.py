@@ -34,6 +34,7 @@ from typing import Any
 
 from harness.errors import RunDiverged
 from harness.limits import RunLimits, describe_duration
+from harness.processes import RunningClock
 from harness.store import (
     HEARTBEAT_INTERVAL_S,
     FileSystemStore,
@@ -293,24 +294,34 @@ class _TimedOut(Exception):
     """A built-in run reached its time limit."""
 
 
+# How often a built-in run's time limit is looked at.
+TIME_LIMIT_TICK_S = 1.0
+
+
 @contextlib.contextmanager
 def _time_limit(seconds: float | None) -> Iterator[None]:
-    """Raise :class:`_TimedOut` in the training loop when ``seconds`` have passed (a timer
-    signal: the loop is Python, so it stops at the next step). Only in the main thread."""
+    """Raise :class:`_TimedOut` in the training loop once it has run ``seconds`` (a timer
+    signal every :data:`TIME_LIMIT_TICK_S`: the loop is Python, so it stops at the next
+    step). Time the worker spends stopped (SIGSTOP, Ctrl-Z) is not counted
+    (:class:`~harness.processes.RunningClock`). Only in the main thread."""
     if seconds is None or threading.current_thread() is not threading.main_thread():
         yield
         return
+    clock = RunningClock(tick_s=TIME_LIMIT_TICK_S)
 
     def handler(signum: int, frame: object) -> None:
-        raise _TimedOut(f"timed out after {describe_duration(seconds)}")
+        if clock.running_s() >= seconds:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            raise _TimedOut(f"timed out after {describe_duration(seconds)}")
 
     previous = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    with clock:
+        signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT_TICK_S, TIME_LIMIT_TICK_S)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
 
 
 def _note_command(
