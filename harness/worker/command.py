@@ -213,7 +213,8 @@ def run_command(
                 else f"cannot execute the command: {error}"
             )
             return CommandResult(returncode=127, output_tail=str(error), stopped=reason)
-        restore = _forward_termination(process)
+        restore_termination = _forward_termination(process)
+        restore_pauses = _forward_pauses(process)
         try:
             if watch.started is not None:
                 watch.started(process.pid, process_start_time(process.pid))
@@ -223,7 +224,8 @@ def run_command(
             end_process_group(process.pid, grace_s=STOP_GRACE_S)
             raise
         finally:
-            restore()
+            restore_pauses()
+            restore_termination()
     collector.finish(returncode == 0 and stopped is None)
     return CommandResult(
         returncode=returncode,
@@ -638,5 +640,35 @@ def _forward_termination(process: subprocess.Popen[bytes]) -> Callable[[], None]
 
     def restore() -> None:
         signal.signal(signal.SIGTERM, previous)
+
+    return restore
+
+
+def _forward_pauses(process: subprocess.Popen[bytes]) -> Callable[[], None]:
+    """On Ctrl-Z (SIGTSTP), stop the command's process group with this worker, and continue
+    it when the worker continues. The command runs in a session of its own, which the
+    terminal's Ctrl-Z never reaches: without this it ran on while the study was paused, time
+    its limit does not count. Returns what restores the previous handler.
+
+    The worker stops itself with SIGSTOP, which no process group ignores (a SIGTSTP's stop is
+    discarded in a group the terminal has orphaned). Only from the main thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: object) -> None:
+        if process.returncode is None:  # not reaped: the group's id is still the command's
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGSTOP)
+        os.kill(os.getpid(), signal.SIGSTOP)
+        # continued (fg, SIGCONT): the command continues with us
+        if process.returncode is None:
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGCONT)
+
+    previous = signal.signal(signal.SIGTSTP, handler)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTSTP, previous)
 
     return restore

@@ -155,3 +155,50 @@ def test_time_spent_stopped_does_not_count_toward_a_runs_timeout(tmp_path: Path)
     # study and command stopped together for longer than the time limit; 2 s of running time
     # is within the 3 s limit
     assert _run_paused(tmp_path, seconds=2.0, pause_command=True) == "done"
+
+
+# Notes its pid, reports its metric, then counts 0.05 s steps into a file, 40 of them.
+COUNTS = """
+import os, time
+from pathlib import Path
+open({pids!r}, "w").write(f"{{os.getpid()}}\\n")
+with open(os.environ["HARNESS_RUN_DIR"] + "/metrics.jsonl", "a") as f:
+    f.write('{{"step": 1, "val_loss": 1.0}}\\n')
+for step in range(40):
+    Path({count!r}).write_text(str(step))
+    time.sleep(0.05)
+"""
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "gone"
+
+
+def test_ctrl_z_pauses_a_runs_command_with_its_study(tmp_path: Path) -> None:
+    pids, count = tmp_path / "pids.txt", tmp_path / "count.txt"
+    study = write_study(
+        tmp_path, COUNTS.format(pids=str(pids), count=str(count)), base="timeout = 3"
+    )
+    process = start(study_argv(study, tmp_path / "runs"), start_new_session=True)
+    try:
+        (command,) = wait_for(lambda: pids_in(pids), what="the command")  # type: ignore[misc]
+        wait_for(count.exists, what="the first step")
+        os.killpg(process.pid, signal.SIGTSTP)  # Ctrl-Z in the study's terminal
+        wait_for(lambda: _state(command) == "T", what="the command to stop with its study")
+        steps = count.read_text()
+        time.sleep(4.0)  # longer than the run's time limit
+        assert count.read_text() == steps, "the command ran on while its study was paused"
+        os.killpg(process.pid, signal.SIGCONT)  # fg
+        out, err = process.communicate(timeout=60)
+        record = FileSystemStore(tmp_path / "runs" / "proc").read_record(
+            RunKey(variant="a", seed=0)
+        )
+        assert record is not None and record.status == "done", out + err + str(record)
+        assert count.read_text() == "39"
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        kill(pids_in(pids))
