@@ -9,8 +9,9 @@ scheduler), and, once a worker has taken the run over, ``worker``, drawn by that
 process acts on a run (runs it, records it, releases it) only while the claim still carries
 its token: a worker stopped and resumed after another process took its claim over finds a
 token that is not its own and leaves the run alone. While its command runs, the claim also
-names the command's process group (``command_pgid``), so that whoever finds the claim
-abandoned (its worker killed) can end what the command left running.
+names the command's process group (``command_pgid``) and its leader's start time
+(``command_start``), so that whoever finds the claim abandoned (its worker killed) can end
+what the command left running, and nothing else (:func:`end_claimed_command`).
 """
 
 from __future__ import annotations
