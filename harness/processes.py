@@ -1,5 +1,6 @@
 """Processes: is one still there (live owners of claims, of worktrees), ending a whole process
-group, and SIGTERM handled like Ctrl-C."""
+group (or the members of one that prove theirs), SIGTERM handled like Ctrl-C, and the time a
+process has run, less the time it spent stopped."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 # The exit status of a command stopped by SIGTERM (128 + 15), as a shell reports it.
 TERMINATED_EXIT_CODE = 128 + signal.SIGTERM
@@ -69,9 +71,17 @@ def _group_has_live_member(pgid: int) -> bool:
     """Whether group ``pgid`` has a member that is not a zombie (Linux: scans /proc)."""
     if not group_alive(pgid):
         return False
+    if not Path("/proc").is_dir():
+        return True
+    return any(True for _ in group_members(pgid))
+
+
+def group_members(pgid: int) -> Iterator[int]:
+    """The pids of group ``pgid``'s members that are not zombies (Linux: scans /proc; none
+    elsewhere)."""
     proc = Path("/proc")
     if not proc.is_dir():
-        return True
+        return
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
@@ -80,8 +90,40 @@ def _group_has_live_member(pgid: int) -> bool:
         except (OSError, IndexError):
             continue
         if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
-            return True
-    return False
+            yield int(entry.name)
+
+
+def end_members(pgid: int, belongs: Callable[[int], bool]) -> list[int]:
+    """SIGKILL every member of group ``pgid`` that ``belongs`` accepts, and no other.
+
+    For a group that cannot be proved someone's as a whole (its leader is gone): each member
+    is judged on its own.
+
+    Returns:
+        The pids signalled.
+    """
+    ended = []
+    for pid in list(group_members(pgid)):
+        if pid == os.getpid() or not belongs(pid):
+            continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+            ended.append(pid)
+    return ended
+
+
+def environment_value(pid: int, name: str) -> str | None:
+    """The value ``name`` had in the environment process ``pid`` was started with (Linux:
+    ``/proc/<pid>/environ``); None when unset or unreadable."""
+    try:
+        data = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return None
+    prefix = name.encode() + b"="
+    for entry in data.split(b"\0"):
+        if entry.startswith(prefix):
+            return entry[len(prefix) :].decode(errors="replace")
+    return None
 
 
 def pid_alive(pid: int) -> bool:
@@ -144,3 +186,59 @@ def interrupts_deferred() -> Iterator[None]:
         previous_term(signal.SIGTERM, None)
     if received:
         raise KeyboardInterrupt
+
+
+class RunningClock:
+    """The seconds since the clock started, less the time this process spent stopped
+    (SIGSTOP, or Ctrl-Z's SIGTSTP, then SIGCONT): a run's time limit counts running time.
+
+    A stopped worker cannot watch its run, so a study paused longer than a run's time limit
+    would otherwise find every run past its limit when it continues, and stop runs that were
+    about to finish. Read it at least every ``tick_s``. An interval in which a SIGCONT arrived
+    counts as one tick at most. A longer interval without one (a long step in C, or a stop
+    whose SIGCONT this process handles only after the reader: Python runs a SIGALRM handler
+    before a SIGCONT one) is held back, and counted at the next reading unless a SIGCONT
+    came. The handler is installed while the clock is entered, from the main thread only;
+    elsewhere the clock is wall time.
+
+    Args:
+        tick_s: how often it is read.
+    """
+
+    def __init__(self, tick_s: float) -> None:
+        self.tick_s = tick_s
+        self._counted = 0.0
+        self._held = 0.0
+        self._last = time.monotonic()
+        self._continued = False
+        self._previous: Any = None
+
+    def __enter__(self) -> RunningClock:
+        self._last = time.monotonic()
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGCONT, self._on_continue)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGCONT, self._previous)
+            self._previous = None
+
+    def _on_continue(self, signum: int, frame: object) -> None:
+        self._continued = True
+
+    def running_s(self) -> float:
+        """The running seconds counted so far."""
+        now = time.monotonic()
+        elapsed, self._last = now - self._last, now
+        if self._continued:  # stopped in this interval, or in the one held back
+            self._continued = False
+            self._held = 0.0
+            elapsed = min(elapsed, self.tick_s)
+        else:
+            self._counted += self._held  # no stop after all
+            self._held = 0.0
+            if elapsed > 2 * self.tick_s + 1.0:
+                self._held, elapsed = elapsed, 0.0
+        self._counted += elapsed
+        return self._counted

@@ -30,6 +30,7 @@ from typing import Any
 from harness.executors._base import RunPlan
 from harness.store import HEARTBEAT_INTERVAL_S, FileSystemStore, atomic_write_text
 from harness.store.layout import RunDir
+from harness.store.run_logs import open_log
 from harness.worker.launch import worker_command
 
 RECORD_VISIBLE_TIMEOUT_S = 60.0  # NFS attribute caches can hide a new file this long
@@ -86,7 +87,7 @@ def run_worker(task: WorkerTask) -> dict[str, Any]:
     argv = worker_command(run_dir, threads=task.threads, device=task.device, wandb=task.wandb)
     host = socket.gethostname()
     print(f"harness: worker for {run_dir} on {host}", flush=True)
-    with RunDir(run_dir).worker_log.open("w") as log:
+    with os.fdopen(open_log(RunDir(run_dir).worker_log), "w") as log:
         _current_worker = subprocess.Popen(
             argv,
             cwd=task.cwd if os.path.isdir(task.cwd) else None,

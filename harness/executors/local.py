@@ -18,6 +18,7 @@ from collections import deque
 from harness.executors._base import Executor, RunPlan
 from harness.executors.pool import WorkerPool
 from harness.store.layout import RunDir
+from harness.store.run_logs import open_log
 from harness.worker.launch import worker_args, worker_command
 
 
@@ -174,7 +175,7 @@ class LocalExecutor(Executor):
         argv = worker_command(
             plan.run_dir, threads=self.threads, device=self.device, wandb=plan.wandb
         )
-        with RunDir(plan.run_dir).worker_log.open("w") as log:
+        with os.fdopen(open_log(RunDir(plan.run_dir).worker_log), "w") as log:
             return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def _ended(self) -> list[str]:

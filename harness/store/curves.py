@@ -1,8 +1,11 @@
 """A study's curves: every logged metric row of every finished run, as one table.
 
 polars reads well-formed ``metrics.jsonl`` files at C speed; a file it rejects or would read
-differently goes through the careful reader (:func:`harness.store.metrics_file.read_metrics`),
+differently goes through the careful reader (:func:`harness.store.metrics_file.parse_rows`),
 which skips what it cannot use, with a warning naming the file.
+
+A run's curve is the part of its file its record counts (``metrics_bytes``): rows appended
+after the run was recorded change no table, and are named in a warning.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ def load_curves(study_dir: str | Path, *, include_unfinished: bool = False) -> p
         record = store.read_record(key)
         if record is None or (record.status != "done" and not include_unfinished):
             continue
-        runs.append((key, store.paths(key).metrics))
+        runs.append((key, _recorded_curve(store.paths(key).metrics, record.metrics_bytes)))
     schema = {"variant": pl.Utf8, "seed": pl.Int64, "step": pl.Int64}
     # polars reads well-formed files at C speed, all of them in one parse when it can (a
     # 400-run study in a fraction of a second); a file it rejects or would read differently
@@ -37,10 +40,10 @@ def load_curves(study_dir: str | Path, *, include_unfinished: bool = False) -> p
     frames = _curve_frames_batched(runs)
     if frames is None:
         frames = []
-        for key, path in runs:
-            frame = _curve_frame_fast(path)
+        for key, (path, data) in runs:
+            frame = _curve_frame_fast(data)
             if frame is None:
-                frame = _curve_frame_careful(path)
+                frame = _curve_frame_careful(path, data)
             frames.append(
                 frame.with_columns(
                     variant=pl.lit(key.variant, dtype=pl.Utf8),
@@ -57,16 +60,40 @@ def load_curves(study_dir: str | Path, *, include_unfinished: bool = False) -> p
     )
 
 
-def _curve_frame_careful(path: Path) -> pl.DataFrame:
-    """A ``metrics.jsonl`` read line by line: rows without a ``step`` are skipped, rows whose
-    step is not a 64-bit integer skipped with a warning, values that are no number left out."""
+def _recorded_curve(path: Path, recorded: int | None) -> tuple[Path, bytes | None]:
+    """A run's ``metrics.jsonl`` as its record counts it: its first ``recorded`` bytes (all
+    of it in records from before harness noted the length); None when it cannot be read.
+    Bytes beyond are left out with a warning: something wrote them after the run was
+    recorded, and a finished run's curve never changes."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return path, b""  # a run that logged nothing
+    except OSError:
+        return path, None
+    if recorded is not None and len(data) > recorded:
+        warnings.warn(
+            f"{path}: {len(data) - recorded} byte(s) were written after the run was recorded "
+            "(a process its command left running?); they are left out, the run's curve is "
+            "what was there when it was recorded",
+            StoreWarning,
+            stacklevel=3,  # load_curves's caller
+        )
+        data = data[:recorded]
+    return path, data
+
+
+def _curve_frame_careful(path: Path, data: bytes | None) -> pl.DataFrame:
+    """A ``metrics.jsonl`` (``path``, whose recorded bytes are ``data``; None: read it whole)
+    read line by line: rows without a ``step`` are skipped, rows whose step is not a 64-bit
+    integer skipped with a warning, values that are no number left out."""
     import polars as pl
 
-    from harness.store.metrics_file import read_metrics
+    from harness.store.metrics_file import parse_rows, read_metrics
 
     rows = []
     bad_steps: list[Any] = []
-    for row in read_metrics(path):
+    for row in read_metrics(path) if data is None else parse_rows(data.splitlines()):
         if "step" not in row:
             continue
         step = _step(row["step"])
@@ -90,7 +117,9 @@ def _curve_frame_careful(path: Path) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"step": pl.Int64, **{name: pl.Float64 for name in names}})
 
 
-def _curve_frames_batched(runs: list[tuple[RunKey, Path]]) -> list[pl.DataFrame] | None:
+def _curve_frames_batched(
+    runs: list[tuple[RunKey, tuple[Path, bytes | None]]],
+) -> list[pl.DataFrame] | None:
     """Every run's curve in one polars parse of all the files together, with ``variant`` and
     ``seed`` columns; None when any file is not plainly well formed (one JSON object per line,
     each line ending in a newline) or the whole would need :func:`_curve_frame_fast`'s checks
@@ -101,12 +130,8 @@ def _curve_frames_batched(runs: list[tuple[RunKey, Path]]) -> list[pl.DataFrame]
     if not runs:
         return None
     chunks, counts = [], []
-    for _, path in runs:
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            data = b""  # a run that logged nothing
-        except OSError:
+    for _, (_, data) in runs:
+        if data is None:
             return None
         # a file's rows are its lines only when none is blank and the last one ends
         if data and (not data.endswith(b"\n") or b"\n\n" in data or data.startswith(b"\n")):
@@ -145,17 +170,18 @@ def _numeric_curve(frame: pl.DataFrame) -> pl.DataFrame | None:
     return frame.select(columns)
 
 
-def _curve_frame_fast(path: Path) -> pl.DataFrame | None:
-    """A ``metrics.jsonl`` read by polars: ``step`` (Int64) and one Float64 column per numeric
-    metric, rows in file order. None when the file is missing or polars rejects it, or when
-    anything in it needs the careful reader's judgement (a row without an integer step, a
-    value that is no number): that reader then reads the file, with its warnings."""
+def _curve_frame_fast(data: bytes | None) -> pl.DataFrame | None:
+    """A ``metrics.jsonl``'s recorded bytes read by polars: ``step`` (Int64) and one Float64
+    column per numeric metric, rows in file order. None when there are none or polars rejects
+    them, or when anything in them needs the careful reader's judgement (a row without an
+    integer step, a value that is no number): that reader then reads them, with its
+    warnings."""
     import polars as pl
 
-    if not path.is_file() or path.stat().st_size == 0:
+    if not data:
         return None
     try:
-        frame = pl.read_ndjson(path, infer_schema_length=None)
+        frame = pl.read_ndjson(data, infer_schema_length=None)
     except Exception:  # torn or non-UTF-8 lines, NaN, mixed types: the careful reader
         return None
     return _numeric_curve(frame)

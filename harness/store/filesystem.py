@@ -32,13 +32,14 @@ from typing import Any
 from harness.errors import StoreWarning, UserError
 from harness.store._base import RunConfigFile, RunKey, Store
 from harness.store.atomic import atomic_write_text, exclusive_create, read_json_object
-from harness.store.claims import claim_is_live, end_claimed_command, held_by
+from harness.store.claims import claim_is_live, end_claimed_command, held_by, unprovable_claim
 from harness.store.layout import (
     LOCK_FILE,
     RUNS_FOLDER,
     SEQUENTIAL_FILE,
     STUDY_FILE,
     RunDir,
+    harness_temporaries,
     phase_decisions_file,
 )
 from harness.store.meta import PhaseDecision, SequentialLooks, StudyMeta
@@ -46,6 +47,8 @@ from harness.store.records import RunRecord, Status
 from harness.store.unreadable import UnreadableFile, load_json, load_json_object, warn_unreadable
 
 _SPACE_PROBE_BYTES = 64 * 1024
+# A temporary file of an atomic write older than this was left by a writer that died.
+LEFTOVER_TEMPORARY_S = 60.0
 
 
 class FileSystemStore(Store):
@@ -160,16 +163,30 @@ class FileSystemStore(Store):
         path = self.paths(key).claim
         path.parent.mkdir(parents=True, exist_ok=True)
         if exclusive_create(path, owner):
+            self._remove_leftover_temporaries(key)
             return True
         with self._lock():
             if self.live_claim(key) is not None:
                 return False
             # the claim is abandoned: end what its command left running before the run
             # starts again (two attempts must never write one metrics.jsonl)
-            end_claimed_command(read_json_object(path))
+            end_claimed_command(read_json_object(path), self.run_dir(key))
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-            return exclusive_create(path, owner)
+            claimed = exclusive_create(path, owner)
+        if claimed:
+            self._remove_leftover_temporaries(key)
+        return claimed
+
+    def _remove_leftover_temporaries(self, key: RunKey) -> None:
+        """Delete the temporary files that writers killed mid-write (kill -9, a power loss)
+        left in a run's folder; each claim of the run would otherwise add to them. A write
+        takes milliseconds: one older than :data:`LEFTOVER_TEMPORARY_S` is nobody's."""
+        cutoff = time.time() - LEFTOVER_TEMPORARY_S
+        for path in harness_temporaries(self.run_dir(key)):
+            with contextlib.suppress(OSError):
+                if path.lstat().st_mtime < cutoff:
+                    path.unlink()
 
     def live_claim(self, key: RunKey) -> dict[str, Any] | None:
         """The claim on a run (see :func:`~harness.store.claims.claim_owner`) while its process
@@ -181,7 +198,18 @@ class FileSystemStore(Store):
             consequence = "taken for an abandoned claim: the next 'harness study' runs the run"
             warn_unreadable(error, consequence)
             return None
-        return claim if claim is not None and claim_is_live(claim, path) else None
+        if claim is None:
+            return None
+        unprovable = unprovable_claim(claim)
+        if unprovable is not None:
+            warnings.warn(
+                f"{path}: {unprovable}; taken for an abandoned claim (the next 'harness "
+                "study' runs the run again)",
+                StoreWarning,
+                stacklevel=2,
+            )
+            return None
+        return claim if claim_is_live(claim, path) else None
 
     def update_claim(self, key: RunKey, owner: dict[str, Any]) -> None:
         """Hand a claim to the process that actually runs the work (the worker)."""
@@ -262,7 +290,7 @@ class FileSystemStore(Store):
         """End the process group of a command whose worker died, if the claim is ``token``'s."""
         claim = read_json_object(self.paths(key).claim)
         if held_by(claim, token):
-            end_claimed_command(claim)
+            end_claimed_command(claim, self.run_dir(key))
 
     def live_claims(self) -> list[tuple[RunKey, dict[str, Any]]]:
         """The runs of the study that a live process holds now, with their claims."""

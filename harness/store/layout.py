@@ -19,6 +19,7 @@ owner; ``tests/store/test_layout_ownership.py`` keeps it that way.
 from __future__ import annotations
 
 import posixpath
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,3 +149,22 @@ def temporary_beside(path: Path) -> Path:
         ``<dir>/.<name>.<random hex>.tmp``.
     """
     return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+
+
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{32}\.tmp")
+
+
+def harness_temporaries(run_dir: Path) -> list[Path]:
+    """The temporary files of harness's atomic writes in a run's folder (``.claim.json.<hex>.tmp``
+    ...; :func:`temporary_beside` names them), in flight or left by a writer that was killed
+    mid-write; a file of any other name is not harness's and not among them."""
+    try:
+        entries = list(run_dir.iterdir())
+    except OSError:
+        return []
+    names = harness_file_names()
+    return [
+        path
+        for path in entries
+        if (found := _TEMPORARY.fullmatch(path.name)) and found["name"] in names
+    ]

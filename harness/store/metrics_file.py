@@ -30,6 +30,7 @@ class MetricsLog:
         self.forward = forward
         self._handle: Any = None
         self.latest: dict[str, Any] = {}  # of the rows written by write_rows
+        self.size = 0  # the file's length when it was closed
         self.non_finite: tuple[int | None, str, float] | None = None
 
     def __enter__(self) -> MetricsLog:
@@ -85,6 +86,7 @@ class MetricsLog:
     def __exit__(self, *exc: object) -> None:
         self._handle.flush()
         os.fsync(self._handle.fileno())
+        self.size = os.fstat(self._handle.fileno()).st_size
         self._handle.close()
 
 
@@ -138,11 +140,14 @@ class MetricsRead:
         rows: the JSON objects of its lines, in order.
         skipped: one description per line left out (``"line 3: not UTF-8 ..."``).
         error: why the file could not be read at all (it is a directory, unreadable ...).
+        size: how many bytes were read: the record notes it (``metrics_bytes``), and a
+            reader of the finished run's curve reads no further.
     """
 
     rows: list[dict[str, Any]]
     skipped: list[str] = field(default_factory=list)
     error: str | None = None
+    size: int = 0
 
 
 MAX_SKIPPED_SHOWN = 5
@@ -170,7 +175,7 @@ def read_metrics_checked(path: Path) -> MetricsRead:
             rows.append(row)
         else:
             skipped.append(f"line {number}: {problem}")
-    return MetricsRead(rows=rows, skipped=skipped)
+    return MetricsRead(rows=rows, skipped=skipped, size=len(data))
 
 
 def describe_skipped(path: Path, skipped: list[str]) -> str:

@@ -42,6 +42,10 @@ class RunRecord:
             metrics line that could not be read, a last report that is not a number).
         timings: where the run's time went, in seconds (:data:`TIMING_KEYS`); empty in records
             written before harness measured it.
+        metrics_bytes: the length of the run's ``metrics.jsonl`` when its final metrics were
+            read from it: its curve is that much of the file, so that rows appended later (by
+            a process the command started outside its process group) change no table. None in
+            records written before harness noted it, and in imported runs.
     """
 
     study: str
@@ -60,6 +64,7 @@ class RunRecord:
     output_tail: str | None = None
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    metrics_bytes: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The record as strict JSON data; a non-finite metric is the string "nan", "inf" or
@@ -92,6 +97,8 @@ class RunRecord:
             value = fields.get(name)
             if name in fields and not _is_kind(value, kinds):
                 raise ValueError(f"'{name}' is {value!r:.60}, expected {_describe(kinds)}")
+        if (fields.get("metrics_bytes") or 0) < 0:
+            raise ValueError(f"'metrics_bytes' is {fields['metrics_bytes']}, expected 0 or more")
         if fields["kind"] not in ("builtin", "command"):
             raise ValueError(f"'kind' is {fields['kind']!r:.60}, expected 'builtin' or 'command'")
         if fields["status"] not in FINAL_STATUSES:
@@ -163,6 +170,7 @@ _KINDS: dict[str, tuple[type | None, ...]] = {
     "output_tail": (str, None),
     "warnings": (list, None),
     "timings": (dict, None),
+    "metrics_bytes": (int, None),
 }
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 

@@ -20,8 +20,10 @@ import contextlib
 import os
 import select
 import shlex
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,10 +31,17 @@ from pathlib import Path
 from typing import Any
 
 from harness.limits import RunLimits, describe_duration
-from harness.processes import TERMINATED_EXIT_CODE, end_process_group, process_start_time
+from harness.processes import (
+    TERMINATED_EXIT_CODE,
+    RunningClock,
+    end_process_group,
+    process_start_time,
+)
 from harness.store import RunConfigFile
+from harness.store.claims import RUN_DIR_VARIABLE
 from harness.store.layout import RunDir
 from harness.store.metrics_file import MetricsTail
+from harness.store.run_logs import open_log
 from harness.study.command_config import CommandConfig
 from harness.study.env_table import UnsetReference, resolve_env
 from harness.study.metrics import AUTO, MetricsConfig
@@ -53,6 +62,8 @@ from harness.worker.wandb_source import (
 
 READ_SIZE = 1 << 16
 POLL_INTERVAL_S = 0.5
+# How often the exit of a command whose output has closed is looked for.
+EXIT_POLL_S = 0.02
 DRAIN_S = 5.0
 # After SIGTERM at a time limit, the command's group gets this long before SIGKILL.
 STOP_GRACE_S = 2.0
@@ -197,7 +208,7 @@ def run_command(
     )
     output_path = RunDir(run_dir).output
     watch = watch or CommandWatch()
-    with output_path.open("wb") as output:
+    with os.fdopen(open_log(output_path), "wb") as output:
         try:
             process = subprocess.Popen(
                 _argv(command, planned, run_dir),
@@ -220,7 +231,8 @@ def run_command(
                 else f"cannot execute the command: {error}"
             )
             return CommandResult(returncode=127, output_tail=str(error), stopped=reason)
-        restore = _forward_termination(process)
+        restore_termination = _forward_termination(process)
+        restore_pauses = _forward_pauses(process)
         try:
             if watch.started is not None:
                 watch.started(process.pid, process_start_time(process.pid))
@@ -230,7 +242,8 @@ def run_command(
             end_process_group(process.pid, grace_s=STOP_GRACE_S)
             raise
         finally:
-            restore()
+            restore_pauses()
+            restore_termination()
     collector.finish(returncode == 0 and stopped is None)
     return CommandResult(
         returncode=returncode,
@@ -321,7 +334,7 @@ def command_env(planned: RunConfigFile, command: CommandConfig, run_dir: Path) -
     env.update(
         {
             "HARNESS_SEED": str(planned.seed),
-            "HARNESS_RUN_DIR": str(run_dir.resolve()),
+            RUN_DIR_VARIABLE: str(run_dir.resolve()),  # also what proves its processes ours
             "HARNESS_VARIANT": planned.variant,
             "HARNESS_STUDY": planned.study,
         }
@@ -564,57 +577,82 @@ def _pump(
 ) -> tuple[int, str | None]:
     """Copy the command's output to ``output`` and the collector until it ends.
 
-    When the command exits, what it left running in its process group is ended; output still
-    buffered is read until the pipe is empty, then the pump stops (a process that left the
-    group and holds the pipe open does not hold up the run). At the time limit, or when
-    ``watch`` says the run is no longer ours, the whole group is ended.
+    When the command exits, what it left running in its process group is ended, however its
+    output ended (a background child that closed its output too keeps no pipe open to be
+    noticed by): the run's metrics cannot change once it is recorded. Output still buffered
+    is read until the pipe is empty, then the pump stops (a process that left the group and
+    holds the pipe open does not hold up the run). At the time limit, or when ``watch`` says
+    the run is no longer ours, the whole group is ended.
+
+    The time limit counts the command's running time (:class:`RunningClock`): time this
+    worker spent stopped (SIGSTOP, Ctrl-Z) is not counted, and a command found to have exited
+    is never stopped for its time.
 
     Returns:
         The exit code, and why harness stopped the command (None: it exited by itself).
     """
     assert process.stdout is not None
-    fd = process.stdout.fileno()
-    started = time.monotonic()
-    deadline = started + watch.timeout_s if watch.timeout_s is not None else None
+    fd: int | None = process.stdout.fileno()  # None once the command's output has closed
+    clock = RunningClock(tick_s=POLL_INTERVAL_S)
     next_poll = time.monotonic() + POLL_INTERVAL_S
     drain_until = None  # once the command has exited: read what is left, for a while
     stopped: str | None = None
-    while True:
-        ready, _, _ = select.select([fd], [], [], 0 if drain_until else POLL_INTERVAL_S)
-        if ready:
-            chunk = os.read(fd, READ_SIZE)
-            if not chunk:
-                break
-            output.write(chunk)
-            collector.output(chunk)
-            if drain_until is not None and time.monotonic() > drain_until:
-                break  # a child still writing: the run is over all the same
-        elif drain_until is not None:
-            break
-        elif process.poll() is not None:
-            end_process_group(process.pid, grace_s=STOP_GRACE_S)  # its background children
-            drain_until = time.monotonic() + DRAIN_S
-        if drain_until is None and stopped is None:
-            if deadline is not None and time.monotonic() >= deadline:
-                assert watch.timeout_s is not None
-                stopped = f"timed out after {describe_duration(watch.timeout_s)}"
-            elif watch.still_ours is not None and time.monotonic() >= next_poll:
-                stopped = watch.still_ours()
-            if stopped is not None:
-                output.write(f"\nharness: {stopped}; stopping the command\n".encode())
-                end_process_group(process.pid, grace_s=STOP_GRACE_S)
-        if time.monotonic() >= next_poll:
-            next_poll = time.monotonic() + POLL_INTERVAL_S
-            collector.poll()
-            if tail is not None and forward is not None:
-                for row in tail.new_rows():
-                    forward(row)
+    with clock:
+        while True:
+            if fd is not None:
+                ready = select.select([fd], [], [], 0 if drain_until else POLL_INTERVAL_S)[0]
+            else:
+                ready = []
+                if drain_until is None:  # its output closed: wait for its exit
+                    time.sleep(EXIT_POLL_S)
+            if ready:
+                assert fd is not None
+                chunk = os.read(fd, READ_SIZE)
+                if chunk:
+                    output.write(chunk)
+                    collector.output(chunk)
+                    if drain_until is not None and time.monotonic() > drain_until:
+                        break  # a child still writing: the run is over all the same
+                else:
+                    fd = None
+            if drain_until is not None:
+                if not ready or fd is None:
+                    break
+            elif _has_exited(process):  # not yet reaped: its pid (the group's id) stays ours
+                end_process_group(process.pid, grace_s=STOP_GRACE_S)  # its background children
+                drain_until = time.monotonic() + DRAIN_S
+            elif stopped is None:
+                if watch.timeout_s is not None and clock.running_s() >= watch.timeout_s:
+                    stopped = f"timed out after {describe_duration(watch.timeout_s)}"
+                elif watch.still_ours is not None and time.monotonic() >= next_poll:
+                    stopped = watch.still_ours()
+                if stopped is not None:
+                    output.write(f"\nharness: {stopped}; stopping the command\n".encode())
+                    end_process_group(process.pid, grace_s=STOP_GRACE_S)
+            if time.monotonic() >= next_poll:
+                next_poll = time.monotonic() + POLL_INTERVAL_S
+                collector.poll()
+                if tail is not None and forward is not None:
+                    for row in tail.new_rows():
+                        forward(row)
     returncode = process.wait()
     process.stdout.close()
     if tail is not None and forward is not None:
         for row in tail.new_rows():
             forward(row)
     return returncode, stopped
+
+
+def _has_exited(process: subprocess.Popen[bytes]) -> bool:
+    """Whether the command has exited, without reaping it: until it is reaped its pid, and so
+    its process group's id, cannot be handed to another process."""
+    if process.returncode is not None:
+        return True
+    try:
+        found = os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # reaped already (by a signal handler's waitpid)
+        return True
+    return found is not None
 
 
 def _argv(command: CommandConfig, planned: RunConfigFile, run_dir: Path) -> str | list[str]:
@@ -669,9 +707,6 @@ def _forward_termination(process: subprocess.Popen[bytes]) -> Callable[[], None]
     Only from the main thread (a signal handler cannot be set elsewhere); a worker is always
     its process's main thread.
     """
-    import signal
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
 
@@ -687,5 +722,35 @@ def _forward_termination(process: subprocess.Popen[bytes]) -> Callable[[], None]
 
     def restore() -> None:
         signal.signal(signal.SIGTERM, previous)
+
+    return restore
+
+
+def _forward_pauses(process: subprocess.Popen[bytes]) -> Callable[[], None]:
+    """On Ctrl-Z (SIGTSTP), stop the command's process group with this worker, and continue
+    it when the worker continues. The command runs in a session of its own, which the
+    terminal's Ctrl-Z never reaches: without this it ran on while the study was paused, time
+    its limit does not count. Returns what restores the previous handler.
+
+    The worker stops itself with SIGSTOP, which no process group ignores (a SIGTSTP's stop is
+    discarded in a group the terminal has orphaned). Only from the main thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: object) -> None:
+        if process.returncode is None:  # not reaped: the group's id is still the command's
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGSTOP)
+        os.kill(os.getpid(), signal.SIGSTOP)
+        # continued (fg, SIGCONT): the command continues with us
+        if process.returncode is None:
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGCONT)
+
+    previous = signal.signal(signal.SIGTSTP, handler)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTSTP, previous)
 
     return restore

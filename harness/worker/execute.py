@@ -34,6 +34,7 @@ from typing import Any
 
 from harness.errors import RunDiverged
 from harness.limits import RunLimits, describe_duration
+from harness.processes import RunningClock
 from harness.store import (
     HEARTBEAT_INTERVAL_S,
     FileSystemStore,
@@ -217,8 +218,9 @@ def execute(
         return None
 
     finals: dict[str, float] = {}
+    metrics_bytes: int | None = None
     try:  # however bad the reported values, the run ends in a record
-        finals, bad, unreadable, notes = _final_values(result, log, run_dir)
+        finals, bad, unreadable, notes, metrics_bytes = _final_values(result, log, run_dir)
         warnings += notes
         if status == "done" and unreadable is not None:
             status, error = "failed", unreadable
@@ -252,6 +254,7 @@ def execute(
         output_tail=tail,
         warnings=warnings,
         timings={name: round(value, 4) for name, value in timings.items()},
+        metrics_bytes=metrics_bytes,
     )
     written = store.write_record_if_held(record, token=token, worker=me["token"])
     stop_heartbeat()
@@ -264,15 +267,19 @@ def execute(
 
 def _final_values(
     result: CommandResult | None, log: MetricsLog, run_dir: Path
-) -> tuple[dict[str, float], tuple[int | None, str, float] | None, str | None, list[str]]:
+) -> tuple[dict[str, float], tuple[int | None, str, float] | None, str | None, list[str], int]:
     """The final metrics of a run, its first unusable value, why its metrics could not be
-    read at all (None: they could), and warnings about what was left out."""
+    read at all (None: they could), warnings about what was left out, and how many bytes of
+    ``metrics.jsonl`` they were read from (the record's ``metrics_bytes``).
+
+    Read once, here, after the command's process group has ended: the record counts these
+    bytes and no reader of the finished run reads further."""
     if result is not None and result.sources_declared:  # every row went through the log
-        return final_metrics([log.latest]), log.non_finite, None, []
+        return final_metrics([log.latest]), log.non_finite, None, [], log.size
     path = RunDir(run_dir).metrics
     read = read_metrics_checked(path)
     if read.error is not None:
-        return {}, None, read.error, []
+        return {}, None, read.error, [], 0
     warnings = non_numeric_last_reports(read.rows)
     unreadable = None
     if read.skipped:
@@ -281,7 +288,7 @@ def _final_values(
             warnings.insert(0, message)
         else:
             unreadable = message
-    return final_metrics(read.rows), first_non_finite(read.rows), unreadable, warnings
+    return final_metrics(read.rows), first_non_finite(read.rows), unreadable, warnings, read.size
 
 
 def _command_config(planned: RunConfigFile) -> CommandConfig | None:
@@ -295,24 +302,34 @@ class _TimedOut(Exception):
     """A built-in run reached its time limit."""
 
 
+# How often a built-in run's time limit is looked at.
+TIME_LIMIT_TICK_S = 1.0
+
+
 @contextlib.contextmanager
 def _time_limit(seconds: float | None) -> Iterator[None]:
-    """Raise :class:`_TimedOut` in the training loop when ``seconds`` have passed (a timer
-    signal: the loop is Python, so it stops at the next step). Only in the main thread."""
+    """Raise :class:`_TimedOut` in the training loop once it has run ``seconds`` (a timer
+    signal every :data:`TIME_LIMIT_TICK_S`: the loop is Python, so it stops at the next
+    step). Time the worker spends stopped (SIGSTOP, Ctrl-Z) is not counted
+    (:class:`~harness.processes.RunningClock`). Only in the main thread."""
     if seconds is None or threading.current_thread() is not threading.main_thread():
         yield
         return
+    clock = RunningClock(tick_s=TIME_LIMIT_TICK_S)
 
     def handler(signum: int, frame: object) -> None:
-        raise _TimedOut(f"timed out after {describe_duration(seconds)}")
+        if clock.running_s() >= seconds:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            raise _TimedOut(f"timed out after {describe_duration(seconds)}")
 
     previous = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    with clock:
+        signal.setitimer(signal.ITIMER_REAL, TIME_LIMIT_TICK_S, TIME_LIMIT_TICK_S)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
 
 
 def _note_command(

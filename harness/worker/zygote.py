@@ -21,7 +21,8 @@ stderr, so a stray print cannot corrupt the protocol)::
 A child is the worker of one run: its own stdout/stderr (``worker.log``), the environment the
 runner gave it, Ctrl-C and SIGTERM as a fresh process has them, and it ends with
 ``os._exit`` so that nothing of the zygote's stack runs in it. The zygote ignores Ctrl-C (the
-runner stops the runs) and exits when stdin closes; running children are left to finish and
+runner stops the runs) and exits when stdin closes, or when a reply finds the runner gone
+(silently: a BrokenPipeError is no news to anyone); running children are left to finish and
 write their records, as workers started one by one would be.
 """
 
@@ -36,21 +37,21 @@ import signal
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    replies = os.fdopen(os.dup(1), "w", buffering=1)
+    replies = Replies(os.dup(1))
     os.dup2(2, 1)  # a stray print goes to stderr, never into the protocol
     preload()
-    _reply(replies, {"ready": True})
+    replies.send({"ready": True})
     children: dict[int, tuple[str, int]] = {}  # pid -> (run_dir, pidfd)
     selector = selectors.DefaultSelector()
     selector.register(0, selectors.EVENT_READ, None)
     pending = b""
     open_input = True
-    while open_input:
+    while open_input and not replies.gone:
         for key, _ in selector.select():
             if key.data is None:  # requests, or EOF: the runner is gone or closed the pool
                 chunk = os.read(0, 1 << 16)
@@ -65,14 +66,14 @@ def main() -> int:
                     pidfd = os.pidfd_open(pid)
                     children[pid] = (request["run_dir"], pidfd)
                     selector.register(pidfd, selectors.EVENT_READ, pid)
-                    _reply(replies, {"started": request["run_dir"], "pid": pid})
+                    replies.send({"started": request["run_dir"], "pid": pid})
             else:  # a child ended
                 pid = key.data
                 run_dir, pidfd = children.pop(pid)
                 selector.unregister(pidfd)
                 os.close(pidfd)
                 _, status = os.waitpid(pid, 0)
-                _reply(replies, {"ended": run_dir, "pid": pid, "code": _exit_code(status)})
+                replies.send({"ended": run_dir, "pid": pid, "code": _exit_code(status)})
     return 0
 
 
@@ -147,7 +148,7 @@ def start_wandb_service() -> None:
 _WANDB_SERVICE: list[Any] = []  # the wandb service this zygote started, if any
 
 
-def fork_worker(request: dict[str, Any], replies: TextIO) -> int:
+def fork_worker(request: dict[str, Any], replies: Replies) -> int:
     """Fork the child that runs one run; returns its pid (in the zygote)."""
     sys.stdout.flush()
     sys.stderr.flush()
@@ -180,7 +181,9 @@ def _run_child(request: dict[str, Any]) -> int:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    from harness.store.run_logs import open_log
+
+    log = open_log(Path(request["log"]))  # never through a link: it would truncate its target
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)
@@ -206,8 +209,35 @@ def _exit_code(status: int) -> int:
     return os.WEXITSTATUS(status)
 
 
-def _reply(replies: TextIO, message: dict[str, Any]) -> None:
-    replies.write(json.dumps(message) + "\n")
+class Replies:
+    """The pipe the runner reads replies from. The runner may be gone (killed): its end of
+    the pipe is closed, and a reply would raise BrokenPipeError. Then replies stop, and the
+    zygote ends as when its input closes (its children run on and write their records);
+    nothing is printed, since nobody is there to read it but the runner's terminal.
+
+    Args:
+        fd: the pipe's write end (the zygote's own; closed by :meth:`close`).
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.gone = False
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Write one reply (a JSON line); nothing once the runner is gone."""
+        data = (json.dumps(message) + "\n").encode()
+        while data and not self.gone:
+            try:
+                data = data[os.write(self.fd, data) :]
+            except OSError:  # EPIPE: the runner is gone (SIGPIPE is ignored in Python)
+                self.close()
+
+    def close(self) -> None:
+        """Close the pipe (a forked child has no use for it)."""
+        if not self.gone:
+            self.gone = True
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
 
 
 if __name__ == "__main__":

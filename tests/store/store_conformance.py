@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from harness.processes import process_start_time
 from harness.store import RunConfigFile, RunKey, Store, StudyMeta, claim_owner
 from harness.store.records import RunRecord
 
@@ -71,7 +72,9 @@ def dead_pid() -> int:
 
 
 def owner_for(pid: int, role: str = "test") -> dict[str, Any]:
-    return {**claim_owner(role), "pid": pid, "pid_start": None}
+    """A claim naming process ``pid`` (with its start time: a claim without one proves
+    nothing)."""
+    return {**claim_owner(role), "pid": pid, "pid_start": process_start_time(pid)}
 
 
 # -- processes used by the concurrency tests (module level: spawn imports them by name) ------
