@@ -62,6 +62,7 @@ class LightningCsvSource(LogSource):
     """A folder of Lightning ``CSVLogger`` runs (``save_dir``)."""
 
     kind = "lightning"
+    reads_in_processes = True
 
     def find_runs(self) -> Sequence[RunRef]:
         root, folders = run_folders(
