@@ -20,7 +20,7 @@ from harness.importers._base import (
     RunState,
     RunUnreadable,
     SourceRun,
-    curve_from_rows,
+    curve_from_columns,
     parse_text_value,
 )
 
@@ -109,11 +109,15 @@ class MlflowSource(LogSource):
             raise RunUnreadable(ref.handle)
         run = ref.handle
         info = run.info
-        rows: list[dict[str, Any]] = []
+        steps: list[int] = []
+        names: list[str] = []
+        values: list[float] = []
         try:
             for key in sorted(run.data.metrics):
-                for metric in self._client.get_metric_history(info.run_id, key):
-                    rows.append({"step": metric.step, key: metric.value})
+                history = self._client.get_metric_history(info.run_id, key)
+                steps += [metric.step for metric in history]
+                names += [key] * len(history)
+                values += [metric.value for metric in history]
         except Exception as error:  # MLflow's own errors: a damaged metric file ...
             raise RunUnreadable(f"MLflow cannot read its metric history: {error}") from None
         config = {key: parse_text_value(value) for key, value in run.data.params.items()}
@@ -123,7 +127,7 @@ class MlflowSource(LogSource):
             location=f"{self.location} run {info.run_id}",
             config=config,
             state=_STATES.get(info.status, "running"),
-            curve=curve_from_rows(rows),
+            curve=curve_from_columns(steps, names, values),
             started_at=info.start_time / 1000 if info.start_time else None,
             ended_at=info.end_time / 1000 if info.end_time else None,
         )
