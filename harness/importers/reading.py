@@ -85,19 +85,27 @@ def _read_each(
 ) -> Iterator[SourceRun | str]:
     """Each run read, or why it could not be, in the order given."""
     workers = _processes()
+    done = 0
     if source.reads_in_processes and workers > 1 and len(refs) >= PROCESS_POOL_MIN_RUNS:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
 
         # spawn: a fresh interpreter (forking a process that runs polars' threads can hang)
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            for outcome in pool.map(_read_one, [source] * len(refs), refs, chunksize=RUNS_PER_TASK):
-                if advance is not None:
-                    advance()
-                yield outcome
-        return
-    for ref in refs:
+        try:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                for outcome in pool.map(
+                    _read_one, [source] * len(refs), refs, chunksize=RUNS_PER_TASK
+                ):
+                    if advance is not None:
+                        advance()
+                    done += 1
+                    yield outcome
+            return
+        except BrokenProcessPool:
+            pass  # a reading process died (out of memory ...): the rest are read here
+    for ref in refs[done:]:
         outcome = _read_one(source, ref)
         if advance is not None:
             advance()

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from import_helpers import LOGS
 
+from harness.importers.csv import LightningCsvSource
+
 ODD = Path(__file__).parent / "fixtures" / "odd"
 
 
@@ -232,3 +234,27 @@ def test_runs_read_in_processes_are_the_runs_read_in_one(source, folder, monkeyp
     for a, b in zip(pooled, serial, strict=True):
         assert a.curve.equals(b.curve, null_equal=True)
         assert (a.config, a.state, a.name) == (b.config, b.state, b.name)
+
+
+class DyingLightningSource(LightningCsvSource):
+    """Lightning logs whose reading processes die at their first run (as one killed for
+    memory would); read in this process, its runs read as usual."""
+
+    def read_run(self, ref):
+        import multiprocessing
+        import os
+
+        if multiprocessing.parent_process() is not None:
+            os._exit(1)
+        return super().read_run(ref)
+
+
+def test_runs_are_still_read_when_a_reading_process_dies(monkeypatch) -> None:
+    from harness.importers import reading
+
+    monkeypatch.setattr(reading, "PROCESS_POOL_MIN_RUNS", 1)
+    monkeypatch.setattr(reading, "_processes", lambda: 2)
+    source = DyingLightningSource(str(LOGS / "lightning"))
+    refs = source.find_runs()
+    runs, unreadable = reading.read_runs(source, refs)
+    assert len(runs) == len(refs) == 15 and not unreadable
