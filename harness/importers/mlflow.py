@@ -3,6 +3,11 @@
 Every run of every experiment (or of ``--experiment``): its params as the config (MLflow keeps
 them as text; numbers and booleans are read back as such), its status, and the full history
 of each metric (``MlflowClient.get_metric_history``).
+
+A local file store's runs are listed from its folders (``<experiment>/<run>/meta.yaml``, a
+run's fingerprint its files' sizes and times) and each is read through the client in the
+reading processes (:mod:`harness.importers.reading`): MLflow's own listing reads every metric
+file whole for its latest value, a second parse of every point, 57 ms a 5,000-step run.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +27,7 @@ from harness.importers._base import (
     RunUnreadable,
     SourceRun,
     curve_from_columns,
+    files_fingerprint,
     parse_text_value,
 )
 
@@ -46,6 +53,10 @@ class MlflowSource(LogSource):
         self._client: Any = None
         self._folder: Path | None = None  # a local file store's folder
 
+    def __getstate__(self) -> dict[str, Any]:
+        # a reading process connects its own client
+        return {**self.__dict__, "_client": None}
+
     def find_runs(self) -> Sequence[RunRef]:
         client = self._connect()
         try:
@@ -56,6 +67,9 @@ class MlflowSource(LogSource):
                     raise ImportFailure(
                         f"{self.location}: no MLflow experiment '{self.experiment}'"
                     )
+            if self._folder is not None:
+                self.reads_in_processes = True
+                return self._file_store_runs(experiments)
             ids = [experiment.experiment_id for experiment in experiments]
             runs = _all_runs(client, ids) if ids else []
         except ImportFailure:
@@ -80,6 +94,35 @@ class MlflowSource(LogSource):
             )
             for run in runs
         ]
+
+    def _file_store_runs(self, experiments: Sequence[Any]) -> list[RunRef]:
+        """A file store's active runs, from its folders: no metric file is read."""
+        assert self._folder is not None
+        refs = []
+        for experiment in experiments:
+            for meta in sorted((self._folder / experiment.experiment_id).glob("*/meta.yaml")):
+                run_id = meta.parent.name
+                try:
+                    info = _yaml(meta)
+                except (OSError, ValueError) as error:
+                    problem = f"its meta.yaml cannot be read: {error}"
+                    label = f"{experiment.name}/{run_id}"
+                    refs.append(RunRef(label=label, run_id=run_id, fingerprint="", handle=problem))
+                    continue
+                if info.get("lifecycle_stage", "active") != "active":
+                    continue  # deleted: MLflow's own listing leaves it out
+                files = sorted(path for path in meta.parent.rglob("*") if path.is_file())
+                refs.append(
+                    RunRef(
+                        label=f"{experiment.name}/{info.get('run_name') or run_id}",
+                        run_id=run_id,
+                        fingerprint=files_fingerprint(files),
+                        handle=_StoredRun(str(info.get("run_id") or run_id)),
+                    )
+                )
+        if not refs:
+            raise ImportFailure(f"{self.location}: no MLflow runs in it")
+        return refs
 
     def _runs_one_by_one(self, client: Any, experiments: Sequence[Any]) -> list[RunRef]:
         """The runs of a file store read one at a time (``<experiment>/<run>/meta.yaml``), a
@@ -107,7 +150,14 @@ class MlflowSource(LogSource):
     def read_run(self, ref: RunRef) -> SourceRun:
         if isinstance(ref.handle, str):
             raise RunUnreadable(ref.handle)
+        if self._client is None:  # in a reading process
+            self._connect()
         run = ref.handle
+        if isinstance(run, _StoredRun):
+            try:
+                run = self._client.get_run(run.run_id)
+            except Exception as error:  # MLflow's own: a damaged metric or param file
+                raise RunUnreadable(f"MLflow cannot read it: {error}") from None
         info = run.info
         steps: list[int] = []
         names: list[str] = []
@@ -153,6 +203,30 @@ class MlflowSource(LogSource):
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         self._client = MlflowClient(tracking_uri=uri)
         return self._client
+
+
+@dataclass(frozen=True)
+class _StoredRun:
+    """A file store's run, listed but not read yet."""
+
+    run_id: str
+
+
+def _yaml(path: Path) -> dict[str, Any]:
+    """A meta.yaml as a mapping.
+
+    Raises:
+        ValueError: not a YAML mapping.
+    """
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ValueError(str(error)) from None
+    if not isinstance(data, dict):
+        raise ValueError("not a mapping")
+    return data
 
 
 def _fingerprint(run: Any) -> str:

@@ -216,7 +216,8 @@ def test_a_record_cut_short_ends_the_file_and_a_damaged_one_names_the_run(tmp_pa
 
 
 @pytest.mark.parametrize(
-    ("source", "folder"), [("tensorboard", "tensorboard"), ("wandb", "wandb_offline")]
+    ("source", "folder"),
+    [("tensorboard", "tensorboard"), ("wandb", "wandb_offline"), ("mlflow", "mlruns")],
 )
 def test_runs_read_in_processes_are_the_runs_read_in_one(source, folder, monkeypatch) -> None:
     from harness.importers import reading
