@@ -75,12 +75,7 @@ class MlflowSource(LogSource):
         except ImportFailure:
             raise
         except Exception as error:  # MLflow's own errors (MlflowException, a refused URI)
-            if self._folder is None:
-                raise ImportFailure(
-                    f"{self.location}: MLflow cannot list the runs: {error}"
-                ) from None
-            # one damaged run fails the whole search of a file store: ask run by run
-            return self._runs_one_by_one(client, experiments)
+            raise ImportFailure(f"{self.location}: MLflow cannot list the runs: {error}") from None
         if not runs:
             raise ImportFailure(f"{self.location}: no MLflow runs in it")
         names = {e.experiment_id: e.name for e in experiments}
@@ -119,29 +114,6 @@ class MlflowSource(LogSource):
                         fingerprint=files_fingerprint(files),
                         handle=_StoredRun(str(info.get("run_id") or run_id)),
                     )
-                )
-        if not refs:
-            raise ImportFailure(f"{self.location}: no MLflow runs in it")
-        return refs
-
-    def _runs_one_by_one(self, client: Any, experiments: Sequence[Any]) -> list[RunRef]:
-        """The runs of a file store read one at a time (``<experiment>/<run>/meta.yaml``), a
-        run MLflow cannot read becoming one that :meth:`read_run` reports."""
-        assert self._folder is not None
-        refs = []
-        for experiment in experiments:
-            for meta in sorted((self._folder / experiment.experiment_id).glob("*/meta.yaml")):
-                run_id = meta.parent.name
-                label = f"{experiment.name}/{run_id}"
-                try:
-                    run = client.get_run(run_id)
-                except Exception as error:  # MLflow's own: a damaged metric or param file
-                    problem = f"MLflow cannot read it: {error}"
-                    refs.append(RunRef(label=label, run_id=run_id, fingerprint="", handle=problem))
-                    continue
-                label = f"{experiment.name}/{run.info.run_name or run_id}"
-                refs.append(
-                    RunRef(label=label, run_id=run_id, fingerprint=_fingerprint(run), handle=run)
                 )
         if not refs:
             raise ImportFailure(f"{self.location}: no MLflow runs in it")
