@@ -1,3 +1,5 @@
 from harness.cli import main
 
-raise SystemExit(main())
+# guarded: a process that `harness import-runs` starts to read runs imports this module again
+if __name__ == "__main__":
+    raise SystemExit(main())

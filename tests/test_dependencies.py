@@ -21,6 +21,7 @@ SHIPPED = ("harness", "models", "kernels", "analysis")  # [tool.setuptools.packa
 # distribution name -> the module it is imported as, where the two differ
 MODULE_OF = {"pyyaml": "yaml", "scikit-learn": "sklearn", "pillow": "PIL", "pydoe3": "pyDOE3"}
 MODULE_OF["mlflow-skinny"] = "mlflow"  # MLflow's client without its server
+MODULE_OF["protobuf"] = "google"  # google.protobuf
 
 
 def runtime_dependencies() -> list[str]:

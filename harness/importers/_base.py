@@ -84,6 +84,9 @@ class LogSource(ABC):
     """
 
     kind: str = ""
+    # whether its runs may be read in other processes, many at once (each run its own files;
+    # the source and its RunRefs pickle)
+    reads_in_processes: bool = False
 
     def __init__(self, location: str) -> None:
         self.location = location
@@ -107,25 +110,62 @@ class LogSource(ABC):
 
 def curve_from_rows(rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
     """A curve from rows of ``{"step": int, metric: number, ...}``: one row per step (rows of
-    one step merged, the later value winning), steps ascending, non-numbers left out."""
+    one step merged, the later value winning), steps ascending, non-numbers left out (a step
+    whose rows hold none is kept, its metrics null)."""
     import polars as pl
 
-    by_step: dict[int, dict[str, float]] = {}
+    steps: list[int] = []
+    names: list[str] = []
+    values: list[float] = []
+    every_step: set[int] = set()
     for row in rows:
         step = row.get("step")
         if isinstance(step, bool) or not isinstance(step, int | float):
             continue
-        values = by_step.setdefault(int(step), {})
+        every_step.add(int(step))
         for key, value in row.items():
             if key != "step" and isinstance(value, int | float) and not isinstance(value, bool):
-                values[key] = float(value)
-    names = sorted({name for values in by_step.values() for name in values})
-    steps = sorted(by_step)
-    columns: dict[str, Any] = {"step": steps}
-    for name in names:
-        columns[name] = [by_step[step].get(name) for step in steps]
-    schema = {"step": pl.Int64, **{name: pl.Float64 for name in names}}
-    return pl.DataFrame(columns, schema=schema)
+                steps.append(int(step))
+                names.append(key)
+                values.append(float(value))
+    curve = curve_from_columns(steps, names, values)
+    if len(every_step) > curve.height:
+        every = pl.DataFrame({"step": sorted(every_step)}, schema={"step": pl.Int64})
+        curve = every.join(curve, on="step", how="left")
+    return curve
+
+
+def curve_from_columns(
+    steps: Sequence[int] | pl.Series,
+    names: Sequence[str] | pl.Series,
+    values: Sequence[float] | pl.Series,
+) -> pl.DataFrame:
+    """A curve from points given as three aligned columns, in the order they were logged.
+
+    Args:
+        steps: each point's step.
+        names: each point's metric.
+        values: each point's value.
+
+    Returns:
+        One row per step, ascending: ``step`` (Int64) and a Float64 column per metric (sorted
+        by name; null where a metric has no point at that step). Of two points of a metric at
+        one step, the later wins.
+    """
+    import polars as pl
+
+    if len(steps) == 0:
+        return pl.DataFrame(schema={"step": pl.Int64})
+    wide = (
+        pl.DataFrame(
+            {"step": steps, "name": names, "value": values},
+            schema={"step": pl.Int64, "name": pl.String, "value": pl.Float64},
+        )
+        .unique(subset=["step", "name"], keep="last", maintain_order=True)
+        .pivot(on="name", index="step", values="value")
+        .sort("step")
+    )
+    return wide.select("step", *sorted(c for c in wide.columns if c != "step"))
 
 
 def parse_text_value(text: str) -> Any:

@@ -15,6 +15,9 @@ run, its config the ``hparams.yaml`` beside the metrics (and ``key=value`` parts
   column that changes within a run is a metric; without one (one row per run), text,
   true/false and integer columns are config and fractional-number columns metrics, except
   those named by ``--config-columns``, ``--variant-by`` or ``--seed-key`` (config).
+
+**W&B's chart export** (a line-plot panel's "Download CSV": ``Step``, ``<run> - <metric>``,
+``__MIN``, ``__MAX``) is read as a long table (:mod:`harness.importers.wandb_chart`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from harness.importers._base import (
     parse_text_value,
     run_folders,
 )
+from harness.importers.wandb_chart import chart_to_long, is_chart_export
 
 if TYPE_CHECKING:
     import polars as pl
@@ -62,6 +66,7 @@ class LightningCsvSource(LogSource):
     """A folder of Lightning ``CSVLogger`` runs (``save_dir``)."""
 
     kind = "lightning"
+    reads_in_processes = True
 
     def find_runs(self) -> Sequence[RunRef]:
         root, folders = run_folders(
@@ -138,6 +143,16 @@ class CsvTableSource(LogSource):
             )
         except Exception as error:  # polars' parse errors
             raise ImportFailure(f"{path}: not a readable CSV table: {error}") from None
+        grouped: dict[str, str] = {}
+        if self.run_column is None and is_chart_export(table.columns):
+            step_column = self.step_column or table.columns[0]
+            if step_column not in STEP_COLUMNS and self.step_column is None:
+                raise ImportFailure(
+                    f"{path}: a W&B chart export whose x axis is '{step_column}', not steps: "
+                    "export the panel with Step on the x axis (or name the column with "
+                    "--step-column)"
+                )
+            table, grouped = chart_to_long(table, step_column)
         run = _pick(table.columns, self.run_column, RUN_COLUMNS, "run", path)
         if run is None:
             raise ImportFailure(
@@ -147,7 +162,7 @@ class CsvTableSource(LogSource):
         step = _pick(table.columns, self.step_column, STEP_COLUMNS, "step", path)
         state = next((c for c in STATE_COLUMNS if c in table.columns), None)
         layout = _Layout(run=run, step=step, state=state, table=table, extra=self.config_columns)
-        return [
+        refs = [
             RunRef(
                 label=str(name),
                 run_id=str(name),
@@ -157,9 +172,16 @@ class CsvTableSource(LogSource):
             )
             for (name,), rows in table.group_by(run, maintain_order=True)
         ]
+        # lines of a chart export that are no run: listed, to be named as unreadable
+        return refs + [
+            RunRef(label=line, run_id=line, fingerprint="", handle=(None, why))
+            for line, why in grouped.items()
+        ]
 
     def read_run(self, ref: RunRef) -> SourceRun:
         layout, rows = ref.handle
+        if layout is None:
+            raise RunUnreadable(rows)
         return layout.run(ref.label, rows, location=self.location)
 
 

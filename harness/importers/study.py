@@ -28,10 +28,12 @@ from harness.store.imported import (
     imported_records,
     write_imported_run,
 )
+from harness.store.read_only import IMPORTED_STUDY
 
 # What study.json keeps about an import (StudyMeta.other): where the runs came from and how
-# they were grouped, so a re-import groups them the same way.
-IMPORT_META = "imported"
+# they were grouped, so a re-import groups them the same way; it also makes the study
+# read-only (harness.store.read_only)
+IMPORT_META = IMPORTED_STUDY
 
 
 @dataclass(frozen=True, kw_only=True)

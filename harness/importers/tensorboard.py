@@ -1,15 +1,16 @@
 """TensorBoard log folders: one sub-folder per run, each with its ``events.out.tfevents.*`` files.
 
-Read with TensorBoard's own ``EventAccumulator``: every scalar with its step (scalars written as
-TF2 tensors too). A run's config comes from its hparams (``SummaryWriter.add_hparams`` or the
-hparams plugin) and from ``key=value`` parts of its folder path (``lr=0.1,seed=2/``); its state
-from the hparams session's end status, when it has one (finished otherwise: event files say
-nothing else about how a run ended).
+Read by :mod:`harness.importers.tb_events` with TensorBoard's own protobuf messages and the
+rules of its ``EventAccumulator``, much faster than the accumulator itself: every scalar with
+its step (scalars written as TF2 tensors too). A run's config comes from its hparams
+(``SummaryWriter.add_hparams`` or the hparams plugin) and from ``key=value`` parts of its folder
+path (``lr=0.1,seed=2/``); its state from the hparams session's end status, when it has one
+(finished otherwise: event files say nothing else about how a run ended).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from harness.importers._base import (
     RunUnreadable,
     SourceRun,
     config_from_path,
-    curve_from_rows,
+    curve_from_columns,
     files_fingerprint,
     folder_label,
     run_folders,
@@ -35,6 +36,7 @@ class TensorBoardSource(LogSource):
     """A TensorBoard log folder (the ``--logdir`` one would give ``tensorboard``)."""
 
     kind = "tensorboard"
+    reads_in_processes = True
 
     def find_runs(self) -> Sequence[RunRef]:
         root, folders = run_folders(
@@ -53,25 +55,37 @@ class TensorBoardSource(LogSource):
         return refs
 
     def read_run(self, ref: RunRef) -> SourceRun:
-        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+        from harness.importers.tb_events import DamagedEventFile, read_run_events
 
         folder: Path = ref.handle
-        accumulator = EventAccumulator(str(folder), size_guidance={"scalars": 0, "tensors": 0})
         try:
-            accumulator.Reload()
-        except Exception as error:  # the reader's errors are its own (DataLossError ...)
-            raise RunUnreadable(f"TensorBoard cannot read its event files: {error}") from None
-        rows = _scalar_rows(accumulator)
-        config, state = _hparams(accumulator)
+            events = read_run_events(sorted(folder.glob(EVENT_FILE_GLOB)))
+        except DamagedEventFile as error:
+            raise RunUnreadable(f"an event file is damaged: {error}") from None
+        except OSError as error:
+            raise RunUnreadable(f"its event files cannot be read: {error}") from None
+        except Exception as error:  # protobuf's own (DecodeError): not an event file
+            raise RunUnreadable(f"its event files cannot be parsed: {error}") from None
+        config, state = _hparams(events.plugin_content.get("hparams", {}))
         config = {**config_from_path(ref.label), **config}
-        wall_times = [row.pop("_wall_time") for row in rows]
+        steps: list[int] = []
+        names: list[str] = []
+        values: list[float] = []
+        wall_times: list[float] = []
+        # simple values first, then tensors: of a tag logged both ways, the tensor wins
+        for points_by_tag in (events.scalars, events.tensors):
+            for tag, points in points_by_tag.items():
+                steps += [point.step for point in points]
+                names += [tag] * len(points)
+                values += [point.value for point in points]
+                wall_times += [point.wall_time for point in points]
         return SourceRun(
             run_id=ref.label,
             name=ref.label,
             location=str(folder),
             config=config,
             state=state,
-            curve=curve_from_rows(rows),
+            curve=curve_from_columns(steps, names, values),
             started_at=min(wall_times, default=None),
             ended_at=max(wall_times, default=None),
         )
@@ -84,42 +98,20 @@ def _require_tensorboard() -> None:
         raise ImportFailure(f"reading TensorBoard logs needs TensorBoard: {INSTALL_HINT}") from None
 
 
-def _scalar_rows(accumulator: Any) -> list[dict[str, Any]]:
-    """One row per scalar event: ``step``, the tag's value and the event's wall time."""
-    rows: list[dict[str, Any]] = []
-    tags = accumulator.Tags()
-    for tag in tags.get("scalars", []):
-        for event in accumulator.Scalars(tag):
-            rows.append({"step": event.step, tag: event.value, "_wall_time": event.wall_time})
-    for tag in tags.get("tensors", []):
-        metadata = accumulator.SummaryMetadata(tag)
-        if metadata.plugin_data.plugin_name != "scalars":
-            continue
-        from tensorboard.util import tensor_util
-
-        for event in accumulator.Tensors(tag):
-            value = tensor_util.make_ndarray(event.tensor_proto)
-            if value.size == 1:
-                rows.append(
-                    {"step": event.step, tag: float(value.item()), "_wall_time": event.wall_time}
-                )
-    return rows
-
-
 # hparams session end status (tensorboard.plugins.hparams.api_pb2.Status): 2 is STATUS_FAILURE
 STATUS_FAILURE = 2
 
 
-def _hparams(accumulator: Any) -> tuple[dict[str, Any], RunState]:
-    """The run's hparams and, when the hparams session says, how it ended."""
+def _hparams(contents: Mapping[str, bytes]) -> tuple[dict[str, Any], RunState]:
+    """The run's hparams and, when the hparams session says, how it ended.
+
+    Args:
+        contents: the hparams plugin's content of each of its tags.
+    """
     from tensorboard.plugins.hparams import plugin_data_pb2
 
     config: dict[str, Any] = {}
     state: RunState = "finished"
-    try:
-        contents = accumulator.PluginTagToContent("hparams")
-    except KeyError:
-        return config, state
     for content in contents.values():
         data = plugin_data_pb2.HParamsPluginData.FromString(content)
         if data.HasField("session_start_info"):

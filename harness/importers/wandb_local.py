@@ -1,6 +1,7 @@
 """wandb run folders on disk: ``wandb/run-*`` (synced) and ``wandb/offline-run-*`` (offline).
 
-Each run's ``.wandb`` log is decoded by the reader harness already uses for scripts that log
+Each run's ``.wandb`` log is decoded column-wise (:mod:`harness.importers.wandb_log`), or, where
+that reading does not take it, record by record by the reader harness uses for scripts that log
 to wandb themselves (:func:`harness.worker.wandb_source.read_run_dir`): config, history, summary
 and exit code, through wandb's own protobuf module.
 """
@@ -20,6 +21,7 @@ from harness.importers._base import (
     curve_from_rows,
     files_fingerprint,
 )
+from harness.importers.wandb_log import WandbLog
 
 
 class WandbLocalSource(LogSource):
@@ -27,6 +29,7 @@ class WandbLocalSource(LogSource):
     or a single run folder."""
 
     kind = "wandb"
+    reads_in_processes = True
 
     def find_runs(self) -> Sequence[RunRef]:
         root = Path(self.location)
@@ -54,12 +57,15 @@ class WandbLocalSource(LogSource):
         ]
 
     def read_run(self, ref: RunRef) -> SourceRun:
+        from harness.importers.wandb_log import NotColumnar, read_wandb_folder
         from harness.worker.metric_sources import MetricSourceError
-        from harness.worker.wandb_source import read_run_dir
 
         path: Path = ref.handle
         try:
-            run = read_run_dir(path)
+            try:
+                run = read_wandb_folder(path)
+            except NotColumnar:
+                run = _read_record_by_record(path)
         except (MetricSourceError, OSError) as error:
             raise RunUnreadable(str(error)) from None
         logs = sorted(path.glob("*.wandb"))
@@ -68,15 +74,30 @@ class WandbLocalSource(LogSource):
             "running" if run.exit_code is None else "finished" if run.exit_code == 0 else "crashed"
         )
         return SourceRun(
-            run_id=run.run_id,
+            run_id=path.name.rsplit("-", 1)[-1],
             name=run.name or path.name,
             location=str(path),
             config=run.config,
             state=state,
-            curve=curve_from_rows(run.rows),
+            curve=run.curve,
             started_at=run.started_at,
             ended_at=ended if state != "running" else None,
         )
+
+
+def _read_record_by_record(path: Path) -> WandbLog:
+    """The reference reading (the worker's), for a log the column-wise one does not take."""
+    from harness.worker.wandb_source import read_run_dir
+
+    run = read_run_dir(path)
+    return WandbLog(
+        curve=curve_from_rows(run.rows),
+        name=run.name,
+        group=run.group,
+        config=run.config,
+        exit_code=run.exit_code,
+        started_at=run.started_at,
+    )
 
 
 def _is_run_dir(path: Path) -> bool:

@@ -197,6 +197,7 @@ def run_study(
     """
     progress = progress or NoProgress()
     store = FileSystemStore(study_dir_for(spec, runs_root))
+    store.refuse_if_imported("run a study into it")
     if fresh:
         archive_for_fresh(store)
     plans = plan_runs(spec, store, wandb=wandb)

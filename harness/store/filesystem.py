@@ -43,6 +43,7 @@ from harness.store.layout import (
     phase_decisions_file,
 )
 from harness.store.meta import PhaseDecision, SequentialLooks, StudyMeta
+from harness.store.read_only import imported_from, refuse_writing
 from harness.store.records import RunRecord, Status
 from harness.store.unreadable import UnreadableFile, load_json, load_json_object, warn_unreadable
 
@@ -91,6 +92,9 @@ class FileSystemStore(Store):
             stored = load_json_object(path)
         except UnreadableFile:
             stored = None  # a damaged description is replaced
+        origin = imported_from(stored or {})
+        if origin is not None and imported_from(meta.other) is None:
+            raise refuse_writing(self.study_dir, origin, "describe it as another study")
         if stored is not None and _same_description(stored, json.loads(text)):
             return
         atomic_write_text(path, text)
@@ -111,6 +115,20 @@ class FileSystemStore(Store):
                 f"{path}: not a readable study description ({problem}); run 'harness study' "
                 "on the study file again to rewrite it (finished runs are kept)"
             ) from None
+
+    def refuse_if_imported(self, action: str) -> None:
+        """Refuse ``action`` when the study was imported (:mod:`harness.store.read_only`).
+
+        Raises:
+            UserError: it was, naming where from and how to import it again.
+        """
+        try:
+            stored = load_json_object(self.study_dir / STUDY_FILE)
+        except UnreadableFile:
+            stored = None  # a damaged description: rewritten by the study, as before
+        origin = imported_from(stored or {})
+        if origin is not None:
+            raise refuse_writing(self.study_dir, origin, action)
 
     # -- runs -------------------------------------------------------------------------------
     def run_dir(self, key: RunKey) -> Path:
@@ -160,6 +178,7 @@ class FileSystemStore(Store):
         return config
 
     def try_claim(self, key: RunKey, owner: dict[str, Any]) -> bool:
+        self.refuse_if_imported("run into it")
         path = self.paths(key).claim
         path.parent.mkdir(parents=True, exist_ok=True)
         if exclusive_create(path, owner):
@@ -415,6 +434,7 @@ class FileSystemStore(Store):
         """Move the whole study directory aside (for ``--fresh``); nothing is deleted."""
         if not self.study_dir.exists():
             return None
+        self.refuse_if_imported("move it aside for --fresh")
         stamp = time.strftime("%Y%m%d-%H%M%S")
         target = self.study_dir.with_name(f"{self.study_dir.name}.old-{stamp}")
         suffix = 1

@@ -179,6 +179,7 @@ class Search:
         self.say = say
         self.poll_interval = poll_interval
         self.store = FileSystemStore(study_dir)
+        self.store.refuse_if_imported("run a search into it")
         # A retried trial reruns its failed runs (a diverged run prunes the trial instead).
         self.scheduler = Scheduler(
             self.store, executor_factory, study_name=spec.name, role="tune", retry=("failed",)

@@ -127,17 +127,27 @@ def test_a_second_source_is_not_mixed_into_an_import(logs, tmp_path, capsys):
 
 
 def test_a_damaged_mlflow_run_is_named_and_the_rest_imported(logs, tmp_path, capsys):
-    # one damaged metric file makes MLflow's search of the whole file store fail
+    # one damaged metric file (MLflow's search of the whole file store would fail on it)
     damaged = sorted((logs / "mlruns").glob("*/*/metrics/val_loss"))[0]
     damaged.write_text("garbage line\n")
-    run_id = damaged.parent.parent.name
+    meta = (damaged.parent.parent / "meta.yaml").read_text()
+    run_name = next(line for line in meta.splitlines() if line.startswith("run_name:"))
+    run_name = run_name.split(":", 1)[1].strip()
     code, out, err = harness(
         capsys, "import-runs", "mlflow", str(logs / "mlruns"), "-o", str(tmp_path / "s")
     )
     assert code == 0
     assert "imported 14 of 15 runs" in out
-    assert f"warning: attn-ablation/{run_id}: could not be read: MLflow cannot read it" in err
+    # named by its name, which the file store's listing reads from its meta.yaml
+    assert f"warning: attn-ablation/{run_name}: could not be read: MLflow cannot read it" in err
     assert "Traceback" not in err
+
+
+def test_an_mlflow_store_given_as_a_uri_is_still_listed_by_mlflow(logs, tmp_path, capsys):
+    uri = (logs / "mlruns").resolve().as_uri()
+    code, out, err = harness(capsys, "import-runs", "mlflow", uri, "-o", str(tmp_path / "s"))
+    assert code == 0, err
+    assert "imported 15 of 15 runs" in out
 
 
 @pytest.mark.parametrize(
