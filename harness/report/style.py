@@ -65,6 +65,7 @@ VERDICT_COLOUR: Mapping[str, str] = {
 WITHHELD_NOTE: dict[Withheld, str] = {
     Withheld.UNMEASURED_NOISE: "noise unmeasured",
     Withheld.LOST_RUNS: "lost runs",
+    Withheld.TOO_FEW_SEEDS: "one seed: no verdict",
 }
 
 #: Added to an interval computed from the surviving runs alone (either side lost runs): it is
