@@ -22,9 +22,23 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from analysis import stats
 from analysis.distributions import FloatArray, t_quantile, t_two_sided_p
+from analysis.unequal_variances import contrasts_with_group_variances, fit_group_variances
 
-__all__ = ["BlockedFit", "ContrastResult", "fit_seed_blocked", "seed_blocked_contrasts"]
+__all__ = [
+    "BlockedFit",
+    "BridgedPairs",
+    "ContrastResult",
+    "bridged_pair_tests",
+    "fit_seed_blocked",
+    "seed_blocked_contrasts",
+]
+
+# Above this many runs in a pair's three-variant table the per-variant-variance fit (whose
+# cost grows with the cube of the runs) is skipped for the paired t-test on the shared seeds:
+# with that many seeds a lost run costs the paired test next to nothing.
+MAX_BRIDGED_RUNS = 600
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,6 +182,120 @@ def seed_blocked_contrasts(
         ci_high=estimate + half,
         estimable=estimable,
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class BridgedPairs:
+    """Tests of pairs ``mu[a] - mu[b]`` with per-variant variances (arrays over the pairs).
+
+    Attributes:
+        tests: estimate, standard error, Satterthwaite df, p-value and CI per pair (NaN where
+            the pair's variance cannot be estimated: a side with fewer than 2 runs).
+        bridge: the third variant whose runs linked the pair's unshared seeds, -1 where none
+            did (the test is then the paired t-test on the shared seeds).
+        sd_diff: the sd of one seed's difference, ``sqrt(sigma_a^2 + sigma_b^2)``, from the
+            fit's variant variances (the paired differences' sd where there is no bridge).
+    """
+
+    tests: ContrastResult
+    bridge: np.ndarray
+    sd_diff: FloatArray
+
+
+def bridged_pair_tests(
+    values: ArrayLike, a: ArrayLike, b: ArrayLike, *, alpha: float = 0.05
+) -> BridgedPairs:
+    """Each pair on its own shared seeds plus, where one of them lost a run, a bridge: the
+    seed-blocked model of the pair and one third variant, with one error variance per variant.
+
+    The third variant is the one that ran the most seeds on which exactly one of ``a``, ``b``
+    ran (those runs say something about the pair through it); it is chosen from which runs
+    exist, never from their values. On three variants one variance per variant is no
+    assumption at all (three variances are the three entries of the within-seed covariance),
+    so the test stays valid however unequal the noise; the estimate is least squares, its
+    error from unbiased variant variances and its df Satterthwaite's
+    (:mod:`analysis.unequal_variances`). Where no third variant ran such a seed, or the table
+    is large (``MAX_BRIDGED_RUNS``), the test is the paired t-test on the shared seeds, which
+    is what the three-variant fit gives on seeds all three ran.
+
+    Args:
+        values: ``(k, S)`` metric per variant and seed, NaN where the run is missing.
+        a, b: variant indices of the pairs, same shape; ``diff = a - b``.
+        alpha: two-sided level of the CIs.
+
+    Returns:
+        The tests (see :class:`BridgedPairs`).
+    """
+    y = np.asarray(values, dtype=np.float64)
+    present = np.isfinite(y)
+    ia = np.atleast_1d(np.asarray(a, dtype=np.int64))
+    ib = np.atleast_1d(np.asarray(b, dtype=np.int64))
+    m = ia.size
+    columns = {
+        name: np.full(m, np.nan)
+        for name in ("estimate", "std_error", "df", "statistic", "p_value", "ci_low", "ci_high")
+    }
+    bridge = np.full(m, -1)
+    sd_diff = np.full(m, np.nan)
+    for i in range(m):
+        pa, pb = present[ia[i]], present[ib[i]]
+        alone = pa ^ pb
+        score = present[:, alone].sum(axis=1)
+        score[[ia[i], ib[i]]] = -1
+        third = int(np.argmax(score))
+        rows = [int(ia[i]), int(ib[i])]
+        if score[third] > 0 and 3 * present.shape[1] <= MAX_BRIDGED_RUNS:
+            rows.append(third)
+            bridge[i] = third
+        sub = y[rows]
+        sub = sub[:, np.isfinite(sub).sum(axis=0) >= 2]  # a seed with one run says nothing
+        result, sd = _per_variant_contrast(sub, alpha) if len(rows) == 3 else _paired(sub, alpha)
+        for name in columns:
+            columns[name][i] = result[name]
+        sd_diff[i] = sd
+    estimable = np.isfinite(columns["std_error"])
+    return BridgedPairs(
+        tests=ContrastResult(estimable=estimable, **columns), bridge=bridge, sd_diff=sd_diff
+    )
+
+
+def _paired(values: np.ndarray, alpha: float) -> tuple[dict[str, float], float]:
+    """The paired t-test of row 0 minus row 1 on the seeds both ran; and the sd of the
+    differences."""
+    differences = values[0] - values[1]
+    n, mean, sd = stats.sample_stats(differences[np.isfinite(differences)][None, :])
+    test = stats.paired_from_stats(n, mean, sd, alpha=alpha)
+    names = ("estimate", "std_error", "df", "statistic", "p_value", "ci_low", "ci_high")
+    return {name: float(np.asarray(getattr(test, name))[0]) for name in names}, float(sd[0])
+
+
+def _per_variant_contrast(values: np.ndarray, alpha: float) -> tuple[dict[str, float], float]:
+    """Variant 0 minus variant 1 in ``y ~ variant + seed`` on ``values`` (rows: variants,
+    columns: seeds) with one error variance per variant; and the sd of one seed's difference."""
+    k, n_seeds = values.shape
+    variant, seed = np.nonzero(np.isfinite(values))
+    nan = {name: np.nan for name in ("estimate", "std_error", "df", "statistic", "p_value",
+                                     "ci_low", "ci_high")}  # fmt: skip
+    if n_seeds == 0 or min(int((variant == 0).sum()), int((variant == 1).sum())) < 2:
+        return nan, np.nan
+    design = np.zeros((variant.size, k + n_seeds))
+    design[np.arange(variant.size), variant] = 1.0
+    design[np.arange(variant.size), k + seed] = 1.0
+    fit = fit_group_variances(design, values[variant, seed], variant)
+    row = np.zeros(k + n_seeds)
+    row[0], row[1] = 1.0, -1.0
+    test = contrasts_with_group_variances(fit, row, alpha=alpha)
+    result = {
+        "estimate": float(test.estimate[0]),
+        "std_error": float(test.std_error[0]),
+        "df": float(test.df[0]),
+        "statistic": float(test.statistic[0]),
+        "p_value": float(test.p_value[0]),
+        "ci_low": float(test.ci_low[0]),
+        "ci_high": float(test.ci_high[0]),
+    }
+    sd = float(np.sqrt(max(fit.variances[0], 0.0) + max(fit.variances[1], 0.0)))
+    return result, sd
 
 
 def _components(present: np.ndarray) -> np.ndarray:
