@@ -1039,6 +1039,10 @@ def _estimate(
     prob = stats.prob_improvement_paired(x[ia], x[ib], direction)
     for i in np.flatnonzero(is_welch | (shared == 0)):
         prob[i] = stats.prob_improvement_unpaired(x[ia[i]], x[ib[i]], direction)
+    # No test, no bridge: the pair is labelled by how its runs line up, and a share of one
+    # seed is no probability.
+    prob = np.where(too_few, np.nan, prob)
+    design = np.where(too_few & is_blocked, "paired", design)
     return _PairTests(
         estimate=columns["estimate"],
         std_error=columns["std_error"],
@@ -1225,7 +1229,7 @@ def _design_warnings(
     if all(d == "paired" for d in designs):
         for i, (a, b) in enumerate(pairs[: len(comparisons)]):
             unused = int(n_runs[a] + n_runs[b] - 2 * shared[i])
-            if unused:
+            if unused and comparisons[i].withheld != Withheld.TOO_FEW_SEEDS:
                 warnings.append(
                     f"{names[a]} vs {names[b]}: paired on the {shared[i]} shared seeds; "
                     f"{unused} run(s) without a partner are left out"
