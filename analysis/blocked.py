@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike
 
 from analysis import stats
 from analysis.distributions import FloatArray, t_quantile, t_two_sided_p
-from analysis.unequal_variances import contrasts_with_group_variances, fit_group_variances
+from analysis.unequal_variances import seed_blocked_variant_contrast
 
 __all__ = [
     "BlockedFit",
@@ -35,10 +35,10 @@ __all__ = [
     "seed_blocked_contrasts",
 ]
 
-# Above this many runs in a pair's three-variant table the per-variant-variance fit (whose
-# cost grows with the cube of the runs) is skipped for the paired t-test on the shared seeds:
-# with that many seeds a lost run costs the paired test next to nothing.
-MAX_BRIDGED_RUNS = 600
+# A pair sharing this many seeds keeps the paired t-test on them even when it lost runs: a
+# bridge adds a few df to some 30, which moves nothing (t quantiles differ by < 1 %), and the
+# fit per pair would dominate the time of a comparison of many variants on thousands of seeds.
+BRIDGE_BELOW_SHARED = 30
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -214,9 +214,9 @@ def bridged_pair_tests(
     assumption at all (three variances are the three entries of the within-seed covariance),
     so the test stays valid however unequal the noise; the estimate is least squares, its
     error from unbiased variant variances and its df Satterthwaite's
-    (:mod:`analysis.unequal_variances`). Where no third variant ran such a seed, or the table
-    is large (``MAX_BRIDGED_RUNS``), the test is the paired t-test on the shared seeds, which
-    is what the three-variant fit gives on seeds all three ran.
+    (:mod:`analysis.unequal_variances`). Where no third variant ran such a seed, or the pair
+    shares ``BRIDGE_BELOW_SHARED`` seeds or more, the test is the paired t-test on the shared
+    seeds, which is what the three-variant fit gives on seeds all three ran.
 
     Args:
         values: ``(k, S)`` metric per variant and seed, NaN where the run is missing.
@@ -236,20 +236,23 @@ def bridged_pair_tests(
         for name in ("estimate", "std_error", "df", "statistic", "p_value", "ci_low", "ci_high")
     }
     bridge = np.full(m, -1)
-    sd_diff = np.full(m, np.nan)
-    for i in range(m):
-        pa, pb = present[ia[i]], present[ib[i]]
-        alone = pa ^ pb
+    # Shared seeds first, all pairs at once: the paired t-test where no bridge is taken.
+    n_diff, mean_diff, sd_diff = stats.sample_stats(y[ia] - y[ib])
+    paired = stats.paired_from_stats(n_diff, mean_diff, sd_diff, alpha=alpha)
+    for name in columns:
+        columns[name] = np.asarray(getattr(paired, name), dtype=np.float64).copy()
+    shared = (present[ia] & present[ib]).sum(axis=1)
+    for i in np.flatnonzero(shared < BRIDGE_BELOW_SHARED):
+        alone = present[ia[i]] ^ present[ib[i]]
         score = present[:, alone].sum(axis=1)
         score[[ia[i], ib[i]]] = -1
         third = int(np.argmax(score))
-        rows = [int(ia[i]), int(ib[i])]
-        if score[third] > 0 and 3 * present.shape[1] <= MAX_BRIDGED_RUNS:
-            rows.append(third)
-            bridge[i] = third
-        sub = y[rows]
+        if score[third] <= 0:
+            continue
+        bridge[i] = third
+        sub = y[[int(ia[i]), int(ib[i]), third]]
         sub = sub[:, np.isfinite(sub).sum(axis=0) >= 2]  # a seed with one run says nothing
-        result, sd = _per_variant_contrast(sub, alpha) if len(rows) == 3 else _paired(sub, alpha)
+        result, sd = _per_variant_contrast(sub, alpha)
         for name in columns:
             columns[name][i] = result[name]
         sd_diff[i] = sd
@@ -259,43 +262,16 @@ def bridged_pair_tests(
     )
 
 
-def _paired(values: np.ndarray, alpha: float) -> tuple[dict[str, float], float]:
-    """The paired t-test of row 0 minus row 1 on the seeds both ran; and the sd of the
-    differences."""
-    differences = values[0] - values[1]
-    n, mean, sd = stats.sample_stats(differences[np.isfinite(differences)][None, :])
-    test = stats.paired_from_stats(n, mean, sd, alpha=alpha)
-    names = ("estimate", "std_error", "df", "statistic", "p_value", "ci_low", "ci_high")
-    return {name: float(np.asarray(getattr(test, name))[0]) for name in names}, float(sd[0])
-
-
 def _per_variant_contrast(values: np.ndarray, alpha: float) -> tuple[dict[str, float], float]:
     """Variant 0 minus variant 1 in ``y ~ variant + seed`` on ``values`` (rows: variants,
     columns: seeds) with one error variance per variant; and the sd of one seed's difference."""
-    k, n_seeds = values.shape
-    variant, seed = np.nonzero(np.isfinite(values))
-    nan = {name: np.nan for name in ("estimate", "std_error", "df", "statistic", "p_value",
-                                     "ci_low", "ci_high")}  # fmt: skip
-    if n_seeds == 0 or min(int((variant == 0).sum()), int((variant == 1).sum())) < 2:
-        return nan, np.nan
-    design = np.zeros((variant.size, k + n_seeds))
-    design[np.arange(variant.size), variant] = 1.0
-    design[np.arange(variant.size), k + seed] = 1.0
-    fit = fit_group_variances(design, values[variant, seed], variant)
-    row = np.zeros(k + n_seeds)
-    row[0], row[1] = 1.0, -1.0
-    test = contrasts_with_group_variances(fit, row, alpha=alpha)
-    result = {
-        "estimate": float(test.estimate[0]),
-        "std_error": float(test.std_error[0]),
-        "df": float(test.df[0]),
-        "statistic": float(test.statistic[0]),
-        "p_value": float(test.p_value[0]),
-        "ci_low": float(test.ci_low[0]),
-        "ci_high": float(test.ci_high[0]),
-    }
-    sd = float(np.sqrt(max(fit.variances[0], 0.0) + max(fit.variances[1], 0.0)))
-    return result, sd
+    names = ("estimate", "std_error", "df", "statistic", "p_value", "ci_low", "ci_high")
+    present = np.isfinite(values)
+    if values.shape[1] == 0 or min(int(present[0].sum()), int(present[1].sum())) < 2:
+        return dict.fromkeys(names, np.nan), np.nan
+    test, variances = seed_blocked_variant_contrast(values, 0, 1, alpha=alpha)
+    sd = float(np.sqrt(max(variances[0], 0.0) + max(variances[1], 0.0)))
+    return {name: float(getattr(test, name)[0]) for name in names}, sd
 
 
 def _components(present: np.ndarray) -> np.ndarray:

@@ -47,6 +47,7 @@ __all__ = [
     "contrasts_with_group_variances",
     "fit_group_variances",
     "hc_covariance",
+    "seed_blocked_variant_contrast",
 ]
 
 # Relative cut-off below which a singular value is zero (designs are 0/±1 columns).
@@ -167,21 +168,46 @@ def contrasts_with_group_variances(
     weights = rows @ fit.bread @ fit.design.T  # (m, n): the estimate is weights @ y
     per_group = np.zeros((rows.shape[0], n_groups))
     np.add.at(per_group.T, fit.groups, (weights**2).T)
+    moments = _Moments(
+        share=fit.residual_share,
+        share_pinv=fit._share_pinv,
+        sums=fit.residual_sums,
+        variances=fit.variances,
+        fourth=fit._fourth_moments,
+    )
+    return _tests(rows @ fit.beta, per_group, moments, alpha)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Moments:
+    """What a contrast's variance and df need from a fit: ``A`` and its pseudo-inverse, the
+    group residual sums, the group variances and ``F`` (Satterthwaite's second moments)."""
+
+    share: FloatArray
+    share_pinv: FloatArray
+    sums: FloatArray
+    variances: FloatArray
+    fourth: FloatArray
+
+
+def _tests(
+    estimate: FloatArray, per_group: FloatArray, moments: _Moments, alpha: float
+) -> UnequalVarianceContrasts:
+    """The t-tests of contrasts with run weights whose squares sum to ``per_group`` per group."""
     # The variance sum_g per_group[g] sigma_g^2 is estimable when per_group lies in A's row
     # space; its unbiased estimate is then c'RSS with c = A^+ per_group.
-    coefficient = per_group @ fit._share_pinv
-    reached = coefficient @ fit.residual_share
+    coefficient = per_group @ moments.share_pinv
+    reached = coefficient @ moments.share
     scale = np.maximum(np.abs(per_group).max(axis=1), 1e-300)
     estimable = np.abs(reached - per_group).max(axis=1) <= 1e-7 * scale
-    variance = coefficient @ fit.residual_sums
-    expected = np.einsum("mg,gh,h->m", coefficient, fit.residual_share,
-                         np.maximum(fit.variances, 0.0))  # fmt: skip
-    second = np.einsum("mg,gh,mh->m", coefficient, fit._fourth_moments, coefficient)
+    variance = coefficient @ moments.sums
+    expected = np.einsum("mg,gh,h->m", coefficient, moments.share,
+                         np.maximum(moments.variances, 0.0))  # fmt: skip
+    second = np.einsum("mg,gh,mh->m", coefficient, moments.fourth, coefficient)
     testable = estimable & (variance > 0) & (second > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         df = np.where(testable, expected**2 / np.where(second > 0, second, 1.0), np.nan)
         std_error = np.where(testable, np.sqrt(np.where(variance > 0, variance, 0.0)), np.nan)
-        estimate = rows @ fit.beta
         statistic = estimate / std_error
         usable = testable & (df > 0)
         df_safe = np.where(usable, df, 1.0)
@@ -197,6 +223,100 @@ def contrasts_with_group_variances(
         ci_high=np.where(usable, estimate + half, np.nan),
         estimable=estimable,
     )
+
+
+def seed_blocked_variant_contrast(
+    values: ArrayLike, a: int, b: int, *, alpha: float = 0.05
+) -> tuple[UnequalVarianceContrasts, FloatArray]:
+    """The contrast ``mu[a] - mu[b]`` of ``y ~ variant + seed`` with one error variance per
+    variant: what :func:`fit_group_variances` and :func:`contrasts_with_group_variances` give
+    on that design, computed with the seed effects absorbed (cost linear in the runs, not
+    cubic; the two agree to rounding, ``tests/analysis/test_unequal_variances.py``).
+
+    With ``W`` the within-seed centring and ``z_i`` the centred variant indicator of run
+    ``i``, the residual maker is ``M = W - Z P Z'`` (``P = (Z'Z)^+``): entries across seeds are
+    the bilinear form ``-z_i'P z_j``, so sums of their squares over two variants are traces of
+    ``k x k`` matrices, and entries within a seed (at most ``k`` runs each) are added run by
+    run. ``M Sigma M`` has the same shape with ``x_i = (z_i, q_i)``, ``q_i = (W Sigma W V)_i``.
+
+    Args:
+        values: ``(k, S)`` metric per variant and seed, NaN where the run is missing; every
+            seed column should have at least 2 runs (a lone run says nothing).
+        a, b: the variants compared.
+        alpha: two-sided level of the interval.
+
+    Returns:
+        The test (arrays of one) and the unbiased variant variances.
+    """
+    y = np.asarray(values, dtype=np.float64)
+    k = y.shape[0]
+    variant, seed = np.nonzero(np.isfinite(y))
+    response = y[variant, seed]
+    _, seed = np.unique(seed, return_inverse=True)
+    n_seeds = int(seed.max()) + 1
+    per_seed = np.bincount(seed, minlength=n_seeds).astype(np.float64)
+    seed_mean = np.bincount(seed, weights=response, minlength=n_seeds) / per_seed
+    indicator = np.eye(k)[variant]  # (n, k)
+    share_of_seed = np.zeros((n_seeds, k))
+    np.add.at(share_of_seed, seed, indicator)
+    z = indicator - share_of_seed[seed] / per_seed[seed, None]  # rows of Z = W V
+    normal = z.T @ z
+    inverse = np.linalg.pinv(normal, hermitian=True)
+    effects = inverse @ (z.T @ response)
+    residual = response - seed_mean[seed] - z @ effects
+    contrast = np.zeros(k)
+    contrast[a], contrast[b] = 1.0, -1.0
+    weights = z @ (inverse @ contrast)
+    # Same-seed run pairs (i, j), i = j included: W_ij = delta_ij - 1/n_s there.
+    order = np.argsort(seed, kind="stable")
+    start = np.searchsorted(seed[order], np.arange(n_seeds))
+    ii_list, jj_list = [], []
+    for offset_i in range(k):
+        for offset_j in range(k):
+            has = (offset_i < per_seed) & (offset_j < per_seed)
+            ii_list.append(order[start[has] + offset_i])
+            jj_list.append(order[start[has] + offset_j])
+    ii, jj = np.concatenate(ii_list), np.concatenate(jj_list)
+    local_w = (ii == jj) - 1.0 / per_seed[seed[ii]]
+    zpz = np.einsum("pk,kl,pl->p", z[ii], inverse, z[jj])
+
+    def grouped(values_ij: np.ndarray) -> np.ndarray:
+        out = np.zeros((k, k))
+        np.add.at(out, (variant[ii], variant[jj]), values_ij)
+        return out
+
+    def trace_term(vectors: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        # sum over runs i of g and j of h of (x_i' K x_j)^2 = tr(K T_h K T_g)
+        t = np.einsum("ng,na,nb->gab", indicator, vectors, vectors)
+        kt = np.einsum("ab,gbc->gac", kernel, t)
+        return np.asarray(np.einsum("hab,gba->gh", kt, kt))
+
+    share = trace_term(z, inverse) + grouped(local_w**2 - 2.0 * local_w * zpz)
+    sums = indicator.T @ residual**2
+    share_pinv = np.linalg.pinv(share, hermitian=True, rcond=RANK_TOLERANCE)
+    variances = share_pinv @ sums
+    run_variance = np.maximum(variances, 0.0)[variant]
+    # D = W Sigma W within a seed: sigma_i^2 delta_ij - (sigma_i^2 + sigma_j^2)/n + sum/n^2.
+    n_of = per_seed[seed[ii]]
+    seed_total = np.bincount(seed, weights=run_variance, minlength=n_seeds)[seed[ii]]
+    local_d = (
+        run_variance[ii] * (ii == jj)
+        - (run_variance[ii] + run_variance[jj]) / n_of
+        + seed_total / n_of**2
+    )
+    q = np.zeros((len(response), k))
+    np.add.at(q, (ii, variant[jj]), local_d)
+    middle = inverse @ (z.T @ (z * run_variance[:, None])) @ inverse  # P G P
+    kernel = np.block([[middle, -inverse], [-inverse, np.zeros((k, k))]])
+    x = np.hstack([z, q])
+    bilinear = np.einsum("pa,ab,pb->p", x[ii], kernel, x[jj])
+    fourth = trace_term(x, kernel) + grouped(local_d**2 + 2.0 * local_d * bilinear)
+    per_group = (indicator * (weights**2)[:, None]).sum(axis=0)[None, :]
+    moments = _Moments(
+        share=share, share_pinv=share_pinv, sums=sums, variances=variances, fourth=fourth
+    )
+    estimate = np.array([contrast @ effects])
+    return _tests(estimate, per_group, moments, alpha), np.asarray(variances)
 
 
 def contrast_covariance(fit: GroupVarianceFit, rows: ArrayLike) -> tuple[FloatArray, FloatArray]:

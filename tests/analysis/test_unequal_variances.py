@@ -27,6 +27,7 @@ from analysis.unequal_variances import (
     contrasts_with_group_variances,
     fit_group_variances,
     hc_covariance,
+    seed_blocked_variant_contrast,
 )
 
 A2 = np.array([0, 0, 1, 1] * 4)
@@ -157,3 +158,30 @@ def test_a_cell_with_a_single_run_gives_no_effect_a_verdict() -> None:
     for effect in result.effects:
         assert effect.verdict == "undecided" and effect.withheld == "too_few_seeds"
         assert math.isnan(effect.p_value) and math.isnan(effect.p_adjusted)
+
+
+def test_the_seed_blocked_fast_path_is_the_dense_fit() -> None:
+    # analysis.blocked fits y ~ variant + seed with the seeds absorbed (linear cost); it must
+    # give what the dense residual-maker computation gives, missing runs and all.
+    rng = np.random.default_rng(8)
+    for lost in range(6):
+        values = (
+            3.0
+            + rng.normal(0.0, 1.0, (1, 9))
+            + rng.uniform(0.01, 0.2, (3, 1)) * rng.normal(size=(3, 9))
+        )
+        for _ in range(lost):
+            values[rng.integers(3), rng.integers(9)] = np.nan
+        values = values[:, np.isfinite(values).sum(axis=0) >= 2]
+        variant, seed = np.nonzero(np.isfinite(values))
+        x = np.zeros((variant.size, 3 + values.shape[1]))
+        x[np.arange(variant.size), variant] = 1.0
+        x[np.arange(variant.size), 3 + seed] = 1.0
+        dense_fit = fit_group_variances(x, values[variant, seed], variant)
+        row = np.zeros(x.shape[1])
+        row[2], row[0] = 1.0, -1.0
+        dense = contrasts_with_group_variances(dense_fit, row)
+        fast, variances = seed_blocked_variant_contrast(values, 2, 0)
+        assert variances == pytest.approx(dense_fit.variances, rel=1e-9, abs=1e-15)
+        for name in ("estimate", "std_error", "df", "p_value", "ci_low"):
+            assert getattr(fast, name) == pytest.approx(getattr(dense, name), rel=1e-9)
