@@ -13,6 +13,11 @@ information through the others, and the residual variance is pooled over the who
 
 Computed with numpy alone (the seed effects are absorbed, leaving a ``k x k`` system), so it is
 fast and needs no statsmodels; checked against R in ``tests/analysis/test_blocked.py``.
+
+Because that pooled variance borrows the quiet variants' noise for a noisy one, ``compare``
+tests pairs with :func:`bridged_pair_tests` instead (issue 32): the pair's shared seeds, and
+where it lost runs a third variant that bridges them, with one error variance per variant.
+The pooled fit still gives the seed-adjusted means and the components.
 """
 
 from __future__ import annotations

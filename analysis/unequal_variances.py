@@ -135,7 +135,7 @@ def fit_group_variances(design: ArrayLike, y: ArrayLike, groups: ArrayLike) -> G
     run_variance = np.maximum(variances, 0.0)[group]
     spread = (maker * run_variance[None, :]) @ maker
     fourth = indicator.T @ (spread**2) @ indicator
-    rank = int(np.linalg.matrix_rank(x, tol=None)) if x.size else 0
+    rank = len(response) - round(float(np.trace(maker)))  # tr(M) = n - rank(X)
     return GroupVarianceFit(
         beta=beta,
         bread=np.asarray(bread, dtype=np.float64),
