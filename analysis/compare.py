@@ -1009,8 +1009,12 @@ def _estimate(
             columns[name] = np.where(is_blocked, getattr(bridged.tests, name), columns[name])
         with np.errstate(invalid="ignore", divide="ignore"):
             effect = np.where(is_blocked, bridged.tests.estimate / bridged.sd_diff, effect)
+            # Seeds a paired test would need for this precision (kept as is where the
+            # variant variances leave no positive sd of a difference).
             n_effective = np.where(
-                is_blocked, (bridged.sd_diff / bridged.tests.std_error) ** 2, n_effective
+                is_blocked & (bridged.sd_diff > 0),
+                (bridged.sd_diff / bridged.tests.std_error) ** 2,
+                n_effective,
             )
         sd_diff = np.where(is_blocked, bridged.sd_diff, sd_diff)
         # Noise at the resolution: the pair's run sd (sd_diff / sqrt 2) below half a rounding
