@@ -895,6 +895,17 @@ def _warnings(
             + "; ".join(f"{e.term} = {' = '.join(e.aliases)}" for e in aliased if e.test == "t")
         )
     counts = fit.runs_per_cell
+    single = [cell for cell, n in zip(fit.cells_run.tolist(), counts, strict=True) if n < 2]
+    if single and any(e.withheld == Withheld.TOO_FEW_SEEDS for e in effects):
+        shown = "; ".join(
+            ", ".join(f"{names[f]}={level_names[f][j]}" for f, j in enumerate(cell))
+            for cell in single[:4]
+        )
+        warnings.append(
+            f"{len(single)} cell(s) have a single run ({shown}): a single run has no noise of "
+            "its own, so the effects that need it get no verdict (undecided); run 2 or more "
+            "seeds of every cell"
+        )
     if len(counts) and counts.min() != counts.max():
         warnings.append(
             f"unbalanced: cells have {counts.min()} to {counts.max()} runs; effects are "

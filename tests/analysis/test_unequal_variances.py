@@ -158,6 +158,7 @@ def test_a_cell_with_a_single_run_gives_no_effect_a_verdict() -> None:
     for effect in result.effects:
         assert effect.verdict == "undecided" and effect.withheld == "too_few_seeds"
         assert math.isnan(effect.p_value) and math.isnan(effect.p_adjusted)
+    assert any("1 cell(s) have a single run (A=1, B=1)" in w for w in result.warnings)
 
 
 def test_the_seed_blocked_fast_path_is_the_dense_fit() -> None:
