@@ -13,6 +13,11 @@ information through the others, and the residual variance is pooled over the who
 
 Computed with numpy alone (the seed effects are absorbed, leaving a ``k x k`` system), so it is
 fast and needs no statsmodels; checked against R in ``tests/analysis/test_blocked.py``.
+
+Because that pooled variance borrows the quiet variants' noise for a noisy one, ``compare``
+tests pairs with :func:`bridged_pair_tests` instead (issue 32): the pair's shared seeds, and
+where it lost runs a third variant that bridges them, with one error variance per variant.
+The pooled fit still gives the seed-adjusted means and the components.
 """
 
 from __future__ import annotations
@@ -22,9 +27,23 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from analysis import stats
 from analysis.distributions import FloatArray, t_quantile, t_two_sided_p
+from analysis.unequal_variances import seed_blocked_variant_contrast
 
-__all__ = ["BlockedFit", "ContrastResult", "fit_seed_blocked", "seed_blocked_contrasts"]
+__all__ = [
+    "BlockedFit",
+    "BridgedPairs",
+    "ContrastResult",
+    "bridged_pair_tests",
+    "fit_seed_blocked",
+    "seed_blocked_contrasts",
+]
+
+# A pair sharing this many seeds keeps the paired t-test on them even when it lost runs: a
+# bridge adds a few df to some 30, which moves nothing (t quantiles differ by < 1 %), and the
+# fit per pair would dominate the time of a comparison of many variants on thousands of seeds.
+BRIDGE_BELOW_SHARED = 30
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,6 +187,96 @@ def seed_blocked_contrasts(
         ci_high=estimate + half,
         estimable=estimable,
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class BridgedPairs:
+    """Tests of pairs ``mu[a] - mu[b]`` with per-variant variances (arrays over the pairs).
+
+    Attributes:
+        tests: estimate, standard error, Satterthwaite df, p-value and CI per pair (NaN where
+            the pair's variance cannot be estimated: a side with fewer than 2 runs).
+        bridge: the third variant whose runs linked the pair's unshared seeds, -1 where none
+            did (the test is then the paired t-test on the shared seeds).
+        sd_diff: the sd of one seed's difference, ``sqrt(sigma_a^2 + sigma_b^2)``, from the
+            fit's variant variances (the paired differences' sd where there is no bridge).
+    """
+
+    tests: ContrastResult
+    bridge: np.ndarray
+    sd_diff: FloatArray
+
+
+def bridged_pair_tests(
+    values: ArrayLike, a: ArrayLike, b: ArrayLike, *, alpha: float = 0.05
+) -> BridgedPairs:
+    """Each pair on its own shared seeds plus, where one of them lost a run, a bridge: the
+    seed-blocked model of the pair and one third variant, with one error variance per variant.
+
+    The third variant is the one that ran the most seeds on which exactly one of ``a``, ``b``
+    ran (those runs say something about the pair through it); it is chosen from which runs
+    exist, never from their values. On three variants one variance per variant is no
+    assumption at all (three variances are the three entries of the within-seed covariance),
+    so the test stays valid however unequal the noise; the estimate is least squares, its
+    error from unbiased variant variances and its df Satterthwaite's
+    (:mod:`analysis.unequal_variances`). Where no third variant ran such a seed, or the pair
+    shares ``BRIDGE_BELOW_SHARED`` seeds or more, the test is the paired t-test on the shared
+    seeds, which is what the three-variant fit gives on seeds all three ran.
+
+    Args:
+        values: ``(k, S)`` metric per variant and seed, NaN where the run is missing.
+        a, b: variant indices of the pairs, same shape; ``diff = a - b``.
+        alpha: two-sided level of the CIs.
+
+    Returns:
+        The tests (see :class:`BridgedPairs`).
+    """
+    y = np.asarray(values, dtype=np.float64)
+    present = np.isfinite(y)
+    ia = np.atleast_1d(np.asarray(a, dtype=np.int64))
+    ib = np.atleast_1d(np.asarray(b, dtype=np.int64))
+    m = ia.size
+    columns = {
+        name: np.full(m, np.nan)
+        for name in ("estimate", "std_error", "df", "statistic", "p_value", "ci_low", "ci_high")
+    }
+    bridge = np.full(m, -1)
+    # Shared seeds first, all pairs at once: the paired t-test where no bridge is taken.
+    n_diff, mean_diff, sd_diff = stats.sample_stats(y[ia] - y[ib])
+    paired = stats.paired_from_stats(n_diff, mean_diff, sd_diff, alpha=alpha)
+    for name in columns:
+        columns[name] = np.asarray(getattr(paired, name), dtype=np.float64).copy()
+    shared = (present[ia] & present[ib]).sum(axis=1)
+    for i in np.flatnonzero(shared < BRIDGE_BELOW_SHARED):
+        alone = present[ia[i]] ^ present[ib[i]]
+        score = present[:, alone].sum(axis=1)
+        score[[ia[i], ib[i]]] = -1
+        third = int(np.argmax(score))
+        if score[third] <= 0:
+            continue
+        bridge[i] = third
+        sub = y[[int(ia[i]), int(ib[i]), third]]
+        sub = sub[:, np.isfinite(sub).sum(axis=0) >= 2]  # a seed with one run says nothing
+        result, sd = _per_variant_contrast(sub, alpha)
+        for name in columns:
+            columns[name][i] = result[name]
+        sd_diff[i] = sd
+    estimable = np.isfinite(columns["std_error"])
+    return BridgedPairs(
+        tests=ContrastResult(estimable=estimable, **columns), bridge=bridge, sd_diff=sd_diff
+    )
+
+
+def _per_variant_contrast(values: np.ndarray, alpha: float) -> tuple[dict[str, float], float]:
+    """Variant 0 minus variant 1 in ``y ~ variant + seed`` on ``values`` (rows: variants,
+    columns: seeds) with one error variance per variant; and the sd of one seed's difference."""
+    names = ("estimate", "std_error", "df", "statistic", "p_value", "ci_low", "ci_high")
+    present = np.isfinite(values)
+    if values.shape[1] == 0 or min(int(present[0].sum()), int(present[1].sum())) < 2:
+        return dict.fromkeys(names, np.nan), np.nan
+    test, variances = seed_blocked_variant_contrast(values, 0, 1, alpha=alpha)
+    sd = float(np.sqrt(max(variances[0], 0.0) + max(variances[1], 0.0)))
+    return {name: float(getattr(test, name)[0]) for name in names}, sd
 
 
 def _components(present: np.ndarray) -> np.ndarray:

@@ -40,7 +40,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from analysis import power, stats
-from analysis.blocked import BlockedFit, fit_seed_blocked, seed_blocked_contrasts
+from analysis.blocked import BlockedFit, bridged_pair_tests, fit_seed_blocked
 from analysis.lost_runs import (
     LOST_STATUSES,
     DivergenceTest,
@@ -186,7 +186,7 @@ class ComparisonResult:
             the report's strictest level ``alpha / n_comparisons`` (see docs/analysis.md).
         variants: per-variant summaries, baseline first.
         comparisons: each other variant against the baseline.
-        tiers: variant names by tier, best tier first.
+        tiers: variant names by tier, best tier first (the unranked ones left out).
         test: ``paired_t`` or ``welch_t``.
         effect_size_kind: ``d_z`` (paired) or ``hedges_g`` (Welch).
         n_comparisons: size of the multiplicity family.
@@ -197,6 +197,8 @@ class ComparisonResult:
             planned run is done (then ``n`` says it all).
         divergence_test: the exact test of equal divergence rates; None when nothing diverged.
         resolution: the metric's rounding step inferred from the values (0: unrounded).
+        unranked: variants with a single run: no verdict (``undecided``, withheld
+            ``too_few_seeds``), in no tier.
 
     ``to_dict()`` also has ``adjusted_means``: variant -> seed-adjusted mean (the tiers' order).
     """
@@ -219,6 +221,7 @@ class ComparisonResult:
     runs: tuple[RunCounts, ...] = ()
     divergence_test: DivergenceTest | None = None
     resolution: float = 0.0
+    unranked: tuple[str, ...] = ()
 
     @property
     def baseline(self) -> str:
@@ -247,13 +250,14 @@ class ComparisonResult:
             ),
             "resolution": self.resolution,
             "adjusted_means": {v.variant: _number(v.adjusted_mean) for v in self.variants},
+            "unranked": list(self.unranked),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
 
     def tier_of(self) -> dict[str, int]:
-        """Variant -> 1-based tier number (1 = best)."""
+        """Variant -> 1-based tier number (1 = best); unranked variants have none."""
         return {name: i + 1 for i, tier in enumerate(self.tiers) for name in tier}
 
     def to_rows(self) -> list[dict[str, Any]]:
@@ -262,7 +266,7 @@ class ComparisonResult:
         tier = self.tier_of()
         rows = []
         for summary in self.variants:
-            row: dict[str, Any] = {"variant": summary.variant, "tier": tier[summary.variant]}
+            row: dict[str, Any] = {"variant": summary.variant, "tier": tier.get(summary.variant)}
             row.update({k: v for k, v in summary.to_dict().items() if k != "variant"})
             comparison = by_variant.get(summary.variant)
             details = comparison.to_dict() if comparison else {}
@@ -494,6 +498,8 @@ def compare_values(
     for i in map(int, np.flatnonzero(tests.unmeasured)):
         withheld[i] = Withheld.UNMEASURED_NOISE
     verdicts = _decide(rejected, family.equivalent, improvement(tests.estimate, direction))
+    for i in map(int, np.flatnonzero(tests.too_few)):  # no noise of its own: more seeds decide
+        withheld[i], verdicts[i] = Withheld.TOO_FEW_SEEDS, Verdict.UNDECIDED
     return _result(
         runs, pairs, fit, tests, family, rejected, verdicts, withheld,
         metric=metric, alpha=alpha, direction=direction, correction=correction,
@@ -699,9 +705,22 @@ def _result(
     # alpha/m): reaching it guarantees significance under Holm whatever the other tests do.
     strict_alpha = alpha / n_comparisons
     advice = np.array([v == Verdict.INDISTINGUISHABLE for v in verdicts]) & ~tests.unmeasured
-    needed = power.seeds_needed(
-        np.where(advice, tests.estimate, np.nan), tests.sd_diff, alpha=strict_alpha, power=POWER
+    advice |= tests.too_few
+    # A side with a single run has no noise of its own: its advice assumes the noise of the
+    # pairs that have one (said in its warning), and is never below 2 seeds.
+    measured = np.isfinite(tests.sd_diff) & ~tests.too_few
+    noise_guess = (
+        stats.pooled_sd(tests.sd_diff[measured], tests.n_effective[measured])
+        if measured.any()
+        else math.nan
     )
+    needed = power.seeds_needed(
+        np.where(advice, tests.estimate, np.nan),
+        np.where(tests.too_few, noise_guess, tests.sd_diff),
+        alpha=strict_alpha,
+        power=POWER,
+    )
+    needed = np.where(tests.too_few & (needed >= 0), np.maximum(needed, 2), needed)
 
     comparisons = [
         PairComparison(
@@ -749,14 +768,23 @@ def _result(
             better, worse = (a, b) if gain[i] > 0 else (b, a)
             separated[better, worse] = True
     # Seed-adjusted means order the tiers, so a variant run only on easy seeds is not listed
-    # above one that beats it on every seed they share.
+    # above one that beats it on every seed they share. A variant with a single run is not
+    # ranked at all (nor does it keep the others from separating).
+    ranked = np.flatnonzero(n_runs >= 2)
+    order_by = adjusted if connected else means
     tiers = make_tiers(
-        adjusted if connected else means, separated, direction=direction, names=names
+        order_by[ranked],
+        separated[np.ix_(ranked, ranked)],
+        direction=direction,
+        names=[names[i] for i in ranked],
     )
+    unranked = tuple(names[i] for i in np.flatnonzero(n_runs < 2))
 
     seed_noise_sd = stats.pooled_sd(sds, n_runs)
     use_paired = all(d != "welch" for d in tests.design)
-    head = slice(0, n_baseline_pairs)
+    # The design's size and noise from the comparisons that can be tested at all.
+    head = np.flatnonzero(~tests.too_few[:n_baseline_pairs])
+    head = head if head.size else np.arange(n_baseline_pairs)
     if use_paired:
         n_design = float(np.min(tests.n_effective[head]))
         noise_for_mde = stats.pooled_sd(tests.sd_diff[head], tests.n_effective[head])
@@ -772,7 +800,7 @@ def _result(
     tier_of = {name: i for i, tier in enumerate(tiers) for name in tier}
     for comparison in comparisons[:n_baseline_pairs]:
         if comparison.verdict in (Verdict.BETTER, Verdict.WORSE) and (
-            tier_of[comparison.variant] == tier_of[baseline]
+            tier_of.get(comparison.variant) == tier_of.get(baseline)
         ):
             warnings.append(
                 f"{comparison.variant} is {comparison.verdict} than {baseline} but shares its "
@@ -798,6 +826,7 @@ def _result(
         comparisons, tests.unmeasured, tests.zero_spread, resolution, is_integer_valued(x)
     )
     warnings += lost_notes
+    warnings += _too_few_warnings(names, n_runs, comparisons[:n_baseline_pairs], noise_guess)
     survivors = [c.variant for c in comparisons[:n_baseline_pairs] if c.survivors_only]
     if survivors:
         warnings.append(survivors_only_note(survivors))
@@ -840,7 +869,31 @@ def _result(
         runs=tuple(run_counts),
         divergence_test=divergence,
         resolution=resolution,
+        unranked=unranked,
     )
+
+
+def _too_few_warnings(
+    names: list[str], n_runs: np.ndarray, comparisons: list[PairComparison], noise: float
+) -> list[str]:
+    """What a variant with a single run gets instead of a verdict, and how many seeds would
+    give it one."""
+    warnings = []
+    for i in np.flatnonzero(n_runs < 2):
+        name = names[int(i)]
+        advice = next((c.seeds_needed for c in comparisons if c.variant == name), None)
+        detect = (
+            f"; about {advice} seeds would detect the difference seen here if it is as noisy "
+            "as the variants that have a noise estimate"
+            if advice is not None and math.isfinite(noise)
+            else ""
+        )
+        warnings.append(
+            f"{name} has {int(n_runs[i])} seed: a single run has no seed noise of its own, so "
+            f"it gets no verdict and no rank; 2 or more seeds (the seeds the others ran) give "
+            f"it one{detect}"
+        )
+    return warnings
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -861,6 +914,7 @@ class _PairTests:
     design: list[str]
     unmeasured: np.ndarray
     zero_spread: np.ndarray
+    too_few: np.ndarray
 
 
 def _estimate(
@@ -876,28 +930,32 @@ def _estimate(
 ) -> _PairTests:
     """Test every pair (a, b) with the design that uses all its information.
 
-    ``paired=None``: the paired t-test on the seeds a and b share where they share >= 2
-    (docs/statistics.md: unequal noise), else the seed-blocked model where the pair is linked
-    by a chain of shared seeds and it has residual df, else Welch. ``True``: paired t on the
-    shared seeds for every pair; ``False``: Welch.
+    ``paired=None``: on a complete table the paired t-test; where runs are missing, each pair
+    linked by shared seeds gets :func:`analysis.blocked.bridged_pair_tests` (its shared seeds,
+    plus a third variant that ran where only one of the pair did, one variance per variant;
+    ``seed_blocked`` when a bridge is used, else ``paired``), and Welch where nothing links
+    the pair. ``True``: paired t on the shared seeds for every pair; ``False``: Welch. A pair
+    with a side of fewer than 2 runs is marked ``too_few`` and gets no test.
     """
     ia, ib = pairs.ia, pairs.ib
     present = np.isfinite(x)
     presence = present.astype(np.float64)
     shared = (presence @ presence.T)[ia, ib].astype(int)
+    bridged = None
     if paired is True:
         design = np.full(ia.size, "paired", dtype=object)
     elif paired is False:
         design = np.full(ia.size, "welch", dtype=object)
     else:
-        blockable = np.zeros(ia.size, dtype=bool)
+        linked = np.zeros(ia.size, dtype=bool)
         if fit is not None:
-            blockable = (fit.component[ia] == fit.component[ib]) & (fit.df_resid >= 1)
-        # Paired on its own shared seeds wherever a pair shares 2 or more: valid whatever the
-        # other variants' noise; the model's pooled variance only where it must (issue 32).
-        design = np.where(
-            shared >= 2, "paired", np.where(blockable, "seed_blocked", "welch")
-        ).astype(object)
+            linked = fit.component[ia] == fit.component[ib]
+        # Each pair on its own shared seeds, plus a bridge through a third variant where one
+        # of them lost a run: valid whatever the other variants' noise (docs/statistics.md).
+        design = np.where(linked | (shared >= 2), "paired", "welch").astype(object)
+        if fit is not None and linked.any():
+            bridged = bridged_pair_tests(x, ia, ib, alpha=alpha)
+            design = np.where(linked & (bridged.bridge >= 0), "seed_blocked", design)
     is_paired = design == "paired"
     is_blocked = design == "seed_blocked"
     is_welch = design == "welch"
@@ -946,28 +1004,49 @@ def _estimate(
         spread_is_unmeasured(paired_range, 0.0, scale),
     )
 
-    if fit is not None and is_blocked.any():
-        blocked = seed_blocked_contrasts(fit, ia, ib, alpha=alpha)
+    if bridged is not None and is_blocked.any():
         for name in ("estimate", "std_error", "df", "p_value", "ci_low", "ci_high"):
-            columns[name] = np.where(is_blocked, getattr(blocked, name), columns[name])
-        # The model's d_z: the sd of one seed's difference is sqrt(2) sigma under the model.
-        sd_model = np.sqrt(2.0) * fit.sigma
+            columns[name] = np.where(is_blocked, getattr(bridged.tests, name), columns[name])
         with np.errstate(invalid="ignore", divide="ignore"):
-            effect = np.where(is_blocked, blocked.estimate / sd_model, effect)
-            variance = (blocked.std_error / fit.sigma) ** 2
-            n_effective = np.where(is_blocked, 2.0 / variance, n_effective)
-        sd_diff = np.where(is_blocked, sd_model, sd_diff)
-        # Noise at the resolution: the model's residual sd below half a rounding step, or the
-        # pair's own shared-seed differences all within one step.
-        model_unmeasured = bool(
-            spread_is_unmeasured(np.array([2.0 * fit.sigma]), resolution, scale)[0]
-        )
+            effect = np.where(is_blocked, bridged.tests.estimate / bridged.sd_diff, effect)
+            # Seeds a paired test would need for this precision (kept as is where the
+            # variant variances leave no positive sd of a difference).
+            n_effective = np.where(
+                is_blocked & (bridged.sd_diff > 0),
+                (bridged.sd_diff / bridged.tests.std_error) ** 2,
+                n_effective,
+            )
+        sd_diff = np.where(is_blocked, bridged.sd_diff, sd_diff)
+        # Noise at the resolution: the pair's run sd (sd_diff / sqrt 2) below half a rounding
+        # step, or its own shared-seed differences all within one step.
+        model_unmeasured = spread_is_unmeasured(np.sqrt(2.0) * bridged.sd_diff, resolution, scale)
         unmeasured = np.where(is_blocked, unmeasured | model_unmeasured, unmeasured)
-        zero_spread = np.where(is_blocked, zero_spread | (fit.sigma == 0), zero_spread)
+        zero_spread = np.where(is_blocked, zero_spread | (bridged.sd_diff == 0), zero_spread)
+
+    # A side with fewer than 2 runs (or a pair with fewer than 2 seeds to pair) has no noise
+    # of its own to test against: no verdict. Its difference is still estimated (least
+    # squares where the seeds link it, else the raw means) for the seed advice.
+    too_few = (n_runs[ia] < 2) | (n_runs[ib] < 2) | (is_paired & (shared < 2))
+    if too_few.any():
+        if fit is not None:
+            guess = np.where(
+                fit.component[ia] == fit.component[ib], fit.effects[ia] - fit.effects[ib], np.nan
+            )
+        else:
+            guess = means[ia] - means[ib]
+        columns["estimate"] = np.where(too_few, guess, columns["estimate"])
+        for name in ("std_error", "df", "p_value", "ci_low", "ci_high"):
+            columns[name] = np.where(too_few, np.nan, columns[name])
+        effect = np.where(too_few, np.nan, effect)
+        unmeasured = np.where(too_few, False, unmeasured)
 
     prob = stats.prob_improvement_paired(x[ia], x[ib], direction)
     for i in np.flatnonzero(is_welch | (shared == 0)):
         prob[i] = stats.prob_improvement_unpaired(x[ia[i]], x[ib[i]], direction)
+    # No test, no bridge: the pair is labelled by how its runs line up, and a share of one
+    # seed is no probability.
+    prob = np.where(too_few, np.nan, prob)
+    design = np.where(too_few & is_blocked, "paired", design)
     return _PairTests(
         estimate=columns["estimate"],
         std_error=columns["std_error"],
@@ -983,6 +1062,7 @@ def _estimate(
         design=[str(d) for d in design],
         unmeasured=np.asarray(unmeasured, dtype=bool) & np.isfinite(columns["estimate"]),
         zero_spread=np.asarray(zero_spread, dtype=bool),
+        too_few=too_few,
     )
 
 
@@ -1034,26 +1114,15 @@ def _adjust(
 def _check_comparable(
     names: list[str], counts: np.ndarray, fit: BlockedFit | None, paired: bool | None
 ) -> None:
-    """A variant with fewer than 2 runs can be compared only through the seed-blocked model
-    (whose noise estimate comes from the other variants), when it shares a seed with another
-    variant and the model has residual df."""
-    too_few = []
-    for i, n in enumerate(counts):
-        if n >= 2:
-            continue
-        linked = (
-            fit is not None
-            and fit.df_resid >= 1
-            and n >= 1
-            and int((fit.component == fit.component[i]).sum()) > 1
-        )
-        if not linked:
-            too_few.append(f"{names[i]} ({n})")
-    if too_few:
-        raise AnalysisError(
-            f"fewer than 2 seeds for {', '.join(too_few)}: a single run per variant cannot be "
-            "told apart from seed noise, so nothing can be compared or ranked; run more seeds"
-        )
+    """At least two variants need 2 or more runs: a variant with a single run has no noise of
+    its own, so it gets no verdict and no rank (the others are still compared)."""
+    if int((counts >= 2).sum()) >= 2:
+        return
+    too_few = [f"{names[i]} ({n})" for i, n in enumerate(counts) if n < 2]
+    raise AnalysisError(
+        f"fewer than 2 seeds for {', '.join(too_few)}: a single run per variant cannot be "
+        "told apart from seed noise, so nothing can be compared or ranked; run more seeds"
+    )
 
 
 def make_tiers(
@@ -1164,7 +1233,7 @@ def _design_warnings(
     if all(d == "paired" for d in designs):
         for i, (a, b) in enumerate(pairs[: len(comparisons)]):
             unused = int(n_runs[a] + n_runs[b] - 2 * shared[i])
-            if unused:
+            if unused and comparisons[i].withheld != Withheld.TOO_FEW_SEEDS:
                 warnings.append(
                     f"{names[a]} vs {names[b]}: paired on the {shared[i]} shared seeds; "
                     f"{unused} run(s) without a partner are left out"
@@ -1173,22 +1242,16 @@ def _design_warnings(
         blocked = sorted({names[v] for (a, b), d in zip(pairs, designs, strict=True)
                           if d == "seed_blocked" for v in (a, b)})  # fmt: skip
         warnings.append(
-            f"{', '.join(blocked)}: not every variant ran the same seeds, so their comparisons "
-            "use the seed-blocked model (least squares with seed fixed effects over the whole "
-            "table, residual sd pooled over variants); pairs sharing 2 or more seeds keep the "
-            "paired t-test"
+            f"{', '.join(blocked)}: not every variant ran the same seeds, so a pair that lost a "
+            "run is tested on its shared seeds plus a third variant that ran where only one of "
+            "the pair did (least squares with seed effects and each variant's own noise, "
+            "Satterthwaite df; design seed_blocked)"
         )
         alone = present & (present.sum(axis=0) == 1)[None, :]
         for lone in np.flatnonzero(alone.any(axis=1)):
             warnings.append(
                 f"{names[lone]}: {int(alone[lone].sum())} run(s) without a partner (on seeds no "
                 "other variant ran) carry no information about differences and are left out"
-            )
-        for single in np.flatnonzero(n_runs < 2):
-            warnings.append(
-                f"{names[single]} has a single run: compared only through the seed-blocked model, "
-                "whose noise estimate comes from the other variants (it assumes they are "
-                "equally noisy)"
             )
     welch = sorted({f"{names[a]} vs {names[b]}" for (a, b), d in zip(pairs, designs, strict=True)
                     if d == "welch"})  # fmt: skip

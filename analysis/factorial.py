@@ -52,6 +52,7 @@ from analysis.distributions import FloatArray, t_quantile, t_two_sided_p
 from analysis.factorial_model import FactorialFit, fit_factorial
 from analysis.lost_runs import worst_case_stands, worst_value
 from analysis.power import t_power
+from analysis.unequal_variances import contrast_covariance, contrasts_with_group_variances
 from analysis.verdict import Direction, Verdict, Withheld, improvement
 
 if TYPE_CHECKING:
@@ -78,7 +79,8 @@ class Effect:
             two-level factor; empty for an omnibus test).
         estimate: in metric units (NaN for an omnibus test); ci_low / ci_high: its
             unadjusted ``1 - alpha`` CI.
-        std_error, statistic, df: the test (``df`` the residual df; ``df_num`` > 1 for F).
+        std_error, statistic, df: the test; ``df`` is Satterthwaite's, from the cells' own
+            variances (the F test's denominator df; ``df_num`` > 1 for F).
         p_value, p_adjusted: two-sided p, and adjusted over the whole family (Holm).
         tost_p_adjusted: with a margin, the adjusted p of the TOST equivalence test.
         verdict: see the module docstring.
@@ -101,7 +103,7 @@ class Effect:
     ci_high: float
     std_error: float
     statistic: float
-    df: int
+    df: float
     df_num: int
     p_value: float
     p_adjusted: float
@@ -523,8 +525,7 @@ def _test(
     direction: Direction,
 ) -> tuple[list[Effect], int]:
     """Estimates, tests, one Holm family, verdicts and seed advice for every plan."""
-    df = fit.df_resid
-    testable = df >= 1 and math.isfinite(fit.sigma)
+    testable = fit.df_resid >= 1 and math.isfinite(fit.sigma)
     noise_measured = testable and fit.sigma > 0
     raw: list[dict[str, Any]] = []
     for plan in plans:
@@ -532,6 +533,12 @@ def _test(
                    _omnibus(plan, fit))  # fmt: skip
     # The family: every difference test and (with a margin) every TOST, testable ones only.
     family = [(i, "p") for i, r in enumerate(raw) if plans[i].estimable and testable]
+    # An effect whose variance cannot be estimated (a cell with a single run and no variance
+    # of its own) keeps its place with p = 1: the family size does not depend on the data.
+    for i, key in family:
+        if not math.isfinite(raw[i][key]):
+            raw[i][key] = 1.0
+            raw[i]["untestable"] = True
     family += [(i, "tost") for i, r in enumerate(raw) if r.get("tost") is not None and testable]
     adjusted = stats.holm(np.array([raw[i][key] for i, key in family], dtype=float))
     for (i, key), value in zip(family, adjusted, strict=True):
@@ -542,6 +549,9 @@ def _test(
         p_adjusted = r.get("p_adjusted", math.nan)
         tost_adjusted = r.get("tost_adjusted")
         verdict = _verdict(plan, r, p_adjusted, tost_adjusted, alpha, direction, noise_measured)
+        untestable = bool(r.get("untestable"))
+        if untestable:  # no variance of its own for some cell: no verdict, more seeds decide
+            verdict, p_adjusted = Verdict.UNDECIDED, math.nan
         needed = _seeds_needed(plan, fit, r, level) if noise_measured and plan.estimable else None
         effects.append(
             Effect(
@@ -555,58 +565,75 @@ def _test(
                 ci_high=r["ci_high"],
                 std_error=r["std_error"],
                 statistic=r["statistic"],
-                df=df,
+                df=r["df"],
                 df_num=plan.rows.shape[0],
-                p_value=r["p"] if plan.estimable and testable else math.nan,
+                p_value=r["p"] if plan.estimable and testable and not untestable else math.nan,
                 p_adjusted=p_adjusted,
                 tost_p_adjusted=tost_adjusted,
                 verdict=verdict,
                 seeds_needed=needed,
                 aliases=plan.aliases,
+                withheld=Withheld.TOO_FEW_SEEDS if untestable else None,
             )
         )
     return effects, len(family)
 
 
 def _single(plan: _Plan, fit: FactorialFit, alpha: float, margin: float | None) -> dict[str, Any]:
+    """t-test of one contrast with the cells' own variances (Satterthwaite df): a noisier cell
+    widens the effects it enters instead of borrowing the quiet cells' noise."""
     nan = math.nan
+    result: dict[str, Any] = {"estimate": nan, "ci_low": nan, "ci_high": nan, "std_error": nan,
+                              "statistic": nan, "p": nan, "tost": None, "df": nan}  # fmt: skip
     if not plan.estimable:
-        return {"estimate": nan, "ci_low": nan, "ci_high": nan, "std_error": nan,
-                "statistic": nan, "p": nan, "tost": None}  # fmt: skip
-    row = plan.rows[0]
-    estimate = float(row @ fit.beta)
-    std_error = float(fit.sigma * np.sqrt(max(row @ fit.unscaled_cov @ row, 0.0)))
-    df = max(fit.df_resid, 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        statistic = estimate / std_error if std_error > 0 else _exact_statistic(estimate)
+        return result
+    test = contrasts_with_group_variances(fit.cell_variances, plan.rows, alpha=alpha)
+    estimate = float(plan.rows[0] @ fit.beta)
+    result["estimate"] = estimate
+    std_error, df = float(test.std_error[0]), float(test.df[0])
+    if fit.sigma == 0 and fit.df_resid >= 1:  # no spread at all: exact, as the pooled model said
+        statistic = _exact_statistic(estimate)
+        result.update(std_error=0.0, statistic=statistic, ci_low=estimate, ci_high=estimate,
+                      p=float(t_two_sided_p(statistic, 1.0)), df=float(fit.df_resid))  # fmt: skip
+        return result
+    if not (math.isfinite(std_error) and std_error > 0 and df > 0):
+        return result  # a cell without a variance of its own: no test
+    statistic = estimate / std_error
     half = float(t_quantile(1.0 - alpha / 2.0, df)) * std_error
-    tost = None
-    if margin is not None:
-        tost = float(stats.tost_p(estimate, std_error, df, margin))
-    return {
-        "estimate": estimate,
-        "ci_low": estimate - half,
-        "ci_high": estimate + half,
-        "std_error": std_error,
-        "statistic": float(statistic),
-        "p": float(t_two_sided_p(statistic, df)),
-        "tost": tost,
-    }
+    tost = float(stats.tost_p(estimate, std_error, df, margin)) if margin is not None else None
+    result.update(
+        ci_low=estimate - half,
+        ci_high=estimate + half,
+        std_error=std_error,
+        statistic=float(statistic),
+        p=float(t_two_sided_p(statistic, df)),
+        tost=tost,
+        df=df,
+    )
+    return result
 
 
 def _omnibus(plan: _Plan, fit: FactorialFit) -> dict[str, Any]:
-    """Wald F-test that every contrast of the plan is zero."""
+    """Wald F-test that every contrast of the plan is zero, with the cells' own variances; its
+    denominator df is the smallest Satterthwaite df of the contrasts (conservative)."""
     nan = math.nan
     result = {"estimate": nan, "ci_low": nan, "ci_high": nan, "std_error": nan,
-              "statistic": nan, "p": nan, "tost": None}  # fmt: skip
+              "statistic": nan, "p": nan, "tost": None, "df": nan}  # fmt: skip
     if not plan.estimable or not fit.sigma > 0:
         return result
     b = plan.rows @ fit.beta
     q = plan.rows.shape[0]
-    middle = plan.rows @ fit.unscaled_cov @ plan.rows.T
-    statistic = float(b @ np.linalg.solve(middle, b) / (q * fit.sigma**2))
-    result["statistic"] = statistic
-    result["p"] = float(special.fdtrc(q, max(fit.df_resid, 1), statistic))
+    covariance, dfs = contrast_covariance(fit.cell_variances, plan.rows)
+    if not (np.all(np.isfinite(covariance)) and np.all(np.isfinite(dfs))):
+        return result
+    try:
+        statistic = float(b @ np.linalg.solve(covariance, b) / q)
+    except np.linalg.LinAlgError:
+        return result
+    if not statistic >= 0:  # the estimated covariance is not positive definite
+        return result
+    df = float(dfs.min())
+    result.update(statistic=statistic, df=df, p=float(special.fdtrc(q, df, statistic)))
     return result
 
 
@@ -785,7 +812,6 @@ def _means(
     alpha: float,
 ) -> list[MarginalMean]:
     rows = fit.prediction_rows(grid)
-    t = float(t_quantile(1.0 - alpha / 2.0, fit.df_resid)) if fit.df_resid >= 1 else math.nan
     keys: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
     groups: list[tuple[int, ...]] = [(f,) for f in range(len(names))]
     groups += list(itertools.combinations(range(len(names)), 2))
@@ -800,7 +826,11 @@ def _means(
     averaging /= averaging.sum(axis=1, keepdims=True)
     a = averaging @ rows
     centres = a @ fit.beta
-    halves = t * fit.sigma * np.sqrt(np.maximum(((a @ fit.unscaled_cov) * a).sum(axis=1), 0.0))
+    # Each mean's interval from the cells' own variances, at its own Satterthwaite df.
+    test = contrasts_with_group_variances(fit.cell_variances, a, alpha=alpha)
+    halves = centres - test.ci_low
+    if fit.sigma == 0 and fit.df_resid >= 1:
+        halves = np.zeros_like(centres)
     means = []
     for (group, js), mean, half in zip(keys, centres, halves, strict=True):
         n_runs = int(np.all(codes[:, list(group)] == np.array(js), axis=1).sum())
@@ -865,6 +895,17 @@ def _warnings(
             + "; ".join(f"{e.term} = {' = '.join(e.aliases)}" for e in aliased if e.test == "t")
         )
     counts = fit.runs_per_cell
+    single = [cell for cell, n in zip(fit.cells_run.tolist(), counts, strict=True) if n < 2]
+    if single and any(e.withheld == Withheld.TOO_FEW_SEEDS for e in effects):
+        shown = "; ".join(
+            ", ".join(f"{names[f]}={level_names[f][j]}" for f, j in enumerate(cell))
+            for cell in single[:4]
+        )
+        warnings.append(
+            f"{len(single)} cell(s) have a single run ({shown}): a single run has no noise of "
+            "its own, so the effects that need it get no verdict (undecided); run 2 or more "
+            "seeds of every cell"
+        )
     if len(counts) and counts.min() != counts.max():
         warnings.append(
             f"unbalanced: cells have {counts.min()} to {counts.max()} runs; effects are "

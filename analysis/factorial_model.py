@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from analysis.distributions import FloatArray
+from analysis.unequal_variances import GroupVarianceFit, fit_group_variances
 
 # Relative singular-value cut-off for the rank of a design (columns are small integers).
 RANK_TOLERANCE = 1e-9
@@ -72,6 +73,9 @@ class FactorialFit:
         n_runs: rows fitted.
         cells_run: ``(C, F)`` level indices of the cells with at least one run.
         runs_per_cell: ``(C,)`` runs in each of those cells.
+        cell_variances: the same least-squares fit with one error variance per cell (a
+            noisier cell keeps its own noise): the effects' standard errors and df come from
+            it (:mod:`analysis.unequal_variances`, docs/statistics.md).
     """
 
     n_levels: tuple[int, ...]
@@ -86,6 +90,7 @@ class FactorialFit:
     n_runs: int
     cells_run: np.ndarray
     runs_per_cell: np.ndarray
+    cell_variances: GroupVarianceFit
     term_index: dict[tuple[int, ...], ModelTerm] = field(default_factory=dict, repr=False)
 
     def term_rows(self, cells: np.ndarray) -> FloatArray:
@@ -191,7 +196,9 @@ def fit_factorial(
     sigma = float(np.sqrt(rss / df_resid)) if df_resid > 0 else float("nan")
     if sigma <= EXACT_FIT * max(float(np.abs(y).max()), 1e-300):  # rounding error, not noise
         sigma = 0.0
-    cells_run, runs_per_cell = np.unique(cells, axis=0, return_counts=True)
+    cells_run, cell_of_run, runs_per_cell = np.unique(
+        cells, axis=0, return_inverse=True, return_counts=True
+    )
     return FactorialFit(
         n_levels=n_levels,
         n_seeds=n_seeds,
@@ -205,6 +212,7 @@ def fit_factorial(
         n_runs=n,
         cells_run=cells_run,
         runs_per_cell=runs_per_cell,
+        cell_variances=fit_group_variances(design, y, cell_of_run.reshape(-1)),
         term_index={t.factors: t for t in terms},
     )
 

@@ -160,9 +160,10 @@ def pareto_front(
             warnings.append(f"{column} left out: not recorded for every variant")
             continue
         axes.append(axis)
-    order = list(quality.tiers[0]) + [n for t in quality.tiers[1:] for n in t]
     quality_tier = quality.tier_of()
     tiers = [a.tier_of() for a in axes]
+    # Variants ranked on every axis (a single-run variant has no tier: it cannot dominate).
+    order = [n for t in quality.tiers for n in t if all(n in tier for tier in tiers)]
     ranks = {n: [quality_tier[n], *(t[n] for t in tiers)] for n in order}
     dominated = dominators(ranks)
     by_cost = {}

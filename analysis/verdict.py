@@ -65,6 +65,8 @@ class Withheld(enum.StrEnum):
     UNMEASURED_NOISE = "unmeasured_noise"
     #: Not better once each lost run counts as its worst outcome (the worst-case rule).
     LOST_RUNS = "lost_runs"
+    #: A side has fewer than 2 runs (one seed): no noise of its own, so no verdict and no rank.
+    TOO_FEW_SEEDS = "too_few_seeds"
 
 
 def as_direction(value: Any) -> Direction:

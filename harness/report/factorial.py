@@ -56,7 +56,7 @@ def effect_cells(result: FactorialResult) -> list[list[str]]:
 
 def _effect_row(effect: Effect, digits: int) -> list[str]:
     if effect.test == "F":
-        estimate = f"F({effect.df_num}, {effect.df}) = {f.fmt(effect.statistic, 2)}"
+        estimate = f"F({effect.df_num}, {effect.df:.3g}) = {f.fmt(effect.statistic, 2)}"
         interval = "(omnibus)"
     else:
         estimate = f.fmt_signed(effect.estimate, digits)
@@ -80,7 +80,8 @@ def design_sentence(result: FactorialResult) -> str:
         f"{result.n_runs} runs on {result.n_seeds} seeds. Least squares with one intercept per "
         f"seed ({result.model}); {result.sums_of_squares} sums of squares; {result.n_tests} "
         f"tests adjusted together by Holm at alpha = {result.alpha:g}; residual sd "
-        f"{f.fmt(result.sigma, places(result))} on {result.df_resid} df; {better} "
+        f"{f.fmt(result.sigma, places(result))} on {result.df_resid} df (pooled; each "
+        f"effect's error and df come from the cells' own variances, Satterthwaite); {better} "
         f"{result.metric} is better. Main effect = second level minus first, averaged over the "
         "other factors; interaction = difference of differences."
     )

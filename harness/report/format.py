@@ -107,7 +107,10 @@ def noise_line(result: ComparisonResult) -> str:
 
 
 def tiers_line(result: ComparisonResult) -> str:
-    return "  >  ".join(" = ".join(tier) for tier in result.tiers)
+    line = "  >  ".join(" = ".join(tier) for tier in result.tiers)
+    if result.unranked:
+        line += f"  (not ranked, one seed: {', '.join(result.unranked)})"
+    return line
 
 
 def variant_headers(result: ComparisonResult | None = None) -> list[str]:
@@ -133,11 +136,14 @@ def variant_cells(result: ComparisonResult) -> list[list[str]]:
     adjusted = _adjusted_differs(result)
     runs = {r.variant: r for r in result.runs}
     rows = []
-    for v in sorted(result.variants, key=lambda v: (tier[v.variant], _rank_key(result, v))):
+    unranked = len(result.tiers) + 1  # a single-run variant has no tier: listed last
+    for v in sorted(
+        result.variants, key=lambda v: (tier.get(v.variant, unranked), _rank_key(result, v))
+    ):
         is_baseline = v.variant == result.baseline and v.variant != "baseline"
         label = f"{v.variant} (baseline)" if is_baseline else v.variant
         row = [
-            str(tier[v.variant]),
+            str(tier[v.variant]) if v.variant in tier else "-",
             label,
             str(v.n),
             fmt(v.mean, places),

@@ -52,6 +52,8 @@ LOOKS: dict[Verdict, VerdictLook] = {
     Verdict.EQUIVALENT: VerdictLook(terminal="cyan", colour="#0969da"),
     Verdict.INDISTINGUISHABLE: VerdictLook(terminal="dim", colour="#6e7781"),
     Verdict.NOT_ESTIMABLE: VerdictLook(terminal="dim"),
+    # A fixed-design comparison with a single-run side: no verdict yet (more seeds decide).
+    Verdict.UNDECIDED: VerdictLook(terminal="dim yellow"),
 }
 
 # Keyed by Verdict, read with the words a table cell holds (a StrEnum equals its word).
@@ -94,6 +96,7 @@ def check_css() -> str:
 WITHHELD_NOTE: dict[Withheld, str] = {
     Withheld.UNMEASURED_NOISE: "noise unmeasured",
     Withheld.LOST_RUNS: "lost runs",
+    Withheld.TOO_FEW_SEEDS: "one seed: no verdict",
 }
 
 #: Added to an interval computed from the surviving runs alone (either side lost runs): it is

@@ -36,6 +36,8 @@ Fisher / Freeman-Halton references: R ``fisher.test(matrix(c(4,0,4,8),2))$p.valu
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import polars as pl
 import pytest
@@ -131,35 +133,87 @@ def test_compare_on_a_balanced_table_is_todays_paired_t_test() -> None:
     )
 
 
-def test_compare_on_an_unbalanced_table_pairs_each_comparison_on_its_shared_seeds() -> None:
-    """Pairs sharing 2+ seeds use the paired t-test on them (valid under unequal noise, issue
-    32); the seed-blocked model still orders the tiers by its adjusted means."""
+# Since issue 32 a pair that lost a run is tested on the seed-blocked model of the pair and a
+# third variant (here the table's three) with one error variance per variant. R 4.x:
+#
+#   # One error variance per variant in lm(y ~ variant + seed): unbiased variant variances from
+#   # the residuals, the sandwich with them, Satterthwaite df (the functions of cells.R).
+#   cell_fit <- function(fit, cell) {
+#     X <- model.matrix(fit); M <- diag(nrow(X)) - X %*% solve(crossprod(X)) %*% t(X)
+#     G <- outer(cell, sort(unique(cell)), "==") * 1
+#     A <- t(G) %*% M^2 %*% G; rss <- t(G) %*% residuals(fit)^2
+#     s2 <- solve(A, rss); omega <- as.vector(G %*% s2)
+#     Bread <- solve(crossprod(X)); V <- Bread %*% t(X) %*% diag(omega) %*% X %*% Bread
+#     Bm <- M %*% diag(as.vector(G %*% pmax(s2, 0))) %*% M
+#     list(X = X, G = G, A = A, s2 = s2, V = V, Fm = t(G) %*% Bm^2 %*% G)
+#   }
+#   contrast <- function(fit, cf, l) {
+#     w <- as.vector(l %*% solve(crossprod(cf$X)) %*% t(cf$X))
+#     g <- as.vector(t(cf$G) %*% w^2); cc <- solve(cf$A, g)
+#     est <- sum(l * coef(fit)); se <- sqrt(as.vector(t(l) %*% cf$V %*% l))
+#     df <- as.vector((t(cc) %*% cf$A %*% pmax(cf$s2, 0))^2 / (t(cc) %*% cf$Fm %*% cc))
+#     p <- 2 * pt(-abs(est / se), df); h <- qt(0.975, df) * se
+#     c(est = est, se = se, df = df, p = p, low = est - h, high = est + h)
+#   }
+#   options(digits = 13)
+#   d <- data.frame(variant = c("A","A","A","A", "B","B","B", "C","C","C","C"),
+#                   seed = c(0,1,2,4, 1,2,3, 0,1,3,4),
+#                   y = c(3.02,3.51,2.87,3.11, 3.47,2.80,3.21, 3.06,3.49,3.38,3.18))
+#   d$variant <- factor(d$variant); d$seed <- factor(d$seed)
+#   fit <- lm(y ~ variant + seed, data = d); cf <- cell_fit(fit, as.integer(d$variant))
+#   L <- rbind(BA = c(0,1,0,0,0,0,0), CA = c(0,0,1,0,0,0,0), CB = c(0,-1,1,0,0,0,0))
+#   print(t(apply(L, 1, function(l) contrast(fit, cf, l)))); print(cf$s2)
+#
+# Output (est, se, df, p, CI 95 %), and the variant variances A, B, C:
+#   BA -0.064 0.02192794077122 2.162126624544 0.09133139702966 -0.15188268237184 0.02388268237184
+#   CA  0.040 0.02504882450381 2.677587942748 0.21927948710999 -0.04543172882688 0.12543172882688
+#   CB  0.104 0.05242932944895 1.545898063157 0.22176566476919 -0.19866112059564 0.40666112059564
+#   -0.004764078947368  0.003595394736842  0.006575921052632
+R_BRIDGED = {  # (variant, baseline): estimate, std error, df, p, ci low, ci high
+    ("B", "A"): (-0.064, 0.02192794077122, 2.162126624544, 0.09133139702966,
+                 -0.15188268237184, 0.02388268237184),
+    ("C", "A"): (0.040, 0.02504882450381, 2.677587942748, 0.21927948710999,
+                 -0.04543172882688, 0.12543172882688),
+    ("C", "B"): (0.104, 0.05242932944895, 1.545898063157, 0.22176566476919,
+                 -0.19866112059564, 0.40666112059564),
+}  # fmt: skip
+
+
+def test_compare_on_an_unbalanced_table_bridges_each_pair_through_the_third_variant() -> None:
+    """Every pair lost a seed the third variant ran: each is the per-variant-variance model
+    of the three (valid under unequal noise, issue 32), checked against R; the seed-blocked
+    model's adjusted means still order the tiers."""
     result = compare(table(UNBALANCED), metric="y", baseline="A")
-    assert result.test == "paired_t" and result.effect_size_kind == "d_z"
+    assert result.test == "seed_blocked" and result.effect_size_kind == "d_z"
     for c in result.pairwise:
-        a, b = "ABC".index(c.variant), "ABC".index(c.baseline)
-        shared = np.isfinite(UNBALANCED[a]) & np.isfinite(UNBALANCED[b])
-        paired = stats.paired_t(UNBALANCED[a, shared], UNBALANCED[b, shared])
-        assert c.design == "paired" and c.n_pairs == shared.sum()
-        assert c.p_value == pytest.approx(float(paired.p_value), rel=1e-12)
-        assert c.ci_low == pytest.approx(float(paired.ci_low), rel=1e-12)
+        estimate, _, df, p, low, high = R_BRIDGED[(c.variant, c.baseline)]
+        assert c.design == "seed_blocked"
+        assert c.diff == pytest.approx(estimate, rel=1e-11)
+        assert c.df == pytest.approx(df, rel=1e-11)
+        assert c.p_value == pytest.approx(p, rel=1e-11)
+        assert (c.ci_low, c.ci_high) == pytest.approx((low, high), rel=1e-11)
+        a, b = UNBALANCED["ABC".index(c.variant)], UNBALANCED["ABC".index(c.baseline)]
+        assert c.n_pairs == int((np.isfinite(a) & np.isfinite(b)).sum())
     adjusted = {v.variant: v.adjusted_mean for v in result.variants}
     assert adjusted == pytest.approx({"A": 3.1634, "B": 3.0994, "C": 3.2034}, abs=5e-5)
     assert result.tiers[0][0] == "B"  # ordered by the seed-adjusted means
 
 
-# B ran seed 1 only: it shares one seed with A and with C, so its comparisons can only come
-# from the seed-blocked model. R 4.x:
-#   d <- data.frame(variant = c("A","A","A","A", "B", "C","C","C","C"),
-#                   seed = c(0,1,2,4, 1, 0,1,3,4),
-#                   y = c(3.02,3.51,2.87,3.11, 3.47, 3.06,3.49,3.38,3.18))
-#   d$variant <- factor(d$variant); d$seed <- factor(d$seed)
-#   fit <- lm(y ~ variant + seed, data = d)
-#   L <- rbind(BA = c(0,1,0,0,0,0,0), CB = c(0,-1,1,0,0,0,0))
-#   est <- L %*% coef(fit); se <- sqrt(diag(L %*% vcov(fit) %*% t(L)))
-#   p <- 2 * pt(-abs(est / se), fit$df.residual); est - qt(.975, fit$df.residual) * se
-# B - A: -0.015, se 0.041833001327, p 0.75423042384, CI low -0.19499287735
-# C - B:  0.045, se 0.041833001327, p 0.3945944854,  CI low -0.13499287735; df 2
+def test_a_pair_whose_unshared_seeds_no_other_variant_ran_is_the_paired_t_test() -> None:
+    values = UNBALANCED.copy()
+    values[2, [0, 3]] = NAN  # C no longer ran the seeds only A or only B ran
+    values[:, 4] = NAN
+    result = compare(table(values), metric="y", baseline="A")
+    c = next(c for c in result.pairwise if (c.variant, c.baseline) == ("B", "A"))
+    shared = np.isfinite(values[0]) & np.isfinite(values[1])
+    paired = stats.paired_t(values[1, shared], values[0, shared])
+    assert c.design == "paired" and c.n_pairs == 2
+    assert c.p_value == pytest.approx(float(paired.p_value), rel=1e-12)
+
+
+# B ran seed 1 only: a single run has no noise of its own, so B gets no verdict and no rank,
+# and the others are compared as if it were not there (before issue 35 it was compared
+# through the pooled seed-blocked model, on the others' noise).
 SINGLE_B = np.array(
     [
         [3.02, 3.51, 2.87, NAN, 3.11],
@@ -169,21 +223,31 @@ SINGLE_B = np.array(
 )
 
 
-def test_a_variant_with_a_single_run_is_compared_through_the_seed_blocked_model() -> None:
+def test_a_variant_with_a_single_run_gets_no_verdict_and_no_rank() -> None:
     result = compare(table(SINGLE_B), metric="y", baseline="A")
     by_pair = {(c.variant, c.baseline): c for c in result.pairwise}
-    reference = {
-        ("B", "A"): (-0.015, 0.75423042384, -0.19499287735),
-        ("C", "B"): (0.045, 0.3945944854, -0.13499287735),
-    }
-    for pair, (estimate, p_value, ci_low) in reference.items():
+    for pair in (("B", "A"), ("C", "B")):
         c = by_pair[pair]
-        assert c.design == "seed_blocked" and c.df == 2
-        assert c.diff == pytest.approx(estimate, rel=1e-9)
-        assert c.p_value == pytest.approx(p_value, rel=1e-9)
-        assert c.ci_low == pytest.approx(ci_low, rel=1e-9)
-    assert by_pair[("C", "A")].design == "paired" and by_pair[("C", "A")].n_pairs == 3
-    assert any("single run" in w and "equally noisy" in w for w in result.warnings)
+        assert c.verdict == "undecided" and c.withheld == "too_few_seeds"
+        assert math.isnan(c.p_value) and math.isnan(c.p_adjusted) and math.isnan(c.ci_low)
+    assert by_pair[("B", "A")].seeds_needed is not None and by_pair[("B", "A")].seeds_needed >= 2
+    assert result.unranked == ("B",) and all("B" not in tier for tier in result.tiers)
+    assert any("B has 1 seed" in w and "no verdict and no rank" in w for w in result.warnings)
+    alone = compare(table(SINGLE_B[[0, 2]]), metric="y", baseline="A").comparisons[0]
+    ca = by_pair[("C", "A")]
+    assert (ca.design, ca.n_pairs, ca.p_value) == (alone.design, alone.n_pairs, alone.p_value)
+
+
+def test_a_single_run_variant_does_not_keep_the_others_from_separating() -> None:
+    rng = np.random.default_rng(5)
+    values = 3.0 + rng.normal(0.0, 1.0, (1, 6)) + 0.01 * rng.normal(size=(3, 6))
+    values[2] += 0.2  # C clearly worse than A
+    values[1, 1:] = NAN
+    values[1, 0] = values[0, 0] + 0.1  # B, one run, between them
+    result = compare(table(values), metric="y", baseline="A")
+    assert result.tiers == (("A",), ("C",)) and result.unranked == ("B",)
+    c = next(c for c in result.comparisons if c.variant == "C")
+    assert c.verdict == "worse"
 
 
 def test_freeman_halton_matches_r_fisher_test() -> None:

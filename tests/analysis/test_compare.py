@@ -49,6 +49,7 @@ ISSUE18_TOP = ["runs", "divergence_test", "resolution", "adjusted_means"]
 ISSUE18_VARIANT: list[str] = []  # variant entries keep their keys (legacy study test)
 ISSUE18_COMPARISON = ["design", "df", "noise_measured", "withheld"]
 ISSUE32_COMPARISON = ["survivors_only"]
+ISSUE35_TOP = ["unranked"]  # single-run variants: no verdict, no tier
 
 
 def sleep_table() -> pl.DataFrame:
@@ -91,7 +92,7 @@ def test_api_reproduces_r_sleep_example_paired_and_welch() -> None:
 def test_to_dict_has_the_issue_schema_and_is_json() -> None:
     result = compare(sleep_table(), metric="extra", baseline="control")
     data = result.to_dict()
-    assert list(data) == SCHEMA_TOP + EXTRA_TOP + ISSUE18_TOP
+    assert list(data) == SCHEMA_TOP + EXTRA_TOP + ISSUE18_TOP + ISSUE35_TOP
     assert [list(v) for v in data["variants"]] == [SCHEMA_VARIANT + ISSUE18_VARIANT] * 2
     assert [list(c) for c in data["comparisons"]] == [
         SCHEMA_COMPARISON + ISSUE18_COMPARISON + ISSUE32_COMPARISON

@@ -15,34 +15,102 @@ from analysis.blocked import fit_seed_blocked
 
 # -- R reference values --------------------------------------------------------------------------
 #
-# A 2 x 2 factorial on 4 seeds. R 4.2, the factors coded -1/2 and +1/2 so that the coefficient
-# of a is the main effect (level 2 - level 1, averaged over b) and that of a:b the difference
-# of differences, exactly the quantities analysis.factorial reports:
+# The effects are least-squares contrasts (lm's estimates) whose standard errors come from one
+# error variance per cell (analysis.unequal_variances: unbiased cell variances from the
+# residuals, the sandwich (X'X)^-1 X' diag(omega) X (X'X)^-1, Satterthwaite df; the pooled
+# lm variance is what the model used before issue 32). R 4.x, sandwich 3.x, the script run
+# once (factors coded -1/2, +1/2 for the 2 x 2, treatment contrasts for the 3 x 2):
 #
+#   library(sandwich)
+#   # Per-cell error variances: unbiased from the residuals, E[RSS_g] = sum_h A[g,h] s2_h with
+#   # A[g,h] = sum of M_ij^2 over runs i of cell g and j of cell h (M = I - hat matrix).
+#   cell_fit <- function(fit, cell) {
+#     X <- model.matrix(fit); M <- diag(nrow(X)) - X %*% solve(crossprod(X)) %*% t(X)
+#     G <- outer(cell, sort(unique(cell)), "==") * 1
+#     A <- t(G) %*% M^2 %*% G; rss <- t(G) %*% residuals(fit)^2
+#     s2 <- solve(A, rss)
+#     omega <- as.vector(G %*% s2)
+#     Bread <- solve(crossprod(X)); V <- Bread %*% t(X) %*% diag(omega) %*% X %*% Bread
+#     Bm <- M %*% diag(as.vector(G %*% pmax(s2, 0))) %*% M
+#     Fm <- t(G) %*% Bm^2 %*% G
+#     list(X = X, G = G, A = A, s2 = s2, V = V, Fm = Fm)
+#   }
+#   contrast <- function(fit, cf, l) {
+#     w <- as.vector(l %*% solve(crossprod(cf$X)) %*% t(cf$X))
+#     g <- as.vector(t(cf$G) %*% w^2); cc <- solve(cf$A, g)
+#     est <- sum(l * coef(fit)); se <- sqrt(as.vector(t(l) %*% cf$V %*% l))
+#     df <- as.vector((t(cc) %*% cf$A %*% pmax(cf$s2, 0))^2 / (t(cc) %*% cf$Fm %*% cc))
+#     p <- 2 * pt(-abs(est / se), df); h <- qt(0.975, df) * se
+#     c(est = est, se = se, df = df, p = p, low = est - h, high = est + h)
+#   }
+#   options(digits = 12)
 #   A <- c(0,0,1,1,0,0,1,1,0,0,1,1,0,0,1,1); B <- c(0,1,0,1,0,1,0,1,0,1,0,1,0,1,0,1)
 #   seed <- c(0,0,0,0,1,1,1,1,2,2,2,2,3,3,3,3)
 #   y <- c(2.5205,2.4656,2.6496,2.8231,2.5668,2.5327,2.6018,2.6546,
 #          3.2024,3.1994,3.2862,3.3913,2.8212,2.7289,2.9072,3.0167)
-#   a <- A - 0.5; b <- B - 0.5
-#   fit <- lm(y ~ a * b + factor(seed))
-#   cbind(coef(summary(fit))[c("a","b","a:b"), c(1,2,4)], confint(fit)[c("a","b","a:b"), ])
-#   p.adjust(coef(summary(fit))[c("a","b","a:b"), 4], "holm")
+#   d <- data.frame(a = A - 0.5, b = B - 0.5, seed = factor(seed), y = y, cell = 2 * A + B)
+#   for (rows in list(1:16, 1:15)) {
+#     dd <- d[rows, ]; fit <- lm(y ~ a * b + seed, data = dd); cf <- cell_fit(fit, dd$cell)
+#     for (term in c("a", "b", "a:b")) {
+#       l <- as.numeric(names(coef(fit)) == term); print(c(term, contrast(fit, cf, l)))
+#     }
+#     print(vcovHC(fit, type = "HC3")[c("a", "b", "a:b"), c("a", "b", "a:b")])
+#     print(vcovHC(fit, type = "HC2")[c("a", "b", "a:b"), c("a", "b", "a:b")])
+#   }
+#   print(cell_fit(lm(y ~ a * b + seed, data = d), d$cell)$s2)
+#   # 3 x 2 on 3 seeds
+#   A3 <- c(0,0,1,1,2,2,0,0,1,1,2,2,0,0,1,1,2,2); B3 <- rep(c(0,1), 9); S3 <- rep(0:2, each = 6)
+#   Y3 <- c(2.0092, 2.032, 2.0535, 2.1066, 1.9405, 2.0721, 2.2533, 2.2894, 2.3627, 2.3987, 2.2412,
+#           2.3101, 2.015, 1.9938, 2.0604, 2.0571, 1.9255, 2.0089)
+#   d3 <- data.frame(A = factor(A3), B = factor(B3), seed = factor(S3), y = Y3, cell = 2 * A3 + B3)
+#   fit3 <- lm(y ~ A * B + seed, data = d3); cf3 <- cell_fit(fit3, d3$cell)
+#   # cell means (averaged over seeds) as linear functions of the coefficients
+#   grid <- expand.grid(A = factor(0:2), B = factor(0:1), seed = factor(0:2))
+#   Xg <- model.matrix(~ A * B + seed, grid)
+#   cellrow <- function(a, b) colMeans(Xg[grid$A == a & grid$B == b, , drop = FALSE])
+#   main_a <- function(j) (cellrow(j, 0) + cellrow(j, 1) - cellrow(0, 0) - cellrow(0, 1)) / 2
+#   main_b <- (cellrow(0, 1) + cellrow(1, 1) + cellrow(2, 1) -
+#              cellrow(0, 0) - cellrow(1, 0) - cellrow(2, 0)) / 3
+#   inter <- function(j) cellrow(j, 1) - cellrow(j, 0) - cellrow(0, 1) + cellrow(0, 0)
+#   L <- rbind(main_a(1), main_a(2), main_b, inter(1), inter(2))
+#   for (i in 1:5) print(contrast(fit3, cf3, L[i, ]))
+#   wald <- function(Lq) { e <- Lq %*% coef(fit3); W <- Lq %*% cf3$V %*% t(Lq)
+#     F <- as.vector(t(e) %*% solve(W, e) / nrow(Lq))
+#     df <- min(sapply(1:nrow(Lq), function(i) contrast(fit3, cf3, Lq[i, ])["df"]))
+#     c(F = F, df = df, p = pf(F, nrow(Lq), df, lower.tail = FALSE)) }
+#   print(rbind(A = wald(L[1:2, ]), AB = wald(L[4:5, ])))
+#   print(cf3$s2)
+#   # every run of cell (A2, B1) lost: the additive model
+#   k <- !(A3 == 2 & B3 == 1); d4 <- d3[k, ]
+#   fit4 <- lm(y ~ A + B + seed, data = d4); cf4 <- cell_fit(fit4, d4$cell)
+#   Xg4 <- model.matrix(~ A + B + seed, grid)
+#   cellrow4 <- function(a, b) colMeans(Xg4[grid$A == a & grid$B == b, , drop = FALSE])
+#   ma4 <- function(j) (cellrow4(j, 0) + cellrow4(j, 1) - cellrow4(0, 0) - cellrow4(0, 1)) / 2
+#   mb4 <- (cellrow4(0, 1) + cellrow4(1, 1) + cellrow4(2, 1) -
+#           cellrow4(0, 0) - cellrow4(1, 0) - cellrow4(2, 0)) / 3
+#   for (l in list(ma4(1), ma4(2), mb4)) print(contrast(fit4, cf4, l))
 #
-#       Estimate Std. Error     Pr(>|t|)       2.5 %     97.5 %
-#   a   0.161625 0.02390013 8.247194e-05  0.10755920 0.21569080
-#   b   0.032075 0.02390013 2.124545e-01 -0.02199085 0.08614085
-#   a:b 0.156300 0.04780026 9.684932e-03  0.04816831 0.26443170
-#   df 9 sigma 0.04780026
-#   holm: a 0.0002474158  b 0.2124545000  a:b 0.0193698600
-#
-# The same with the run of cell (A2, B2) on seed 3 lost (the last row), data = d[-16, ]:
-#
-#       Estimate Std. Error     Pr(>|t|)       2.5 %     97.5 %
-#   a   0.15889720 0.02654655 0.0003286261  0.09768077 0.22011370
-#   b   0.02934722 0.02654655 0.3010774000 -0.03186923 0.09056367
-#   a:b 0.15084440 0.05309309 0.0217740400  0.02841155 0.27327730
-#   df 8 sigma 0.05036853
-#   holm: a 0.0009858783  b 0.3010774000  a:b 0.0435480900
+# Output, 2 x 2 (est, se, df; then p, CI 95 %):
+#   a 0.161625 0.0239001278471709 5.68604526917353
+#     0.000638811767776679 0.102351771998995 0.220898228001005
+#   b 0.032075 0.0239001278471709 5.68604526917353
+#     0.230683255717589 -0.027198228001005 0.091348228001005
+#   a:b 0.1563 0.0478002556943419 5.68604526917353
+#       0.0184122819131375 0.0377535439979905 0.27484645600201
+# and with the run of cell (A2, B2) on seed 3 lost (rows 1:15):
+#   a 0.158897222222222 0.0307771121568619 3.18779888178617
+#     0.0121141738927398 0.0641354900029687 0.253658954441476
+#   b 0.0293472222222223 0.0307771121568619 3.18779888178617
+#     0.406883981593334 -0.0654145099970314 0.124108954441476
+#   a:b 0.150844444444445 0.0615542243137238 3.18779888178617
+#       0.0866084409432033 -0.0386790199940629 0.340367908882952
+# sandwich::vcovHC(fit, type = "HC3") and "HC2" on the 16 runs, rows/columns a, b, a:b:
+#   HC3 0.00101549530864  0.00030314000000  0.00137847703704
+#       0.00030314000000  0.00101549530864  0.00015381037037
+#       0.00137847703704  0.00015381037037  0.00406198123457
+#   HC2 0.000571216111111 1.70516250000e-04 7.75393333333e-04
+#       0.000170516250000 5.71216111111e-04 8.65183333333e-05
+#       0.000775393333333 8.65183333333e-05 2.28486444444e-03
 
 A2 = [0, 0, 1, 1] * 4
 B2 = [0, 1, 0, 1] * 4
@@ -50,16 +118,22 @@ SEED2 = [0] * 4 + [1] * 4 + [2] * 4 + [3] * 4
 Y2 = [2.5205, 2.4656, 2.6496, 2.8231, 2.5668, 2.5327, 2.6018, 2.6546,
       3.2024, 3.1994, 3.2862, 3.3913, 2.8212, 2.7289, 2.9072, 3.0167]  # fmt: skip
 
-BALANCED = {  # term: estimate, std error, p, ci low, ci high, Holm p
-    "A": (0.161625, 0.02390013, 8.247194e-05, 0.10755920, 0.21569080, 0.0002474158),
-    "B": (0.032075, 0.02390013, 2.124545e-01, -0.02199085, 0.08614085, 0.2124545000),
-    "A:B": (0.156300, 0.04780026, 9.684932e-03, 0.04816831, 0.26443170, 0.0193698600),
-}
-ONE_RUN_LOST = {
-    "A": (0.15889720, 0.02654655, 0.0003286261, 0.09768077, 0.22011370, 0.0009858783),
-    "B": (0.02934722, 0.02654655, 0.3010774000, -0.03186923, 0.09056367, 0.3010774000),
-    "A:B": (0.15084440, 0.05309309, 0.0217740400, 0.02841155, 0.27327730, 0.0435480900),
-}
+BALANCED = {  # term: estimate, std error, p, ci low, ci high, Holm p; df 5.68604526917353
+    "A": (0.161625, 0.0239001278471709, 0.000638811767776679, 0.102351771998995,
+          0.220898228001005, 3 * 0.000638811767776679),
+    "B": (0.032075, 0.0239001278471709, 0.230683255717589, -0.027198228001005,
+          0.091348228001005, 0.230683255717589),
+    "A:B": (0.1563, 0.0478002556943419, 0.0184122819131375, 0.0377535439979905,
+            0.27484645600201, 2 * 0.0184122819131375),
+}  # fmt: skip
+ONE_RUN_LOST = {  # df 3.18779888178617
+    "A": (0.158897222222222, 0.0307771121568619, 0.0121141738927398, 0.0641354900029687,
+          0.253658954441476, 3 * 0.0121141738927398),
+    "B": (0.0293472222222223, 0.0307771121568619, 0.406883981593334, -0.0654145099970314,
+          0.124108954441476, 0.406883981593334),
+    "A:B": (0.150844444444445, 0.0615542243137238, 0.0866084409432033, -0.0386790199940629,
+            0.340367908882952, 2 * 0.0866084409432033),
+}  # fmt: skip
 
 
 def two_by_two() -> pl.DataFrame:
@@ -68,30 +142,56 @@ def two_by_two() -> pl.DataFrame:
 
 @pytest.mark.parametrize(
     ("rows", "expected", "df", "sigma"),
-    [(16, BALANCED, 9, 0.04780026), (15, ONE_RUN_LOST, 8, 0.05036853)],
+    [
+        (16, BALANCED, 5.68604526917353, 0.04780026),
+        (15, ONE_RUN_LOST, 3.18779888178617, 0.05036853),
+    ],
 )
-def test_two_by_two_matches_r(rows: int, expected: dict, df: int, sigma: float) -> None:
+def test_two_by_two_matches_r(rows: int, expected: dict, df: float, sigma: float) -> None:
     result = factorial(two_by_two().head(rows), factors={"A": [0, 1], "B": [0, 1]}, metric="y")
-    assert result.df_resid == df
+    assert result.df_resid == rows - 7  # the pooled model's, still reported with its sigma
     assert result.sigma == pytest.approx(sigma, abs=5e-8)
     for term, (estimate, se, p, low, high, holm) in expected.items():
         effect = result.effect(term)
         assert effect.estimate == pytest.approx(estimate, abs=5e-8)
         assert effect.std_error == pytest.approx(se, abs=5e-8)
+        assert effect.df == pytest.approx(df, rel=1e-9)
         assert effect.p_value == pytest.approx(p, rel=1e-5)
         assert effect.ci_low == pytest.approx(low, abs=5e-8)
         assert effect.ci_high == pytest.approx(high, abs=5e-8)
         assert effect.p_adjusted == pytest.approx(holm, rel=1e-5)
     assert result.effect("A").verdict == "worse"  # minimize: the second level raises y
     assert result.effect("B").verdict == "indistinguishable"
-    assert result.effect("A:B").verdict == "interaction"
+    # With a lost run the cell variances rest on 3.2 df: the interaction is no longer shown.
+    assert result.effect("A:B").verdict == ("interaction" if rows == 16 else "indistinguishable")
     unbalanced = [w for w in result.warnings if "unbalanced" in w]
     assert bool(unbalanced) == (rows == 15)
     assert result.sums_of_squares == "Type III"
 
 
 # A 3 x 2 factorial on 3 seeds: contrasts of A's levels against its first, the omnibus F of A
-# and of A:B, and a missing cell. R 4.2:
+# and of A:B, and a missing cell. The asserted values are the cell-variance ones from the
+# script above (its 3 x 2 part), whose output is:
+#
+#   A[1] 0.07438333333333 0.01373668648385 4.31269015284804
+#        0.00453046891506 0.03731037733597 0.11145628933070
+#   A[2] -0.0157333333333 0.0127600407087 3.6420866409387
+#        0.2911760762937 -0.0525770876342 0.0211104209676
+#   B 0.04526666666667 0.01048727270976 6.59439815098009
+#     0.00401774600403 0.02015562934951 0.07037770398382
+#   A[1]:B 0.0160333333333 0.0274733729677 4.3126901528480
+#          0.5886610846935 -0.0581125786614 0.0901792453281
+#   A[2]:B 0.08206666666667 0.02552008141749 3.64208664093869
+#          0.03704658329044 0.00837915806489 0.15575417526845
+#   omnibus (F, df, p): A 29.93326536609 3.64208664094 0.00548538096704
+#                       AB 6.52693537423 3.64208664094 0.06249064009334
+#   missing cell, additive model: A[1] 0.07438333333333 0.01340838549518 4.71234597983894
+#     0.00314689363396 0.03927343506581 0.10949323160085; A[2] -0.05275833333333
+#     0.01676906164851 2.55441276802197 0.06386125062535 -0.11179817665506 0.00628150998839;
+#     B 0.0205833333333 0.0134083854952 4.7123459798389 0.1888534819165 -0.0145265649342
+#     0.0556932316009
+#
+# The pooled-variance values (lm's own summary, what the model gave before) came from R 4.2:
 #
 #   A <- factor(c(0,0,1,1,2,2,0,0,1,1,2,2,0,0,1,1,2,2))
 #   B <- factor(c(0,1,0,1,0,1,0,1,0,1,0,1,0,1,0,1,0,1))
@@ -157,31 +257,42 @@ def check_t(effect, estimate, se, p, low, high) -> None:  # type: ignore[no-unty
 def test_a_three_level_factor_gets_contrasts_and_an_omnibus_test_matching_r() -> None:
     result = factorial(three_by_two(), factors={"A": [0, 1, 2], "B": [0, 1]}, metric="y")
     assert result.df_resid == 10
-    check_t(result.effect("A[1]"), 0.07438333, 0.01284423, 0.0001750463, 0.04576460, 0.10300210)
-    check_t(result.effect("A[2]"), -0.01573333, 0.01284423, 0.2486703, -0.04435207, 0.01288540)
-    check_t(result.effect("B"), 0.04526667, 0.01048727, 0.0015218350, 0.02189957, 0.06863377)
-    check_t(result.effect("A[1]:B"), 0.01603333, 0.02568847, 0.5465063, -0.04120414, 0.0732708)
-    check_t(result.effect("A[2]:B"), 0.08206667, 0.02568847, 0.00957762, 0.0248292, 0.1393041)
+    check_t(result.effect("A[1]"), 0.07438333333333, 0.01373668648385, 0.00453046891506,
+            0.03731037733597, 0.11145628933070)  # fmt: skip
+    check_t(result.effect("A[2]"), -0.0157333333333, 0.0127600407087, 0.2911760762937,
+            -0.0525770876342, 0.0211104209676)  # fmt: skip
+    check_t(result.effect("B"), 0.04526666666667, 0.01048727270976, 0.00401774600403,
+            0.02015562934951, 0.07037770398382)  # fmt: skip
+    check_t(result.effect("A[1]:B"), 0.0160333333333, 0.0274733729677, 0.5886610846935,
+            -0.0581125786614, 0.0901792453281)  # fmt: skip
+    check_t(result.effect("A[2]:B"), 0.08206666666667, 0.02552008141749, 0.03704658329044,
+            0.00837915806489, 0.15575417526845)  # fmt: skip
+    assert result.effect("B").df == pytest.approx(6.59439815098009, rel=1e-9)
     omnibus_a, omnibus_ab = result.effect("A"), result.effect("A:B")
-    assert (omnibus_a.test, omnibus_a.df_num, omnibus_a.df) == ("F", 2, 10)
-    assert omnibus_a.statistic == pytest.approx(28.088070, rel=1e-6)
-    assert omnibus_a.p_value == pytest.approx(7.879395e-05, rel=1e-5)
-    assert omnibus_ab.statistic == pytest.approx(5.734431, rel=1e-6)
-    assert omnibus_ab.p_value == pytest.approx(2.192577e-02, rel=1e-5)
+    assert (omnibus_a.test, omnibus_a.df_num) == ("F", 2)
+    assert omnibus_a.df == pytest.approx(3.64208664094, rel=1e-9)
+    assert omnibus_a.statistic == pytest.approx(29.93326536609, rel=1e-8)
+    assert omnibus_a.p_value == pytest.approx(0.00548538096704, rel=1e-6)
+    assert omnibus_ab.statistic == pytest.approx(6.52693537423, rel=1e-8)
+    assert omnibus_ab.p_value == pytest.approx(0.06249064009334, rel=1e-6)
     assert omnibus_a.verdict == "differs"
-    # Seven tests in one Holm family: the smallest p (A's omnibus) times 7, the next times 6.
+    # Seven tests in one Holm family: the smallest p (B) times 7; A[1] next, times 6, is below
+    # that, so Holm's monotone step carries B's value.
     assert result.n_tests == 7
-    assert omnibus_a.p_adjusted == pytest.approx(7 * 7.879395e-05, rel=1e-5)
-    assert result.effect("A[1]").p_adjusted == pytest.approx(6 * 0.0001750463, rel=1e-5)
+    assert result.effect("B").p_adjusted == pytest.approx(7 * 0.00401774600403, rel=1e-6)
+    assert result.effect("A[1]").p_adjusted == pytest.approx(7 * 0.00401774600403, rel=1e-6)
 
 
-def test_a_missing_cell_drops_the_interaction_and_matches_rs_additive_model() -> None:
+def test_a_missing_cell_drops_the_interaction_and_matches_r() -> None:
     table = three_by_two().filter(~((pl.col("A") == 2) & (pl.col("B") == 1)))
     result = factorial(table, factors={"A": [0, 1, 2], "B": [0, 1]}, metric="y")
     assert result.df_resid == 9
-    check_t(result.effect("A[1]"), 0.07438333, 0.01227209, 0.0001879081, 0.04662193, 0.1021447)
-    check_t(result.effect("A[2]"), -0.05275833, 0.01623445, 0.01000095, -0.08948321, -0.01603345)
-    check_t(result.effect("B"), 0.02058333, 0.01227209, 0.1278073, -0.007178066, 0.04834473)
+    check_t(result.effect("A[1]"), 0.07438333333333, 0.01340838549518, 0.00314689363396,
+            0.03927343506581, 0.10949323160085)  # fmt: skip
+    check_t(result.effect("A[2]"), -0.05275833333333, 0.01676906164851, 0.06386125062535,
+            -0.11179817665506, 0.00628150998839)  # fmt: skip
+    check_t(result.effect("B"), 0.0205833333333, 0.0134083854952, 0.1888534819165,
+            -0.0145265649342, 0.0556932316009)  # fmt: skip
     for term in ("A:B", "A[1]:B", "A[2]:B"):
         effect = result.effect(term)
         assert effect.verdict == "not estimable"

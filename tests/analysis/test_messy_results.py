@@ -198,7 +198,9 @@ def test_a_straggler_changes_nothing_for_the_others() -> None:
     assert pair.design == "paired" and pair.verdict == "worse"
     alone = compare_values(values[:2], ["base", "a"], alpha=ALPHA).comparisons[0]
     assert pair.p_value == alone.p_value and pair.diff == alone.diff
-    assert result.comparisons[1].design == "seed_blocked"
+    straggler = result.comparisons[1]  # a single run: no verdict, no rank (issue 35)
+    assert straggler.verdict == "undecided" and straggler.withheld == "too_few_seeds"
+    assert result.unranked == ("straggler",)
     assert any("single run" in w for w in result.warnings)
 
 

@@ -92,7 +92,7 @@ def test_words_are_the_strings_every_report_and_json_file_holds() -> None:
     assert {v.value for v in Verdict} >= {
         "better", "worse", "equivalent", "indistinguishable", "undecided", "inconclusive",
     }  # fmt: skip
-    assert {w.value for w in Withheld} == {"unmeasured_noise", "lost_runs"}
+    assert {w.value for w in Withheld} == {"unmeasured_noise", "lost_runs", "too_few_seeds"}
 
 
 def test_as_direction_names_the_bad_value() -> None:
