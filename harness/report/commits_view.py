@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from analysis.verdict import improvement
 from harness.errors import UserError
 from harness.report.page import Figures, Section
 from harness.report.style import CHECK_COLOUR
@@ -26,7 +27,7 @@ def _signed(value: Any) -> str:
 
 def _worse_sign(direction: str) -> float:
     """The sign of a difference that is worse: + when lower is better."""
-    return -1.0 if direction == "maximize" else 1.0
+    return -improvement(1.0, direction)
 
 
 def bisect_sections(result: dict[str, Any], figures: Figures) -> list[Section]:

@@ -252,6 +252,10 @@ def test_a_row_with_a_bad_step_is_skipped_from_the_curves(
     metrics = study.run_dir(*DAMAGED) / "metrics.jsonl"
     with metrics.open("a") as handle:
         handle.write(f'{{"step": {step}, "val_loss": 7.0}}\n')
+    # the bad row was there when the run was recorded (rows written after the record are
+    # left out for another reason: tests/worker/test_command_processes.py)
+    record = study.run_dir(*DAMAGED) / "record.json"
+    record.write_bytes(edited_record(study, metrics_bytes=metrics.stat().st_size))
     curves, err = export_rows(study, tmp_path, "--curves")
     assert curves.equals(clean)
     assert f"warning: {metrics}: skipped 1 row(s) whose step is not a 64-bit integer" in err
