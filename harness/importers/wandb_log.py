@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.importers._base import curve_from_columns
 from harness.worker.metric_sources import MetricSourceError
-from harness.worker.wandb_source import _public, _records, _summary_row, _update_config
+from harness.worker.wandb_source import log_records, public_numbers, summary_rows, update_config
 
 if TYPE_CHECKING:
     import polars as pl
@@ -103,7 +103,7 @@ def read_wandb_folder(run_path: Path) -> WandbLog:
         raise NotColumnar("no wandb to decode the log with") from None
     types = _column_types()
     try:
-        payloads = types.payloads.FromString(b"".join(_records(log_file.read_bytes())))
+        payloads = types.payloads.FromString(b"".join(log_records(log_file.read_bytes())))
     except MetricSourceError:
         raise
     except Exception:  # a torn or foreign record: the reference skips it and reads the rest
@@ -117,9 +117,9 @@ def read_wandb_folder(run_path: Path) -> WandbLog:
         log.name = run.display_name or None
         if run.HasField("start_time"):
             log.started_at = run.start_time.seconds + run.start_time.nanos / 1e9
-        _update_config(log.config, run.config)
+        update_config(log.config, run.config)
     for payload in payloads.config:
-        _update_config(log.config, proto.ConfigRecord.FromString(payload))  # type: ignore[attr-defined]
+        update_config(log.config, proto.ConfigRecord.FromString(payload))  # type: ignore[attr-defined]
     for payload in payloads.exit:
         log.exit_code = int(proto.RunExitRecord.FromString(payload).exit_code)  # type: ignore[attr-defined]
 
@@ -133,11 +133,11 @@ def read_wandb_folder(run_path: Path) -> WandbLog:
             raise MetricSourceError(f"{summary_file} is not valid JSON: {error}") from None
     last_step = int(history["step"].max() or 0) if history.height else 0  # type: ignore[arg-type]
     # each metric's last value in the order logged, which the summary's final values are
-    # compared with (the reference's _summary_row)
+    # compared with (the reference's summary_rows)
     last = dict(zip(history["name"].to_list(), history["value"].to_list(), strict=True))
     extra = [
         {"step": last_step, "name": name, "value": float(value)}
-        for row in _summary_row(final, [{"step": last_step, **last}])
+        for row in summary_rows(final, [{"step": last_step, **last}])
         for name, value in row.items()
         if name != "step"
     ]
@@ -248,7 +248,7 @@ def _with_non_numbers(items: pl.DataFrame) -> pl.DataFrame:
             rows.append((step, name, value))
             continue
         try:
-            found = _public({name: json.loads(text)})
+            found = public_numbers({name: json.loads(text)})
         except (json.JSONDecodeError, RecursionError):
             continue
         rows += [(step, key, number) for key, number in found.items()]

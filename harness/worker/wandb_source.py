@@ -223,11 +223,11 @@ def read_run_dir(run_path: Path) -> WandbRun:
         MetricSourceError: no value can be read from it.
     """
     log_file = next(iter(sorted(run_path.glob("*.wandb"))), None)
-    log = _DecodedLog()
+    log = DecodedLog()
     undecodable = None
     if log_file is not None:
         try:
-            log = _decode_log(log_file.read_bytes())
+            log = decode_log(log_file.read_bytes())
         except ImportError:  # no protobuf module: the summary file alone
             undecodable = "wandb's protobuf module is missing"
         except UnknownLogFormat as error:  # a newer wandb's log: the summary file alone
@@ -245,7 +245,7 @@ def read_run_dir(run_path: Path) -> WandbRun:
             f"the wandb run in {run_path} has no wandb-summary.json and its .wandb log cannot be "
             f"decoded here ({undecodable or 'there is none'})"
         )
-    rows = history + _summary_row(summary, history)
+    rows = history + summary_rows(summary, history)
     return WandbRun(
         path=run_path,
         run_id=run_path.name.rsplit("-", 1)[-1],
@@ -278,8 +278,8 @@ def find_run_dir(wandb_dir: Path, run_id: str) -> Path:
 
 
 @dataclass
-class _DecodedLog:
-    """What a ``.wandb`` log holds, as :func:`_decode_log` gathers it."""
+class DecodedLog:
+    """What a ``.wandb`` log holds, as :func:`decode_log` gathers it."""
 
     history: list[Row] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
@@ -290,13 +290,22 @@ class _DecodedLog:
     started_at: float | None = None
 
 
-def _decode_log(data: bytes) -> _DecodedLog:
+def decode_log(data: bytes) -> DecodedLog:
+    """Read a ``.wandb`` log record by record (the bytes of the whole file).
+
+    Args:
+        data: the file's bytes, as wandb wrote them (a torn end is dropped).
+
+    Returns:
+        its history rows (numbers only, with their steps), summary, config, group, name,
+        exit code and start time.
+    """
     from wandb.proto import wandb_internal_pb2  # raises ImportError without wandb
 
-    log = _DecodedLog()
+    log = DecodedLog()
     history, summary = log.history, log.summary
     summary_text: dict[str, str] = {}
-    for chunk in _records(data):
+    for chunk in log_records(data):
         record = wandb_internal_pb2.Record()  # type: ignore[attr-defined]
         try:
             record.ParseFromString(chunk)
@@ -308,9 +317,9 @@ def _decode_log(data: bytes) -> _DecodedLog:
             log.name = record.run.display_name or log.name
             if record.run.HasField("start_time"):
                 log.started_at = record.run.start_time.seconds + record.run.start_time.nanos / 1e9
-            _update_config(log.config, record.run.config)
+            update_config(log.config, record.run.config)
         elif kind == "config":
-            _update_config(log.config, record.config)
+            update_config(log.config, record.config)
         elif kind == "exit":
             log.exit_code = int(record.exit.exit_code)
         elif kind == "history":
@@ -351,7 +360,7 @@ def _history_row(record: Any) -> tuple[Row, int | None]:
         try:
             row[key] = float(text)
         except ValueError:
-            row.update(_public({key: _json(text)}))
+            row.update(public_numbers({key: _json(text)}))
     return row, step
 
 
@@ -362,7 +371,7 @@ def _json(text: str) -> Any:
         return None
 
 
-def _update_config(config: dict[str, Any], change: Any) -> None:
+def update_config(config: dict[str, Any], change: Any) -> None:
     """Apply a ``ConfigRecord`` (its updates and removals) to ``config``; wandb's own
     ``_wandb`` entry is no config of the run's."""
     for key, value in _items(change.update).items():
@@ -372,7 +381,7 @@ def _update_config(config: dict[str, Any], change: Any) -> None:
         config.pop(_key(item), None)
 
 
-def _records(data: bytes) -> list[bytes]:
+def log_records(data: bytes) -> list[bytes]:
     """The record chunks of a ``.wandb`` log, reassembled; a torn end is dropped."""
     if not data.startswith(WANDB_FILE_HEADER):
         raise MetricSourceError("not a wandb log (no :W&B header)")
@@ -429,7 +438,7 @@ def _key(item: Any) -> str:
     return "/".join(item.nested_key) if item.nested_key else str(item.key)
 
 
-def _public(values: dict[str, Any]) -> Row:
+def public_numbers(values: dict[str, Any]) -> Row:
     """The numbers among ``values``, without wandb's own (``_step``, ``_runtime``, ...)."""
     return {
         k: float(v)
@@ -439,11 +448,16 @@ def _public(values: dict[str, Any]) -> Row:
     }
 
 
-def _summary_row(summary: dict[str, Any], history: list[Row]) -> list[Row]:
+def summary_rows(summary: dict[str, Any], history: list[Row]) -> list[Row]:
+    """The run's summary as one row at its last step, holding only the numbers the history
+    does not end with (a value logged once at the end, or changed in the summary); none when
+    the summary adds nothing."""
     last: dict[str, float] = {}
     for row in history:
         last.update({k: v for k, v in row.items() if k != "step"})
-    final = {k: v for k, v in _public(summary).items() if k not in last or not _same(last[k], v)}
+    final = {
+        k: v for k, v in public_numbers(summary).items() if k not in last or not _same(last[k], v)
+    }
     if not final:
         return []
     step = max((int(row["step"]) for row in history), default=0)

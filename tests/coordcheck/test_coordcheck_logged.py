@@ -17,7 +17,7 @@ import pytest
 
 from harness.cli import main
 from harness.store.command_results import read_command_result
-from harness.worker.wandb_source import _decode_log, read_run_dir
+from harness.worker.wandb_source import decode_log, read_run_dir
 
 SMALL = ["--widths", "32,64,128", "--n-layer", "1", "--steps", "3", "--seeds", "2"]
 
@@ -26,7 +26,7 @@ def _summary(run) -> dict:  # type: ignore[no-untyped-def,type-arg]
     """A run's summary as wandb wrote it in its ``.wandb`` log, strings included (wandb 0.31
     ships no public reader of offline logs; this is harness's one decoder, whose public
     ``read_run_dir`` keeps only the numbers)."""
-    return _decode_log(next(run.path.glob("*.wandb")).read_bytes()).summary
+    return decode_log(next(run.path.glob("*.wandb")).read_bytes()).summary
 
 
 @pytest.fixture(scope="module")

@@ -74,10 +74,10 @@ def run_record(offline_run: Path) -> Any:
     """The ``run`` record of an offline run's ``.wandb`` log (project, job type, tags, id)."""
     from wandb.proto import wandb_internal_pb2
 
-    from harness.worker.wandb_source import _records
+    from harness.worker.wandb_source import log_records
 
     (log,) = offline_run.glob("*.wandb")
-    for chunk in _records(log.read_bytes()):
+    for chunk in log_records(log.read_bytes()):
         record = wandb_internal_pb2.Record()
         record.ParseFromString(chunk)
         if record.WhichOneof("record_type") == "run":
