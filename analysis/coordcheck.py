@@ -42,7 +42,7 @@ import polars as pl
 from analysis.distributions import t_quantile
 from analysis.stats import mean_ci
 
-DEFAULT_TOLERANCE = 0.35
+DEFAULT_TOLERANCE = 0.25
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
 FAILING = ("grows", "shrinks", "not finite")
 

@@ -16,9 +16,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from harness.coordcheck.settings import CoordCheckSettings
 from harness.errors import UserError
 
-DEFAULT_WIDTHS = "64,128,256,512"
+DEFAULTS = CoordCheckSettings()  # the check's defaults have one owner: the settings
+DEFAULT_WIDTHS = ",".join(str(width) for width in DEFAULTS.widths)
 EPILOG = (
     "exit codes: 0 PASS (every activation's width exponent is shown within the tolerance), "
     "1 FAIL (some exponent is shown beyond it, or a value is not finite), 3 INCONCLUSIVE "
@@ -63,14 +65,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--steps",
         type=int,
         default=None,
-        help="training steps; the second half is judged (default 6; 60 with --wider-is-better)",
+        help=f"training steps; the second half is judged (default {DEFAULTS.steps}; 60 with "
+        "--wider-is-better)",
     )
     parser.add_argument(
         "--seeds",
         type=int,
         default=None,
-        help="the most seeds per width: 2 first, one more while undecided (default 6; 3 "
-        "with --wider-is-better, all used)",
+        help=f"the most seeds per width: {DEFAULTS.first_seeds} first, "
+        f"{DEFAULTS.seeds_per_look} more while undecided (default {DEFAULTS.seeds}; 3 with "
+        "--wider-is-better, all used)",
     )
     parser.add_argument(
         "--parametrization", choices=("mup", "sp"), default="mup", help="(default mup)"
@@ -82,7 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--lr",
         type=float,
         default=None,
-        help="Adam's base LR, deliberately high (default 3e-3)",
+        help=f"Adam's base LR, deliberately high (default {DEFAULTS.lr:g})",
     )
     heads = parser.add_mutually_exclusive_group()
     heads.add_argument(
@@ -172,14 +176,20 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--batch and --modules need --model")
     if args.wider_is_better and args.model is not None:
         raise UserError("--wider-is-better checks the built-in GPT; drop --model")
+    seeds = (
+        args.seeds if args.seeds is not None else (3 if args.wider_is_better else DEFAULTS.seeds)
+    )
     check = CoordCheckSettings(
         widths=_widths(args.widths),
-        steps=args.steps if args.steps is not None else (60 if args.wider_is_better else 6),
-        seeds=args.seeds if args.seeds is not None else (3 if args.wider_is_better else 6),
-        first_seeds=min(2, args.seeds) if args.seeds is not None else 2,
+        steps=args.steps
+        if args.steps is not None
+        else (60 if args.wider_is_better else DEFAULTS.steps),
+        seeds=seeds,
+        first_seeds=min(DEFAULTS.first_seeds, seeds),
+        seeds_per_look=DEFAULTS.seeds_per_look,
         parametrization=args.parametrization,
         attention=args.attention,
-        lr=args.lr if args.lr is not None else 3e-3,
+        lr=args.lr if args.lr is not None else DEFAULTS.lr,
         n_head=args.n_head if args.n_head is not None else (0 if args.head_size else 2),
         head_size=args.head_size or 0,
         n_layer=args.n_layer,

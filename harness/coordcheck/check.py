@@ -136,6 +136,7 @@ def run_coordcheck(settings: CoordCheckRun) -> int:
         return check_until_decided(
             measure_seed,
             first_seeds=check.first_seeds,
+            seeds_per_look=check.seeds_per_look,
             max_seeds=check.seeds,
             tolerance=tolerance,
             first_step=check.first_step,

@@ -1,9 +1,12 @@
-"""Seeds added one at a time while the coordinate check is undecided.
+"""Seeds added in groups while the coordinate check is undecided.
 
 Each look judges every seed measured so far; the verdict's error rates are split over the
 planned looks (``analysis.coordcheck.coord_check(looks=...)``), so stopping at the first
 decided look keeps them whatever the data do. A clear bug is decided at the first look; a
-correct model is measured until its exponents are shown within the tolerance.
+correct model is measured until its exponents are shown within the tolerance. Seeds come in
+groups (``seeds_per_look``) rather than one at a time: Bonferroni splits alpha over the looks,
+so fewer looks leave each one a wider share, while the seeds a decision needs stay about the
+same.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from analysis.coordcheck import INCONCLUSIVE, CoordCheckResult, coord_check
+from harness.coordcheck.settings import look_schedule
 
 Row = dict[str, Any]
 
@@ -32,9 +36,11 @@ def check_until_decided(
     first_step: int,
     order: Sequence[str] = (),
     progress: Callable[[str], None] | None = None,
+    seeds_per_look: int = 1,
 ) -> tuple[pl.DataFrame, CoordCheckResult]:
-    """Measure seeds 0, 1, ... (every width each), judging from ``first_seeds`` on, until the
-    verdict is PASS or FAIL or ``max_seeds`` are spent.
+    """Measure seeds 0, 1, ... (every width each), judging at ``first_seeds`` and after every
+    further ``seeds_per_look`` seeds (and at ``max_seeds``), until the verdict is PASS or FAIL
+    or ``max_seeds`` are spent.
 
     Args:
         measure_seed: the records of one seed at every width (rows as
@@ -45,17 +51,19 @@ def check_until_decided(
         first_step: the first judged step.
         order: activations in display order.
         progress: called with a line before each seed.
+        seeds_per_look: seeds added between looks.
 
     Returns:
         The records (every seed measured, the "loss" rows included) and the last verdict.
     """
-    looks = max_seeds - first_seeds + 1
+    schedule = look_schedule(first_seeds, max_seeds, seeds_per_look)
+    looks = len(schedule)
     rows: list[Row] = []
     for seed in range(max_seeds):
         if progress is not None:
             progress(f"seed {seed + 1} (at most {max_seeds})")
         rows += measure_seed(seed)
-        if seed + 1 < first_seeds:
+        if seed + 1 not in schedule:
             continue
         records = records_frame(rows)
         judged = records.filter(pl.col("activation") != "loss")

@@ -37,9 +37,10 @@ class CoordCheckSettings:
         widths: residual widths n_embd, at least three, increasing.
         steps: training steps; the activations of the forward pass before each update are
             recorded (step 0 is the initial model), so ``steps`` steps give steps 0..steps-1.
-        seeds: the most seeds per width; seeds are added one at a time while the verdict is
-            undecided (each seed fixes the init and the fixed batch).
+        seeds: the most seeds per width; seeds are added ``seeds_per_look`` at a time while
+            the verdict is undecided (each seed fixes the init and the fixed batch).
         first_seeds: seeds measured before the first look at the data.
+        seeds_per_look: seeds added between looks.
         parametrization: "mup" or "sp".
         attention: "selective" or "mha".
         lr: Adam's base LR, deliberately high so updates dominate the init within a few steps.
@@ -59,9 +60,10 @@ class CoordCheckSettings:
     """
 
     widths: tuple[int, ...] = (64, 128, 256, 512)
-    steps: int = 6
-    seeds: int = 6
-    first_seeds: int = 2
+    steps: int = 7
+    seeds: int = 24
+    first_seeds: int = 4
+    seeds_per_look: int = 4
     parametrization: Literal["sp", "mup"] = "mup"
     attention: Literal["selective", "mha"] = "selective"
     lr: float = 3e-3
@@ -87,6 +89,8 @@ class CoordCheckSettings:
                 f"--seeds must be >= {max(self.first_seeds, 2)} (the first look uses "
                 f"{self.first_seeds} seeds; the spread across seeds is part of the verdict)"
             )
+        if self.seeds_per_look < 1:
+            raise UserError("--seeds-per-look must be >= 1")
         if self.lr <= 0:
             raise UserError("--lr must be > 0")
         if (self.n_head > 0) == (self.head_size > 0):
@@ -104,8 +108,8 @@ class CoordCheckSettings:
 
     @property
     def looks(self) -> int:
-        """How many times the verdict may look at the data (one per seed count)."""
-        return self.seeds - self.first_seeds + 1
+        """How many times the verdict may look at the data (``look_schedule``)."""
+        return len(look_schedule(self.first_seeds, self.seeds, self.seeds_per_look))
 
 
 def width_config(settings: CoordCheckSettings, width: int) -> RunConfig:
@@ -142,3 +146,22 @@ def width_config(settings: CoordCheckSettings, width: int) -> RunConfig:
 def replace(settings: CoordCheckSettings, **changes: object) -> CoordCheckSettings:
     """A copy of ``settings`` with ``changes``."""
     return dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
+
+
+def look_schedule(first_seeds: int, max_seeds: int, seeds_per_look: int) -> tuple[int, ...]:
+    """The seed counts at which the check looks: ``first_seeds``, then every
+    ``seeds_per_look`` more, and ``max_seeds`` last (e.g. 4, 8, 12, 16 for 4, 16, 4).
+
+    Args:
+        first_seeds: seeds before the first look.
+        max_seeds: the most seeds.
+        seeds_per_look: seeds added between looks (>= 1).
+
+    Returns:
+        The increasing seed counts, ``max_seeds`` last.
+    """
+    step = max(1, seeds_per_look)
+    counts = list(range(first_seeds, max_seeds + 1, step))
+    if counts[-1] != max_seeds:
+        counts.append(max_seeds)
+    return tuple(counts)

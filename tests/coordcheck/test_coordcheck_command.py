@@ -35,13 +35,15 @@ def test_mup_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert set(exponents["status"].to_list()) == {"ok"}
 
 
-def test_mup_with_plain_attention_is_not_failed(
+def test_mup_with_plain_attention_is_not_failed_at_a_wider_tolerance(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Plain softmax attention: the attention logits of a correct muP drift to about -0.25 at
-    widths 64..512 (docs/coordcheck.md), so the default check may end INCONCLUSIVE; it must
-    never FAIL."""
-    assert coordcheck(tmp_path, *QUICK, "--attention", "mha") in (0, 3)
+    """Plain softmax attention: the layer-0 attention logits of a correct muP shrink with
+    exponent about -0.32 at widths 64..512 (docs/coordcheck.md: beyond the default tolerance,
+    which then FAILs it about half the time). With the tolerance widened to 0.4, as the docs
+    advise for plain attention, it is never FAILed."""
+    options = ("--attention", "mha", "--tolerance", "0.4", "--seeds", "8")
+    assert coordcheck(tmp_path, *QUICK, *options) in (0, 3)
     assert "FAIL:" not in capsys.readouterr().out  # the verdict line; the rule text names FAIL
 
 
@@ -86,23 +88,22 @@ def test_an_inverted_attention_multiplier_fails(
     assert "attn_logits (layer 1) grows with width" in out
 
 
-def test_the_sqrt_attention_scale_never_passes(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_the_sqrt_attention_scale_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """1/sqrt(d_head) instead of muP's 1/d_head: the attention logits grow like d_head^0.5
-    once q and k align. Not passed; the attention logits are named."""
+    once q and k align (exponent about +0.4 at steps 3..6). FAIL, naming the attention
+    logits."""
     with planted("sqrt_attention_scale"):
         code = coordcheck(tmp_path, *QUICK)
     out = capsys.readouterr().out
-    assert code in (1, 3)
-    assert "attn_logits (layer 0)" in out
+    assert code == 1
+    assert "attn_logits (layer" in out and "grows with width" in out
 
 
 def test_json_output_for_ci(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = coordcheck(tmp_path, *QUICK, "--parametrization", "sp", "--format", "json")
     payload = json.loads(capsys.readouterr().out)
     assert code == 1 and payload["exit_code"] == 1 and payload["verdict"] == "FAIL"
-    assert payload["seeds"] == 2  # SP is decided at the first look
+    assert payload["seeds"] == 4  # SP is decided at the first look
     worst = payload["worst"][0]
     assert worst["status"] == "grows" and worst["fail_low"] > payload["tolerance"]
     assert worst["ci_low"] <= worst["slope"] <= worst["ci_high"]

@@ -13,6 +13,7 @@ from analysis.coordcheck import (
     per_seed_slopes,
     wider_is_better,
 )
+from harness.coordcheck.settings import CoordCheckSettings, look_schedule
 
 WIDTHS = (64, 128, 256, 512)
 STEPS = 4
@@ -123,7 +124,7 @@ def test_an_estimate_beyond_the_tolerance_that_is_not_shown_beyond_it_is_inconcl
         .otherwise(pl.col("value"))
         .alias("value")
     )
-    result = coord_check(rows)
+    result = coord_check(rows, tolerance=0.35)
     row = result.exponents.filter(target).row(0, named=True)
     assert row["slope"] == pytest.approx(0.45)
     assert row["se"] == pytest.approx(np.sqrt(3 * 4 * 0.09 / 8 / (3 * 5 * np.log(2) ** 2)))
@@ -162,29 +163,36 @@ def test_activations_are_ordered_as_given() -> None:
     ]
 
 
-def sequential_verdicts(
-    exponents: dict[Key, float], *, noise: float, sims: int, max_seeds: int = 6
-) -> list[str]:
-    """The verdicts of ``sims`` simulated checks that add seeds from 2 to ``max_seeds`` while
-    INCONCLUSIVE, as ``harness.coordcheck.sequential`` does."""
+def sequential_verdicts(exponents: dict[Key, float], *, noise: float, sims: int) -> list[str]:
+    """The verdicts of ``sims`` simulated checks that add seeds on the default schedule (4, 8,
+    ..., 24) while INCONCLUSIVE, as ``harness.coordcheck.sequential`` does."""
+    defaults = CoordCheckSettings()
+    schedule = look_schedule(defaults.first_seeds, defaults.seeds, defaults.seeds_per_look)
     rng = np.random.default_rng(11)
-    looks = max_seeds - 1
     verdicts = []
     for _ in range(sims):
-        full = table(exponents, noise=noise, seeds=max_seeds, rng=rng)
-        for seeds in range(2, max_seeds + 1):
-            result = coord_check(full.filter(pl.col("seed") < seeds), looks=looks)
+        full = table(exponents, noise=noise, seeds=schedule[-1], rng=rng)
+        for seeds in schedule:
+            result = coord_check(full.filter(pl.col("seed") < seeds), looks=len(schedule))
             if result.verdict != "INCONCLUSIVE":
                 break
         verdicts.append(result.verdict)
     return verdicts
 
 
+def test_the_default_looks() -> None:
+    assert look_schedule(4, 24, 4) == (4, 8, 12, 16, 20, 24)
+    assert look_schedule(2, 6, 1) == (2, 3, 4, 5, 6)
+    assert look_schedule(4, 10, 4) == (4, 8, 10)  # the most seeds is always a look
+    assert CoordCheckSettings().looks == 6
+
+
 @pytest.mark.slow
 def test_at_the_tolerance_sequential_checks_pass_and_fail_at_most_alpha_of_the_time() -> None:
     """The error rates the docs promise, by simulation: with one exponent exactly at the
-    tolerance (0.35), a PASS is wrong, and so is a FAIL; each stays below alpha = 0.05 over
-    five looks (2..6 seeds). The bounds are conservative, so the rates are well below."""
+    tolerance (0.25), a PASS is wrong, and so is a FAIL; each stays below alpha = 0.05 over
+    the six looks (4, 8, ..., 24 seeds). The bounds are conservative, so the rates are well
+    below."""
     sims = 300
     verdicts = sequential_verdicts({("q", 0): DEFAULT_TOLERANCE}, noise=0.1, sims=sims)
     margin = 3 * np.sqrt(0.05 * 0.95 / sims)
