@@ -316,67 +316,26 @@ def run_iteration(
     expected: Any,
     rng: random.Random,
 ) -> Iteration:
-    """One fault at ``delay_s`` into a fresh run of ``scenario``, the resumes, the checks."""
+    """One fault at ``delay_s`` into a fresh run of ``scenario``, the resumes, the checks.
+
+    An ``--until-decided`` study is then run once more, finished, and hit by the same fault
+    within its first seconds (the rerun replays its rounds over the finished runs): its
+    verdicts are checked right after, before anything resumes it (issue 33 item 3).
+    """
     started = time.monotonic()
     result = Iteration(kind=scenario.kind, fault=fault, delay_s=delay_s)
     problems = result.problems
     scenario.write()
-    process = subprocess.Popen(
-        scenario.argv(),
-        cwd=scenario.root,
-        env=environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        time.sleep(delay_s)
-        result.landed = inject(process, fault, rng)
-        try:
-            _, err = process.communicate(timeout=EXIT_TIMEOUT_S)
-            if "Traceback" in err:
-                problems.append(f"traceback after {fault}: {err.strip()[-400:]}")
-        except subprocess.TimeoutExpired:
-            problems.append(f"harness still running {EXIT_TIMEOUT_S} s after {fault}")
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-
-    for _ in range(RESUMES):
-        before = records(scenario.study_dir)
-        resumed = run_to_end(scenario)
-        after = records(scenario.study_dir)
-        rewritten = [path for path, data in before.items() if after.get(path) != data]
-        if rewritten:
-            problems.append(f"a resume rewrote finished records: {rewritten}")
-        if "Traceback" in resumed.stdout + resumed.stderr:
-            problems.append(f"traceback in a resume: {resumed.stderr.strip()[-400:]}")
-        if resumed.returncode == 0 and "running in another process" not in resumed.stdout:
-            break
-        time.sleep(1.0)  # runs another process (an orphan worker) still holds
-    else:
-        problems.append(
-            f"the study never completed: exit {resumed.returncode}: "
-            f"{(resumed.stdout + resumed.stderr).strip()[-400:]}"
-        )
-
-    from harness.store import FileSystemStore, RunKey
-
-    store = FileSystemStore(scenario.study_dir)
-    planned = scenario.planned()
-    for variant, seed in sorted(planned):
-        record = store.read_record(RunKey(variant=variant, seed=seed))
-        if record is None or record.status != "done":
-            problems.append(f"{variant}-s{seed}: {record.status if record else 'no record'}")
+    result.landed = faulted_run(scenario, fault, delay_s, rng, problems)
+    resume_until_complete(scenario, problems)
     if scenario.kind == "tune":
         problems += scenario.check_tune()
-    got = scenario.verdicts()
-    if scenario.kind == "tune":  # its own runs decide (see Scenario.verdicts)
-        expected = {"trials": 4, "best": got.get("best") if isinstance(got, dict) else None}
-    if got != expected:
-        problems.append(f"verdicts {got} differ from the uninterrupted study's {expected}")
+    check_verdicts(scenario, expected, problems)
+    if scenario.kind == "until-decided":
+        faulted_run(scenario, fault, rng.uniform(0.5, 3.0), rng, problems)
+        check_verdicts(scenario, expected, problems, when="after a faulted rerun")
+        resume_until_complete(scenario, problems)
+    check_records(scenario, problems)
 
     deadline = time.monotonic() + GRACE_S
     while (left := processes_of(scenario.root)) and time.monotonic() < deadline:
@@ -388,6 +347,81 @@ def run_iteration(
                 os.kill(pid, signal.SIGKILL)
     result.seconds = time.monotonic() - started
     return result
+
+
+def faulted_run(
+    scenario: Scenario, fault: str, delay_s: float, rng: random.Random, problems: list[str]
+) -> bool:
+    """Start the study's command, hit it with ``fault`` after ``delay_s``, wait for it to
+    end; returns whether the fault hit it running."""
+    process = subprocess.Popen(
+        scenario.argv(),
+        cwd=scenario.root,
+        env=environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        time.sleep(delay_s)
+        landed = inject(process, fault, rng)
+        try:
+            _, err = process.communicate(timeout=EXIT_TIMEOUT_S)
+            with (scenario.root / "faulted.err").open("a") as kept:  # for a look afterwards
+                kept.write(f"--- {fault} at {delay_s:.2f} s\n{err}")
+            if "Traceback" in err:
+                problems.append(f"traceback after {fault}: {err.strip()[-400:]}")
+        except subprocess.TimeoutExpired:
+            problems.append(f"harness still running {EXIT_TIMEOUT_S} s after {fault}")
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    return landed
+
+
+def resume_until_complete(scenario: Scenario, problems: list[str]) -> None:
+    """Run the study's command again until it completes, as a user would; no record a
+    resume finds may be written again."""
+    for _ in range(RESUMES):
+        before = records(scenario.study_dir)
+        resumed = run_to_end(scenario)
+        after = records(scenario.study_dir)
+        rewritten = [path for path, data in before.items() if after.get(path) != data]
+        if rewritten:
+            problems.append(f"a resume rewrote finished records: {rewritten}")
+        if "Traceback" in resumed.stdout + resumed.stderr:
+            problems.append(f"traceback in a resume: {resumed.stderr.strip()[-400:]}")
+        if resumed.returncode == 0 and "running in another process" not in resumed.stdout:
+            return
+        time.sleep(1.0)  # runs another process (an orphan worker) still holds
+    problems.append(
+        f"the study never completed: exit {resumed.returncode}: "
+        f"{(resumed.stdout + resumed.stderr).strip()[-400:]}"
+    )
+
+
+def check_records(scenario: Scenario, problems: list[str]) -> None:
+    """Every planned run has a ``done`` record."""
+    from harness.store import FileSystemStore, RunKey
+
+    store = FileSystemStore(scenario.study_dir)
+    for variant, seed in sorted(scenario.planned()):
+        record = store.read_record(RunKey(variant=variant, seed=seed))
+        if record is None or record.status != "done":
+            problems.append(f"{variant}-s{seed}: {record.status if record else 'no record'}")
+
+
+def check_verdicts(
+    scenario: Scenario, expected: Any, problems: list[str], *, when: str = "after the resume"
+) -> None:
+    """The study's verdicts are the uninterrupted study's (a search's: its own runs')."""
+    got = scenario.verdicts()
+    if scenario.kind == "tune":  # its own runs decide (see Scenario.verdicts)
+        expected = {"trials": 4, "best": got.get("best") if isinstance(got, dict) else None}
+    if got != expected:
+        problems.append(f"verdicts {when}: {got}, not the uninterrupted study's {expected}")
 
 
 @dataclass
