@@ -224,6 +224,13 @@ def wandb_logged(run_dir: Path, run_id: str) -> WandbLogged:
 
     A wandb service killed mid-run leaves a log without its end-of-run record (and without the
     rows it had not written yet); one gone before the run started leaves no log at all.
+
+    Args:
+        run_dir: the harness run's folder (wandb's ``dir``: its folders are under ``wandb/``).
+        run_id: the wandb run id harness gave the run.
+
+    Returns:
+        What the log holds; ``path`` None when there is no log that can be read.
     """
     root = run_dir / "wandb"
     logs = [log for log in root.glob("*run-*/*.wandb") if not log.parent.is_symlink()]
