@@ -320,12 +320,15 @@ def run_iteration(
     delay_s: float,
     expected: Any,
     rng: random.Random,
+    *,
+    rerun_s: float = 3.0,
 ) -> Iteration:
     """One fault at ``delay_s`` into a fresh run of ``scenario``, the resumes, the checks.
 
-    An ``--until-decided`` study is then run once more, finished, and hit by the same fault
-    within its first seconds (the rerun replays its rounds over the finished runs): its
-    verdicts are checked right after, before anything resumes it (issue 33 item 3).
+    An ``--until-decided`` study is then run once more, finished, and hit by the same fault at
+    a moment drawn over ``rerun_s`` (how long such a rerun takes: it replays its rounds over
+    the finished runs); its verdicts are checked right after, before anything resumes it
+    (issue 33 item 3).
     """
     started = time.monotonic()
     result = Iteration(kind=scenario.kind, fault=fault, delay_s=delay_s)
@@ -337,7 +340,7 @@ def run_iteration(
         problems += scenario.check_tune()
     check_verdicts(scenario, expected, problems)
     if scenario.kind == "until-decided":
-        faulted_run(scenario, fault, rng.uniform(0.5, 3.0), rng, problems)
+        faulted_run(scenario, fault, rng.uniform(0.0, rerun_s), rng, problems)
         check_verdicts(scenario, expected, problems, when="after a faulted rerun")
         resume_until_complete(scenario, problems)
     check_records(scenario, problems)
@@ -435,6 +438,7 @@ class Baseline:
 
     verdicts: Any
     seconds: float
+    rerun_seconds: float = 0.0  # a rerun of the finished study (``--until-decided``)
 
 
 def baseline(scenario: Scenario) -> Baseline:
@@ -449,7 +453,12 @@ def baseline(scenario: Scenario) -> Baseline:
         problems = scenario.check_tune()
         if problems:
             raise RuntimeError(f"the uninterrupted search is inconsistent: {problems}")
-    return Baseline(verdicts=scenario.verdicts(), seconds=seconds)
+    rerun_seconds = 0.0
+    if scenario.kind == "until-decided":
+        started = time.monotonic()
+        run_to_end(scenario)
+        rerun_seconds = time.monotonic() - started
+    return Baseline(verdicts=scenario.verdicts(), seconds=seconds, rerun_seconds=rerun_seconds)
 
 
 def fault_loop(
@@ -483,7 +492,9 @@ def fault_loop(
         # over most of its running time: later runs are faster than the first (warm caches)
         delay = rng.uniform(0.0, 0.8 * reference.seconds)
         scenario = Scenario(kind=kind, root=workdir / f"{kind}-{number:03d}")
-        outcome = run_iteration(scenario, fault, delay, reference.verdicts, rng)
+        outcome = run_iteration(
+            scenario, fault, delay, reference.verdicts, rng, rerun_s=reference.rerun_seconds
+        )
         say(
             f"{kind} #{number} {fault} at {delay:.2f} s"
             f"{'' if outcome.landed else ' (after the end)'}: "

@@ -44,6 +44,7 @@ def test_one_fault_of_each_kind(kind: str, fault: str, tmp_path: Path) -> None:
         reference.seconds / 3,
         reference.verdicts,
         random.Random(SEED),
+        rerun_s=reference.rerun_seconds,
     )
     assert result.landed, "the fault hit a running study"
     assert not result.new, result.problems
