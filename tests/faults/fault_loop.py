@@ -123,7 +123,7 @@ class Scenario:
             return [PYTHON, "-m", "harness", "tune", study, *common, "--no-plots"]
         argv = [PYTHON, "-m", "harness", "study", study, *common, "--no-progress"]
         if self.kind == "until-decided":
-            argv += ["--until-decided", "--max-seeds", "4", "--design", "auto"]
+            argv += ["--until-decided", "--max-seeds", "5", "--design", "auto"]
         return argv
 
     def planned(self) -> set[tuple[str, int]]:
