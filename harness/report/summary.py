@@ -108,9 +108,63 @@ def print_summary(
             f"Next: [bold]harness compare {shlex.quote(str(outcome.study_dir))} "
             f"--metric {spec.metric}"
         )
+    for line in wandb_lines(outcome):  # issue 33: a lost wandb service is said, not hidden
+        console.print(f"[yellow]{escape(line)}", soft_wrap=True)
     if (sync := sync_command(outcome.study_dir)) is not None:  # wandb logged offline
         console.print(f"Upload the offline wandb runs: [bold]{escape(sync)}")
     return 1 if failed or unfinished else 0
+
+
+def wandb_lines(outcome: Outcome) -> list[str]:
+    """What did not reach wandb among the runs this invocation finished, read back from each
+    run's wandb log (:func:`harness.worker.wandb_sink.wandb_logged`); empty when all did, or
+    when wandb was off.
+
+    Args:
+        outcome: what this invocation did.
+
+    Returns:
+        Lines for the summary.
+    """
+    from harness.worker.wandb_sink import wandb_logged
+    from harness.worker.wandb_source import wandb_run_id
+
+    planned = outcome.planned if isinstance(outcome.planned, Iterable) else ()
+    logging = {
+        plan.key
+        for plan in planned
+        if getattr(plan, "wandb", {}).get("mode", "disabled") != "disabled"
+    }
+    executed = outcome.executed if isinstance(outcome.executed, Iterable) else ()
+    store = FileSystemStore(outcome.study_dir)
+    records = [r for r in executed if RunKey(variant=r.variant, seed=r.seed) in logging]
+    missing, partial = [], []
+    for record in records:
+        key = RunKey(variant=record.variant, seed=record.seed)
+        run_id = wandb_run_id(
+            study=record.study,
+            variant=record.variant,
+            seed=record.seed,
+            config_hash=record.config_hash,
+        )
+        logged = wandb_logged(store.run_dir(key), run_id)
+        if logged.path is None or (logged.rows == 0 and not logged.finished):
+            missing.append(str(key))
+        elif not logged.finished:
+            partial.append(f"{key} ({logged.rows} row(s))")
+    if not missing and not partial:
+        return []
+    full = len(records) - len(missing) - len(partial)
+    lines = [f"wandb: {full} of the {len(records)} run(s) finished now were logged in full"]
+    if missing:
+        lines.append(f"  not logged to wandb: {', '.join(missing)}")
+    if partial:
+        lines.append(f"  logged in part (their wandb log ends early): {', '.join(partial)}")
+    lines.append(
+        "  every run's metrics are in the store (harness export); why wandb stopped is in "
+        "each run's worker.log (a lost wandb service, say)"
+    )
+    return lines
 
 
 def failure_reason(record: RunRecord) -> str:

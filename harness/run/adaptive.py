@@ -21,6 +21,7 @@ interrupted adaptive study resumes exactly where it was.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from typing import Any
 from analysis.verdict import Verdict
 from harness.errors import UserError
 from harness.run.runner import StudyOutcome
-from harness.store import RunKey, load_run_statuses
+from harness.store import RunKey, SequentialLooks, load_run_statuses
 from harness.study.seeds import MAX_SEED
 from harness.study.spec import StudySpec
 
@@ -134,7 +135,7 @@ def run_until_decided(
     )
     run(dataclasses.replace(spec, seeds=tuple(seeds[:initial])), None)
 
-    def report_before(index: int) -> Any:
+    def report_before(index: int, *, final: bool = False) -> Any:
         frame = _table_for_seeds(load_table(study_dir), seeds[:index])
         if spec.metric not in frame.columns:
             raise UserError(f"no finished run reported the metric '{spec.metric}'")
@@ -153,7 +154,7 @@ def run_until_decided(
                     variants=others,
                     lost=_table_for_seeds(load_run_statuses(study_dir), seeds[:index]),
                 )
-                _store_looks(study_dir, settings, record_settings, looks, report)
+                _store_looks(study_dir, settings, record_settings, looks, report, final=final)
                 return report
             report = sequential_compare(
                 frame,
@@ -166,7 +167,7 @@ def run_until_decided(
                 variants=others,
                 lost=_table_for_seeds(load_run_statuses(study_dir), seeds[:index]),
             )
-            _store_looks(study_dir, settings, record_settings, looks, report)
+            _store_looks(study_dir, settings, record_settings, looks, report, final=final)
             return report
         except ValueError as error:  # e.g. every baseline run failed
             raise UserError(f"cannot compare sequentially: {error}") from None
@@ -180,7 +181,8 @@ def run_until_decided(
         announce(f"seed {seeds[index]}: still undecided: {', '.join(report.needs_seeds)}")
         grown = dataclasses.replace(spec, seeds=tuple(seeds[: index + 1]))
         run(grown, {RunKey(variant=name, seed=seeds[index]) for name in needing})
-    return report_before(len(seeds))
+    # the last look is written as the record whatever was stored (the data may differ)
+    return report_before(len(seeds), final=True)
 
 
 def _store_looks(
@@ -189,9 +191,20 @@ def _store_looks(
     record_settings: dict[str, Any],
     looks: dict[str, list[int]],
     report: Any,
+    *,
+    final: bool,
 ) -> None:
-    """Write the design and the looks so far (``harness compare --sequential`` reads them)."""
-    from harness.store import SequentialLooks, write_sequential_looks
+    """Write the design and the looks so far (``harness compare --sequential`` reads them).
+
+    The looks are a function of the records: a rerun replays the same rounds over the finished
+    runs and meets the same looks again, one round at a time. So a round's record that the
+    stored one already holds (the same design, each variant's looks a prefix of the stored
+    ones) is not written: a rerun interrupted after its first rounds would otherwise leave the
+    looks of those rounds alone, and ``compare --sequential`` would redo the design on too few
+    looks ("undecided" where the study had decided). The last look (``final``) is always
+    written, so a finished run of the study leaves exactly the looks its records give.
+    """
+    from harness.store import read_sequential_looks, write_sequential_looks
 
     outcome = {
         c.variant: c.result.stopped or c.result.verdict
@@ -205,7 +218,27 @@ def _store_looks(
         looks={name: tuple(counts) for name, counts in looks.items()},
         outcome=outcome,
     )
+    if not final:
+        try:
+            stored = read_sequential_looks(study_dir)
+        except UserError:  # damaged: this round's looks replace it
+            stored = None
+        if stored is not None and _holds(stored, record):
+            return
     write_sequential_looks(study_dir, record)
+
+
+def _holds(stored: SequentialLooks, record: SequentialLooks) -> bool:
+    """Whether the ``stored`` looks already hold ``record``'s: the same design and settings (as
+    JSON, the form they are stored in), each variant's looks a prefix of its stored ones, each
+    outcome the stored one."""
+    old, new = stored.to_dict(), json.loads(json.dumps(record.to_dict()))
+    if (old["design"], old["settings"]) != (new["design"], new["settings"]):
+        return False
+    for name, counts in new["looks"].items():
+        if old["looks"].get(name, [])[: len(counts)] != counts:
+            return False
+    return all(old["outcome"].get(name) == value for name, value in new["outcome"].items())
 
 
 def _table_for_seeds(table: Any, seeds: list[int]) -> Any:

@@ -17,12 +17,15 @@ from __future__ import annotations
 import netrc
 import os
 import queue
+import re
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.worker.wandb_source import MAX_TAG_LENGTH, wandb_run_id
+from harness.worker.metric_sources import MetricSourceError
+from harness.worker.wandb_source import MAX_TAG_LENGTH, read_run_dir, wandb_run_id
 
 # The wandb job type of a run: the harness command that started it.
 JOB_TYPES = ("study", "tune", "bisect", "regress", "coordcheck")
@@ -94,13 +97,15 @@ class WandbSink:
         name: str | None = None,
     ) -> None:
         self.run: Any = None
+        self.rows_sent = 0  # rows wandb's log call took
         mode = settings.get("mode", "disabled")
         if mode == "disabled":
             return
-        try:
+
+        def start() -> Any:
             import wandb
 
-            self.run = wandb.init(
+            return wandb.init(
                 project=resolve_project(settings.get("project"), study=study),
                 entity=resolve_entity(settings.get("entity")),
                 group=study,
@@ -115,6 +120,21 @@ class WandbSink:
                 mode=mode,
                 settings=wandb.Settings(silent=True, console="off"),
             )
+
+        try:
+            try:
+                self.run = start()
+            except Exception as error:
+                if not os.environ.get("WANDB_SERVICE"):
+                    raise
+                # the shared service (the warm worker's wandb-core) is gone, killed or crashed:
+                # this run starts a service of its own, as a worker without one does
+                print(
+                    f"harness: wandb's shared service is gone ({error}); this run starts its own",
+                    file=sys.stderr,
+                )
+                _forget_shared_service()
+                self.run = start()
         except Exception as error:  # wandb must never cost a result
             print(f"harness: wandb disabled for this run: {error}", file=sys.stderr)
             self.run = None
@@ -143,8 +163,14 @@ class WandbSink:
             step = row.get("step")
             try:
                 self.run.log(values, step=int(step) if isinstance(step, int | float) else None)
+                self.rows_sent += 1
             except Exception as error:
-                print(f"harness: wandb logging stopped: {error}", file=sys.stderr)
+                # the run's wandb log ends here (the end-of-study summary names the run); the
+                # store keeps every row
+                print(
+                    f"harness: wandb logging stopped after {self.rows_sent} row(s): {error}",
+                    file=sys.stderr,
+                )
                 failed = True
             if self._rows.empty():
                 # let rows gather and send them in bursts: a thread woken for every row takes
@@ -174,3 +200,66 @@ class WandbSink:
         except Exception as error:
             print(f"harness: wandb finish failed: {error}", file=sys.stderr)
         self.run = None
+
+
+def _forget_shared_service() -> None:
+    """Make the next ``wandb.init`` of this process start a wandb service of its own, instead
+    of connecting to the shared one named by ``WANDB_SERVICE`` (which is gone)."""
+    os.environ.pop("WANDB_SERVICE", None)
+    try:
+        import wandb
+
+        wandb.teardown()  # wandb's process-wide handle on the dead service, if it kept one
+    except Exception:
+        pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class WandbLogged:
+    """How much of a run reached its wandb log, read back from wandb's own files.
+
+    Attributes:
+        rows: the rows the run's ``.wandb`` log holds.
+        finished: the log holds the run's end-of-run (exit) record: wandb took it to the end.
+        path: the wandb run folder read; None when wandb left none that can be read.
+    """
+
+    rows: int
+    finished: bool
+    path: Path | None
+
+
+def wandb_logged(run_dir: Path, run_id: str) -> WandbLogged:
+    """What the latest wandb run of a harness run holds: of the wandb run folders under
+    ``run_dir`` named by ``run_id`` (:func:`wandb_run_id`; wandb adds ``-1`` ... when a
+    folder of that name exists), the one whose ``.wandb`` log was written last; a script that
+    logs to wandb itself chose its own id: then the latest of all.
+
+    A wandb service killed mid-run leaves a log without its end-of-run record (and without the
+    rows it had not written yet); one gone before the run started leaves no log at all.
+
+    Args:
+        run_dir: the harness run's folder (wandb's ``dir``: its folders are under ``wandb/``).
+        run_id: the wandb run id harness gave the run.
+
+    Returns:
+        What the log holds; ``path`` None when there is no log that can be read.
+    """
+    root = run_dir / "wandb"
+    logs = [log for log in root.glob("*run-*/*.wandb") if not log.parent.is_symlink()]
+    ours = [log for log in logs if re.search(rf"-{re.escape(run_id)}(-\d+)?$", log.parent.name)]
+    if not (ours or logs):
+        return WandbLogged(rows=0, finished=False, path=None)
+    latest = max(ours or logs, key=_modified)
+    try:
+        run = read_run_dir(latest.parent)
+    except MetricSourceError:
+        return WandbLogged(rows=0, finished=False, path=None)
+    return WandbLogged(rows=len(run.rows), finished=run.exit_code is not None, path=run.path)
+
+
+def _modified(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0

@@ -16,6 +16,7 @@ import collections
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -85,21 +86,28 @@ class AdaptiveStudy:
     ) -> subprocess.CompletedProcess[str]:
         """``harness study --until-decided`` in a new session, as a terminal would run it (so
         a Ctrl-C from a run reaches harness and its runs, not pytest)."""
-        full_env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
-        full_env.pop("HARNESS_RUNS_DIR", None)
-        argv = [PYTHON, "-m", "harness", "study", str(self.path), "--until-decided"]
-        argv += ["--runs-dir", str(self.runs_dir), "--no-wandb", "--no-progress", *args]
-        if "--design" not in args:  # these tests are about the anytime-valid design
-            argv += ["--design", "anytime-valid"]
         return subprocess.run(
-            argv,
+            self.argv(*args),
             cwd=self.root,
-            env=full_env,
+            env=self.env(env),
             capture_output=True,
             text=True,
             timeout=TIMEOUT_S,
             start_new_session=True,
         )
+
+    def argv(self, *args: str) -> list[str]:
+        """The ``harness study --until-decided`` command line."""
+        argv = [PYTHON, "-m", "harness", "study", str(self.path), "--until-decided"]
+        argv += ["--runs-dir", str(self.runs_dir), "--no-wandb", "--no-progress", *args]
+        if "--design" not in args:  # these tests are about the anytime-valid design
+            argv += ["--design", "anytime-valid"]
+        return argv
+
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        full_env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(extra or {})}
+        full_env.pop("HARNESS_RUNS_DIR", None)
+        return full_env
 
     def calls(self) -> collections.Counter[tuple[str, int]]:
         """How many times each (variant, seed) was trained."""
@@ -225,6 +233,51 @@ def test_an_interrupted_study_resumes_where_it_stopped(
         "worse": (5, "worse"),
         "same": (MAX_SEEDS + 1, "inconclusive (seed budget spent)"),
     }
+
+
+def sequential_verdicts(study: AdaptiveStudy, capsys: pytest.CaptureFixture[str]) -> dict:
+    """``harness compare --sequential``'s verdicts: variant -> (verdict, seeds it decided at)."""
+    capsys.readouterr()
+    assert main(["compare", str(study.study_dir), "--sequential", "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    return {row["variant"]: (row["verdict"], row["decided_at"]) for row in payload["comparisons"]}
+
+
+def test_ctrl_c_in_a_rerun_of_a_finished_study_changes_no_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 33 item 3: a rerun replays the rounds over the finished runs and wrote each
+    round's looks as it went, so a Ctrl-C a few rounds in left ``sequential.json`` with the
+    first looks alone, and ``compare --sequential`` then said "undecided"."""
+    study = AdaptiveStudy(tmp_path)
+    design = ("--max-seeds", str(MAX_SEEDS), "--design", "auto")  # group-sequential: 6 looks
+    check(study.until_decided(*design))
+    looks_file = study.study_dir / "sequential.json"
+    stored = looks_file.read_text()
+    decided = sequential_verdicts(study, capsys)
+    assert decided["worse"][0] == "worse"
+
+    rerun = subprocess.Popen(
+        study.argv(*design),
+        cwd=study.root,
+        env=study.env({"PYTHONUNBUFFERED": "1"}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert rerun.stdout is not None
+    for line in rerun.stdout:  # the rerun has replayed its rounds up to seed 3
+        if line.startswith("seed 3: still undecided"):
+            break
+    rerun.send_signal(signal.SIGINT)  # the Ctrl-C of a terminal, to harness alone
+    _, err = rerun.communicate(timeout=TIMEOUT_S)
+    assert rerun.returncode == 130, err
+    assert "Traceback" not in err
+
+    assert looks_file.read_text() == stored, "the looks are the records', whatever a rerun did"
+    assert sequential_verdicts(study, capsys) == decided
+    assert set(study.calls().values()) == {1}, "the rerun trained nothing"
 
 
 # -- bad requests fail before anything runs --------------------------------------------------

@@ -69,4 +69,4 @@ def test_a_failing_log_stops_logging_but_not_the_run(
     sink.finish()
     assert [step for _, step in run.logged] == [1, 2]
     assert run.finished == 0
-    assert "wandb logging stopped: service gone" in capsys.readouterr().err
+    assert "wandb logging stopped after 2 row(s): service gone" in capsys.readouterr().err
