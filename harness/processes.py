@@ -188,6 +188,21 @@ def interrupts_deferred() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+@contextlib.contextmanager
+def sigint_held_for_children() -> Iterator[None]:
+    """Start processes in this block with Ctrl-C (SIGINT) blocked: a Ctrl-C that lands while
+    such a child's Python is still starting stays pending instead of printing a
+    KeyboardInterrupt traceback from its start-up imports. The child must ignore SIGINT and
+    then unblock it (:data:`harness.worker.launch.IGNORE_CTRL_C`); a Ctrl-C meant for this
+    process waits until the block ends (it is per thread: the mask of this thread only).
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 class RunningClock:
     """The seconds since the clock started, less the time this process spent stopped
     (SIGSTOP, or Ctrl-Z's SIGTSTP, then SIGCONT): a run's time limit counts running time.

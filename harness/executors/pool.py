@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from harness.processes import pid_alive
+from harness.processes import pid_alive, sigint_held_for_children
 from harness.store.layout import RunDir
 from harness.worker.launch import zygote_command
 
@@ -55,12 +55,13 @@ class WorkerPool:
     """
 
     def __init__(self, env: dict[str, str]) -> None:
-        self._process = subprocess.Popen(
-            zygote_command(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-        )
+        with sigint_held_for_children():
+            self._process = subprocess.Popen(
+                zygote_command(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+            )
         self._messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
         stdout = self._process.stdout
         assert stdout is not None

@@ -14,9 +14,16 @@ from pathlib import Path
 from typing import Any
 
 # Ignores Ctrl-C before anything else is imported: the runner stops the runs on Ctrl-C, and a
-# KeyboardInterrupt in the zygote's imports would only print a traceback.
+# KeyboardInterrupt in the zygote's imports would only print a traceback. The zygote is started
+# with SIGINT blocked (harness.processes.sigint_held_for_children), so a Ctrl-C during Python's
+# own start-up waits, and is dropped here when SIGINT is ignored; then it is unblocked, so that
+# the commands of the runs the zygote forks get Ctrl-C as usual.
+IGNORE_CTRL_C = (
+    "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT]); "
+)
 _ZYGOTE_PROGRAM = (
-    "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); import runpy; "
+    IGNORE_CTRL_C + "import runpy; "
     "runpy.run_module('harness.worker.zygote', run_name='__main__', alter_sys=True)"
 )
 

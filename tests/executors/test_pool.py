@@ -173,3 +173,28 @@ def test_records_without_timings_still_load_and_bad_timings_are_left_out() -> No
     odd = RunRecord.from_dict({**data, "timings": {"train_s": 2, "x": "fast", "y": 10**400}})
     assert odd.timings == {"train_s": 2.0}
     assert RunRecord.from_dict(json.loads(odd.to_json())) == odd
+
+
+def test_ctrl_c_while_the_zygote_starts_prints_no_traceback_and_loses_no_worker(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # A Ctrl-C reaches the whole foreground group, the zygote too; one that lands while its
+    # Python is still starting (before its first line ignores SIGINT) printed a
+    # KeyboardInterrupt traceback from the start-up imports and the zygote died (found by the
+    # fault loop, tests/faults/fault_loop.py).
+    import signal
+    import time
+
+    from harness.executors.pool import WorkerPool
+
+    pool = WorkerPool(dict(os.environ))
+    try:
+        until = time.monotonic() + 0.5
+        while time.monotonic() < until:
+            os.kill(pool._process.pid, signal.SIGINT)
+            time.sleep(0.002)
+        assert pool._messages.get(timeout=120) == {"ready": True}
+        assert pool.alive and pool._process.poll() is None
+    finally:
+        pool.close()
+    assert "KeyboardInterrupt" not in capfd.readouterr().err

@@ -43,16 +43,15 @@ GRACE_S = 5.0  # how long leftover processes get to go after the resume
 # Defects found by this loop that belong to another part of issue 33 (their fix is another
 # branch's): reported apart, as "known", so that a loop still fails on anything new.
 KNOWN = {
-    "BrokenPipeError": "issue 33 item 8: a worker left by a killed runner prints a traceback",
     # Python itself prints this when a SIGINT lands while an import lock's weakref callback
     # runs (harness imports lazily between rounds); the interrupt is raised in the callback,
     # where nothing can catch it. Owned by the CLI's interrupt handling (harness/cli.py).
     "Exception ignored in: <function _get_module_lock": "a Ctrl-C inside an import's lock "
     "callback prints 'Exception ignored ... KeyboardInterrupt' (harness/cli.py)",
     # harness's own start-up is documented as not covered (docs/reliability.md); the warm
-    # worker's is its first line, signal.signal(SIGINT, SIG_IGN), not yet run
-    "traceback at start-up": "a Ctrl-C while Python starts a process of the study (harness "
-    "itself, or its warm worker before it ignores SIGINT) prints a KeyboardInterrupt traceback",
+    # worker starts with SIGINT blocked (tests/executors/test_pool.py)
+    "traceback at start-up": "a Ctrl-C while Python starts the harness command itself prints a "
+    "KeyboardInterrupt traceback",
 }
 
 
