@@ -29,12 +29,11 @@ from numpy.typing import ArrayLike
 
 from analysis import stats
 from analysis.distributions import FloatArray, t_quantile, t_two_sided_p
-from analysis.unequal_variances import seed_blocked_variant_contrast
+from analysis.unequal_variances import ContrastTests, seed_blocked_variant_contrast
 
 __all__ = [
     "BlockedFit",
     "BridgedPairs",
-    "ContrastResult",
     "bridged_pair_tests",
     "fit_seed_blocked",
     "seed_blocked_contrasts",
@@ -71,27 +70,6 @@ class BlockedFit:
     df_resid: int
     unscaled_cov: FloatArray
     n_obs: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class ContrastResult:
-    """Tests of contrasts ``mu[a] - mu[b]`` (arrays over the pairs).
-
-    Attributes:
-        estimate, std_error, statistic, p_value, ci_low, ci_high: per pair; NaN where the
-            contrast is not estimable or the model has no residual df.
-        df: the model's residual df (the same for every pair).
-        estimable: whether ``a`` and ``b`` are connected by shared seeds.
-    """
-
-    estimate: FloatArray
-    std_error: FloatArray
-    df: FloatArray
-    statistic: FloatArray
-    p_value: FloatArray
-    ci_low: FloatArray
-    ci_high: FloatArray
-    estimable: np.ndarray
 
 
 def fit_seed_blocked(values: ArrayLike) -> BlockedFit:
@@ -147,7 +125,7 @@ def fit_seed_blocked(values: ArrayLike) -> BlockedFit:
 
 def seed_blocked_contrasts(
     fit: BlockedFit, a: ArrayLike, b: ArrayLike, *, alpha: float = 0.05
-) -> ContrastResult:
+) -> ContrastTests:
     """t-tests and ``1 - alpha`` CIs of ``mu[a] - mu[b]`` for index arrays ``a``, ``b``.
 
     ``se = sigma * sqrt(V[a,a] + V[b,b] - 2 V[a,b])`` with ``V`` the unscaled covariance,
@@ -177,7 +155,7 @@ def seed_blocked_contrasts(
         half = np.where(testable, t_quantile(1.0 - alpha / 2.0, np.maximum(df, 1.0)), np.nan)
     half = half * np.where(std_error > 0, std_error, 0.0)
     p_value = np.where(testable, t_two_sided_p(statistic, np.maximum(df, 1.0)), np.nan)
-    return ContrastResult(
+    return ContrastTests(
         estimate=estimate,
         std_error=std_error,
         df=df,
@@ -202,7 +180,7 @@ class BridgedPairs:
             fit's variant variances (the paired differences' sd where there is no bridge).
     """
 
-    tests: ContrastResult
+    tests: ContrastTests
     bridge: np.ndarray
     sd_diff: FloatArray
 
@@ -263,7 +241,7 @@ def bridged_pair_tests(
         sd_diff[i] = sd
     estimable = np.isfinite(columns["std_error"])
     return BridgedPairs(
-        tests=ContrastResult(estimable=estimable, **columns), bridge=bridge, sd_diff=sd_diff
+        tests=ContrastTests(estimable=estimable, **columns), bridge=bridge, sd_diff=sd_diff
     )
 
 

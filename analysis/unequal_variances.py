@@ -41,8 +41,8 @@ from numpy.typing import ArrayLike
 from analysis.distributions import FloatArray, t_quantile, t_two_sided_p
 
 __all__ = [
+    "ContrastTests",
     "GroupVarianceFit",
-    "UnequalVarianceContrasts",
     "contrast_covariance",
     "contrasts_with_group_variances",
     "fit_group_variances",
@@ -83,16 +83,20 @@ class GroupVarianceFit:
 
 
 @dataclass(frozen=True, kw_only=True)
-class UnequalVarianceContrasts:
-    """Tests of contrasts ``l'beta`` under per-group variances (arrays over the contrasts).
+class ContrastTests:
+    """t-tests of contrasts ``l'beta`` of a linear model (arrays over the contrasts): the one
+    result type of the seed-blocked model (:mod:`analysis.blocked`, one pooled variance) and of
+    the per-group variances here.
 
     Attributes:
         estimate: ``l'beta``.
         std_error: its estimated standard error (NaN where not estimable).
-        df: Satterthwaite degrees of freedom (NaN where not estimable).
+        df: the test's degrees of freedom: Satterthwaite's under per-group variances, the
+            model's residual df under a pooled one (NaN where not estimable).
         statistic, p_value, ci_low, ci_high: the t-test and ``1 - alpha`` interval.
-        estimable: whether the contrast's variance can be estimated (every group it puts
-            weight on has a variance the residuals can tell).
+        estimable: whether the contrast and its variance can be estimated (for the blocked
+            model: the two variants are connected by shared seeds; here also: every group it
+            puts weight on has a variance the residuals can tell).
     """
 
     estimate: FloatArray
@@ -152,7 +156,7 @@ def fit_group_variances(design: ArrayLike, y: ArrayLike, groups: ArrayLike) -> G
 
 def contrasts_with_group_variances(
     fit: GroupVarianceFit, rows: ArrayLike, *, alpha: float = 0.05
-) -> UnequalVarianceContrasts:
+) -> ContrastTests:
     """t-tests and ``1 - alpha`` CIs of the contrasts ``rows @ beta``.
 
     Args:
@@ -192,7 +196,7 @@ class _Moments:
 
 def _tests(
     estimate: FloatArray, per_group: FloatArray, moments: _Moments, alpha: float
-) -> UnequalVarianceContrasts:
+) -> ContrastTests:
     """The t-tests of contrasts with run weights whose squares sum to ``per_group`` per group."""
     # The variance sum_g per_group[g] sigma_g^2 is estimable when per_group lies in A's row
     # space; its unbiased estimate is then c'RSS with c = A^+ per_group.
@@ -213,7 +217,7 @@ def _tests(
         df_safe = np.where(usable, df, 1.0)
         half = t_quantile(1.0 - alpha / 2.0, df_safe) * std_error
         p_value = np.where(usable, t_two_sided_p(statistic, df_safe), np.nan)
-    return UnequalVarianceContrasts(
+    return ContrastTests(
         estimate=estimate,
         std_error=np.where(usable, std_error, np.nan),
         df=np.where(usable, df, np.nan),
@@ -227,7 +231,7 @@ def _tests(
 
 def seed_blocked_variant_contrast(
     values: ArrayLike, a: int, b: int, *, alpha: float = 0.05
-) -> tuple[UnequalVarianceContrasts, FloatArray]:
+) -> tuple[ContrastTests, FloatArray]:
     """The contrast ``mu[a] - mu[b]`` of ``y ~ variant + seed`` with one error variance per
     variant: what :func:`fit_group_variances` and :func:`contrasts_with_group_variances` give
     on that design, computed with the seed effects absorbed (cost linear in the runs, not
