@@ -11,7 +11,6 @@ and the records' wall time, :func:`unequal_training_note` says so in one sentenc
 from __future__ import annotations
 
 import dataclasses
-import os
 import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -165,26 +164,20 @@ def _span(values: tuple[int, ...]) -> str:
 
 
 def _study_ends(study_dir: Path, runs: list[tuple[str, int]]) -> RunEnds:
-    """Per run, the largest ``step`` and ``tokens`` among the last rows of its metrics file."""
+    """Per run, the largest ``step`` and ``tokens`` among the last rows of its metrics file
+    (as its record counts it)."""
     from harness.store import FileSystemStore, RunKey
-    from harness.store.metrics_file import parse_rows
+    from harness.store.curves import recorded_last_rows
 
     store = FileSystemStore(study_dir)
     ends: RunEnds = {}
     for variant, seed in runs:
-        path = store.paths(RunKey(variant=variant, seed=seed)).metrics
-        try:
-            with path.open("rb") as handle:
-                size = handle.seek(0, os.SEEK_END)
-                handle.seek(max(0, size - TAIL_BYTES))
-                tail = handle.read()
-        except OSError:
+        rows = recorded_last_rows(
+            store, RunKey(variant=variant, seed=seed), max_bytes=TAIL_BYTES, max_lines=TAIL_LINES
+        )
+        if rows is None:
             ends[(variant, seed)] = (None, None)
             continue
-        lines = tail.splitlines()
-        if size > TAIL_BYTES:
-            lines = lines[1:]  # the block's first line may be cut
-        rows = parse_rows(lines[-TAIL_LINES:])
         steps = [r["step"] for r in rows if _is_number(r.get("step"))]
         tokens = [r["tokens"] for r in rows if _is_number(r.get("tokens"))]
         ends[(variant, seed)] = (

@@ -10,6 +10,7 @@ after the run was recorded change no table, and are named in a warning.
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,6 +82,41 @@ def _recorded_curve(path: Path, recorded: int | None) -> tuple[Path, bytes | Non
         )
         data = data[:recorded]
     return path, data
+
+
+def recorded_last_rows(
+    store: FileSystemStore, key: RunKey, *, max_bytes: int, max_lines: int
+) -> list[dict[str, Any]] | None:
+    """The last rows of a run's ``metrics.jsonl`` as its record counts it (as
+    :func:`load_curves` does: bytes beyond the record's ``metrics_bytes`` are not read), for
+    how far a run got without parsing its whole curve.
+
+    Args:
+        store: the study's store.
+        key: the run.
+        max_bytes: how many bytes to read back from the recorded end.
+        max_lines: how many of the complete lines among them to parse (the last ones).
+
+    Returns:
+        The rows (lines that cannot be read skipped); None when the file cannot be read.
+    """
+    from harness.store.metrics_file import parse_rows
+
+    record = store.read_record(key)
+    recorded = record.metrics_bytes if record is not None else None
+    try:
+        with store.paths(key).metrics.open("rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            end = size if recorded is None else min(size, recorded)
+            start = max(0, end - max_bytes)
+            handle.seek(start)
+            tail = handle.read(end - start)
+    except OSError:
+        return None
+    lines = tail.splitlines()
+    if start > 0:
+        lines = lines[1:]  # the block's first line may be cut
+    return parse_rows(lines[-max_lines:])
 
 
 def _curve_frame_careful(path: Path, data: bytes | None) -> pl.DataFrame:

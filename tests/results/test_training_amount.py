@@ -162,3 +162,24 @@ def test_the_amounts_come_from_the_end_of_long_metrics_files(
         w.startswith("unequal training: slow ran 1,999 steps, the baseline base 2,000")
         for w in data["warnings"]
     )
+
+
+def test_rows_written_after_the_record_do_not_count_as_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The record counts the bytes of metrics.jsonl its finals came from (metrics_bytes); a
+    # process left running that appends rows later changes no curve, nor how far a run got.
+    study = write_timed_study(tmp_path, steps={"base": 1200, "other": 1200}, seeds=3)
+    store = FileSystemStore(study)
+    for seed in range(3):
+        key = RunKey(variant="other", seed=seed)
+        metrics = store.paths(key).metrics
+        record = store.read_record(key)
+        assert record is not None
+        store.write_record(
+            RunRecord.from_dict({**record.to_dict(), "metrics_bytes": metrics.stat().st_size})
+        )
+        with metrics.open("a") as handle:
+            handle.write(json.dumps({"step": 5000, "val_loss": 3.0}) + "\n")
+    data = compare_json([str(study)], capsys)
+    assert not [w for w in data["warnings"] if w.startswith("unequal training")]
