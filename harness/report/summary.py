@@ -270,9 +270,13 @@ def process_age_s() -> float | None:
     """Seconds since this process started (Linux ``/proc``); None where unknown."""
     import os
 
+    from harness.processes import process_start_time
+
+    start_ticks = process_start_time(os.getpid())
     try:
-        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
         uptime = float(Path("/proc/uptime").read_text().split()[0])
     except (OSError, ValueError, IndexError):
+        return None
+    if start_ticks is None:
         return None
     return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
