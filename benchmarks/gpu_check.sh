@@ -13,7 +13,7 @@
 #   3 study      studies/bos_protection.toml on CUDA at a GPU-sized model (bf16 autocast, the
 #                fused Triton kernel: kernel_backend = "triton"), then harness compare and a
 #                per-run table of wall time, tokens/s and peak memory
-#   4 coordcheck harness coordcheck --device cuda, where the command has that option
+#   4 coordcheck harness coordcheck --device cuda (muP must PASS, SP FAIL) and its GPU tests
 #   5 kernel_tests  the rest of tests/kernels (small shapes, opcheck, torch.compile), which on
 #                a CUDA machine run the compiled kernels: only with the budget left over
 # Every step's output goes to its own log in $OUT and to stdout; $OUT/summary.txt ends with one
@@ -190,8 +190,21 @@ headline_study() {
 }
 
 # --- 4: the muP coordinate check on CUDA, where the command can -----------------------------
+# The default check must PASS (exit 0) and SP must FAIL (exit 1), as on the CPU; then the
+# GPU-marked coordcheck tests (a planted bug on CUDA, a --model check on CUDA).
 coordcheck_cuda() {
-    "$PY" -m harness coordcheck --device cuda --seeds 2 --steps 10 --out /tmp/gpu_coordcheck
+    local rc=0 code
+    "$PY" -m harness coordcheck --device cuda --no-wandb --format json --out /tmp/gpu_cc/mup
+    code=$?
+    echo "coordcheck muP on cuda: exit $code (expected 0)"
+    ((code == 0)) || rc=1
+    "$PY" -m harness coordcheck --device cuda --parametrization sp --no-wandb --format json \
+        --out /tmp/gpu_cc/sp
+    code=$?
+    echo "coordcheck SP on cuda: exit $code (expected 1)"
+    ((code == 1)) || rc=1
+    "$PY" -m pytest -m gpu tests/coordcheck -v -rfE --tb=short -p no:cacheprovider || rc=1
+    return "$rc"
 }
 
 # --- 5: the other kernel tests, compiled on CUDA, with what budget is left -------------------
@@ -210,7 +223,7 @@ step study 150 study.log headline_study
 if [[ " $GPU_CHECK_STEPS " != *" coordcheck "* ]]; then
     :
 elif "$PY" -m harness coordcheck --help 2>/dev/null | grep -q -- '--device'; then
-    step coordcheck 60 coordcheck.log coordcheck_cuda
+    step coordcheck 120 coordcheck.log coordcheck_cuda
 else
     echo "harness coordcheck has no --device option (it trains on the CPU): not run" \
         | tee "$OUT/coordcheck.log"
