@@ -18,6 +18,7 @@ from typing import Any
 
 from harness import __version__
 from harness.errors import StoreWarning, UserError
+from harness.own_packages import keep_own_packages_first
 from harness.processes import TERMINATED_EXIT_CODE, Terminated, raise_on_sigterm
 
 # name -> (module, one-line help). The order is the order shown in --help.
@@ -73,6 +74,7 @@ def _store_warnings_as_lines(name: str) -> Iterator[None]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``harness`` console script. Returns the process exit code."""
+    keep_own_packages_first()  # before a command imports models, analysis or kernels
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(_top_level_help())

@@ -21,6 +21,7 @@ The contract (docs/coordcheck.md):
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -51,14 +52,50 @@ def load_callable(spec: str, *, flag: str) -> Callable[..., Any]:
         raise UserError(f"{flag} must be MODULE:NAME (e.g. mymodels.mlp:build), got {spec!r}")
     if str(Path.cwd()) not in sys.path and "" not in sys.path:
         sys.path.insert(0, str(Path.cwd()))
+    give_name_to_user_package(module_name.partition(".")[0], flag=flag)
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
         raise UserError(f"{flag} {spec}: cannot import {module_name!r}: {error}") from None
+    except Exception as error:  # the module's own code raised (or a SyntaxError): one line
+        raise UserError(f"{flag} {spec}: importing {module_name!r} raised {error!r}") from None
     found = getattr(module, attribute, None)
     if not callable(found):
         raise UserError(f"{flag} {spec}: {module_name} has no callable {attribute!r}")
     return found
+
+
+def give_name_to_user_package(top: str, *, flag: str) -> None:
+    """Let the researcher's own top-level package ``top`` win over a module of that name that is
+    already imported — in practice harness's own ``models``, ``analysis`` or ``kernels``, names
+    researchers use for their own code too.
+
+    ``--model models.transformer:build`` run in a project with a ``models/`` folder must import
+    *that* package, not the built-in GPT's. When the current directory holds ``top`` and
+    ``sys.modules`` holds a different module of that name, its entries are dropped from
+    ``sys.modules``: the harness modules already imported keep their references, and
+    ``run_coordcheck`` imports everything it needs before the researcher's module.
+
+    Raises:
+        UserError: ``top`` is ``harness`` itself (it cannot be given away).
+    """
+    loaded = sys.modules.get(top)
+    users = importlib.machinery.PathFinder.find_spec(top, [str(Path.cwd())])
+    if loaded is None or users is None or _location(loaded.__spec__) == _location(users):
+        return
+    if top == "harness":
+        raise UserError(
+            f"{flag}: the current directory has its own {top!r}, which would shadow harness "
+            "itself; rename it"
+        )
+    for name in [name for name in sys.modules if name == top or name.startswith(f"{top}.")]:
+        del sys.modules[name]
+
+
+def _location(spec: importlib.machinery.ModuleSpec | None) -> tuple[object, ...]:
+    if spec is None:
+        return ()
+    return (spec.origin, tuple(spec.submodule_search_locations or ()))
 
 
 @dataclass(frozen=True)

@@ -245,6 +245,17 @@ def test_an_unimportable_module_is_one_line(capsys: pytest.CaptureFixture[str]) 
     assert "cannot import 'no_such_module_here'" in capsys.readouterr().err
 
 
+def test_a_module_that_raises_while_importing_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "raises_on_import.py").write_text("raise RuntimeError('no GPU here')\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["coordcheck", "--model", "raises_on_import:build"]) == 2
+    err = capsys.readouterr().err
+    assert "importing 'raises_on_import' raised RuntimeError('no GPU here')" in err
+    assert "Traceback" not in err
+
+
 def test_the_built_in_model_gives_the_same_verdict_through_model(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,0 +1,134 @@
+"""A researcher's own ``models/`` or ``kernels/`` folder, or Hugging Face's ``kernels`` package,
+never replaces harness's own top-level packages (harness.own_packages).
+
+Each test runs the real command in a subprocess from a project folder, as a researcher would:
+``python -m harness ...`` puts that folder first on ``sys.path``, and so do the study's workers.
+Before the fix, the built-in model imported the project's empty ``kernels`` and failed with
+``AttributeError: module 'kernels' has no attribute 'selection_cumsum'``, and
+``--model models.mine:build`` could not import the project's ``models`` package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TINY_CHECK = ["--no-wandb", "--seeds", "4", "--widths", "32,64,128", "--steps", "3"]
+
+USER_MODEL = """\
+import torch
+from torch import nn
+
+
+class ProjectModel(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.project_embedding = nn.Embedding(256, width)
+        self.project_hidden = nn.Linear(width, width)
+        self.project_readout = nn.Linear(width, 256)
+
+    def forward(self, tokens):
+        return self.project_readout(torch.relu(self.project_hidden(self.project_embedding(tokens))))
+
+
+def build(width):
+    return ProjectModel(width)
+"""
+
+TINY_STUDY = """\
+[study]
+name = "shadow"
+seeds = 1
+baseline = "selective"
+
+[base]
+model.n_layer = 1
+model.n_head = 2
+model.n_embd = 16
+model.block_size = 16
+data.val_sequences = 4
+train.steps = 2
+train.batch_size = 2
+train.warmup_steps = 0
+train.eval_batch_size = 4
+
+[variants.selective]
+model.attention = "selective"
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A research project with its own (empty) ``models`` and ``kernels`` packages."""
+    for name in ("models", "kernels"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text("")
+    (tmp_path / "models" / "mine.py").write_text(USER_MODEL)
+    return tmp_path
+
+
+# `python -m harness` (the current directory first on sys.path) and the console script (not on it)
+PYTHON_M = [sys.executable, "-m", "harness"]
+CONSOLE_SCRIPT = [str(Path(sys.executable).parent / "harness")]
+
+
+def harness(
+    cwd: Path, *args: str, pythonpath: str = "", launcher: list[str] = PYTHON_M
+) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, WANDB_MODE="disabled")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (pythonpath, env.get("PYTHONPATH", "")) if p)
+    return subprocess.run(
+        [*launcher, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_the_built_in_check_ignores_the_projects_kernels_folder(project: Path) -> None:
+    result = harness(project, "coordcheck", *TINY_CHECK, "--format", "json")
+    assert "Traceback" not in result.stderr, result.stderr
+    payload = json.loads(result.stdout)
+    assert result.returncode == payload["exit_code"] != 2
+    assert payload["verdict"] in ("PASS", "FAIL", "INCONCLUSIVE")
+
+
+@pytest.mark.parametrize("launcher", [PYTHON_M, CONSOLE_SCRIPT], ids=["python-m", "script"])
+def test_model_imports_the_projects_own_models_package(project: Path, launcher: list[str]) -> None:
+    args = ("coordcheck", "--model", "models.mine:build", *TINY_CHECK[:3])
+    result = harness(project, *args, launcher=launcher)
+    assert result.returncode in (0, 1, 3), result.stderr
+    exponents = (project / "runs/coordcheck/models.mine-build/exponents.csv").read_text()
+    assert "project_hidden" in exponents and "project_readout" in exponents
+
+
+def test_a_study_from_the_project_folder_trains_the_built_in_model(project: Path) -> None:
+    (project / "study.toml").write_text(TINY_STUDY)
+    args = ("--no-wandb", "--no-progress", "--device", "cpu", "--threads", "1")
+    result = harness(project, "study", "study.toml", *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = json.loads((project / "runs/shadow/runs/selective/s0/record.json").read_text())
+    assert record["status"] == "done", record.get("error")
+
+
+def test_another_kernels_package_first_on_the_path_does_not_replace_harnesss(
+    tmp_path: Path,
+) -> None:
+    """Hugging Face's ``kernels`` (a dependency of transformers 5) installed beside an editable
+    harness comes before the editable install's finder; here a stand-in that cannot be
+    imported, first on PYTHONPATH."""
+    site = tmp_path / "site"
+    (site / "kernels").mkdir(parents=True)
+    (site / "kernels" / "__init__.py").write_text("raise ImportError('not harness kernels')\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    result = harness(work, "coordcheck", *TINY_CHECK, "--format", "json", pythonpath=str(site))
+    assert "Traceback" not in result.stderr, result.stderr
+    assert json.loads(result.stdout)["exit_code"] == result.returncode != 2
