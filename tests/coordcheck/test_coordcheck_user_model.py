@@ -210,6 +210,19 @@ def test_mup_models_pass_and_their_sp_twins_fail(
     assert "output" in set(records["activation"].to_list())
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize(("model", "expected"), [("mup_transformer", 0), ("sp_transformer", 1)])
+def test_a_user_model_on_cuda(
+    model: str, expected: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The model, its optimizer's state and the CPU-made default batch all go to the GPU."""
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    options = ["--vocab-size", str(VOCAB), "--device", "cuda", "--format", "json", "--no-wandb"]
+    assert check(tmp_path, model, *options) == expected
+    assert json.loads(capsys.readouterr().out)["device"] == "cuda"
+
+
 def test_sp_transformer_names_the_growing_modules(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
