@@ -35,6 +35,7 @@ from harness.executors._remote import (
     write_job_info,
 )
 from harness.store.layout import RunDir
+from harness.store.run_logs import append_to_log
 from harness.study.executor import ExecutorSettings
 
 CANCEL_GRACE_S = 20.0
@@ -139,8 +140,8 @@ class RayExecutor(Executor):
             result = ray.get(ref)
         except ray.exceptions.RayError as exc:  # the task failed, its node died, or cancelled
             error = f"{type(exc).__name__}: {exc}"[-4000:]
-            with RunDir(plan.run_dir).worker_log.open("a") as log:
-                log.write(f"\nharness: the Ray task ended without a result:\n{error}\n")
+            text = f"\nharness: the Ray task ended without a result:\n{error}\n"
+            append_to_log(RunDir(plan.run_dir).worker_log, text)  # never through a link
         if result is not None and result.get("record"):
             await_record(plan.run_dir)
         update_job_info(

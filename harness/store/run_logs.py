@@ -13,7 +13,8 @@ import errno
 import os
 from pathlib import Path
 
-_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _NOFOLLOW
 
 
 def open_log(path: Path) -> int:
@@ -45,3 +46,24 @@ def open_log(path: Path) -> int:
             "file (the file it pointed to is untouched)\n".encode(errors="replace"),
         )
     return fd
+
+
+def append_to_log(path: Path, text: str) -> None:
+    """Append ``text`` to a run's log, never through a symbolic link: a link at ``path`` is
+    replaced by a new file, as :func:`open_log` does, and the text goes there.
+
+    Args:
+        path: the log file, in a run's folder.
+        text: what to append.
+
+    Raises:
+        OSError: the file cannot be written.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | _NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as error:
+        if error.errno != errno.ELOOP or not path.is_symlink():
+            raise
+        fd = open_log(path)
+    with os.fdopen(fd, "a") as log:
+        log.write(text)
