@@ -104,8 +104,8 @@ def read_wandb_folder(run_path: Path) -> WandbLog:
     types = _column_types()
     try:
         payloads = types.payloads.FromString(b"".join(log_records(log_file.read_bytes())))
-    except MetricSourceError:
-        raise
+    except MetricSourceError as error:  # not a wandb log, or damaged: nothing is trusted
+        raise MetricSourceError(f"{log_file}: {error}") from None
     except Exception:  # a torn or foreign record: the reference skips it and reads the rest
         raise NotColumnar("a record protobuf cannot parse") from None
     if len(payloads.run) > 1:  # which comes first, run or config records, would matter

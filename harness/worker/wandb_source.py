@@ -26,7 +26,8 @@ import json
 import math
 import struct
 import time
-from collections.abc import Mapping
+import zlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -232,6 +233,8 @@ def read_run_dir(run_path: Path) -> WandbRun:
             undecodable = "wandb's protobuf module is missing"
         except UnknownLogFormat as error:  # a newer wandb's log: the summary file alone
             undecodable = f"{log_file.name}: {error}"
+        except MetricSourceError as error:  # not a wandb log, or damaged: nothing is trusted
+            raise MetricSourceError(f"{log_file}: {error}") from None
     decoded = log_file is not None and undecodable is None
     history, summary = log.history, log.summary
     summary_file = run_path / "files" / "wandb-summary.json"
@@ -382,7 +385,17 @@ def update_config(config: dict[str, Any], change: Any) -> None:
 
 
 def log_records(data: bytes) -> list[bytes]:
-    """The record chunks of a ``.wandb`` log, reassembled; a torn end is dropped."""
+    """The record chunks of a ``.wandb`` log, reassembled, each checked against its CRC-32.
+
+    A torn end is dropped: a last record cut short, or records from the first one that fails
+    its checksum to the end, when no record after it passes (what a crash while writing leaves,
+    zeros included). A record that fails while a later one passes is damage in the middle of the
+    log, and nothing of it is trusted.
+
+    Raises:
+        MetricSourceError: not a wandb log; :class:`DamagedLog` for damage in the middle.
+        UnknownLogFormat: a log format version this reader does not know.
+    """
     if not data.startswith(WANDB_FILE_HEADER):
         raise MetricSourceError("not a wandb log (no :W&B header)")
     if len(data) >= 7 and data[6] != WANDB_LOG_VERSION:
@@ -391,17 +404,10 @@ def log_records(data: bytes) -> list[bytes]:
             f"{_wandb_version()}) does not know; upgrade wandb in harness's environment to the "
             "script's version (or newer) to read its history"
         )
-    records, pending, position = [], b"", 7
-    while position + RECORD_HEADER.size <= len(data):
-        left = BLOCK_SIZE - position % BLOCK_SIZE
-        if left < RECORD_HEADER.size:  # the block's zero-padded tail
-            position += left
-            continue
-        _, length, kind = RECORD_HEADER.unpack_from(data, position)
-        position += RECORD_HEADER.size
-        chunk = data[position : position + length]
-        position += length
-        if len(chunk) < length:
+    records, pending = [], b""
+    for position, checksum, kind, chunk in _chunks(data, 7):
+        if zlib.crc32(chunk, _TYPE_CRC[kind]) != checksum:
+            _raise_if_more_follows(data, position)
             break
         if kind == FULL:
             records.append(chunk)
@@ -413,6 +419,46 @@ def log_records(data: bytes) -> list[bytes]:
             records.append(pending + chunk)
             pending = b""
     return records
+
+
+class DamagedLog(MetricSourceError):
+    """A ``.wandb`` log with a record that fails its checksum while later ones pass."""
+
+
+# wandb's checksum of a chunk: CRC-32 (zlib's) of the record type byte, then of the chunk
+_TYPE_CRC = {kind: zlib.crc32(bytes([kind])) for kind in range(256)}
+
+
+def _chunks(data: bytes, start: int) -> Iterator[tuple[int, int, int, bytes]]:
+    """(header position, checksum, record type, chunk) of each whole chunk from ``start`` on."""
+    position = start
+    while position + RECORD_HEADER.size <= len(data):
+        left = BLOCK_SIZE - position % BLOCK_SIZE
+        if left < RECORD_HEADER.size:  # the block's zero-padded tail
+            position += left
+            continue
+        checksum, length, kind = RECORD_HEADER.unpack_from(data, position)
+        chunk = data[position + RECORD_HEADER.size : position + RECORD_HEADER.size + length]
+        if len(chunk) < length:
+            return
+        yield position, checksum, kind, chunk
+        position += RECORD_HEADER.size + length
+
+
+def _raise_if_more_follows(data: bytes, failed_at: int) -> None:
+    """Raise :class:`DamagedLog` when a record after the one at ``failed_at`` passes its
+    checksum: the next one, if the failing record's length is right (its data was changed),
+    else the first of a later block (wandb's writer starts a chunk at every block boundary)."""
+    length = RECORD_HEADER.unpack_from(data, failed_at)[1]
+    starts = [failed_at + RECORD_HEADER.size + length]
+    starts += range((failed_at // BLOCK_SIZE + 1) * BLOCK_SIZE, len(data), BLOCK_SIZE)
+    for start in starts:
+        first = next(_chunks(data, start), None)
+        if first is not None and zlib.crc32(first[3], _TYPE_CRC[first[2]]) == first[1]:
+            raise DamagedLog(
+                f"damaged wandb log: the record at byte {failed_at} fails its checksum, and "
+                "records after it pass (the file was changed after wandb wrote it)"
+            )
 
 
 def _wandb_version() -> str:

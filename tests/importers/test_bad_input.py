@@ -3,6 +3,7 @@ named and the others imported."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import polars as pl
@@ -40,6 +41,40 @@ def test_an_unreadable_wandb_run_is_named_and_the_rest_imported(logs, tmp_path, 
     assert "imported 14 of 16 runs" in out
     assert f"warning: {damaged.name}: could not be read" in err
     assert "Traceback" not in err
+
+
+def test_a_changed_value_in_a_wandb_log_fails_its_checksum_and_the_run_is_named(
+    logs, tmp_path, capsys
+):
+    """One digit of a logged value changed in the middle of a real wandb log: the protobuf
+    still parses (the old reader imported the wrong number); the record's CRC-32 does not."""
+    damaged = sorted((logs / "wandb_offline" / "wandb").glob("offline-run-*"))[0]
+    log = next(damaged.glob("*.wandb"))
+    data = bytearray(log.read_bytes())
+    numbers = list(re.finditer(rb"\d\.\d{6,}", data))
+    digit = numbers[len(numbers) // 2].end() - 1  # the last digit of a value in the middle
+    data[digit] = ord("0") + (data[digit] - ord("0") + 1) % 10
+    log.write_bytes(bytes(data))
+    code, out, err = harness(
+        capsys, "import-runs", "wandb", str(logs / "wandb_offline"), "-o", str(tmp_path / "s")
+    )
+    assert code == 0 and "imported 14 of 16 runs" in out
+    assert f"warning: {damaged.name}: could not be read" in err
+    assert "damaged wandb log: the record at byte" in err and "fails its checksum" in err
+
+
+def test_a_wandb_log_with_a_torn_or_zero_filled_end_is_read_up_to_it(logs, tmp_path, capsys):
+    """What a crash while wandb writes leaves (a last record cut short; zeros a file system
+    left after it) is dropped: the run reads as it was before, no warning."""
+    from harness.importers.wandb_log import read_wandb_folder
+
+    runs = sorted((logs / "wandb_offline" / "wandb").glob("offline-run-*"))
+    before = [read_wandb_folder(run).curve for run in runs[:2]]
+    cut, zeroed = (next(run.glob("*.wandb")) for run in runs[:2])
+    cut.write_bytes(cut.read_bytes() + bytes.fromhex("12345678ff0001") + b"partial")
+    zeroed.write_bytes(zeroed.read_bytes() + b"\x00" * 5000)
+    after = [read_wandb_folder(run).curve for run in runs[:2]]
+    assert all(a.equals(b) for a, b in zip(after, before, strict=True))
 
 
 def test_an_unreadable_tensorboard_run_is_named_and_the_rest_imported(logs, tmp_path, capsys):
