@@ -120,6 +120,7 @@ def run_coordcheck(settings: CoordCheckRun) -> int:
         )
         order: tuple[str, ...] = ()
         measure_seed, what = user.measure_seed, settings.model
+        optimizers: set[str] | None = user.optimizers  # filled as the models are built
         out_dir = settings.out_dir or Path("runs") / "coordcheck" / settings.model.replace(":", "-")
     else:
         from harness.coordcheck.measure import measure_seed as measure_builtin
@@ -128,6 +129,7 @@ def run_coordcheck(settings: CoordCheckRun) -> int:
             return measure_builtin(check, seed)
 
         order, what = ACTIVATIONS, f"{check.parametrization}, {check.attention} attention"
+        optimizers = None
         out_dir = settings.out_dir or Path("runs") / "coordcheck" / (
             f"{check.parametrization}-{check.attention}"
         )
@@ -155,6 +157,9 @@ def run_coordcheck(settings: CoordCheckRun) -> int:
     code = EXIT_CODES[result.verdict]
     payload = result_json(result, check, what=what, out_dir=out_dir, seconds=seconds)
     payload |= {"exit_code": code}
+    optimizer = "; ".join(sorted(optimizers)) if optimizers else None
+    if optimizer:
+        payload["optimizer"] = optimizer
     save_coordcheck(out_dir, records, result, payload)  # for harness report
     log_coordcheck(
         records,
@@ -167,6 +172,8 @@ def run_coordcheck(settings: CoordCheckRun) -> int:
     if quiet:
         print(json.dumps(payload, indent=2))
     else:
-        print_report(result, check, what=what, out_dir=out_dir, console=console)
+        print_report(
+            result, check, what=what, out_dir=out_dir, console=console, optimizer=optimizer
+        )
         console.print(f"took {seconds:.0f} s on {device}")
     return code

@@ -64,12 +64,15 @@ def print_report(
     what: str,
     out_dir: Path,
     console: Console,
+    optimizer: str | None = None,
 ) -> None:
-    """The slopes table, then the verdict with the failing (or uncertain) activations named."""
+    """The slopes table, then the verdict with the failing (or uncertain) activations named.
+
+    ``optimizer`` says what trained a ``--model`` model (default: the built-in's "lr X")."""
     seeds = result.seeds
     title = (
         f"width exponent of mean|x| — {what}, widths {','.join(map(str, settings.widths))}, "
-        f"{seeds} seeds (at most {settings.seeds}), lr {settings.lr:g}"
+        f"{seeds} seeds (at most {settings.seeds}), {optimizer or f'lr {settings.lr:g}'}"
     )
     console.print(slopes_table(result, title=title))
     console.print(

@@ -25,7 +25,7 @@ import importlib.machinery
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +108,8 @@ class UserModelCheck:
         modules: module names (or prefixes) to tap; empty: all.
         settings: widths, steps, lr, device.
         name: the ``--model`` spec, for messages.
+        optimizers: filled as models are built: which optimizer trained them (the factory's
+            own, or Adam at ``--lr``), for the report's title.
     """
 
     factory: Callable[[int], Any]
@@ -115,6 +117,7 @@ class UserModelCheck:
     modules: tuple[str, ...]
     settings: CoordCheckSettings
     name: str
+    optimizers: set[str] = field(default_factory=set, compare=False)
 
     @classmethod
     def load(
@@ -161,6 +164,9 @@ class UserModelCheck:
         model.to(self.settings.device)  # in place: an optimizer made by the factory stays valid
         if optimizer is None:
             optimizer = torch.optim.Adam(model.parameters(), lr=self.settings.lr)
+            self.optimizers.add(f"Adam at lr {self.settings.lr:g}")
+        else:
+            self.optimizers.add(f"the factory's {type(optimizer).__name__}")
         return model, optimizer
 
     def measure_seed(self, seed: int) -> list[Row]:

@@ -68,6 +68,22 @@ def sp_mlp(width: int) -> nn.Module:
     return MLP(width, mup_readout=False)  # harness builds Adam at --lr
 
 
+BARE_MODELS = ("sp_mlp", "sp_transformer")  # factories that return no optimizer
+SGD_LR = 0.3  # SGD needs a larger LR than Adam for the updates to dominate in a few steps
+
+
+def mup_sgd_mlp(width: int) -> tuple[nn.Module, torch.optim.Optimizer]:
+    """The MLP under ``mup.MuSGD`` (input weights' LR x width_mult, the readout's / width_mult)."""
+    model = MLP(width, mup_readout=True)
+    mup.set_base_shapes(model, MLP(BASE, mup_readout=True), delta=MLP(2 * BASE, mup_readout=True))
+    return model, mup.MuSGD(model.parameters(), lr=SGD_LR)
+
+
+def sp_sgd_mlp(width: int) -> tuple[nn.Module, torch.optim.Optimizer]:
+    model = MLP(width, mup_readout=False)
+    return model, torch.optim.SGD(model.parameters(), lr=SGD_LR)
+
+
 # -- a small transformer on the default token batch ----------------------------------------
 
 
@@ -195,6 +211,8 @@ def check(tmp_path: Path, model: str, *options: str) -> int:
         ("mup_mlp", "test_coordcheck_user_model:classification_batch", 0),
         ("sp_mlp", "test_coordcheck_user_model:classification_batch", 1),
         ("hand_mup_mlp", "test_coordcheck_user_model:classification_batch", 0),
+        ("mup_sgd_mlp", "test_coordcheck_user_model:classification_batch", 0),
+        ("sp_sgd_mlp", "test_coordcheck_user_model:classification_batch", 1),
         ("mup_transformer", None, 0),
         ("sp_transformer", None, 1),
     ],
@@ -206,6 +224,10 @@ def test_mup_models_pass_and_their_sp_twins_fail(
     code = check(tmp_path, model, *options, "--format", "json")
     payload = json.loads(capsys.readouterr().out)
     assert code == expected, payload
+    # what trained it: Adam at --lr, built by harness for a bare model, or the factory's own
+    # (mup.MuAdam and MuSGD return torch's Adam and SGD over muP's param groups)
+    own = "the factory's SGD" if "sgd" in model else "the factory's Adam"
+    assert payload["optimizer"] == ("Adam at lr 0.003" if model in BARE_MODELS else own)
     records = pl.read_csv(tmp_path / model / "coordcheck.csv")
     assert "output" in set(records["activation"].to_list())
 
