@@ -33,13 +33,14 @@ Pure numpy/polars; no torch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
 from analysis.distributions import t_quantile
+from analysis.power import seeds_needed
 from analysis.stats import mean_ci
 
 DEFAULT_TOLERANCE = 0.25
@@ -301,6 +302,61 @@ def coord_check(
         failures=failures,
         uncertain=uncertain,
     )
+
+
+def seeds_to_decide(
+    result: CoordCheckResult,
+    *,
+    looks_for: Callable[[int], int],
+    power: float = 0.8,
+    max_seeds: int = 10_000,
+) -> int | None:
+    """About how many seeds an INCONCLUSIVE check needs to decide every uncertain activation
+    with probability ``power``, were the true exponents the ones measured now.
+
+    Each uncertain (activation, layer) is a one-sided test of its margin to the tolerance
+    (``tolerance − |exponent|`` to pass, at ``alpha / looks``; ``|exponent| − tolerance`` to
+    fail, at ``alpha / (looks · M)``), whose standard error shrinks as 1/√seeds: the per-seed sd
+    of its slope is ``se · √n``. :func:`analysis.power.seeds_needed` answers for one test (a
+    two-sided test at twice the level has the same critical value; its ``n − 1`` degrees of
+    freedom, fewer than the regression's ``n·(W − 1) − 1``, err towards more seeds). The looks
+    depend on the seeds (``looks_for``), so the answer is iterated until it settles.
+
+    Args:
+        result: a check's result.
+        looks_for: the number of looks a check with that many seeds takes
+            (``len(look_schedule(first, seeds, per_look))``).
+        power: the probability of a decision to plan for.
+        max_seeds: more than this is no answer.
+
+    Returns:
+        The most seeds any uncertain activation needs; None when none is uncertain, or one
+        sits at the tolerance (or has no standard error): then no practical number of seeds
+        decides it.
+    """
+    uncertain = result.exponents.filter(pl.col("status") == "uncertain")
+    if uncertain.is_empty():
+        return None
+    count = max(len(result.exponents), 1)
+    most = 0
+    for row in uncertain.iter_rows(named=True):
+        margin = result.tolerance - abs(row["slope"])
+        sd = row["se"] * np.sqrt(row["n_seeds"])
+        seeds = int(row["n_seeds"])
+        for _ in range(5):  # the looks, hence the level, depend on the seeds: settle them
+            looks = looks_for(seeds)
+            level = result.alpha / looks if margin > 0 else result.alpha / (looks * count)
+            needed = int(
+                seeds_needed(abs(margin), sd, alpha=2 * level, power=power, max_n=max_seeds)
+            )
+            if needed < 0:
+                return None
+            needed = max(needed, int(row["n_seeds"]) + 1)
+            if needed == seeds:
+                break
+            seeds = needed
+        most = max(most, seeds)
+    return most
 
 
 def _step_slopes(table: pl.DataFrame) -> pl.DataFrame:

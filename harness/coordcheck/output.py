@@ -13,8 +13,8 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
-from analysis.coordcheck import FAILING, CoordCheckResult
-from harness.coordcheck.settings import CoordCheckSettings
+from analysis.coordcheck import FAILING, CoordCheckResult, seeds_to_decide
+from harness.coordcheck.settings import CoordCheckSettings, look_schedule
 
 
 def slopes_table(result: CoordCheckResult, *, title: str) -> Table:
@@ -95,9 +95,36 @@ def print_report(
         )
         for line in result.uncertain:
             console.print(f"  - {line}")
+        console.print(more_seeds_hint(result, settings))
     console.print(
         f"written to {out_dir}/ (coordcheck.json, coordcheck.csv, exponents.csv, slopes.csv, "
         f"coordcheck.png); harness report {out_dir} draws it"
+    )
+
+
+def seeds_to_decide_check(result: CoordCheckResult, settings: CoordCheckSettings) -> int | None:
+    """About how many seeds would decide an INCONCLUSIVE check (80 % power, were the exponents
+    the ones measured now; ``analysis.coordcheck.seeds_to_decide``), with this check's looks."""
+    return seeds_to_decide(
+        result,
+        looks_for=lambda seeds: len(
+            look_schedule(settings.first_seeds, seeds, settings.seeds_per_look)
+        ),
+    )
+
+
+def more_seeds_hint(result: CoordCheckResult, settings: CoordCheckSettings) -> str:
+    """What more seeds would do for an INCONCLUSIVE check, in a line."""
+    needed = seeds_to_decide_check(result, settings)
+    if needed is None:
+        return (
+            f"More seeds will hardly decide it: an exponent sits at the tolerance "
+            f"(±{result.tolerance:g}); the model is at the edge of what the check calls flat"
+        )
+    return (
+        f"About {needed} seeds would decide it (80 % chance, were the exponents what they "
+        f"measure now): rerun with --seeds {needed} and the same other options (it measures "
+        f"the same first {result.seeds} seeds again, then more)"
     )
 
 
@@ -124,6 +151,7 @@ def result_json(
         .to_dicts()
     )
     keep = ("activation", "layer", "slope", "ci_low", "ci_high", "fail_low", "fail_high")
+    undecided = result.verdict == "INCONCLUSIVE"
     return {
         "verdict": result.verdict,
         "what": what,
@@ -138,6 +166,8 @@ def result_json(
         "seconds": round(seconds, 1),
         "failures": list(result.failures),
         "uncertain": list(result.uncertain),
+        "seeds_to_decide": seeds_to_decide_check(result, settings) if undecided else None,
+        "more_seeds": more_seeds_hint(result, settings) if undecided else None,
         "worst": [
             {key: _plain(row[key]) for key in keep}
             | {"status": row["status"], "steepest_step": row["worst_step"]}

@@ -185,6 +185,7 @@ def coordcheck_sections(result: dict[str, Any], figures: Figures) -> list[Sectio
         paragraphs=[
             *result.get("failures", []),
             *result.get("uncertain", []),
+            *([result["more_seeds"]] if result.get("more_seeds") else []),
             "The slope of log mean|x| over the judged steps against log width, seeds as blocks, "
             "with its interval; see docs/coordcheck.md.",
         ],

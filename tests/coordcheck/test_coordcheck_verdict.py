@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import polars as pl
 import pytest
 
 from analysis.coordcheck import (
     DEFAULT_TOLERANCE,
+    CoordCheckResult,
     blocked_slope,
     coord_check,
     per_seed_slopes,
+    seeds_to_decide,
     wider_is_better,
 )
+from harness.coordcheck.output import more_seeds_hint
 from harness.coordcheck.settings import CoordCheckSettings, look_schedule
 
 WIDTHS = (64, 128, 256, 512)
@@ -203,6 +208,66 @@ def test_at_the_tolerance_sequential_checks_pass_and_fail_at_most_alpha_of_the_t
 def test_clear_cases_are_decided_at_the_first_look() -> None:
     assert set(sequential_verdicts({}, noise=0.02, sims=20)) == {"PASS"}
     assert set(sequential_verdicts({("k", 1): 1.0}, noise=0.05, sims=20)) == {"FAIL"}
+
+
+def with_true_exponent(
+    result: CoordCheckResult, key: Key, exponent: float, se: float
+) -> CoordCheckResult:
+    """``result`` as if its estimate for ``key`` were the truth (the planning assumption of
+    ``seeds_to_decide``): that row uncertain, the others within."""
+    activation, layer = key
+    row = (pl.col("activation") == activation) & (pl.col("layer") == layer)
+    exponents = result.exponents.with_columns(
+        pl.when(row).then(pl.lit(exponent)).otherwise(pl.col("slope")).alias("slope"),
+        pl.when(row).then(pl.lit(se)).otherwise(pl.col("se")).alias("se"),
+        pl.when(row).then(pl.lit("uncertain")).otherwise(pl.lit("ok")).alias("status"),
+    )
+    return dataclasses.replace(result, exponents=exponents, verdict="INCONCLUSIVE")
+
+
+def looks_for(seeds: int) -> int:
+    return len(look_schedule(4, seeds, 4))
+
+
+@pytest.mark.parametrize(("exponent", "verdict"), [(0.12, "PASS"), (0.40, "FAIL")])
+def test_seeds_to_decide_gives_the_power_it_plans_for(exponent: float, verdict: str) -> None:
+    """With the true exponent and standard error of 8 seeds (noise 0.5: uncertain there), the
+    planned number of seeds decides 80 % of fresh checks that judge that many seeds at the
+    level of their looks. Measured: 88 seeds planned to pass, 0.83 of 120 checks passed (0.40
+    at 44 seeds); 86 planned to fail, 0.80 failed (0.36 at 43)."""
+    noise, key = 0.5, ("q", 0)
+    rng = np.random.default_rng(5)
+    pilot = coord_check(table({key: exponent}, noise=noise, seeds=8, rng=rng), looks=2)
+    sxx = float(np.sum((np.log(WIDTHS) - np.mean(np.log(WIDTHS))) ** 2))
+    planned = seeds_to_decide(
+        with_true_exponent(pilot, key, exponent, noise / np.sqrt(8 * sxx)), looks_for=looks_for
+    )
+    assert planned is not None and 40 < planned < 200
+
+    def decided(seeds: int, sims: int = 120) -> float:
+        verdicts = [
+            coord_check(
+                table({key: exponent}, noise=noise, seeds=seeds, rng=rng),
+                looks=looks_for(planned),
+            ).verdict
+            for _ in range(sims)
+        ]
+        return verdicts.count(verdict) / sims
+
+    at_planned, at_half = decided(planned), decided(planned // 2)
+    assert 0.7 <= at_planned <= 0.92
+    assert at_half <= 0.55
+
+
+def test_an_exponent_at_the_tolerance_has_no_number_of_seeds() -> None:
+    pilot = coord_check(table({}, noise=0.3, seeds=8), looks=2)
+    at_the_edge = with_true_exponent(pilot, ("k", 1), DEFAULT_TOLERANCE, 0.05)
+    assert seeds_to_decide(at_the_edge, looks_for=looks_for) is None
+    assert "sits at the tolerance" in more_seeds_hint(at_the_edge, CoordCheckSettings())
+    nearly = with_true_exponent(pilot, ("k", 1), 0.15, 0.05)
+    needed = seeds_to_decide(nearly, looks_for=looks_for)
+    assert needed is not None
+    assert f"rerun with --seeds {needed} " in more_seeds_hint(nearly, CoordCheckSettings())
 
 
 def losses(per_doubling: float, *, noise: float = 0.002) -> pl.DataFrame:
