@@ -23,7 +23,7 @@ from __future__ import annotations
 import importlib
 import importlib.machinery
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,7 +187,7 @@ class UserModelCheck:
             for step in range(self.settings.steps):
                 readings.clear()
                 try:
-                    output = model(*inputs) if isinstance(inputs, tuple) else model(inputs)
+                    output = call_model(model, inputs)
                     loss = user_loss(output, targets)
                 except Exception as error:  # the user's forward: one line, no traceback
                     raise UserError(
@@ -216,6 +216,14 @@ def token_batch(vocab_size: int, batch_size: int, block_size: int) -> Callable[[
         return tokens[:, :-1], tokens[:, 1:]
 
     return make
+
+
+def call_model(model: nn.Module, inputs: Any) -> Any:
+    """The forward pass on a batch's inputs: a mapping as keyword arguments (Hugging Face's
+    ``model(**batch)``), a tuple as positional ones, anything else as the one argument."""
+    if isinstance(inputs, Mapping):
+        return model(**inputs)
+    return model(*inputs) if isinstance(inputs, tuple) else model(inputs)
 
 
 def user_loss(output: Any, targets: torch.Tensor) -> torch.Tensor:
@@ -273,7 +281,12 @@ def _to(batch: Any, device: str) -> Batch:
     except (TypeError, ValueError):
         raise UserError("--batch must return (inputs, targets)") from None
     move = (lambda x: x.to(device)) if device != "cpu" else (lambda x: x)
-    inputs = tuple(move(x) for x in inputs) if isinstance(inputs, tuple) else move(inputs)
+    if isinstance(inputs, Mapping):
+        inputs = {name: move(x) for name, x in inputs.items()}
+    elif isinstance(inputs, tuple):
+        inputs = tuple(move(x) for x in inputs)
+    else:
+        inputs = move(inputs)
     return inputs, move(targets)
 
 

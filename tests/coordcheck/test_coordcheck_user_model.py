@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import polars as pl
 import pytest
@@ -153,6 +155,31 @@ def sp_transformer(width: int) -> nn.Module:
     return TinyTransformer(width, parametrization="sp")
 
 
+class KeywordForward(nn.Module):
+    """A model called as Hugging Face models are, ``model(input_ids=..., attention_mask=...)``,
+    returning an output object with ``.logits`` (and ``.loss`` None: no labels were given)."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Any:
+        assert attention_mask.shape == input_ids.shape
+        return SimpleNamespace(logits=self.inner(input_ids), loss=None)
+
+
+def keyword_mup_transformer(width: int) -> tuple[nn.Module, torch.optim.Optimizer]:
+    model, optimizer = mup_transformer(width)
+    return KeywordForward(model), optimizer
+
+
+def keyword_batch(seed: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    tokens = torch.randint(0, VOCAB, (8, 33), generator=generator)
+    inputs = {"input_ids": tokens[:, :-1], "attention_mask": torch.ones(8, 32, dtype=torch.long)}
+    return inputs, tokens[:, 1:]
+
+
 # -- a plain muP written by hand, no mup package -------------------------------------------
 
 
@@ -214,6 +241,7 @@ def check(tmp_path: Path, model: str, *options: str) -> int:
         ("mup_sgd_mlp", "test_coordcheck_user_model:classification_batch", 0),
         ("sp_sgd_mlp", "test_coordcheck_user_model:classification_batch", 1),
         ("mup_transformer", None, 0),
+        ("keyword_mup_transformer", "test_coordcheck_user_model:keyword_batch", 0),
         ("sp_transformer", None, 1),
     ],
 )
