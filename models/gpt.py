@@ -12,18 +12,23 @@ from __future__ import annotations
 
 import hashlib
 import math
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
-import kernels
 from models import mup
 from models.attention_variants import RMSNorm, VariantAttention
 from models.config import ModelConfig
 from models.head_mixing import HeadGains
 from models.nanoheads import NanoheadAttention
+from models.own_kernels import own_kernels
+
+if TYPE_CHECKING:
+    import kernels
+else:  # harness's own, even where Hugging Face's ``kernels`` comes first on the path
+    kernels = own_kernels()
 
 # -- norm ------------------------------------------------------------------------------------
 

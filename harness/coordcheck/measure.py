@@ -15,11 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from harness.coordcheck.readings import Row, mean_abs
 from harness.coordcheck.settings import CoordCheckSettings, width_config
 from harness.training.loop import prepare
 from models.gpt import GPT
-
-Row = dict[str, Any]
 
 
 def measure_seed(settings: CoordCheckSettings, seed: int) -> list[Row]:
@@ -69,11 +68,6 @@ def _row(width: int, seed: int, step: int, activation: str, layer: int | None, v
         "layer": layer,
         "value": float(value),
     }
-
-
-def mean_abs(x: torch.Tensor) -> float:
-    """mean |x| of a tensor, as a float (computed in float32 whatever x's dtype)."""
-    return x.detach().abs().float().mean().item()
 
 
 @contextmanager

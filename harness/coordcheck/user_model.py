@@ -33,7 +33,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from harness.coordcheck.measure import Row, mean_abs
+from harness.coordcheck.readings import Row, mean_abs
 from harness.coordcheck.settings import CoordCheckSettings
 from harness.errors import UserError
 

@@ -118,17 +118,48 @@ def test_a_study_from_the_project_folder_trains_the_built_in_model(project: Path
     assert record["status"] == "done", record.get("error")
 
 
-def test_another_kernels_package_first_on_the_path_does_not_replace_harnesss(
-    tmp_path: Path,
-) -> None:
-    """Hugging Face's ``kernels`` (a dependency of transformers 5) installed beside an editable
-    harness comes before the editable install's finder; here a stand-in that cannot be
-    imported, first on PYTHONPATH."""
+FOREIGN_USER_MODEL = """\
+from kernels import CUDAProperties  # what transformers 5 imports from Hugging Face's kernels
+from torch import nn
+
+
+def build(width):
+    assert CUDAProperties == "hugging face"
+    return nn.Sequential(nn.Embedding(256, width), nn.Linear(width, width), nn.Linear(width, 256))
+"""
+
+
+@pytest.fixture
+def foreign_kernels(tmp_path: Path) -> Path:
+    """A stand-in for Hugging Face's ``kernels`` (a dependency of transformers 5), in a folder
+    that goes first on PYTHONPATH: installed beside an editable harness, site-packages is
+    searched before the editable install's finder, so ``import kernels`` finds it first."""
     site = tmp_path / "site"
     (site / "kernels").mkdir(parents=True)
-    (site / "kernels" / "__init__.py").write_text("raise ImportError('not harness kernels')\n")
+    (site / "kernels" / "__init__.py").write_text('CUDAProperties = "hugging face"\n')
+    return site
+
+
+def test_the_built_in_model_gets_harnesss_kernels_where_another_comes_first(
+    tmp_path: Path, foreign_kernels: Path
+) -> None:
     work = tmp_path / "work"
     work.mkdir()
-    result = harness(work, "coordcheck", *TINY_CHECK, "--format", "json", pythonpath=str(site))
+    args = ("coordcheck", *TINY_CHECK, "--format", "json")
+    result = harness(work, *args, pythonpath=str(foreign_kernels))
+    assert "Traceback" not in result.stderr, result.stderr
+    assert json.loads(result.stdout)["exit_code"] == result.returncode != 2
+
+
+def test_a_model_that_imports_the_other_kernels_gets_it(
+    tmp_path: Path, foreign_kernels: Path
+) -> None:
+    """``--model`` on a transformers model: the built-in GPT is never loaded, so the name
+    ``kernels`` is left to the package the researcher's code imports."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "hf_like.py").write_text(FOREIGN_USER_MODEL)
+    args = ("coordcheck", "--model", "hf_like:build", *TINY_CHECK[:3], "--format", "json")
+    result = harness(work, *args, pythonpath=str(foreign_kernels))
     assert "Traceback" not in result.stderr, result.stderr
     assert json.loads(result.stdout)["exit_code"] == result.returncode != 2
