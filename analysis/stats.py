@@ -24,7 +24,7 @@ from scipy import special
 
 # Where these were defined before analysis.distributions and analysis.power took them; they
 # stay importable from here (``analysis.stats.t_quantile``, ``stats.seeds_needed`` ...).
-from analysis.distributions import FloatArray, t_quantile, t_two_sided_p
+from analysis.distributions import FloatArray, t_inference, t_quantile, t_two_sided_p
 from analysis.power import (
     minimum_detectable_effect,
     seeds_needed,
@@ -140,28 +140,17 @@ def pooled_sd(sds: ArrayLike, ns: ArrayLike) -> float:
 def _t_result(
     estimate: FloatArray, std_error: FloatArray, df: FloatArray, n: FloatArray, alpha: float
 ) -> TTestResult:
-    """The test and CI shared by both designs. A zero standard error (identical runs) gives
-    ``t = 0, p = 1`` for a zero estimate and ``t = ±inf, p = 0`` otherwise, and a CI of width 0;
-    fewer than 2 observations give NaN."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        statistic = np.where(
-            std_error > 0,
-            estimate / np.where(std_error > 0, std_error, 1.0),
-            np.where(estimate == 0, 0.0, np.copysign(np.inf, estimate)),
-        )
-        half = np.where(std_error > 0, t_quantile(1.0 - alpha / 2.0, df) * std_error, 0.0)
-    # Fewer than 2 observations (df < 1, sd undefined) test nothing: NaN, never p = 0.
-    testable = np.asarray(df) >= 1
-    statistic = np.where(testable, statistic, np.nan)
-    half = np.where(testable, half, np.nan)
+    """The test and CI shared by both designs (the edge cases: :func:`t_inference`). A sample
+    with fewer than 2 observations has no sd, so no standard error: nothing is tested."""
+    statistic, p_value, ci_low, ci_high = t_inference(estimate, std_error, df, alpha=alpha)
     return TTestResult(
         estimate=estimate,
         std_error=std_error,
         df=df,
         statistic=statistic,
-        p_value=np.where(testable, t_two_sided_p(statistic, df), np.nan),
-        ci_low=estimate - half,
-        ci_high=estimate + half,
+        p_value=p_value,
+        ci_low=ci_low,
+        ci_high=ci_high,
         n=n,
     )
 
