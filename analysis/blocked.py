@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from analysis import stats
-from analysis.distributions import FloatArray, t_inference
+from analysis.distributions import FloatArray
 from analysis.unequal_variances import ContrastTests, seed_blocked_variant_contrast
 
 __all__ = [
@@ -145,18 +145,8 @@ def seed_blocked_contrasts(
     variance = np.maximum(v[ia, ia] + v[ib, ib] - 2.0 * v[ia, ib], 0.0)
     std_error = np.where(testable, fit.sigma * np.sqrt(variance), np.nan)
     df = np.full(ia.shape, float(fit.df_resid))
-    statistic, p_value, ci_low, ci_high = t_inference(
-        estimate, std_error, df, alpha=alpha, testable=testable
-    )
-    return ContrastTests(
-        estimate=estimate,
-        std_error=std_error,
-        df=df,
-        statistic=statistic,
-        p_value=p_value,
-        ci_low=ci_low,
-        ci_high=ci_high,
-        estimable=estimable,
+    return ContrastTests.of(
+        estimate, std_error, df, alpha=alpha, estimable=estimable, testable=testable
     )
 
 

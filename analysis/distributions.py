@@ -9,6 +9,8 @@ and would dominate ``harness compare``). Every function broadcasts over its argu
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
@@ -27,6 +29,16 @@ def t_two_sided_p(statistic: ArrayLike, df: ArrayLike) -> FloatArray:
     return np.asarray(np.minimum(1.0, 2.0 * special.stdtr(df, -t)), dtype=np.float64)
 
 
+class TInference(TypedDict):
+    """What a t-test adds to an estimate, its standard error and df (the field names of every
+    t-test result type, so that ``**t_inference(...)`` fills them)."""
+
+    statistic: FloatArray
+    p_value: FloatArray
+    ci_low: FloatArray
+    ci_high: FloatArray
+
+
 def t_inference(
     estimate: ArrayLike,
     std_error: ArrayLike,
@@ -34,7 +46,7 @@ def t_inference(
     *,
     alpha: float,
     testable: ArrayLike = True,
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+) -> TInference:
     """The t-test of ``estimate = 0`` and its ``1 - alpha`` interval, from an estimate, its
     standard error and degrees of freedom: the one rule every t-test of the package uses.
 
@@ -53,7 +65,7 @@ def t_inference(
         testable: where the caller knows more that rules a test out (broadcast).
 
     Returns:
-        ``(statistic, p_value, ci_low, ci_high)``, broadcast alike.
+        The statistic, p-value and interval, broadcast alike.
     """
     est = np.asarray(estimate, dtype=np.float64)
     se = np.asarray(std_error, dtype=np.float64)
@@ -71,7 +83,7 @@ def t_inference(
     statistic = np.where(tested, statistic, np.nan)
     half = np.where(tested, half, np.nan)
     p_value = np.where(tested, t_two_sided_p(statistic, safe_df), np.nan)
-    return statistic, p_value, est - half, est + half
+    return TInference(statistic=statistic, p_value=p_value, ci_low=est - half, ci_high=est + half)
 
 
 def noncentral_t_cdf(df: ArrayLike, noncentrality: ArrayLike, t: ArrayLike) -> FloatArray:

@@ -597,16 +597,16 @@ def _single(plan: _Plan, fit: FactorialFit, alpha: float, margin: float | None) 
         std_error, df = 0.0, float(fit.df_resid)
     elif not (math.isfinite(std_error) and std_error > 0 and df > 0):
         return result  # a cell without a variance of its own: no test
-    statistic, p_value, ci_low, ci_high = t_inference(estimate, std_error, df, alpha=alpha)
+    inference = t_inference(estimate, std_error, df, alpha=alpha)
     tost = None
     if margin is not None and not exact:
         tost = float(stats.tost_p(estimate, std_error, df, margin))
     result.update(
-        ci_low=float(ci_low),
-        ci_high=float(ci_high),
+        ci_low=float(inference["ci_low"]),
+        ci_high=float(inference["ci_high"]),
         std_error=std_error,
-        statistic=float(statistic),
-        p=float(p_value),
+        statistic=float(inference["statistic"]),
+        p=float(inference["p_value"]),
         tost=tost,
         df=df,
     )

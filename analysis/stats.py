@@ -142,16 +142,12 @@ def _t_result(
 ) -> TTestResult:
     """The test and CI shared by both designs (the edge cases: :func:`t_inference`). A sample
     with fewer than 2 observations has no sd, so no standard error: nothing is tested."""
-    statistic, p_value, ci_low, ci_high = t_inference(estimate, std_error, df, alpha=alpha)
     return TTestResult(
         estimate=estimate,
         std_error=std_error,
         df=df,
-        statistic=statistic,
-        p_value=p_value,
-        ci_low=ci_low,
-        ci_high=ci_high,
         n=n,
+        **t_inference(estimate, std_error, df, alpha=alpha),
     )
 
 

@@ -108,6 +108,37 @@ class ContrastTests:
     ci_high: FloatArray
     estimable: np.ndarray
 
+    @classmethod
+    def of(
+        cls,
+        estimate: FloatArray,
+        std_error: FloatArray,
+        df: FloatArray,
+        *,
+        alpha: float,
+        estimable: np.ndarray,
+        testable: ArrayLike = True,
+    ) -> ContrastTests:
+        """The t-tests of contrasts with these estimates, standard errors and df
+        (:func:`~analysis.distributions.t_inference`: one rule for every design).
+
+        Args:
+            estimate, std_error, df: per contrast.
+            alpha: two-sided level of the intervals.
+            estimable: whether each contrast can be estimated.
+            testable: where a test is ruled out besides (see ``t_inference``).
+
+        Returns:
+            ContrastTests.
+        """
+        return cls(
+            estimate=estimate,
+            std_error=std_error,
+            df=df,
+            estimable=estimable,
+            **t_inference(estimate, std_error, df, alpha=alpha, testable=testable),
+        )
+
 
 def fit_group_variances(design: ArrayLike, y: ArrayLike, groups: ArrayLike) -> GroupVarianceFit:
     """Fit ``y ~ design`` by least squares and estimate one error variance per group.
@@ -216,17 +247,7 @@ def _tests(
     usable = testable & (df > 0)
     df = np.where(usable, df, np.nan)
     std_error = np.where(usable, np.sqrt(np.where(variance > 0, variance, 0.0)), np.nan)
-    statistic, p_value, ci_low, ci_high = t_inference(estimate, std_error, df, alpha=alpha)
-    return ContrastTests(
-        estimate=estimate,
-        std_error=std_error,
-        df=df,
-        statistic=statistic,
-        p_value=p_value,
-        ci_low=ci_low,
-        ci_high=ci_high,
-        estimable=estimable,
-    )
+    return ContrastTests.of(estimate, std_error, df, alpha=alpha, estimable=estimable)
 
 
 def seed_blocked_variant_contrast(

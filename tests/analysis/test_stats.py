@@ -111,25 +111,26 @@ def test_welch_with_a_single_run_on_one_side_tests_nothing() -> None:
 
 def test_t_inference_edge_cases_and_closed_form_tails() -> None:
     # df = 1 is the Cauchy distribution: p = 1 - 2/pi atan|t|, t(0.975) = tan(0.475 pi).
-    statistic, p_value, low, high = t_inference(2.0, 0.5, 1.0, alpha=0.05)
-    assert statistic == 4.0
-    assert p_value == pytest.approx(1.0 - 2.0 / np.pi * np.arctan(4.0), rel=1e-12)
+    cauchy = t_inference(2.0, 0.5, 1.0, alpha=0.05)
+    assert cauchy["statistic"] == 4.0
+    assert cauchy["p_value"] == pytest.approx(1.0 - 2.0 / np.pi * np.arctan(4.0), rel=1e-12)
     half = np.tan(0.475 * np.pi) * 0.5  # 12.7062047... * 0.5
-    assert (low, high) == (pytest.approx(2.0 - half, rel=1e-12), pytest.approx(2.0 + half))
+    assert cauchy["ci_low"] == pytest.approx(2.0 - half, rel=1e-12)
+    assert cauchy["ci_high"] == pytest.approx(2.0 + half, rel=1e-12)
     # df = 2: p = 1 - |t| / sqrt(2 + t^2); Satterthwaite's df need not be whole (0.5 here):
     # the interval's end is where the two-sided p-value reaches alpha.
-    _, p_two, _, _ = t_inference(3.0, 1.0, 2.0, alpha=0.05)
+    p_two = t_inference(3.0, 1.0, 2.0, alpha=0.05)["p_value"]
     assert p_two == pytest.approx(1.0 - 3.0 / np.sqrt(11.0), rel=1e-12)
-    _, _, _, high_half = t_inference(0.0, 1.0, 0.5, alpha=0.1)
-    assert t_inference(high_half, 1.0, 0.5, alpha=0.1)[1] == pytest.approx(0.1, rel=1e-9)
+    high_half = t_inference(0.0, 1.0, 0.5, alpha=0.1)["ci_high"]
+    assert t_inference(high_half, 1.0, 0.5, alpha=0.1)["p_value"] == pytest.approx(0.1, rel=1e-9)
     # A zero standard error: t = 0, p = 1 for a zero estimate, t = +-inf, p = 0 otherwise,
     # and an interval of width 0; no test where df <= 0, df or the standard error is NaN, or
     # the caller says so.
-    statistic, p_value, low, high = t_inference([0.0, -2.0], 0.0, 3.0, alpha=0.05)
-    np.testing.assert_array_equal(statistic, [0.0, -np.inf])
-    np.testing.assert_array_equal(p_value, [1.0, 0.0])
-    np.testing.assert_array_equal(low, [0.0, -2.0])
-    np.testing.assert_array_equal(high, [0.0, -2.0])
+    exact = t_inference([0.0, -2.0], 0.0, 3.0, alpha=0.05)
+    np.testing.assert_array_equal(exact["statistic"], [0.0, -np.inf])
+    np.testing.assert_array_equal(exact["p_value"], [1.0, 0.0])
+    np.testing.assert_array_equal(exact["ci_low"], [0.0, -2.0])
+    np.testing.assert_array_equal(exact["ci_high"], [0.0, -2.0])
     untested = t_inference(
         [1.0, 1.0, 1.0, 1.0, 1.0],
         [0.5, 0.5, 0.5, np.nan, 0.5],
@@ -137,7 +138,7 @@ def test_t_inference_edge_cases_and_closed_form_tails() -> None:
         alpha=0.05,
         testable=[True, True, True, True, False],
     )
-    for column in untested:
+    for column in untested.values():
         assert np.isnan(column).all()
 
 
