@@ -8,8 +8,7 @@ The table-level companion of :mod:`analysis.group_sequential`, returning the sam
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import polars as pl
@@ -24,12 +23,11 @@ from analysis.group_sequential import (
     design_boundaries,
     planned_looks,
 )
-from analysis.lost_runs import survivors_only_notes, worst_value
+from analysis.lost_runs import survivors_only_notes
 from analysis.resolution import spread_is_unmeasured
 from analysis.sequential import (
     SequentialReport,
     SequentialResult,
-    claim_stands_with_lost_runs,
     comparison_of,
     interval_side,
     lost_by_claimant,
@@ -37,6 +35,7 @@ from analysis.sequential import (
     paired_with_baseline,
     seeds_tried,
     with_budget_spent,
+    with_worst_case_rule,
 )
 from analysis.stats import running_mean_sd
 from analysis.verdict import Direction, Verdict, Withheld
@@ -182,8 +181,7 @@ def group_sequential_compare(
             f"the design shares alpha over {design.comparisons} comparison(s) but "
             f"{len(names)} variant(s) are compared"
         )
-    base, resolution, scale = prepared.base, prepared.resolution, prepared.scale
-    worst = worst_value(prepared.values, direction)
+    resolution, scale = prepared.resolution, prepared.scale
 
     def decide(variant: str, level: float) -> tuple[SequentialResult, LookBoundaries]:
         result, bounds = group_sequential_test(
@@ -195,14 +193,13 @@ def group_sequential_compare(
             scale=scale,
             level=level,
         )
-        claimant_lost = lost_by_claimant(result.verdict, prepared.lost(variant))
-        if claimant_lost:
-            claim = result.verdict
-            result = _worst_case_check(
-                result, prepared.own[variant], base, prepared.lost(variant), worst, bounds
-            )
-            if result.withheld:
-                withheld_claims[variant] = (claim, len(claimant_lost))
+        claim = result.verdict
+        result = with_worst_case_rule(
+            result, prepared, variant, holds=_latest_boundary_holds(result, bounds)
+        )
+        if result.withheld == Withheld.LOST_RUNS:
+            claimant_lost = lost_by_claimant(claim, prepared.lost(variant))
+            withheld_claims[variant] = (claim, len(claimant_lost))
         result = with_budget_spent(
             result,
             tried=seeds_tried(prepared, variant),
@@ -264,37 +261,17 @@ def group_sequential_compare(
     )
 
 
-def _worst_case_check(
-    result: SequentialResult,
-    own: pl.DataFrame,
-    base: pl.DataFrame,
-    lost: tuple[list[int], list[int]],
-    worst: float,
-    bounds: LookBoundaries,
-) -> SequentialResult:
-    """``result`` unless, with each lost run of the side its claim favours set to ``worst``
-    (``lost``: the variant's and the baseline's lost seeds), the interval at the latest look's
-    boundary no longer lies on the claim's side of 0; then undecided, withheld."""
+def _latest_boundary_holds(
+    result: SequentialResult, bounds: LookBoundaries
+) -> Callable[[np.ndarray], bool]:
+    """The group-sequential design's test of ``result``'s claim for the worst-case rule: the
+    interval at the latest look's boundary, like the anytime design's latest-look interval."""
 
     def still_holds(diffs: np.ndarray) -> bool:
-        # Judged at the latest look's boundary, like the anytime design's latest-look
-        # interval: the lost runs happened whether or not an earlier look had decided.
         bound = bounds.t_efficacy[-1]
         n = diffs.size
         half = bound * float(np.std(diffs, ddof=1)) / math.sqrt(n) if n >= 2 else math.inf
         mean = float(diffs.mean())
         return interval_side(mean - half, mean + half, result.direction) == result.verdict
 
-    variant_lost, baseline_lost = lost
-    if claim_stands_with_lost_runs(
-        own, base, variant_lost=variant_lost, baseline_lost=baseline_lost, worst=worst,
-        claim=result.verdict, holds=still_holds,
-    ):  # fmt: skip
-        return result
-    return replace(
-        result,
-        verdict=Verdict.UNDECIDED,
-        decided_at=None,
-        stopped=None,
-        withheld=Withheld.LOST_RUNS,
-    )
+    return still_holds

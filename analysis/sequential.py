@@ -614,8 +614,7 @@ def sequential_compare(
         resolution=resolution,
     )  # fmt: skip
     variants = prepared.variants
-    base, resolution, scale = prepared.base, prepared.resolution, prepared.scale
-    all_values = prepared.values
+    resolution, scale = prepared.resolution, prepared.scale
     m = max(len(variants), 1)
     alpha_each = alpha / m
 
@@ -635,14 +634,12 @@ def sequential_compare(
         }
         result = sequential_test(diffs, **settings)  # type: ignore[arg-type]
         claim = result.verdict
-        claimant_lost = lost_by_claimant(claim, prepared.lost(variant))
-        if claimant_lost:
-            result = _worst_case_check(
-                result, prepared.own[variant], base, prepared.lost(variant),
-                worst_value(all_values, direction), settings,
-            )  # fmt: skip
-            if result.withheld:
-                warnings.append(lost_runs_warning(variant, baseline, claim, len(claimant_lost)))
+        result = with_worst_case_rule(
+            result, prepared, variant, holds=_latest_look_holds(result, settings)
+        )
+        if result.withheld == Withheld.LOST_RUNS:
+            claimant_lost = lost_by_claimant(claim, prepared.lost(variant))
+            warnings.append(lost_runs_warning(variant, baseline, claim, len(claimant_lost)))
         if not result.noise_measured and result.n >= 2:
             warnings.append(
                 f"{variant}: its differences from {baseline} span no more than the metric's "
@@ -821,33 +818,36 @@ def variants_needing_seeds(
 # --------------------------------------------------------------------------- helpers
 
 
-def claim_stands_with_lost_runs(
-    own: pl.DataFrame,
-    base: pl.DataFrame,
+def with_worst_case_rule(
+    result: SequentialResult,
+    prepared: PairedWithBaseline,
+    variant: str,
     *,
-    variant_lost: Sequence[int],
-    baseline_lost: Sequence[int],
-    worst: float,
-    claim: Verdict,
     holds: Callable[[np.ndarray], bool],
-) -> bool:
+) -> SequentialResult:
     """The worst-case rule (:func:`analysis.lost_runs.worst_case_stands`) for a sequential
-    claim, whichever way it goes: "better" is re-tested with the variant's lost runs at
-    ``worst``, "worse" with the baseline's. The two variants' runs form one ``(2, seeds)``
-    table (baseline row 0, variant row 1), their lost seeds marked.
+    claim, whichever way it goes: "better" is re-tested with the variant's lost runs at the
+    table's worst value, "worse" with the baseline's; ``result`` stands if the claim still
+    holds, else it is undecided and withheld (:func:`with_budget_spent` makes it inconclusive
+    once the budget is spent). The two variants' runs form one ``(2, seeds)`` table (baseline
+    row 0, variant row 1), their lost seeds marked.
 
     Args:
-        own: the variant's finite values (``seed``, ``value``), paired or not.
-        base: the baseline's finite values (``seed``, ``base_value``).
-        variant_lost, baseline_lost: the seeds each of them lost (diverged or failed).
-        worst: the worst value of the table (:func:`analysis.lost_runs.worst_value`).
-        claim: ``better`` or ``worse`` (the variant against the baseline).
+        result: the design's verdict for ``variant``.
+        prepared: the table paired with the baseline.
+        variant: the variant compared.
         holds: the design's test of the claim on imputed differences (variant − baseline on
-            the seeds where both have a value, ascending seed).
+            the seeds where both have a value, ascending seed), judged at the latest look: the
+            lost runs happened whether or not an earlier look had decided.
 
     Returns:
-        Whether the claim stands.
+        ``result``, or it undecided with ``withheld`` set.
     """
+    claim = result.verdict
+    if not lost_by_claimant(claim, prepared.lost(variant)):
+        return result
+    own, base = prepared.own[variant], prepared.base
+    variant_lost, baseline_lost = prepared.lost(variant)
     variant_seeds = np.asarray(variant_lost, dtype=np.int64)
     baseline_seeds = np.asarray(baseline_lost, dtype=np.int64)
     base_at, own_at = base.get_column("seed").to_numpy(), own.get_column("seed").to_numpy()
@@ -862,8 +862,17 @@ def claim_stands_with_lost_runs(
         return holds(imputed[1, both] - imputed[0, both])
 
     winner = 1 if Verdict(claim) is Verdict.BETTER else 0
-    return worst_case_stands(
+    worst = worst_value(prepared.values, result.direction)
+    if worst_case_stands(
         values, lost, winner=winner, loser=1 - winner, worst=worst, holds=holds_on_pairs
+    ):
+        return result
+    return replace(
+        result,
+        verdict=Verdict.UNDECIDED,
+        decided_at=None,
+        stopped=None,
+        withheld=Withheld.LOST_RUNS,
     )
 
 
@@ -955,21 +964,13 @@ def with_budget_spent(
     return replace(result, verdict=Verdict.INCONCLUSIVE, stopped=stopped)
 
 
-def _worst_case_check(
-    result: SequentialResult,
-    own: pl.DataFrame,
-    base: pl.DataFrame,
-    lost: tuple[list[int], list[int]],
-    worst: float,
-    settings: dict[str, Any],
-) -> SequentialResult:
-    """``result`` unless its "better" or "worse" claim no longer holds with the lost runs of
-    the side it favours set to ``worst`` (``lost``: the variant's and the baseline's lost
-    seeds); then undecided, withheld."""
+def _latest_look_holds(
+    result: SequentialResult, settings: dict[str, Any]
+) -> Callable[[np.ndarray], bool]:
+    """The anytime design's test of ``result``'s claim for the worst-case rule: the latest
+    look's own CS on the imputed differences, not the sticky verdict."""
 
     def still_holds(diffs: np.ndarray) -> bool:
-        # Judged on the latest look's own CS, not the sticky verdict: the lost runs happened
-        # whether or not an earlier look had already decided.
         cs = confidence_sequence(
             diffs,
             alpha=settings["alpha"],
@@ -980,14 +981,7 @@ def _worst_case_check(
         low, high = float(cs.look_low[-1]), float(cs.look_high[-1])
         return interval_side(low, high, settings["direction"]) == result.verdict
 
-    variant_lost, baseline_lost = lost
-    if claim_stands_with_lost_runs(
-        own, base, variant_lost=variant_lost, baseline_lost=baseline_lost, worst=worst,
-        claim=result.verdict, holds=still_holds,
-    ):  # fmt: skip
-        return result
-    # Undecided; with_budget_spent makes it inconclusive once the budget is spent.
-    return replace(result, verdict=Verdict.UNDECIDED, decided_at=None, withheld=Withheld.LOST_RUNS)
+    return still_holds
 
 
 def _observed_fixed_n(result: SequentialResult, alpha: float, power: float) -> int | None:
