@@ -9,7 +9,8 @@ and would dominate ``harness compare``). Every function broadcasts over its argu
 
 from __future__ import annotations
 
-from typing import TypedDict
+from dataclasses import dataclass
+from typing import Any, Self, TypedDict
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -84,6 +85,60 @@ def t_inference(
     half = np.where(tested, half, np.nan)
     p_value = np.where(tested, t_two_sided_p(statistic, safe_df), np.nan)
     return TInference(statistic=statistic, p_value=p_value, ci_low=est - half, ci_high=est + half)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TTest:
+    """A t-test of ``estimate = 0`` with its ``1 - alpha`` interval (arrays broadcast alike):
+    the fields every t-test result of the package shares (:class:`analysis.stats.TTestResult`,
+    :class:`analysis.unequal_variances.ContrastTests` add their own).
+
+    Attributes:
+        estimate: the estimate (a mean difference, a contrast).
+        std_error: its standard error.
+        df: the test's degrees of freedom.
+        statistic: ``estimate / std_error``.
+        p_value: two-sided p-value.
+        ci_low, ci_high: the ends of the ``1 - alpha`` interval.
+    """
+
+    estimate: FloatArray
+    std_error: FloatArray
+    df: FloatArray
+    statistic: FloatArray
+    p_value: FloatArray
+    ci_low: FloatArray
+    ci_high: FloatArray
+
+    @classmethod
+    def of(
+        cls,
+        estimate: FloatArray,
+        std_error: FloatArray,
+        df: FloatArray,
+        *,
+        alpha: float,
+        testable: ArrayLike = True,
+        **fields: Any,
+    ) -> Self:
+        """The test of these estimates by :func:`t_inference` (one rule for every design).
+
+        Args:
+            estimate, std_error, df: as :func:`t_inference` takes them.
+            alpha: two-sided level of the intervals.
+            testable: where a test is ruled out besides (see :func:`t_inference`).
+            **fields: the subclass's own fields.
+
+        Returns:
+            The result, of the class it is called on.
+        """
+        return cls(
+            estimate=estimate,
+            std_error=std_error,
+            df=df,
+            **t_inference(estimate, std_error, df, alpha=alpha, testable=testable),
+            **fields,
+        )
 
 
 def noncentral_t_cdf(df: ArrayLike, noncentrality: ArrayLike, t: ArrayLike) -> FloatArray:

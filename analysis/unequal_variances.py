@@ -38,7 +38,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from analysis.distributions import FloatArray, t_inference
+from analysis.distributions import FloatArray, TTest
 
 __all__ = [
     "ContrastTests",
@@ -83,7 +83,7 @@ class GroupVarianceFit:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ContrastTests:
+class ContrastTests(TTest):
     """t-tests of contrasts ``l'beta`` of a linear model (arrays over the contrasts): the one
     result type of the seed-blocked model (:mod:`analysis.blocked`, one pooled variance) and of
     the per-group variances here.
@@ -99,45 +99,7 @@ class ContrastTests:
             puts weight on has a variance the residuals can tell).
     """
 
-    estimate: FloatArray
-    std_error: FloatArray
-    df: FloatArray
-    statistic: FloatArray
-    p_value: FloatArray
-    ci_low: FloatArray
-    ci_high: FloatArray
     estimable: np.ndarray
-
-    @classmethod
-    def of(
-        cls,
-        estimate: FloatArray,
-        std_error: FloatArray,
-        df: FloatArray,
-        *,
-        alpha: float,
-        estimable: np.ndarray,
-        testable: ArrayLike = True,
-    ) -> ContrastTests:
-        """The t-tests of contrasts with these estimates, standard errors and df
-        (:func:`~analysis.distributions.t_inference`: one rule for every design).
-
-        Args:
-            estimate, std_error, df: per contrast.
-            alpha: two-sided level of the intervals.
-            estimable: whether each contrast can be estimated.
-            testable: where a test is ruled out besides (see ``t_inference``).
-
-        Returns:
-            ContrastTests.
-        """
-        return cls(
-            estimate=estimate,
-            std_error=std_error,
-            df=df,
-            estimable=estimable,
-            **t_inference(estimate, std_error, df, alpha=alpha, testable=testable),
-        )
 
 
 def fit_group_variances(design: ArrayLike, y: ArrayLike, groups: ArrayLike) -> GroupVarianceFit:
