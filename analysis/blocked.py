@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from analysis import stats
-from analysis.distributions import FloatArray, t_quantile, t_two_sided_p
+from analysis.distributions import FloatArray
 from analysis.unequal_variances import ContrastTests, seed_blocked_variant_contrast
 
 __all__ = [
@@ -145,25 +145,8 @@ def seed_blocked_contrasts(
     variance = np.maximum(v[ia, ia] + v[ib, ib] - 2.0 * v[ia, ib], 0.0)
     std_error = np.where(testable, fit.sigma * np.sqrt(variance), np.nan)
     df = np.full(ia.shape, float(fit.df_resid))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        statistic = np.where(
-            std_error > 0,
-            estimate / np.where(std_error > 0, std_error, 1.0),
-            np.where(estimate == 0, 0.0, np.copysign(np.inf, estimate)),
-        )
-        statistic = np.where(testable, statistic, np.nan)
-        half = np.where(testable, t_quantile(1.0 - alpha / 2.0, np.maximum(df, 1.0)), np.nan)
-    half = half * np.where(std_error > 0, std_error, 0.0)
-    p_value = np.where(testable, t_two_sided_p(statistic, np.maximum(df, 1.0)), np.nan)
-    return ContrastTests(
-        estimate=estimate,
-        std_error=std_error,
-        df=df,
-        statistic=statistic,
-        p_value=p_value,
-        ci_low=estimate - half,
-        ci_high=estimate + half,
-        estimable=estimable,
+    return ContrastTests.of(
+        estimate, std_error, df, alpha=alpha, estimable=estimable, testable=testable
     )
 
 

@@ -47,7 +47,7 @@ from analysis.lost_runs import (
     RunCounts,
     count_runs,
     divergence_test,
-    survivors_only_note,
+    survivors_only_notes,
     worst_case_stands,
     worst_value,
 )
@@ -827,9 +827,7 @@ def _result(
     )
     warnings += lost_notes
     warnings += _too_few_warnings(names, n_runs, comparisons[:n_baseline_pairs], noise_guess)
-    survivors = [c.variant for c in comparisons[:n_baseline_pairs] if c.survivors_only]
-    if survivors:
-        warnings.append(survivors_only_note(survivors))
+    warnings += survivors_only_notes(comparisons[:n_baseline_pairs])
     run_counts = runs.run_counts
     divergence = divergence_test(run_counts, alpha=alpha) if run_counts else None
     if all(c.planned == c.done for c in run_counts):

@@ -48,7 +48,7 @@ from scipy import special
 
 from analysis import stats
 from analysis.compare import AnalysisError
-from analysis.distributions import FloatArray, t_quantile, t_two_sided_p
+from analysis.distributions import FloatArray, t_inference
 from analysis.factorial_model import FactorialFit, fit_factorial
 from analysis.lost_runs import worst_case_stands, worst_value
 from analysis.power import t_power
@@ -591,22 +591,22 @@ def _single(plan: _Plan, fit: FactorialFit, alpha: float, margin: float | None) 
     estimate = float(plan.rows[0] @ fit.beta)
     result["estimate"] = estimate
     std_error, df = float(test.std_error[0]), float(test.df[0])
-    if fit.sigma == 0 and fit.df_resid >= 1:  # no spread at all: exact, as the pooled model said
-        statistic = _exact_statistic(estimate)
-        result.update(std_error=0.0, statistic=statistic, ci_low=estimate, ci_high=estimate,
-                      p=float(t_two_sided_p(statistic, 1.0)), df=float(fit.df_resid))  # fmt: skip
-        return result
-    if not (math.isfinite(std_error) and std_error > 0 and df > 0):
+    # No spread at all: exact, as the pooled model said (a zero standard error on its df).
+    exact = fit.sigma == 0 and fit.df_resid >= 1
+    if exact:
+        std_error, df = 0.0, float(fit.df_resid)
+    elif not (math.isfinite(std_error) and std_error > 0 and df > 0):
         return result  # a cell without a variance of its own: no test
-    statistic = estimate / std_error
-    half = float(t_quantile(1.0 - alpha / 2.0, df)) * std_error
-    tost = float(stats.tost_p(estimate, std_error, df, margin)) if margin is not None else None
+    inference = t_inference(estimate, std_error, df, alpha=alpha)
+    tost = None
+    if margin is not None and not exact:
+        tost = float(stats.tost_p(estimate, std_error, df, margin))
     result.update(
-        ci_low=estimate - half,
-        ci_high=estimate + half,
+        ci_low=float(inference["ci_low"]),
+        ci_high=float(inference["ci_high"]),
         std_error=std_error,
-        statistic=float(statistic),
-        p=float(t_two_sided_p(statistic, df)),
+        statistic=float(inference["statistic"]),
+        p=float(inference["p_value"]),
         tost=tost,
         df=df,
     )
@@ -717,11 +717,6 @@ def _same_verdict(
     imputed: np.ndarray,
 ) -> bool:
     return verdict_again(imputed, term) == verdict
-
-
-def _exact_statistic(estimate: float) -> float:
-    # No spread at all: a nonzero estimate is certain, a zero one shows nothing.
-    return 0.0 if estimate == 0 else math.copysign(math.inf, estimate)
 
 
 def _verdict(

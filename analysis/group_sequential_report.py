@@ -8,8 +8,7 @@ The table-level companion of :mod:`analysis.group_sequential`, returning the sam
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import polars as pl
@@ -24,19 +23,19 @@ from analysis.group_sequential import (
     design_boundaries,
     planned_looks,
 )
-from analysis.lost_runs import survivors_only_note, worst_value
+from analysis.lost_runs import survivors_only_notes
 from analysis.resolution import spread_is_unmeasured
 from analysis.sequential import (
-    SequentialComparison,
     SequentialReport,
     SequentialResult,
-    _observed_fixed_n,
-    claim_stands_with_lost_runs,
+    comparison_of,
     interval_side,
+    lost_by_claimant,
     lost_runs_warning,
     paired_with_baseline,
     seeds_tried,
     with_budget_spent,
+    with_worst_case_rule,
 )
 from analysis.stats import running_mean_sd
 from analysis.verdict import Direction, Verdict, Withheld
@@ -182,15 +181,11 @@ def group_sequential_compare(
             f"the design shares alpha over {design.comparisons} comparison(s) but "
             f"{len(names)} variant(s) are compared"
         )
-    base, pairs, values = prepared.base, prepared.pairs, prepared.values
-    resolution, scale, lost_seeds = prepared.resolution, prepared.scale, prepared.lost_seeds
-    worst = worst_value(values, direction)
+    resolution, scale = prepared.resolution, prepared.scale
 
     def decide(variant: str, level: float) -> tuple[SequentialResult, LookBoundaries]:
-        paired = pairs[variant]
-        diffs = (paired.get_column("value") - paired.get_column("base_value")).to_numpy()
         result, bounds = group_sequential_test(
-            diffs,
+            prepared.diffs(variant),
             design,
             looks=None if looks is None else looks.get(variant, ()),
             direction=direction,
@@ -198,20 +193,16 @@ def group_sequential_compare(
             scale=scale,
             level=level,
         )
-        lost_here, baseline_lost = lost_seeds.get(variant, []), lost_seeds.get(baseline, [])
-        lost_by_winner = {Verdict.BETTER: lost_here, Verdict.WORSE: baseline_lost}.get(
-            result.verdict
+        claim = result.verdict
+        result = with_worst_case_rule(
+            result, prepared, variant, holds=_latest_boundary_holds(result, bounds)
         )
-        if lost_by_winner:
-            claim = result.verdict
-            result = _worst_case_check(
-                result, prepared.own[variant], base, (lost_here, baseline_lost), worst, bounds
-            )
-            if result.withheld:
-                withheld_claims[variant] = (claim, len(lost_by_winner))
+        if result.withheld == Withheld.LOST_RUNS:
+            claimant_lost = lost_by_claimant(claim, prepared.lost(variant))
+            withheld_claims[variant] = (claim, len(claimant_lost))
         result = with_budget_spent(
             result,
-            tried=seeds_tried(prepared, variant, baseline),
+            tried=seeds_tried(prepared, variant),
             max_seeds=design.max_seeds,
             stopped="budget",
         )
@@ -232,42 +223,26 @@ def group_sequential_compare(
             break
         rejected_others = now
     comparisons = []
-    baseline_seeds: set[int] = set()
     boundaries: dict[str, object] = {}
     levels: dict[str, float] = {}
     warnings: list[str] = []
     for variant in names:
-        paired = pairs[variant]
-        diffs = (paired.get_column("value") - paired.get_column("base_value")).to_numpy()
-        seeds = tuple(int(s) for s in paired.get_column("seed").to_list())
-        baseline_seeds.update(seeds)
         result, bounds = decided[variant]
         boundaries[variant] = bounds.to_dict()
         levels[variant] = result.alpha
-        lost_here, baseline_lost = lost_seeds.get(variant, []), lost_seeds.get(baseline, [])
         if result.withheld and variant in withheld_claims:
             claim, count = withheld_claims[variant]
-            lost_by = variant if claim == Verdict.BETTER else baseline
-            warnings.append(lost_runs_warning(variant, baseline, claim, lost_by, count))
-        if len(diffs) > design.max_seeds:
+            warnings.append(lost_runs_warning(variant, baseline, claim, count))
+        paired_seeds = len(prepared.paired_seeds(variant))
+        if paired_seeds > design.max_seeds:
             warnings.append(
-                f"{variant} has {len(diffs)} paired seeds, more than the design's budget of "
+                f"{variant} has {paired_seeds} paired seeds, more than the design's budget of "
                 f"{design.max_seeds}: seeds past the budget are not part of the design"
             )
         comparisons.append(
-            SequentialComparison(
-                variant=variant,
-                result=result,
-                seeds=seeds,
-                needs_seed=result.verdict == Verdict.UNDECIDED,
-                fixed_n=_observed_fixed_n(result, result.alpha, target_power),
-                lost_runs=len(lost_here),
-                baseline_lost_runs=len(baseline_lost),
-            )
+            comparison_of(prepared, variant, result, alpha=result.alpha, target_power=target_power)
         )
-    survivors = [c.variant for c in comparisons if c.survivors_only]
-    if survivors:
-        warnings.append(survivors_only_note(survivors))
+    warnings += survivors_only_notes(comparisons)
     return SequentialReport(
         metric=metric,
         baseline=baseline,
@@ -279,7 +254,6 @@ def group_sequential_compare(
         effect_prior_variance=math.nan,
         target_power=target_power,
         comparisons=tuple(comparisons),
-        runs_used=sum(c.result.n for c in comparisons) + len(baseline_seeds),
         resolution=resolution,
         warnings=tuple(warnings),
         design="group-sequential",
@@ -287,37 +261,17 @@ def group_sequential_compare(
     )
 
 
-def _worst_case_check(
-    result: SequentialResult,
-    own: pl.DataFrame,
-    base: pl.DataFrame,
-    lost: tuple[list[int], list[int]],
-    worst: float,
-    bounds: LookBoundaries,
-) -> SequentialResult:
-    """``result`` unless, with each lost run of the side its claim favours set to ``worst``
-    (``lost``: the variant's and the baseline's lost seeds), the interval at the latest look's
-    boundary no longer lies on the claim's side of 0; then undecided, withheld."""
+def _latest_boundary_holds(
+    result: SequentialResult, bounds: LookBoundaries
+) -> Callable[[np.ndarray], bool]:
+    """The group-sequential design's test of ``result``'s claim for the worst-case rule: the
+    interval at the latest look's boundary, like the anytime design's latest-look interval."""
 
     def still_holds(diffs: np.ndarray) -> bool:
-        # Judged at the latest look's boundary, like the anytime design's latest-look
-        # interval: the lost runs happened whether or not an earlier look had decided.
         bound = bounds.t_efficacy[-1]
         n = diffs.size
         half = bound * float(np.std(diffs, ddof=1)) / math.sqrt(n) if n >= 2 else math.inf
         mean = float(diffs.mean())
         return interval_side(mean - half, mean + half, result.direction) == result.verdict
 
-    variant_lost, baseline_lost = lost
-    if claim_stands_with_lost_runs(
-        own, base, variant_lost=variant_lost, baseline_lost=baseline_lost, worst=worst,
-        claim=result.verdict, holds=still_holds,
-    ):  # fmt: skip
-        return result
-    return replace(
-        result,
-        verdict=Verdict.UNDECIDED,
-        decided_at=None,
-        stopped=None,
-        withheld=Withheld.LOST_RUNS,
-    )
+    return still_holds

@@ -20,9 +20,9 @@ that survived is biased towards the variant that lost its bad seeds. Three thing
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -38,7 +38,7 @@ __all__ = [
     "divergence_test",
     "freeman_halton_p",
     "impute_worst",
-    "survivors_only_note",
+    "survivors_only_notes",
     "worst_case_stands",
     "worst_value",
 ]
@@ -233,19 +233,34 @@ def worst_case_stands(
     return holds(impute_worst(x, lost, rows, worst))
 
 
-def survivors_only_note(variants: Sequence[str]) -> str:
+class ComparedWithLostRuns(Protocol):
+    """A comparison against the baseline that knows whether either side lost runs."""
+
+    @property
+    def variant(self) -> str: ...
+
+    @property
+    def survivors_only(self) -> bool: ...
+
+
+def survivors_only_notes(comparisons: Iterable[ComparedWithLostRuns]) -> list[str]:
     """The warning every design gives beside intervals computed from surviving runs alone.
 
     Args:
-        variants: the variants (compared against the baseline) whose comparison lost runs on
-            either side.
+        comparisons: the comparisons against the baseline, in report order.
+
+    Returns:
+        One warning naming the comparisons that lost runs on either side, or none.
     """
-    return (
+    variants = [c.variant for c in comparisons if c.survivors_only]
+    if not variants:
+        return []
+    return [
         f"{', '.join(variants)}: runs were lost, so the difference and its interval come from "
         "the surviving runs only (marked † in tables; 'survivors_only' in JSON): biased when "
         "the losses depend on the outcome. The verdict counts each lost run as its worst "
         "outcome (worst-case rule, docs/statistics.md)"
-    )
+    ]
 
 
 def impute_worst(

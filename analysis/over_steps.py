@@ -47,7 +47,7 @@ import numpy as np
 from analysis.compare import AnalysisError
 from analysis.curves import logged_values
 from analysis.distributions import FloatArray, t_quantile, t_two_sided_p
-from analysis.lost_runs import LOST_STATUSES, survivors_only_note, worst_case_stands, worst_value
+from analysis.lost_runs import LOST_STATUSES, survivors_only_notes, worst_case_stands, worst_value
 from analysis.smoothing import Smoothing, resolve_smoothing, smooth_over_steps
 from analysis.verdict import Direction, Verdict, improvement
 
@@ -400,9 +400,7 @@ def compare_over_steps(
         rows += variant_rows
         matrices[variant] = (steps, diffs)
     early, informative = _pooled_early_signal(matrices, min_rho)
-    survivors = [v.variant for v in summaries if v.survivors_only]
-    if survivors:
-        warnings.append(survivors_only_note(survivors))
+    warnings += survivors_only_notes(summaries)
     return OverStepsResult(
         metric=metric,
         baseline=baseline,

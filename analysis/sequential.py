@@ -35,7 +35,7 @@ import polars as pl
 # importable from here as before.
 from analysis.lost_runs import (
     LOST_STATUSES,
-    survivors_only_note,
+    survivors_only_notes,
     worst_case_stands,
     worst_value,
 )
@@ -500,7 +500,6 @@ class SequentialReport:
     effect_prior_variance: float
     target_power: float
     comparisons: tuple[SequentialComparison, ...]
-    runs_used: int
     resolution: float = 0.0
     warnings: tuple[str, ...] = ()
     design: str = "anytime-valid"
@@ -509,6 +508,11 @@ class SequentialReport:
     @property
     def needs_seeds(self) -> tuple[str, ...]:
         return tuple(c.variant for c in self.comparisons if c.needs_seed)
+
+    @property
+    def runs_used(self) -> int:
+        baseline_seeds = {seed for c in self.comparisons for seed in c.seeds}
+        return sum(c.result.n for c in self.comparisons) + len(baseline_seeds)
 
     @property
     def runs_fixed_design(self) -> int | None:
@@ -610,20 +614,15 @@ def sequential_compare(
         resolution=resolution,
     )  # fmt: skip
     variants = prepared.variants
-    base, resolution, scale = prepared.base, prepared.resolution, prepared.scale
-    lost_seeds, all_values = prepared.lost_seeds, prepared.values
+    resolution, scale = prepared.resolution, prepared.scale
     m = max(len(variants), 1)
     alpha_each = alpha / m
 
     warnings: list[str] = []
 
     comparisons = []
-    baseline_seeds: set[int] = set()
     for variant in variants:
-        paired = prepared.pairs[variant]
-        diffs = (paired.get_column("value") - paired.get_column("base_value")).to_numpy()
-        seeds = tuple(int(s) for s in paired.get_column("seed").to_list())
-        baseline_seeds.update(seeds)
+        diffs = prepared.diffs(variant)
         settings = {
             "alpha": alpha_each,
             "margin": margin,
@@ -634,20 +633,13 @@ def sequential_compare(
             "scale": scale,
         }
         result = sequential_test(diffs, **settings)  # type: ignore[arg-type]
-        lost_here = lost_seeds.get(variant, [])
-        baseline_lost = lost_seeds.get(baseline, [])
         claim = result.verdict
-        lost_by_winner = {Verdict.BETTER: lost_here, Verdict.WORSE: baseline_lost}.get(claim)
-        if lost_by_winner:
-            result = _worst_case_check(
-                result, prepared.own[variant], base, (lost_here, baseline_lost),
-                worst_value(all_values, direction), settings,
-            )  # fmt: skip
-            if result.withheld:
-                lost_by = variant if claim == Verdict.BETTER else baseline
-                warnings.append(
-                    lost_runs_warning(variant, baseline, claim, lost_by, len(lost_by_winner))
-                )
+        result = with_worst_case_rule(
+            result, prepared, variant, holds=_latest_look_holds(result, settings)
+        )
+        if result.withheld == Withheld.LOST_RUNS:
+            claimant_lost = lost_by_claimant(claim, prepared.lost(variant))
+            warnings.append(lost_runs_warning(variant, baseline, claim, len(claimant_lost)))
         if not result.noise_measured and result.n >= 2:
             warnings.append(
                 f"{variant}: its differences from {baseline} span no more than the metric's "
@@ -659,23 +651,12 @@ def sequential_compare(
                 )
             )
         result = with_budget_spent(
-            result, tried=seeds_tried(prepared, variant, baseline), max_seeds=max_seeds
+            result, tried=seeds_tried(prepared, variant), max_seeds=max_seeds
         )
-        needs = result.verdict == Verdict.UNDECIDED
         comparisons.append(
-            SequentialComparison(
-                variant=variant,
-                result=result,
-                seeds=seeds,
-                needs_seed=needs,
-                fixed_n=_observed_fixed_n(result, alpha_each, target_power),
-                lost_runs=len(lost_here),
-                baseline_lost_runs=len(baseline_lost),
-            )
+            comparison_of(prepared, variant, result, alpha=alpha_each, target_power=target_power)
         )
-    survivors = [c.variant for c in comparisons if c.survivors_only]
-    if survivors:
-        warnings.append(survivors_only_note(survivors))
+    warnings += survivors_only_notes(comparisons)
     return SequentialReport(
         metric=metric,
         baseline=baseline,
@@ -687,7 +668,6 @@ def sequential_compare(
         effect_prior_variance=effect_prior_variance,
         target_power=target_power,
         comparisons=tuple(comparisons),
-        runs_used=sum(c.result.n for c in comparisons) + len(baseline_seeds),
         resolution=resolution,
         warnings=tuple(warnings),
     )
@@ -698,6 +678,7 @@ class PairedWithBaseline:
     """A results table prepared for sequential tests against one baseline.
 
     Attributes:
+        baseline: the baseline's name.
         variants: the variants compared with the baseline, in table order.
         base: the baseline's finite values (``seed``, ``base_value``).
         pairs: per variant, its finite values joined to the baseline's by seed (``seed``,
@@ -710,6 +691,7 @@ class PairedWithBaseline:
         lost_seeds: per variant, the seeds whose runs diverged or failed.
     """
 
+    baseline: str
     variants: list[str]
     base: pl.DataFrame
     pairs: dict[str, pl.DataFrame]
@@ -718,6 +700,19 @@ class PairedWithBaseline:
     resolution: float
     scale: float
     lost_seeds: dict[str, list[int]]
+
+    def diffs(self, variant: str) -> np.ndarray:
+        """The variant's paired differences, variant − baseline, in seed order."""
+        paired = self.pairs[variant]
+        return (paired.get_column("value") - paired.get_column("base_value")).to_numpy()
+
+    def paired_seeds(self, variant: str) -> tuple[int, ...]:
+        """The seeds on which the variant pairs with the baseline, ascending."""
+        return tuple(int(s) for s in self.pairs[variant].get_column("seed").to_list())
+
+    def lost(self, variant: str) -> tuple[list[int], list[int]]:
+        """(the variant's lost seeds, the baseline's lost seeds)."""
+        return self.lost_seeds.get(variant, []), self.lost_seeds.get(self.baseline, [])
 
 
 def paired_with_baseline(
@@ -766,6 +761,7 @@ def paired_with_baseline(
     }
     own = {name: clean.filter(pl.col("variant") == name).select("seed", "value") for name in names}
     return PairedWithBaseline(
+        baseline=baseline,
         variants=names,
         base=base,
         pairs=pairs,
@@ -822,33 +818,36 @@ def variants_needing_seeds(
 # --------------------------------------------------------------------------- helpers
 
 
-def claim_stands_with_lost_runs(
-    own: pl.DataFrame,
-    base: pl.DataFrame,
+def with_worst_case_rule(
+    result: SequentialResult,
+    prepared: PairedWithBaseline,
+    variant: str,
     *,
-    variant_lost: Sequence[int],
-    baseline_lost: Sequence[int],
-    worst: float,
-    claim: Verdict,
     holds: Callable[[np.ndarray], bool],
-) -> bool:
+) -> SequentialResult:
     """The worst-case rule (:func:`analysis.lost_runs.worst_case_stands`) for a sequential
-    claim, whichever way it goes: "better" is re-tested with the variant's lost runs at
-    ``worst``, "worse" with the baseline's. The two variants' runs form one ``(2, seeds)``
-    table (baseline row 0, variant row 1), their lost seeds marked.
+    claim, whichever way it goes: "better" is re-tested with the variant's lost runs at the
+    table's worst value, "worse" with the baseline's; ``result`` stands if the claim still
+    holds, else it is undecided and withheld (:func:`with_budget_spent` makes it inconclusive
+    once the budget is spent). The two variants' runs form one ``(2, seeds)`` table (baseline
+    row 0, variant row 1), their lost seeds marked.
 
     Args:
-        own: the variant's finite values (``seed``, ``value``), paired or not.
-        base: the baseline's finite values (``seed``, ``base_value``).
-        variant_lost, baseline_lost: the seeds each of them lost (diverged or failed).
-        worst: the worst value of the table (:func:`analysis.lost_runs.worst_value`).
-        claim: ``better`` or ``worse`` (the variant against the baseline).
+        result: the design's verdict for ``variant``.
+        prepared: the table paired with the baseline.
+        variant: the variant compared.
         holds: the design's test of the claim on imputed differences (variant − baseline on
-            the seeds where both have a value, ascending seed).
+            the seeds where both have a value, ascending seed), judged at the latest look: the
+            lost runs happened whether or not an earlier look had decided.
 
     Returns:
-        Whether the claim stands.
+        ``result``, or it undecided with ``withheld`` set.
     """
+    claim = result.verdict
+    if not lost_by_claimant(claim, prepared.lost(variant)):
+        return result
+    own, base = prepared.own[variant], prepared.base
+    variant_lost, baseline_lost = prepared.lost(variant)
     variant_seeds = np.asarray(variant_lost, dtype=np.int64)
     baseline_seeds = np.asarray(baseline_lost, dtype=np.int64)
     base_at, own_at = base.get_column("seed").to_numpy(), own.get_column("seed").to_numpy()
@@ -863,8 +862,17 @@ def claim_stands_with_lost_runs(
         return holds(imputed[1, both] - imputed[0, both])
 
     winner = 1 if Verdict(claim) is Verdict.BETTER else 0
-    return worst_case_stands(
+    worst = worst_value(prepared.values, result.direction)
+    if worst_case_stands(
         values, lost, winner=winner, loser=1 - winner, worst=worst, holds=holds_on_pairs
+    ):
+        return result
+    return replace(
+        result,
+        verdict=Verdict.UNDECIDED,
+        decided_at=None,
+        stopped=None,
+        withheld=Withheld.LOST_RUNS,
     )
 
 
@@ -879,10 +887,20 @@ def interval_side(low: float, high: float, direction: Direction) -> Verdict | No
     return None
 
 
+def lost_by_claimant(claim: Verdict, lost: tuple[list[int], list[int]]) -> list[int]:
+    """The lost seeds of the side a claim favours, which the worst-case rule counts as the
+    worst value: the variant's (``lost[0]``) for "better", the baseline's (``lost[1]``) for
+    "worse"; none for any other verdict."""
+    variant_lost, baseline_lost = lost
+    return {Verdict.BETTER: variant_lost, Verdict.WORSE: baseline_lost}.get(claim, [])
+
+
 def lost_runs_warning(
-    comparison_variant: str, baseline: str, claim: Verdict, lost_by: str, lost_runs: int
+    comparison_variant: str, baseline: str, claim: Verdict, lost_runs: int
 ) -> str:
-    """The warning of a claim withheld by the worst-case rule, naming who lost the runs."""
+    """The warning of a claim withheld by the worst-case rule, naming who lost the runs: the
+    variant for a "better" claim, the baseline for a "worse" one."""
+    lost_by = comparison_variant if claim == Verdict.BETTER else baseline
     return (
         f"{lost_by} lost {lost_runs} run(s): counting each as the worst value in the table, "
         f"{comparison_variant} is no longer shown {claim} than {baseline}, so it stays "
@@ -890,13 +908,47 @@ def lost_runs_warning(
     )
 
 
-def seeds_tried(prepared: PairedWithBaseline, variant: str, baseline: str) -> int:
+def comparison_of(
+    prepared: PairedWithBaseline,
+    variant: str,
+    result: SequentialResult,
+    *,
+    alpha: float,
+    target_power: float,
+) -> SequentialComparison:
+    """The report's entry for ``variant``: its final ``result`` with its paired seeds, its
+    lost-run counts and the fixed-design seeds at ``alpha`` and ``target_power``.
+
+    Args:
+        prepared: the table paired with the baseline.
+        variant: the variant compared.
+        result: its verdict after the lost-run rule and the seed budget.
+        alpha: its level, for the fixed design set beside it.
+        target_power: the fixed design's power.
+
+    Returns:
+        SequentialComparison.
+    """
+    variant_lost, baseline_lost = prepared.lost(variant)
+    return SequentialComparison(
+        variant=variant,
+        result=result,
+        seeds=prepared.paired_seeds(variant),
+        needs_seed=result.verdict == Verdict.UNDECIDED,
+        fixed_n=_observed_fixed_n(result, alpha, target_power),
+        lost_runs=len(variant_lost),
+        baseline_lost_runs=len(baseline_lost),
+    )
+
+
+def seeds_tried(prepared: PairedWithBaseline, variant: str) -> int:
     """Seeds on which both the variant and the baseline ran, finished or lost: what a
     comparison has spent of its seed budget (a lost run spent its seed without a pair)."""
+    variant_lost, baseline_lost = prepared.lost(variant)
     variant_seeds = set(prepared.own[variant].get_column("seed").to_list())
-    variant_seeds.update(prepared.lost_seeds.get(variant, []))
+    variant_seeds.update(variant_lost)
     base_seeds = set(prepared.base.get_column("seed").to_list())
-    base_seeds.update(prepared.lost_seeds.get(baseline, []))
+    base_seeds.update(baseline_lost)
     return len(variant_seeds & base_seeds)
 
 
@@ -912,21 +964,13 @@ def with_budget_spent(
     return replace(result, verdict=Verdict.INCONCLUSIVE, stopped=stopped)
 
 
-def _worst_case_check(
-    result: SequentialResult,
-    own: pl.DataFrame,
-    base: pl.DataFrame,
-    lost: tuple[list[int], list[int]],
-    worst: float,
-    settings: dict[str, Any],
-) -> SequentialResult:
-    """``result`` unless its "better" or "worse" claim no longer holds with the lost runs of
-    the side it favours set to ``worst`` (``lost``: the variant's and the baseline's lost
-    seeds); then undecided, withheld."""
+def _latest_look_holds(
+    result: SequentialResult, settings: dict[str, Any]
+) -> Callable[[np.ndarray], bool]:
+    """The anytime design's test of ``result``'s claim for the worst-case rule: the latest
+    look's own CS on the imputed differences, not the sticky verdict."""
 
     def still_holds(diffs: np.ndarray) -> bool:
-        # Judged on the latest look's own CS, not the sticky verdict: the lost runs happened
-        # whether or not an earlier look had already decided.
         cs = confidence_sequence(
             diffs,
             alpha=settings["alpha"],
@@ -937,14 +981,7 @@ def _worst_case_check(
         low, high = float(cs.look_low[-1]), float(cs.look_high[-1])
         return interval_side(low, high, settings["direction"]) == result.verdict
 
-    variant_lost, baseline_lost = lost
-    if claim_stands_with_lost_runs(
-        own, base, variant_lost=variant_lost, baseline_lost=baseline_lost, worst=worst,
-        claim=result.verdict, holds=still_holds,
-    ):  # fmt: skip
-        return result
-    # Undecided; with_budget_spent makes it inconclusive once the budget is spent.
-    return replace(result, verdict=Verdict.UNDECIDED, decided_at=None, withheld=Withheld.LOST_RUNS)
+    return still_holds
 
 
 def _observed_fixed_n(result: SequentialResult, alpha: float, power: float) -> int | None:

@@ -24,7 +24,7 @@ from scipy import special
 
 # Where these were defined before analysis.distributions and analysis.power took them; they
 # stay importable from here (``analysis.stats.t_quantile``, ``stats.seeds_needed`` ...).
-from analysis.distributions import FloatArray, t_quantile, t_two_sided_p
+from analysis.distributions import FloatArray, TTest, t_quantile, t_two_sided_p
 from analysis.power import (
     minimum_detectable_effect,
     seeds_needed,
@@ -63,27 +63,16 @@ __all__ = [
 
 
 @dataclass(frozen=True, kw_only=True)
-class TTestResult:
+class TTestResult(TTest):
     """A t-test of a mean difference with its confidence interval (arrays broadcast alike).
 
     Attributes:
         estimate: the mean difference ``x - y``.
-        std_error: its standard error.
         df: degrees of freedom (Welch–Satterthwaite for Welch, ``n - 1`` paired).
-        statistic: ``estimate / std_error``.
-        p_value: two-sided p-value.
-        ci_low: lower end of the ``1 - alpha`` confidence interval.
-        ci_high: upper end.
+        std_error, statistic, p_value, ci_low, ci_high: as :class:`TTest` says.
         n: pairs (paired) or the smaller sample size (Welch).
     """
 
-    estimate: FloatArray
-    std_error: FloatArray
-    df: FloatArray
-    statistic: FloatArray
-    p_value: FloatArray
-    ci_low: FloatArray
-    ci_high: FloatArray
     n: FloatArray
 
 
@@ -137,35 +126,6 @@ def pooled_sd(sds: ArrayLike, ns: ArrayLike) -> float:
 # -- two samples ----------------------------------------------------------------------------
 
 
-def _t_result(
-    estimate: FloatArray, std_error: FloatArray, df: FloatArray, n: FloatArray, alpha: float
-) -> TTestResult:
-    """The test and CI shared by both designs. A zero standard error (identical runs) gives
-    ``t = 0, p = 1`` for a zero estimate and ``t = ±inf, p = 0`` otherwise, and a CI of width 0;
-    fewer than 2 observations give NaN."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        statistic = np.where(
-            std_error > 0,
-            estimate / np.where(std_error > 0, std_error, 1.0),
-            np.where(estimate == 0, 0.0, np.copysign(np.inf, estimate)),
-        )
-        half = np.where(std_error > 0, t_quantile(1.0 - alpha / 2.0, df) * std_error, 0.0)
-    # Fewer than 2 observations (df < 1, sd undefined) test nothing: NaN, never p = 0.
-    testable = np.asarray(df) >= 1
-    statistic = np.where(testable, statistic, np.nan)
-    half = np.where(testable, half, np.nan)
-    return TTestResult(
-        estimate=estimate,
-        std_error=std_error,
-        df=df,
-        statistic=statistic,
-        p_value=np.where(testable, t_two_sided_p(statistic, df), np.nan),
-        ci_low=estimate - half,
-        ci_high=estimate + half,
-        n=n,
-    )
-
-
 def paired_t(x: ArrayLike, y: ArrayLike, *, alpha: float = 0.05) -> TTestResult:
     """Paired t-test of ``x - y`` over the positions (seeds) where both are finite.
 
@@ -188,7 +148,8 @@ def paired_from_stats(
     n, mean, sd = (np.asarray(v, dtype=np.float64) for v in (n, mean, sd))
     with np.errstate(invalid="ignore", divide="ignore"):
         se = sd / np.sqrt(n)
-    return _t_result(mean, se, n - 1.0, n, alpha)
+    # A sample with fewer than 2 observations has no sd, so no standard error: no test.
+    return TTestResult.of(mean, se, n - 1.0, alpha=alpha, n=n)
 
 
 def welch_t(x: ArrayLike, y: ArrayLike, *, alpha: float = 0.05) -> TTestResult:
@@ -225,7 +186,7 @@ def welch_from_stats(
     with np.errstate(invalid="ignore", divide="ignore"):
         df = (vx + vy) ** 2 / (vx**2 / (nx - 1.0) + vy**2 / (ny - 1.0))
     df = np.where(se > 0, df, nx + ny - 2.0)
-    return _t_result(mx - my, se, df, np.minimum(nx, ny), alpha)
+    return TTestResult.of(mx - my, se, df, alpha=alpha, n=np.minimum(nx, ny))
 
 
 def tost_p(estimate: ArrayLike, std_error: ArrayLike, df: ArrayLike, margin: float) -> FloatArray:

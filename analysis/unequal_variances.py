@@ -38,7 +38,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from analysis.distributions import FloatArray, t_quantile, t_two_sided_p
+from analysis.distributions import FloatArray, TTest
 
 __all__ = [
     "ContrastTests",
@@ -83,7 +83,7 @@ class GroupVarianceFit:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ContrastTests:
+class ContrastTests(TTest):
     """t-tests of contrasts ``l'beta`` of a linear model (arrays over the contrasts): the one
     result type of the seed-blocked model (:mod:`analysis.blocked`, one pooled variance) and of
     the per-group variances here.
@@ -99,13 +99,6 @@ class ContrastTests:
             puts weight on has a variance the residuals can tell).
     """
 
-    estimate: FloatArray
-    std_error: FloatArray
-    df: FloatArray
-    statistic: FloatArray
-    p_value: FloatArray
-    ci_low: FloatArray
-    ci_high: FloatArray
     estimable: np.ndarray
 
 
@@ -210,23 +203,13 @@ def _tests(
     second = np.einsum("mg,gh,mh->m", coefficient, moments.fourth, coefficient)
     testable = estimable & (variance > 0) & (second > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        df = np.where(testable, expected**2 / np.where(second > 0, second, 1.0), np.nan)
-        std_error = np.where(testable, np.sqrt(np.where(variance > 0, variance, 0.0)), np.nan)
-        statistic = estimate / std_error
-        usable = testable & (df > 0)
-        df_safe = np.where(usable, df, 1.0)
-        half = t_quantile(1.0 - alpha / 2.0, df_safe) * std_error
-        p_value = np.where(usable, t_two_sided_p(statistic, df_safe), np.nan)
-    return ContrastTests(
-        estimate=estimate,
-        std_error=np.where(usable, std_error, np.nan),
-        df=np.where(usable, df, np.nan),
-        statistic=np.where(usable, statistic, np.nan),
-        p_value=p_value,
-        ci_low=np.where(usable, estimate - half, np.nan),
-        ci_high=np.where(usable, estimate + half, np.nan),
-        estimable=estimable,
-    )
+        df = expected**2 / np.where(second > 0, second, 1.0)
+    # Satterthwaite's df is 0 where the group variances it is computed with are all taken as
+    # 0: no test then, and no standard error or df reported either.
+    usable = testable & (df > 0)
+    df = np.where(usable, df, np.nan)
+    std_error = np.where(usable, np.sqrt(np.where(variance > 0, variance, 0.0)), np.nan)
+    return ContrastTests.of(estimate, std_error, df, alpha=alpha, estimable=estimable)
 
 
 def seed_blocked_variant_contrast(

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -50,24 +49,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    from harness.errors import SpecError
     from harness.schema import from_mapping
+    from harness.study.tables import parse_assignment, set_dotted
     from harness.training import train
     from harness.training.config import RunConfig
 
     mapping = json.loads(json.dumps(PROBE_CONFIG))
     if args.steps is not None:
         mapping["train"]["steps"] = args.steps
-    for assignment in args.overrides:
-        key, _, text = assignment.partition("=")
-        *tables, name = key.strip().split(".")
-        node = mapping
-        for table in tables:
-            node = node.setdefault(table, {})
-        try:
-            node[name] = tomllib.loads(f"v = {text}")["v"]
-        except tomllib.TOMLDecodeError:
-            node[name] = text
-    config = from_mapping(RunConfig, mapping)
+    try:
+        # The study command's --set, read as `harness study --set` reads it.
+        for assignment in args.overrides:
+            set_dotted(mapping, *parse_assignment(assignment))
+        config = from_mapping(RunConfig, mapping)
+    except SpecError as error:
+        parser.error(str(error))
 
     device = args.device
     if device == "auto":

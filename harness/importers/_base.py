@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -210,16 +210,21 @@ def config_from_path(label: str) -> dict[str, Any]:
     return config
 
 
-def run_folders(location: str, pattern: str, *, what: str) -> tuple[Path, list[Path]]:
-    """The folders under ``location`` holding a file that matches ``pattern`` (one run each).
+def run_folder_refs(
+    location: str, pattern: str, *, what: str, files: Callable[[Path], Sequence[Path]]
+) -> list[RunRef]:
+    """The runs of a log folder that keeps one run per folder: each folder under ``location``
+    holding a file that matches ``pattern``.
 
     Args:
         location: the log folder.
         pattern: a glob of the file each run folder holds.
         what: what such folders are, for the error ("Lightning CSVLogger runs (...)").
+        files: a run folder's files that make its fingerprint.
 
     Returns:
-        The log folder and its run folders, sorted.
+        One ref a run folder, sorted by path: labelled (and identified) by its path below the
+        log folder, the folder itself as its handle.
 
     Raises:
         ImportFailure: no such folder, or no run folder in it.
@@ -230,12 +235,12 @@ def run_folders(location: str, pattern: str, *, what: str) -> tuple[Path, list[P
     folders = sorted({path.parent for path in root.rglob(pattern) if path.is_file()})
     if not folders:
         raise ImportFailure(f"{root}: no {what} in it")
-    return root, folders
-
-
-def folder_label(root: Path, folder: Path) -> str:
-    """A run folder's name in the import: its path below the log folder."""
-    return str(folder.relative_to(root)) if folder != root else root.name
+    refs = []
+    for folder in folders:
+        label = str(folder.relative_to(root)) if folder != root else root.name
+        fingerprint = files_fingerprint(files(folder))
+        refs.append(RunRef(label=label, run_id=label, fingerprint=fingerprint, handle=folder))
+    return refs
 
 
 def files_fingerprint(paths: Sequence[Path]) -> str:

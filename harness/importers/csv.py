@@ -36,10 +36,8 @@ from harness.importers._base import (
     SourceRun,
     config_from_path,
     curve_from_rows,
-    files_fingerprint,
-    folder_label,
     parse_text_value,
-    run_folders,
+    run_folder_refs,
 )
 from harness.importers.wandb_chart import chart_to_long, is_chart_export
 
@@ -69,18 +67,12 @@ class LightningCsvSource(LogSource):
     reads_in_processes = True
 
     def find_runs(self) -> Sequence[RunRef]:
-        root, folders = run_folders(
+        return run_folder_refs(
             self.location,
             LIGHTNING_METRICS,
             what=f"Lightning CSVLogger runs (<name>/version_<n>/{LIGHTNING_METRICS})",
+            files=_lightning_files,
         )
-        refs = []
-        for folder in folders:
-            label = folder_label(root, folder)
-            files = [folder / LIGHTNING_METRICS, folder / LIGHTNING_HPARAMS]
-            fingerprint = files_fingerprint([path for path in files if path.is_file()])
-            refs.append(RunRef(label=label, run_id=label, fingerprint=fingerprint, handle=folder))
-        return refs
 
     def read_run(self, ref: RunRef) -> SourceRun:
         import polars as pl
@@ -289,6 +281,12 @@ def _curve(table: pl.DataFrame, step: str, metrics: Sequence[str]) -> pl.DataFra
         # Lightning writes one row per log call: rows of one step are merged
         return curve_from_rows(frame.to_dicts())
     return frame.sort("step")
+
+
+def _lightning_files(folder: Path) -> list[Path]:
+    """A Lightning run's files: its metrics and, where it has one, its hparams."""
+    files = [folder / LIGHTNING_METRICS, folder / LIGHTNING_HPARAMS]
+    return [path for path in files if path.is_file()]
 
 
 def _hparams(path: Path) -> dict[str, Any]:

@@ -23,9 +23,7 @@ from harness.importers._base import (
     SourceRun,
     config_from_path,
     curve_from_columns,
-    files_fingerprint,
-    folder_label,
-    run_folders,
+    run_folder_refs,
 )
 
 EVENT_FILE_GLOB = "events.out.tfevents.*"
@@ -39,19 +37,13 @@ class TensorBoardSource(LogSource):
     reads_in_processes = True
 
     def find_runs(self) -> Sequence[RunRef]:
-        root, folders = run_folders(
-            self.location, EVENT_FILE_GLOB, what="TensorBoard event files (events.out.tfevents.*)"
+        refs = run_folder_refs(
+            self.location,
+            EVENT_FILE_GLOB,
+            what="TensorBoard event files (events.out.tfevents.*)",
+            files=lambda folder: sorted(folder.glob(EVENT_FILE_GLOB)),
         )
         _require_tensorboard()
-        refs = []
-        for folder in folders:
-            label = folder_label(root, folder)
-            events = sorted(folder.glob(EVENT_FILE_GLOB))
-            refs.append(
-                RunRef(
-                    label=label, run_id=label, fingerprint=files_fingerprint(events), handle=folder
-                )
-            )
         return refs
 
     def read_run(self, ref: RunRef) -> SourceRun:

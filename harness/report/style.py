@@ -101,7 +101,7 @@ WITHHELD_NOTE: dict[Withheld, str] = {
 
 #: Added to an interval computed from the surviving runs alone (either side lost runs): it is
 #: biased when the losses depend on the outcome; the verdict went through the worst-case rule.
-#: (analysis.lost_runs.survivors_only_note explains the mark in the report's warnings).
+#: (analysis.lost_runs.survivors_only_notes explains the mark in the report's warnings).
 SURVIVORS_ONLY_MARK = "†"
 
 #: What a futility stop shows, added to its verdict: the effect is unlikely to reach the

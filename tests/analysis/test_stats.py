@@ -9,6 +9,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestPower
 
 from analysis import stats
+from analysis.distributions import t_inference
 
 # R's `sleep` data (Student 1908), used by the examples in R's ?t.test.
 SLEEP_GROUP1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
@@ -97,6 +98,48 @@ def test_identical_runs_give_p_one_and_a_constant_shift_gives_p_zero() -> None:
     shifted = stats.paired_t([1.5, 2.5, 3.5], [1.0, 2.0, 3.0])
     assert same.p_value == 1.0 and same.ci_low == same.ci_high == 0.0
     assert shifted.p_value == 0.0 and shifted.estimate == pytest.approx(0.5)
+
+
+def test_welch_with_a_single_run_on_one_side_tests_nothing() -> None:
+    # One run has no sd, so the difference has no standard error: no p-value, never p = 0
+    # (before analysis.distributions.t_inference, a NaN standard error read as a zero one).
+    one_run = stats.welch_t([1.0], [1.0, 2.0, 3.0])
+    assert one_run.estimate == pytest.approx(-1.0)
+    for name in ("statistic", "p_value", "ci_low", "ci_high"):
+        assert np.isnan(getattr(one_run, name)), name
+
+
+def test_t_inference_edge_cases_and_closed_form_tails() -> None:
+    # df = 1 is the Cauchy distribution: p = 1 - 2/pi atan|t|, t(0.975) = tan(0.475 pi).
+    cauchy = t_inference(2.0, 0.5, 1.0, alpha=0.05)
+    assert cauchy["statistic"] == 4.0
+    assert cauchy["p_value"] == pytest.approx(1.0 - 2.0 / np.pi * np.arctan(4.0), rel=1e-12)
+    half = np.tan(0.475 * np.pi) * 0.5  # 12.7062047... * 0.5
+    assert cauchy["ci_low"] == pytest.approx(2.0 - half, rel=1e-12)
+    assert cauchy["ci_high"] == pytest.approx(2.0 + half, rel=1e-12)
+    # df = 2: p = 1 - |t| / sqrt(2 + t^2); Satterthwaite's df need not be whole (0.5 here):
+    # the interval's end is where the two-sided p-value reaches alpha.
+    p_two = t_inference(3.0, 1.0, 2.0, alpha=0.05)["p_value"]
+    assert p_two == pytest.approx(1.0 - 3.0 / np.sqrt(11.0), rel=1e-12)
+    high_half = t_inference(0.0, 1.0, 0.5, alpha=0.1)["ci_high"]
+    assert t_inference(high_half, 1.0, 0.5, alpha=0.1)["p_value"] == pytest.approx(0.1, rel=1e-9)
+    # A zero standard error: t = 0, p = 1 for a zero estimate, t = +-inf, p = 0 otherwise,
+    # and an interval of width 0; no test where df <= 0, df or the standard error is NaN, or
+    # the caller says so.
+    exact = t_inference([0.0, -2.0], 0.0, 3.0, alpha=0.05)
+    np.testing.assert_array_equal(exact["statistic"], [0.0, -np.inf])
+    np.testing.assert_array_equal(exact["p_value"], [1.0, 0.0])
+    np.testing.assert_array_equal(exact["ci_low"], [0.0, -2.0])
+    np.testing.assert_array_equal(exact["ci_high"], [0.0, -2.0])
+    untested = t_inference(
+        [1.0, 1.0, 1.0, 1.0, 1.0],
+        [0.5, 0.5, 0.5, np.nan, 0.5],
+        [0.0, -1.0, np.nan, 4.0, 4.0],
+        alpha=0.05,
+        testable=[True, True, True, True, False],
+    )
+    for column in untested.values():
+        assert np.isnan(column).all()
 
 
 def test_mean_ci_matches_scipy_t_interval() -> None:

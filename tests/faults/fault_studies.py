@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from cli_processes import ROOT, alive, env, pids_in, run, start, wait_for
 
 from harness.store import FileSystemStore, RunKey
 from harness.store.records import RunRecord
 
 PYTHON = sys.executable
-ROOT = Path(__file__).resolve().parents[2]
+# Re-exported for the fault tests, which import the CLI helpers from here.
+__all__ = ["ROOT", "alive", "env", "pids_in", "wait_for"]
 
 
 def write_study(
@@ -55,68 +56,18 @@ def harness_argv(study: Path, runs: Path, *args: str) -> list[str]:
     ]  # fmt: skip
 
 
-def env() -> dict[str, str]:
-    full = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    full.pop("HARNESS_RUNS_DIR", None)
-    return full
-
-
 def run_study(
     study: Path, runs: Path, *args: str, timeout: float = 30
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        harness_argv(study, runs, *args),
-        cwd=ROOT,
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run(harness_argv(study, runs, *args), timeout=timeout)
 
 
 def start_study(study: Path, runs: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        harness_argv(study, runs, *args),
-        cwd=ROOT,
-        env=env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start(harness_argv(study, runs, *args))
 
 
 def record(study_dir: Path, variant: str = "a", seed: int = 0) -> RunRecord | None:
     return FileSystemStore(study_dir).read_record(RunKey(variant=variant, seed=seed))
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 8.0, what: str = "") -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what or condition}")
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` is a live process (not gone, not a zombie)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
-def pids_in(path: Path) -> list[int]:
-    try:
-        return [int(line) for line in path.read_text().split()]
-    except (OSError, ValueError):
-        return []
 
 
 def claim(run_dir: Path) -> dict | None:

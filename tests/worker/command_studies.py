@@ -6,13 +6,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from cli_processes import alive, env, pids_in, run, start, wait_for
+
+# Re-exported for the worker tests, which import the CLI helpers from here.
+__all__ = ["alive", "env", "pids_in", "run", "start", "wait_for"]
 
 
 def write_study(root: Path, script: str, *, base: str = "", seeds: int = 1) -> Path:
@@ -48,60 +49,6 @@ def study_argv(study: Path, runs: Path, *args: str) -> list[str]:
     return harness_argv(
         "study", str(study), "--runs-dir", str(runs), "--no-progress", "--no-wandb", *args
     )
-
-
-def env() -> dict[str, str]:
-    full = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    full.pop("HARNESS_RUNS_DIR", None)
-    return full
-
-
-def run(argv: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        argv, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=timeout
-    )
-
-
-def start(argv: list[str], **options: object) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        argv,
-        cwd=ROOT,
-        env=env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **options,  # type: ignore[arg-type]
-    )
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 15.0, what: str = "") -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what or condition}")
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` is a live process (not gone, not a zombie)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
-def pids_in(path: Path) -> list[int]:
-    try:
-        return [int(line) for line in path.read_text().split()]
-    except (OSError, ValueError):
-        return []
 
 
 def kill(pids: list[int]) -> None:
