@@ -114,14 +114,14 @@ class CoordCheckSettings:
 
 
 # The fixed batch and steps of the built-in check, per attention, where they differ from
-# CoordCheckSettings' (measured in docs/coordcheck.md, "Plain attention"). Plain attention's
-# logits are still tiny after a few steps, so a finite-width excess dominates them at narrow
-# widths: q·k picks up the overlaps of the batch's distinct tokens and positions, which are
-# random vectors far from orthogonal while the width is not much larger than their number
+# CoordCheckSettings' (measured in docs/coordcheck.md, "Plain attention"). After a few steps
+# plain attention's logits are still tiny, and a finite-width excess dominates them at narrow
+# widths: q·k picks up the overlaps of the embeddings of the batch's distinct tokens and
+# positions, random vectors far from orthogonal while the width is not well above their number
 # (about 100 in 8 x 32 tokens). A correct muP's layer-0 logits then shrink with width (exponent
-# -0.30 at 8 x 32 tokens), as in microsoft/mup's own implementation of the same GPT. Two
-# sequences of 8 tokens (about 20 distinct tokens and positions) bring it to -0.1, and the
-# window moves to steps 2..4, before plain attention's logits drift further at the narrow end.
+# -0.30 at 8 x 32 tokens, as in microsoft/mup's own implementation of the same GPT), and the
+# check cannot PASS it. Two sequences of 8 tokens (about 20 distinct tokens and positions) bring
+# the exponents to -0.06 (layer 0) and -0.11 (layer 1) on steps 2..4; later steps drift again.
 ATTENTION_DEFAULTS: dict[str, dict[str, int]] = {
     "selective": {},
     "mha": {"steps": 5, "batch_size": 2, "block_size": 8},
