@@ -16,11 +16,12 @@ load, the CPU time what the check costs (with one thread, its wall time on an id
 Usage:
     nice -n 10 .venv/bin/python -m benchmarks.coordcheck_verdicts [--reps 20]
         [--cases mup,sp,one_lr,sqrt_attention_scale,no_output_multiplier] [--tolerance 0.25]
-        [--out FILE.jsonl]
+        [--attention selective|mha] [--out FILE.jsonl]
     .venv/bin/python -m benchmarks.coordcheck_verdicts --summarize A.jsonl B.jsonl ...
 
-(Shards of the cases can run in parallel, each with its own ``--out``; ``--summarize`` prints
-the table of their rows.)
+``--attention mha`` checks plain attention at its own defaults (``default_settings("mha")``:
+2 x 8 tokens, 5 steps). (Shards of the cases can run in parallel, each with its own
+``--out``; ``--summarize`` prints the table of their rows.)
 
 Run it as a module from the repository root (``-m``): run as a file, benchmarks/kernels.py would
 shadow the ``kernels`` package the model uses. Prints one line per check as it finishes (so a
@@ -43,16 +44,18 @@ from analysis.coordcheck import DEFAULT_TOLERANCE
 from harness.coordcheck.measure import measure_seed
 from harness.coordcheck.planted import PLANTED_BUGS, planted
 from harness.coordcheck.sequential import check_until_decided
-from harness.coordcheck.settings import ACTIVATIONS, CoordCheckSettings
+from harness.coordcheck.settings import ACTIVATIONS, default_settings
 
 CASES = ("mup", "sp", *PLANTED_BUGS)
 SEED_BASE = 10_000  # evaluation seeds: disjoint from the calibration seeds 1000..1015
 EXPECTED = {"mup": "PASS"} | {case: "FAIL" for case in CASES if case != "mup"}
 
 
-def one_check(case: str, repetition: int, tolerance: float) -> dict[str, object]:
+def one_check(
+    case: str, repetition: int, tolerance: float, attention: str = "selective"
+) -> dict[str, object]:
     """The default check on ``case`` with repetition ``repetition``'s seeds."""
-    settings = CoordCheckSettings(parametrization="sp" if case == "sp" else "mup")
+    settings = default_settings(attention, parametrization="sp" if case == "sp" else "mup")
     offset = SEED_BASE + 100 * repetition
     bug = planted(case) if case in PLANTED_BUGS else contextlib.nullcontext()
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -68,6 +71,7 @@ def one_check(case: str, repetition: int, tolerance: float) -> dict[str, object]
         )
     return {
         "case": case,
+        "attention": attention,
         "repetition": repetition,
         "verdict": result.verdict,
         "seeds": result.seeds,
@@ -116,6 +120,12 @@ def main() -> None:
         default=DEFAULT_TOLERANCE,
         help=f"the check's tolerance (default {DEFAULT_TOLERANCE})",
     )
+    parser.add_argument(
+        "--attention",
+        choices=("selective", "mha"),
+        default="selective",
+        help="the built-in GPT's attention, at its defaults (default selective)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="append each check as JSON")
     parser.add_argument(
         "--summarize",
@@ -139,7 +149,7 @@ def main() -> None:
         args.first_rep, args.first_rep + args.reps
     ):  # cases interleaved: a load spike hits them alike
         for case in cases:
-            row = one_check(case, repetition, args.tolerance)
+            row = one_check(case, repetition, args.tolerance, args.attention)
             rows.append(row)
             print(json.dumps(row), flush=True)
             if args.out is not None:

@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.coordcheck.settings import CoordCheckSettings
+from harness.coordcheck.settings import CoordCheckSettings, default_settings
 from harness.errors import UserError
 
 DEFAULTS = CoordCheckSettings()  # the check's defaults have one owner: the settings
+MHA = default_settings("mha")  # plain attention trains a smaller batch for fewer steps
 DEFAULT_WIDTHS = ",".join(str(width) for width in DEFAULTS.widths)
 EPILOG = (
     "exit codes: 0 PASS (every activation's width exponent is shown within the tolerance), "
@@ -65,8 +66,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--steps",
         type=int,
         default=None,
-        help=f"training steps; the second half is judged (default {DEFAULTS.steps}; 60 with "
-        "--wider-is-better)",
+        help=f"training steps; the second half is judged (default {DEFAULTS.steps}; "
+        f"{MHA.steps} with --attention mha, on a batch of {MHA.batch_size} x {MHA.block_size} "
+        "tokens instead of "
+        f"{DEFAULTS.batch_size} x {DEFAULTS.block_size}; 60 with --wider-is-better)",
     )
     parser.add_argument(
         "--seeds",
@@ -179,16 +182,22 @@ def run(args: argparse.Namespace) -> int:
     seeds = (
         args.seeds if args.seeds is not None else (3 if args.wider_is_better else DEFAULTS.seeds)
     )
+    # The built-in check's batch and steps depend on its attention (settings.ATTENTION_DEFAULTS);
+    # a researcher's model and the training runs of --wider-is-better keep the common ones.
+    builtin = args.model is None and not args.wider_is_better
+    defaults = default_settings(args.attention) if builtin else DEFAULTS
     check = CoordCheckSettings(
         widths=_widths(args.widths),
         steps=args.steps
         if args.steps is not None
-        else (60 if args.wider_is_better else DEFAULTS.steps),
+        else (60 if args.wider_is_better else defaults.steps),
         seeds=seeds,
         first_seeds=min(DEFAULTS.first_seeds, seeds),
         seeds_per_look=DEFAULTS.seeds_per_look,
         parametrization=args.parametrization,
         attention=args.attention,
+        batch_size=defaults.batch_size,
+        block_size=defaults.block_size,
         lr=args.lr if args.lr is not None else DEFAULTS.lr,
         n_head=args.n_head if args.n_head is not None else (0 if args.head_size else 2),
         head_size=args.head_size or 0,

@@ -42,7 +42,8 @@ class CoordCheckSettings:
         first_seeds: seeds measured before the first look at the data.
         seeds_per_look: seeds added between looks.
         parametrization: "mup" or "sp".
-        attention: "selective" or "mha".
+        attention: "selective" or "mha" (whose batch and steps differ by default:
+            ``default_settings``).
         lr: Adam's base LR, deliberately high so updates dominate the init within a few steps.
         n_head: a fixed number of heads whose size grows with width (the default: the scheme
             in which muP's 1/d_head attention scale matters, as in microsoft/mup's examples);
@@ -110,6 +111,37 @@ class CoordCheckSettings:
     def looks(self) -> int:
         """How many times the verdict may look at the data (``look_schedule``)."""
         return len(look_schedule(self.first_seeds, self.seeds, self.seeds_per_look))
+
+
+# The fixed batch and steps of the built-in check, per attention, where they differ from
+# CoordCheckSettings' (measured in docs/coordcheck.md, "Plain attention"). After a few steps
+# plain attention's logits are still tiny, and a finite-width excess dominates them at narrow
+# widths: q·k picks up the overlaps of the embeddings of the batch's distinct tokens and
+# positions, random vectors far from orthogonal while the width is not well above their number
+# (about 100 in 8 x 32 tokens). A correct muP's layer-0 logits then shrink with width (exponent
+# -0.30 at 8 x 32 tokens, as in microsoft/mup's own implementation of the same GPT), and the
+# check cannot PASS it. Two sequences of 8 tokens (about 20 distinct tokens and positions) bring
+# the exponents to -0.06 (layer 0) and -0.11 (layer 1) on steps 2..4; later steps drift again.
+ATTENTION_DEFAULTS: dict[str, dict[str, int]] = {
+    "selective": {},
+    "mha": {"steps": 5, "batch_size": 2, "block_size": 8},
+}
+
+
+def default_settings(attention: str = "selective", **changes: object) -> CoordCheckSettings:
+    """The built-in check's defaults for ``attention`` (``ATTENTION_DEFAULTS``), with ``changes``.
+
+    Args:
+        attention: "selective" or "mha".
+        changes: fields to set instead of the defaults.
+
+    Returns:
+        The settings.
+    """
+    if attention not in ATTENTION_DEFAULTS:
+        raise UserError(f"--attention must be one of {', '.join(ATTENTION_DEFAULTS)}")
+    fields = {"attention": attention, **ATTENTION_DEFAULTS[attention], **changes}
+    return CoordCheckSettings(**fields)  # type: ignore[arg-type]
 
 
 def width_config(settings: CoordCheckSettings, width: int) -> RunConfig:

@@ -18,7 +18,8 @@ from analysis.coordcheck import (
     wider_is_better,
 )
 from harness.coordcheck.output import more_seeds_hint
-from harness.coordcheck.settings import CoordCheckSettings, look_schedule
+from harness.coordcheck.settings import CoordCheckSettings, default_settings, look_schedule
+from harness.errors import UserError
 
 WIDTHS = (64, 128, 256, 512)
 STEPS = 4
@@ -190,6 +191,18 @@ def test_the_default_looks() -> None:
     assert look_schedule(2, 6, 1) == (2, 3, 4, 5, 6)
     assert look_schedule(4, 10, 4) == (4, 8, 10)  # the most seeds is always a look
     assert CoordCheckSettings().looks == 6
+
+
+def test_plain_attention_has_its_own_batch_and_steps() -> None:
+    """2 x 8 tokens for 5 steps (judged 2..4) under plain attention; selective attention keeps
+    the common defaults, and an explicit field wins over either."""
+    mha = default_settings("mha")
+    assert (mha.attention, mha.batch_size, mha.block_size, mha.steps) == ("mha", 2, 8, 5)
+    assert mha.first_step == 2
+    assert default_settings("selective") == CoordCheckSettings()
+    assert default_settings("mha", steps=9).steps == 9
+    with pytest.raises(UserError, match="--attention"):
+        default_settings("linear")
 
 
 @pytest.mark.slow
