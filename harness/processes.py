@@ -93,11 +93,14 @@ def group_members(pgid: int) -> Iterator[int]:
             yield int(entry.name)
 
 
-def end_members(pgid: int, belongs: Callable[[int], bool]) -> list[int]:
-    """SIGKILL every member of group ``pgid`` that ``belongs`` accepts, and no other.
+def end_members(pgid: int, belongs: Callable[[int], bool], *, settle_s: float = 2.0) -> list[int]:
+    """SIGKILL every member of group ``pgid`` that ``belongs`` accepts, and no other; then wait
+    up to ``settle_s`` for them to be gone.
 
     For a group that cannot be proved someone's as a whole (its leader is gone): each member
-    is judged on its own.
+    is judged on its own. A SIGKILL takes effect when its target next runs, so the wait is what
+    makes "ended" mean ended before a new attempt at the run starts (as in
+    :func:`end_process_group`).
 
     Returns:
         The pids signalled.
@@ -109,6 +112,9 @@ def end_members(pgid: int, belongs: Callable[[int], bool]) -> list[int]:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
             ended.append(pid)
+    deadline = time.monotonic() + settle_s
+    while any(pid_alive(pid) for pid in ended) and time.monotonic() < deadline:
+        time.sleep(0.02)
     return ended
 
 
