@@ -64,11 +64,13 @@ model.attention = "selective"
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A research project with its own (empty) ``models`` and ``kernels`` packages."""
-    for name in ("models", "kernels"):
+    """A research project with its own ``models``, ``analysis`` and ``kernels`` packages
+    (the first two holding a model)."""
+    for name in ("models", "analysis", "kernels"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "__init__.py").write_text("")
-    (tmp_path / "models" / "mine.py").write_text(USER_MODEL)
+    for name in ("models", "analysis"):
+        (tmp_path / name / "mine.py").write_text(USER_MODEL)
     return tmp_path
 
 
@@ -78,9 +80,13 @@ CONSOLE_SCRIPT = [str(Path(sys.executable).parent / "harness")]
 
 
 def harness(
-    cwd: Path, *args: str, pythonpath: str = "", launcher: list[str] = PYTHON_M
+    cwd: Path,
+    *args: str,
+    pythonpath: str = "",
+    launcher: list[str] = PYTHON_M,
+    wandb_mode: str = "disabled",
 ) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, WANDB_MODE="disabled")
+    env = dict(os.environ, WANDB_MODE=wandb_mode)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (pythonpath, env.get("PYTHONPATH", "")) if p)
     return subprocess.run(
         [*launcher, *args],
@@ -100,13 +106,30 @@ def test_the_built_in_check_ignores_the_projects_kernels_folder(project: Path) -
     assert payload["verdict"] in ("PASS", "FAIL", "INCONCLUSIVE")
 
 
-@pytest.mark.parametrize("launcher", [PYTHON_M, CONSOLE_SCRIPT], ids=["python-m", "script"])
-def test_model_imports_the_projects_own_models_package(project: Path, launcher: list[str]) -> None:
-    args = ("coordcheck", "--model", "models.mine:build", *TINY_CHECK[:3])
-    result = harness(project, *args, launcher=launcher)
+@pytest.mark.parametrize(
+    ("package", "launcher", "wandb_mode"),
+    [
+        ("models", PYTHON_M, "disabled"),
+        ("models", CONSOLE_SCRIPT, "disabled"),
+        ("analysis", CONSOLE_SCRIPT, "offline"),
+    ],
+    ids=["models-python-m", "models-script", "analysis-script-wandb"],
+)
+def test_model_imports_the_projects_own_package(
+    project: Path, package: str, launcher: list[str], wandb_mode: str
+) -> None:
+    """harness's own ``models`` and ``analysis`` are imported by then; the project's win the
+    name for its module, and the check (with wandb logging, offline) still finds what it
+    needs."""
+    args = ("coordcheck", "--model", f"{package}.mine:build", *TINY_CHECK[1:3])
+    result = harness(project, *args, launcher=launcher, wandb_mode=wandb_mode)
     assert result.returncode in (0, 1, 3), result.stderr
-    exponents = (project / "runs/coordcheck/models.mine-build/exponents.csv").read_text()
+    out = project / "runs" / "coordcheck" / f"{package}.mine-build"
+    exponents = (out / "exponents.csv").read_text()
     assert "project_hidden" in exponents and "project_readout" in exponents
+    if wandb_mode == "offline":  # a run per (width, seed): 4 widths x the 4 seeds it took
+        seeds = json.loads((out / "coordcheck.json").read_text())["seeds"]
+        assert len(list((out / "wandb").glob("offline-run-*"))) == 4 * seeds
 
 
 def test_a_study_from_the_project_folder_trains_the_built_in_model(project: Path) -> None:
