@@ -31,9 +31,9 @@ def own_kernels() -> ModuleType:
     loaded = sys.modules.get("kernels")
     if loaded is None:
         spec = importlib.util.find_spec("kernels")
-        if spec is None or _is_own(spec.submodule_search_locations):
+        if spec is not None and _is_own(spec.submodule_search_locations):
             return importlib.import_module("kernels")
-        return _import_from_folder()
+        return _import_from_folder()  # another package of the name comes first, or none
     if _is_own(getattr(loaded, "__path__", None)):
         return loaded
     raise ImportError(
