@@ -60,11 +60,18 @@ def end_process_group(pgid: int, *, grace_s: float = 1.0, settle_s: float = 2.0)
             return
         except PermissionError:  # not ours to stop
             return
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
-            if not _group_has_live_member(pgid):
-                return
-            time.sleep(0.02)
+        if _gone_within(wait_s, lambda: not _group_has_live_member(pgid)):
+            return
+
+
+def _gone_within(seconds: float, gone: Callable[[], bool]) -> bool:
+    """Poll ``gone`` every 20 ms for up to ``seconds``; whether it came true in that time."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if gone():
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def _group_has_live_member(pgid: int) -> bool:
@@ -112,9 +119,7 @@ def end_members(pgid: int, belongs: Callable[[int], bool], *, settle_s: float = 
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
             ended.append(pid)
-    deadline = time.monotonic() + settle_s
-    while any(pid_alive(pid) for pid in ended) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    _gone_within(settle_s, lambda: not any(pid_alive(pid) for pid in ended))
     return ended
 
 

@@ -95,7 +95,7 @@ def print_report(
         )
         for line in result.uncertain:
             console.print(f"  - {line}")
-        console.print(more_seeds_hint(result, settings))
+        console.print(more_seeds_hint(result, seeds_to_decide_check(result, settings)))
     console.print(
         f"written to {out_dir}/ (coordcheck.json, coordcheck.csv, exponents.csv, slopes.csv, "
         f"coordcheck.png); harness report {out_dir} draws it"
@@ -113,9 +113,9 @@ def seeds_to_decide_check(result: CoordCheckResult, settings: CoordCheckSettings
     )
 
 
-def more_seeds_hint(result: CoordCheckResult, settings: CoordCheckSettings) -> str:
-    """What more seeds would do for an INCONCLUSIVE check, in a line."""
-    needed = seeds_to_decide_check(result, settings)
+def more_seeds_hint(result: CoordCheckResult, needed: int | None) -> str:
+    """What more seeds would do for an INCONCLUSIVE check, in a line, given the seeds that
+    would decide it (:func:`seeds_to_decide_check`; None: no practical number)."""
     if needed is None:
         return (
             f"More seeds will hardly decide it: an exponent sits at the tolerance "
@@ -152,6 +152,7 @@ def result_json(
     )
     keep = ("activation", "layer", "slope", "ci_low", "ci_high", "fail_low", "fail_high")
     undecided = result.verdict == "INCONCLUSIVE"
+    needed = seeds_to_decide_check(result, settings) if undecided else None
     return {
         "verdict": result.verdict,
         "what": what,
@@ -166,8 +167,8 @@ def result_json(
         "seconds": round(seconds, 1),
         "failures": list(result.failures),
         "uncertain": list(result.uncertain),
-        "seeds_to_decide": seeds_to_decide_check(result, settings) if undecided else None,
-        "more_seeds": more_seeds_hint(result, settings) if undecided else None,
+        "seeds_to_decide": needed,
+        "more_seeds": more_seeds_hint(result, needed) if undecided else None,
         "worst": [
             {key: _plain(row[key]) for key in keep}
             | {"status": row["status"], "steepest_step": row["worst_step"]}

@@ -406,7 +406,7 @@ def log_records(data: bytes) -> list[bytes]:
         )
     records, pending = [], b""
     for position, checksum, kind, chunk in _chunks(data, 7):
-        if zlib.crc32(chunk, _TYPE_CRC[kind]) != checksum:
+        if not _intact(checksum, kind, chunk):
             _raise_if_more_follows(data, position)
             break
         if kind == FULL:
@@ -427,6 +427,11 @@ class DamagedLog(MetricSourceError):
 
 # wandb's checksum of a chunk: CRC-32 (zlib's) of the record type byte, then of the chunk
 _TYPE_CRC = {kind: zlib.crc32(bytes([kind])) for kind in range(256)}
+
+
+def _intact(checksum: int, kind: int, chunk: bytes) -> bool:
+    """Whether a chunk matches the checksum its header gives."""
+    return zlib.crc32(chunk, _TYPE_CRC[kind]) == checksum
 
 
 def _chunks(data: bytes, start: int) -> Iterator[tuple[int, int, int, bytes]]:
@@ -454,7 +459,7 @@ def _raise_if_more_follows(data: bytes, failed_at: int) -> None:
     starts += range((failed_at // BLOCK_SIZE + 1) * BLOCK_SIZE, len(data), BLOCK_SIZE)
     for start in starts:
         first = next(_chunks(data, start), None)
-        if first is not None and zlib.crc32(first[3], _TYPE_CRC[first[2]]) == first[1]:
+        if first is not None and _intact(*first[1:]):
             raise DamagedLog(
                 f"damaged wandb log: the record at byte {failed_at} fails its checksum, and "
                 "records after it pass (the file was changed after wandb wrote it)"

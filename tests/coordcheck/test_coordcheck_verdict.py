@@ -17,7 +17,7 @@ from analysis.coordcheck import (
     seeds_to_decide,
     wider_is_better,
 )
-from harness.coordcheck.output import more_seeds_hint
+from harness.coordcheck.output import more_seeds_hint, seeds_to_decide_check
 from harness.coordcheck.settings import CoordCheckSettings, default_settings, look_schedule
 from harness.errors import UserError
 
@@ -276,11 +276,13 @@ def test_an_exponent_at_the_tolerance_has_no_number_of_seeds() -> None:
     pilot = coord_check(table({}, noise=0.3, seeds=8), looks=2)
     at_the_edge = with_true_exponent(pilot, ("k", 1), DEFAULT_TOLERANCE, 0.05)
     assert seeds_to_decide(at_the_edge, looks_for=looks_for) is None
-    assert "sits at the tolerance" in more_seeds_hint(at_the_edge, CoordCheckSettings())
+    hint = more_seeds_hint(at_the_edge, seeds_to_decide_check(at_the_edge, CoordCheckSettings()))
+    assert "sits at the tolerance" in hint
     nearly = with_true_exponent(pilot, ("k", 1), 0.15, 0.05)
     needed = seeds_to_decide(nearly, looks_for=looks_for)
     assert needed is not None
-    assert f"rerun with --seeds {needed} " in more_seeds_hint(nearly, CoordCheckSettings())
+    hint = more_seeds_hint(nearly, seeds_to_decide_check(nearly, CoordCheckSettings()))
+    assert f"rerun with --seeds {needed} " in hint
 
 
 def losses(per_doubling: float, *, noise: float = 0.002) -> pl.DataFrame:
