@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.worker.wandb_sink import WandbSink
+from harness.worker.wandb_sink import LoggedRun, log_runs
 
 ESTIMATE_KEYS = ("diff", "ci_low", "ci_high", "p_value", "effect_size", "n_pairs")
 
@@ -95,7 +95,8 @@ def regress_runs(payload: dict[str, Any], *, head: str, reference: str | None) -
 def log_commit_runs(
     runs: list[dict[str, Any]], *, wandb: dict[str, Any], group: str, study_dir: Path
 ) -> int:
-    """Start, summarise and finish one wandb run per entry of ``runs``.
+    """Start, summarise and finish one wandb run per entry of ``runs``
+    (:func:`harness.worker.wandb_sink.log_runs`).
 
     Args:
         runs: :func:`bisect_runs` or :func:`regress_runs`.
@@ -106,22 +107,5 @@ def log_commit_runs(
     Returns:
         How many wandb runs were started (0 when wandb is off).
     """
-    if wandb.get("mode", "disabled") == "disabled":
-        return 0
-    started = 0
-    for run in runs:
-        sink = WandbSink(
-            wandb,
-            study=group,
-            variant=run["key"],
-            seed=0,
-            config=run["config"],
-            run_dir=study_dir,
-            name=run["name"],
-        )
-        if sink.run is None:
-            return started  # wandb could not start (said why): not once per commit
-        started += 1
-        sink.summarize(run["summary"])
-        sink.finish()
-    return started
+    logged = (LoggedRun(**run) for run in runs)  # a commit stands for all its seeds: seed 0
+    return log_runs(logged, wandb=wandb, group=group, run_dir=study_dir)

@@ -19,7 +19,7 @@ import polars as pl
 
 from harness.run.runner import resolve_wandb
 from harness.study.spec import WandbSettings
-from harness.worker.wandb_sink import WandbSink
+from harness.worker.wandb_sink import LoggedRun, log_runs
 
 PROJECT = "coordcheck"  # the project when $WANDB_PROJECT names none (a check has no study)
 
@@ -64,8 +64,6 @@ def log_coordcheck(
     Returns:
         How many wandb runs were started (0 when wandb is off).
     """
-    if wandb.get("mode", "disabled") == "disabled":
-        return 0
     scalars = {
         f"check/{key}": value
         for key, value in summary.items()
@@ -77,29 +75,29 @@ def log_coordcheck(
             f"check/worst_{key}": worst.get(key)
             for key in ("activation", "layer", "slope", "ci_low", "ci_high", "status")
         }
-    started = 0
     pairs = records.select("width", "seed").unique().sort(["width", "seed"])
-    for width, seed in pairs.iter_rows():
-        of = records.filter((pl.col("width") == width) & (pl.col("seed") == seed))
-        sink = WandbSink(
-            wandb,
-            study=group,
-            variant=f"w{width}",
+    runs = (
+        LoggedRun(
+            key=f"w{width}",
             seed=seed,
             config={"width": width, **config},
-            run_dir=out_dir,
+            summary=scalars | {"width": width, "seed": seed},
+            history=_history(records.filter((pl.col("width") == width) & (pl.col("seed") == seed))),
         )
-        if sink.run is None:
-            return started  # wandb could not start (said why): not once per run
-        started += 1
-        for step in sorted(set(of["step"].to_list())):
-            row: dict[str, Any] = {"step": step}
-            for activation, layer, value in (
-                of.filter(pl.col("step") == step).select("activation", "layer", "value").iter_rows()
-            ):
-                key = "loss" if activation == "loss" else history_key(activation, layer)
-                row[key] = value
-            sink.log(row)
-        sink.summarize(scalars | {"width": width, "seed": seed})
-        sink.finish(failed=False)
-    return started
+        for width, seed in pairs.iter_rows()
+    )
+    return log_runs(runs, wandb=wandb, group=group, run_dir=out_dir)
+
+
+def _history(of: pl.DataFrame) -> list[dict[str, Any]]:
+    """One (width, seed)'s wandb rows: per step, mean |x| of every activation and the loss."""
+    rows = []
+    for step in sorted(set(of["step"].to_list())):
+        row: dict[str, Any] = {"step": step}
+        for activation, layer, value in (
+            of.filter(pl.col("step") == step).select("activation", "layer", "value").iter_rows()
+        ):
+            key = "loss" if activation == "loss" else history_key(activation, layer)
+            row[key] = value
+        rows.append(row)
+    return rows

@@ -20,6 +20,7 @@ import queue
 import re
 import sys
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -263,3 +264,61 @@ def _modified(path: Path) -> float:
         return path.stat().st_mtime
     except OSError:
         return 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoggedRun:
+    """A wandb run a command writes after the fact: a commit ``harness bisect`` or ``regress``
+    tested, a width and seed of ``harness coordcheck``.
+
+    Attributes:
+        key: its "variant" (a tag, and the id's part with ``seed``).
+        config: its config.
+        summary: its summary (a verdict, an estimate and its interval ...).
+        seed: its seed.
+        history: its metric rows (``step`` and values), oldest first.
+        name: its name, when not ``<key>-s<seed>``.
+    """
+
+    key: str
+    config: dict[str, Any]
+    summary: dict[str, Any]
+    seed: int = 0
+    history: Sequence[dict[str, Any]] = ()
+    name: str | None = None
+
+
+def log_runs(runs: Iterable[LoggedRun], *, wandb: dict[str, Any], group: str, run_dir: Path) -> int:
+    """Start, log, summarise and finish one wandb run per entry of ``runs``.
+
+    Args:
+        runs: the runs (taken one at a time: a lazy iterable builds each only when logged).
+        wandb: the resolved settings (:func:`harness.run.runner.resolve_wandb`).
+        group: the wandb group: the invocation.
+        run_dir: wandb's files go under it.
+
+    Returns:
+        How many wandb runs were started: 0 when wandb is off; the ones before the first that
+        could not start (wandb said why once, not once per run).
+    """
+    if wandb.get("mode", "disabled") == "disabled":
+        return 0
+    started = 0
+    for run in runs:
+        sink = WandbSink(
+            wandb,
+            study=group,
+            variant=run.key,
+            seed=run.seed,
+            config=run.config,
+            run_dir=run_dir,
+            name=run.name,
+        )
+        if sink.run is None:
+            return started
+        started += 1
+        for row in run.history:
+            sink.log(row)
+        sink.summarize(run.summary)
+        sink.finish()
+    return started
