@@ -170,7 +170,7 @@ def result_json(
         "seeds_to_decide": needed,
         "more_seeds": more_seeds_hint(result, needed) if undecided else None,
         "worst": [
-            {key: _plain(row[key]) for key in keep}
+            {key: json_plain(row[key]) for key in keep}
             | {"status": row["status"], "steepest_step": row["worst_step"]}
             for row in rows
         ],
@@ -178,7 +178,7 @@ def result_json(
     }
 
 
-def _plain(value: Any) -> Any:
+def json_plain(value: Any) -> Any:
     """JSON has no NaN: a non-finite float becomes null."""
     if isinstance(value, float) and not math.isfinite(value):
         return None

@@ -6,13 +6,13 @@ coord-check plot."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from analysis.coordcheck import CoordCheckResult
+from harness.coordcheck.output import json_plain
 from harness.store.command_results import write_command_result
 
 
@@ -58,8 +58,5 @@ def save_coordcheck(
 
 
 def _finite(row: dict[str, Any]) -> dict[str, Any]:
-    """JSON has no NaN: a non-finite float becomes null."""
-    return {
-        key: None if isinstance(value, float) and not math.isfinite(value) else value
-        for key, value in row.items()
-    }
+    """JSON has no NaN: a row's non-finite floats become null (:func:`json_plain`)."""
+    return {key: json_plain(value) for key, value in row.items()}
